@@ -1,0 +1,80 @@
+# cmdb-release build. `make` builds bin/cmdb and bin/agentsim; `make run` starts the
+# whole stack on this machine; `make test` runs every test from scratch.
+# Missing Debian packages are installed by scripts/install-deps.sh (as root).
+
+CC      ?= cc
+SAN     ?= 0
+OPT     ?= -O2
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -MMD -MP -I. -Iinternal \
+           $(shell pkg-config --cflags libmariadb libcurl libcjson 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs libmariadb libcurl libcjson 2>/dev/null) \
+           -lcivetweb -lssl -lcrypto -lpthread -lm
+# civetweb dlopen()s "libssl.so"; DT_RPATH (not RUNPATH) makes it find our compat
+# library first. See internal/tlscompat/ssl_compat.c.
+RPATH   := -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/../build/tlscompat'
+LDFLAGS :=
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BUILD   := build
+DEPS_OK := $(BUILD)/.deps-ok
+
+LIB_SRCS  := $(wildcard internal/*/*.c api/v1/*.c api/v1/*/*.c)
+LIB_SRCS  := $(filter-out internal/tlscompat/%,$(LIB_SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CMDB_OBJS := $(BUILD)/cmd/cmdb/main.o $(LIB_OBJS)
+SIM_SRCS  := $(wildcard cmd/agentsim/*.c)
+SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/internal/core/log.o
+COMPAT    := $(BUILD)/tlscompat/libssl.so
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit bench clean format
+all: $(DEPS_OK) bin/cmdb bin/agentsim $(COMPAT)
+
+deps $(DEPS_OK): scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $(DEPS_OK)
+
+bin/cmdb: $(CMDB_OBJS) | $(COMPAT)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $^ $(LDLIBS)
+
+bin/agentsim: $(SIM_OBJS) | $(COMPAT)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $^ $(LDLIBS)
+
+$(COMPAT): internal/tlscompat/ssl_compat.c $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 $(WARN) -shared -fPIC -Wl,-soname,libssl.so -o $@ $< -lssl
+
+$(BUILD)/%.o: %.c $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+run: all
+	@bash scripts/run.sh
+
+test: all $(UNIT_BINS)
+	@bash scripts/test.sh
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,253 @@
+/*
+ * http: JSON responses and strict request readers shared by the v1 handlers.
+ */
+#include "api/v1/http.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/log.h"
+
+#define JSON_INT_MAX 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
+
+static void send_body(struct mg_connection *conn, int status, const char *body, size_t len)
+{
+	char clen[32];
+
+	snprintf(clen, sizeof(clen), "%zu", len);
+	mg_response_header_start(conn, status);
+	mg_response_header_add(conn, "Content-Type", "application/json", -1);
+	mg_response_header_add(conn, "Content-Length", clen, -1);
+	mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+	mg_response_header_send(conn);
+	mg_write(conn, body, len);
+}
+
+void api_send_json(struct mg_connection *conn, int status, const cJSON *doc)
+{
+	char *text = cJSON_PrintUnformatted(doc);
+
+	if (!text) {
+		static const char oom[] = "{\"error\":\"out of memory\"}";
+
+		send_body(conn, 500, oom, sizeof(oom) - 1);
+		return;
+	}
+	send_body(conn, status, text, strlen(text));
+	cJSON_free(text);
+}
+
+void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	cJSON *doc = cJSON_CreateObject();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(doc, "error", msg);
+	api_send_json(conn, status, doc);
+	cJSON_Delete(doc);
+}
+
+void api_send_not_allowed(struct mg_connection *conn, const char *allow)
+{
+	char body[160];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"method not allowed; use %s\"}", allow);
+	char clen[32];
+
+	snprintf(clen, sizeof(clen), "%d", n);
+	mg_response_header_start(conn, 405);
+	mg_response_header_add(conn, "Content-Type", "application/json", -1);
+	mg_response_header_add(conn, "Content-Length", clen, -1);
+	mg_response_header_add(conn, "Allow", allow, -1);
+	mg_response_header_send(conn);
+	mg_write(conn, body, (size_t)n);
+}
+
+int api_read_json(struct mg_connection *conn, cJSON **doc)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *ctype = mg_get_header(conn, "Content-Type");
+	size_t len = 0, cap = 4096;
+	char *buf;
+	int n;
+
+	*doc = NULL;
+	if (ri->content_length > API_BODY_MAX) {
+		api_send_error(conn, 413, "request body larger than %d bytes", API_BODY_MAX);
+		return -1;
+	}
+	if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
+		api_send_error(conn, 415, "Content-Type must be application/json"
+					       " (curl: -H 'Content-Type: application/json')");
+		return -1;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		api_send_error(conn, 500, "out of memory");
+		return -1;
+	}
+	while ((n = mg_read(conn, buf + len, cap - len)) > 0) {
+		len += (size_t)n;
+		if (len > API_BODY_MAX) {
+			free(buf);
+			api_send_error(conn, 413, "request body larger than %d bytes",
+				       API_BODY_MAX);
+			return -1;
+		}
+		if (len == cap) {
+			char *grown = realloc(buf, cap * 2);
+
+			if (!grown) {
+				free(buf);
+				api_send_error(conn, 500, "out of memory");
+				return -1;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+	}
+	if (len == 0) {
+		free(buf);
+		api_send_error(conn, 400, "request body is empty; a JSON object is required");
+		return -1;
+	}
+	*doc = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	if (!*doc) {
+		api_send_error(conn, 400, "request body is not valid JSON");
+		return -1;
+	}
+	if (!cJSON_IsObject(*doc)) {
+		cJSON_Delete(*doc);
+		*doc = NULL;
+		api_send_error(conn, 400, "request body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+void api_send_store_error(struct mg_connection *conn, int code, const char *err)
+{
+	switch (code) {
+	case CMDB_ENOTFOUND:
+		api_send_error(conn, 404, "%s", err);
+		break;
+	case CMDB_ECONFLICT:
+		api_send_error(conn, 409, "%s", err);
+		break;
+	case CMDB_EINVAL:
+		api_send_error(conn, 422, "%s", err);
+		break;
+	case CMDB_EDBDOWN:
+		log_warn("api", "%s", err);
+		api_send_error(conn, 503, "database unavailable; retry later");
+		break;
+	default:
+		log_error("api", "%s", err);
+		api_send_error(conn, 500, "internal error; see the server log");
+		break;
+	}
+}
+
+struct db_conn *api_db_acquire(struct api_request *req)
+{
+	char err[512];
+	int code = 0;
+	struct db_conn *c = db_pool_acquire(req->ctx->pool, &code, err, sizeof(err));
+
+	if (!c)
+		api_send_store_error(req->conn, code == CMDB_ENOMEM ? CMDB_ERR : CMDB_EDBDOWN, err);
+	return c;
+}
+
+void api_db_release(struct api_request *req, struct db_conn *c)
+{
+	db_pool_put(req->ctx->pool, c);
+}
+
+int api_json_int(struct mg_connection *conn, const cJSON *obj, const char *name, int64_t min,
+		 int64_t max, int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	double d;
+
+	if (!v)
+		return 1;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+	    v->valuedouble != floor(v->valuedouble)) {
+		api_send_error(conn, 400, "%s must be an integer", name);
+		return -1;
+	}
+	d = v->valuedouble;
+	if (d < (double)min || d > (double)max || d > (double)JSON_INT_MAX) {
+		api_send_error(conn, 422, "%s must be from %lld to %lld", name, (long long)min,
+			       (long long)(max < JSON_INT_MAX ? max : JSON_INT_MAX));
+		return -1;
+	}
+	*out = (int64_t)d;
+	return 0;
+}
+
+int api_json_string(struct mg_connection *conn, const cJSON *obj, const char *name,
+		    size_t maxlen, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (!v)
+		return 1;
+	if (!cJSON_IsString(v)) {
+		api_send_error(conn, 400, "%s must be a string", name);
+		return -1;
+	}
+	if (strlen(v->valuestring) > maxlen) {
+		api_send_error(conn, 422, "%s is longer than %zu characters", name, maxlen);
+		return -1;
+	}
+	*out = v->valuestring;
+	return 0;
+}
+
+int api_json_only(struct mg_connection *conn, const cJSON *obj, const char *const *allowed)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, obj)
+	{
+		size_t i = 0;
+
+		while (allowed[i] && strcmp(allowed[i], m->string) != 0)
+			i++;
+		if (!allowed[i]) {
+			char name[64];
+
+			str_copy(name, m->string, sizeof(name));
+			for (char *p = name; *p; p++)
+				if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+					*p = '?';
+			api_send_error(conn, 400, "unknown field \"%s\"", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int api_query_param(const char *query, const char *name, char *buf, size_t len)
+{
+	int n;
+
+	if (!query)
+		return 0;
+	n = mg_get_var(query, strlen(query), name, buf, len);
+	if (n == -1)
+		return 0;
+	if (n < 0)
+		return -1;
+	return 1;
+}

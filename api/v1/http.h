@@ -1,0 +1,73 @@
+/*
+ * http: what every handler needs to speak JSON over civetweb: reading a bounded
+ * body, sending a JSON document or a {"error": "..."} answer, mapping store error
+ * codes to HTTP statuses, and strict readers for JSON fields and query parameters.
+ */
+#ifndef CMDB_API_HTTP_H
+#define CMDB_API_HTTP_H
+
+#include <cjson/cJSON.h>
+#include <civetweb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+#define API_BODY_MAX (1024 * 1024)
+
+struct api_ctx {
+	struct db_pool *pool;
+};
+
+struct api_request {
+	struct mg_connection *conn;
+	struct api_ctx *ctx;
+	const char *method;
+	const char *query; /* raw query string or NULL */
+	int64_t id;        /* the {id} path segment, 0 when the path has none */
+};
+
+/* Sends doc (not freed) with status; always "Content-Type: application/json". */
+void api_send_json(struct mg_connection *conn, int status, const cJSON *doc);
+/* Sends {"error": "<formatted>"} with status. */
+void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* 405 with an Allow header. */
+void api_send_not_allowed(struct mg_connection *conn, const char *allow);
+
+/*
+ * Reads the request body as a JSON object into *doc (caller frees with cJSON_Delete).
+ * On failure the error answer (400, 411, 413, 415) has been sent and -1 is returned.
+ */
+int api_read_json(struct mg_connection *conn, cJSON **doc);
+
+/*
+ * Answers a store/db error code: 404 for CMDB_ENOTFOUND, 409 for CMDB_ECONFLICT,
+ * 422 for CMDB_EINVAL (with err as the message), 503 when the database is away,
+ * 500 otherwise (logged, with a generic message).
+ */
+void api_send_store_error(struct mg_connection *conn, int code, const char *err);
+
+/* Takes a pooled connection or answers 503 and returns NULL. */
+struct db_conn *api_db_acquire(struct api_request *req);
+void api_db_release(struct api_request *req, struct db_conn *c);
+
+/*
+ * Strict JSON field readers. Each returns 1 if the field is absent, 0 if present and
+ * valid (stored in *out), -1 after sending 400 (wrong type) or 422 (out of range).
+ * Integers must be whole numbers within [min, max] and at most 2^53.
+ */
+int api_json_int(struct mg_connection *conn, const cJSON *obj, const char *name, int64_t min,
+		 int64_t max, int64_t *out);
+int api_json_string(struct mg_connection *conn, const cJSON *obj, const char *name,
+		    size_t maxlen, const char **out);
+/* Sends 400 and returns -1 when obj has a member not in the NULL-terminated list. */
+int api_json_only(struct mg_connection *conn, const cJSON *obj, const char *const *allowed);
+
+/*
+ * Finds name=value in a raw query string and copies the URL-decoded value.
+ * Returns 1 if found, 0 if absent, -1 when the value does not fit or is malformed.
+ */
+int api_query_param(const char *query, const char *name, char *buf, size_t len);
+
+#endif

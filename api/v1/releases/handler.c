@@ -1,0 +1,292 @@
+/*
+ * releases handler: POST /api/v1/releases creates a pending release; GET
+ * /api/v1/releases lists them newest first; GET /api/v1/releases/{id} shows one with
+ * its nodes grouped by batch. The executor, not this handler, makes releases move.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/v1/router.h"
+#include "core/core.h"
+#include "store/store.h"
+
+#define MAX_NODE_IDS 10000
+#define MAX_BATCH_SIZE 10000
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+
+static void add_time(cJSON *o, const char *name, const char *v)
+{
+	if (*v)
+		cJSON_AddStringToObject(o, name, v);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *release_json(const struct release *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	cJSON_AddNumberToObject(o, "version", (double)r->version);
+	cJSON_AddStringToObject(o, "status", release_status_name(r->status));
+	cJSON_AddNumberToObject(o, "batch_size", r->batch_size);
+	cJSON_AddNumberToObject(o, "batch_count", r->batch_count);
+	cJSON_AddNumberToObject(o, "total_nodes", r->total_nodes);
+	cJSON_AddNumberToObject(o, "success_nodes", r->success_nodes);
+	cJSON_AddNumberToObject(o, "failed_nodes", r->failed_nodes);
+	add_time(o, "created_at", r->created_at);
+	add_time(o, "started_at", r->started_at);
+	add_time(o, "finished_at", r->finished_at);
+	add_time(o, "error_msg", r->error_msg);
+	return o;
+}
+
+static cJSON *node_json(const struct release_node *n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "node_id", (double)n->node_id);
+	cJSON_AddStringToObject(o, "hostname", n->hostname);
+	cJSON_AddStringToObject(o, "node_ip", n->node_ip);
+	cJSON_AddNumberToObject(o, "agent_port", n->agent_port);
+	cJSON_AddStringToObject(o, "status", node_status_name(n->status));
+	add_time(o, "task_id", n->task_id);
+	add_time(o, "started_at", n->started_at);
+	add_time(o, "finished_at", n->finished_at);
+	add_time(o, "error_msg", n->error_msg);
+	return o;
+}
+
+/*
+ * A batch's status from its nodes: failed if any failed; pending, success or skipped
+ * when all nodes are; running otherwise (some work started, not all finished).
+ */
+static const char *batch_status(const size_t count[NODE_STATUS_COUNT], size_t total)
+{
+	if (count[NODE_FAILED])
+		return "failed";
+	if (count[NODE_PENDING] == total)
+		return "pending";
+	if (count[NODE_SUCCESS] == total)
+		return "success";
+	if (count[NODE_SKIPPED] == total)
+		return "skipped";
+	return "running";
+}
+
+static cJSON *batches_json(const struct release_node *nodes, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n;) {
+		size_t count[NODE_STATUS_COUNT] = { 0 }, j = i;
+		cJSON *b = cJSON_CreateObject(), *list;
+
+		cJSON_AddNumberToObject(b, "batch", nodes[i].batch);
+		list = cJSON_CreateArray();
+		for (; j < n && nodes[j].batch == nodes[i].batch; j++) {
+			count[nodes[j].status]++;
+			cJSON_AddItemToArray(list, node_json(&nodes[j]));
+		}
+		cJSON_AddStringToObject(b, "status", batch_status(count, j - i));
+		cJSON_AddItemToObject(b, "nodes", list);
+		cJSON_AddItemToArray(arr, b);
+		i = j;
+	}
+	return arr;
+}
+
+/* Reads node_ids into a malloc'd array; 1 absent, 0 ok, -1 answered. */
+static int read_node_ids(struct mg_connection *conn, const cJSON *body, int64_t **ids,
+			 size_t *n)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "node_ids"), *it;
+	size_t count, k = 0;
+
+	if (!arr)
+		return 1;
+	if (!cJSON_IsArray(arr)) {
+		api_send_error(conn, 400, "node_ids must be an array of node ids");
+		return -1;
+	}
+	count = (size_t)cJSON_GetArraySize(arr);
+	if (count == 0) {
+		api_send_error(conn, 422, "node_ids is empty: name at least one node, or leave"
+					  " it out to release to every online node");
+		return -1;
+	}
+	if (count > MAX_NODE_IDS) {
+		api_send_error(conn, 422, "node_ids has %zu entries; at most %d", count,
+			       MAX_NODE_IDS);
+		return -1;
+	}
+	*ids = calloc(count, sizeof(**ids));
+	if (!*ids) {
+		api_send_error(conn, 500, "out of memory");
+		return -1;
+	}
+	cJSON_ArrayForEach(it, arr)
+	{
+		double d = it->valuedouble;
+
+		if (!cJSON_IsNumber(it) || d != (double)(int64_t)d) {
+			api_send_error(conn, 400, "node_ids[%zu] must be an integer", k);
+			goto bad;
+		}
+		if (d < 1 || d > 9007199254740991.0) {
+			api_send_error(conn, 422, "node_ids[%zu] must be a positive node id", k);
+			goto bad;
+		}
+		(*ids)[k] = (int64_t)d;
+		for (size_t j = 0; j < k; j++) {
+			if ((*ids)[j] == (*ids)[k]) {
+				api_send_error(conn, 422, "node_ids lists node %lld twice",
+					       (long long)(*ids)[k]);
+				goto bad;
+			}
+		}
+		k++;
+	}
+	*n = k;
+	return 0;
+bad:
+	free(*ids);
+	*ids = NULL;
+	return -1;
+}
+
+static void create(struct api_request *req)
+{
+	static const char *const fields[] = { "version", "batch_size", "node_ids", NULL };
+	struct mg_connection *conn = req->conn;
+	int64_t version = 0, batch_size = 0, *ids = NULL;
+	struct db_conn *db;
+	struct release r;
+	size_t n = 0;
+	char err[512];
+	cJSON *body;
+	int rc;
+
+	if (api_read_json(conn, &body))
+		return;
+	if (api_json_only(conn, body, fields))
+		goto out;
+	rc = api_json_int(conn, body, "version", 1, INT64_MAX, &version);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		api_send_error(conn, 422, "version is required (a positive integer)");
+		goto out;
+	}
+	rc = api_json_int(conn, body, "batch_size", 1, MAX_BATCH_SIZE, &batch_size);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		api_send_error(conn, 422, "batch_size is required (a positive integer)");
+		goto out;
+	}
+	if (read_node_ids(conn, body, &ids, &n) < 0)
+		goto out;
+	db = api_db_acquire(req);
+	if (!db)
+		goto out;
+	rc = store_release_create(db, version, (int)batch_size, ids, n, &r, err, sizeof(err));
+	api_db_release(req, db);
+	if (rc) {
+		api_send_store_error(conn, rc, err);
+	} else {
+		cJSON *doc = release_json(&r);
+
+		api_send_json(conn, 201, doc);
+		cJSON_Delete(doc);
+	}
+out:
+	free(ids);
+	cJSON_Delete(body);
+}
+
+static void list(struct api_request *req)
+{
+	char status[32], limit_s[32], err[512];
+	struct release *rels = NULL;
+	int64_t limit = LIST_DEFAULT;
+	int st = -1, rc;
+	size_t n = 0;
+	struct db_conn *db;
+	cJSON *doc, *arr;
+
+	rc = api_query_param(req->query, "status", status, sizeof(status));
+	if (rc < 0 || (rc == 1 && (st = release_status_parse(status)) < 0)) {
+		api_send_error(req->conn, 400,
+			       "status must be pending, running, success or failed");
+		return;
+	}
+	rc = api_query_param(req->query, "limit", limit_s, sizeof(limit_s));
+	if (rc < 0 || (rc == 1 && parse_int64(limit_s, 1, LIST_MAX, &limit))) {
+		api_send_error(req->conn, 400, "limit must be an integer from 1 to %d", LIST_MAX);
+		return;
+	}
+	db = api_db_acquire(req);
+	if (!db)
+		return;
+	rc = store_release_list(db, st, (int)limit, &rels, &n, err, sizeof(err));
+	api_db_release(req, db);
+	if (rc) {
+		api_send_store_error(req->conn, rc, err);
+		return;
+	}
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, "releases");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, release_json(&rels[i]));
+	cJSON_AddNumberToObject(doc, "count", (double)n);
+	api_send_json(req->conn, 200, doc);
+	cJSON_Delete(doc);
+	free(rels);
+}
+
+static void get(struct api_request *req)
+{
+	struct release_node *nodes = NULL;
+	struct release r;
+	char err[512];
+	size_t n = 0;
+	struct db_conn *db = api_db_acquire(req);
+	cJSON *doc;
+	int rc;
+
+	if (!db)
+		return;
+	rc = store_release_get(db, req->id, &r, err, sizeof(err));
+	if (rc == 0)
+		rc = store_release_nodes(db, req->id, &nodes, &n, err, sizeof(err));
+	api_db_release(req, db);
+	if (rc) {
+		api_send_store_error(req->conn, rc, err);
+		return;
+	}
+	doc = release_json(&r);
+	cJSON_AddItemToObject(doc, "batches", batches_json(nodes, n));
+	api_send_json(req->conn, 200, doc);
+	cJSON_Delete(doc);
+	free(nodes);
+}
+
+void api_releases_handle(struct api_request *req)
+{
+	int is_get = strcmp(req->method, "GET") == 0;
+
+	if (req->id == 0) {
+		if (is_get)
+			list(req);
+		else if (strcmp(req->method, "POST") == 0)
+			create(req);
+		else
+			api_send_not_allowed(req->conn, "GET, POST");
+	} else if (is_get) {
+		get(req);
+	} else {
+		api_send_not_allowed(req->conn, "GET");
+	}
+}

@@ -1,0 +1,81 @@
+/*
+ * router: one civetweb handler for every path; it splits /api/v1/<collection>[/<id>],
+ * validates the id, and calls the collection's handler. Anything else is a JSON 404.
+ */
+#include "api/v1/router.h"
+
+#include <string.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+#define PREFIX "/api/v1/"
+
+/* GET /healthz: the process answers. GET /readyz: and the database answers too. */
+static int health(struct mg_connection *conn, struct api_ctx *ctx, int ready)
+{
+	cJSON *doc = cJSON_CreateObject();
+	int status = 200;
+
+	if (ready) {
+		char err[256];
+		int code = 0;
+		struct db_conn *c = db_pool_acquire(ctx->pool, &code, err, sizeof(err));
+
+		if (c && mysql_ping(c->mysql) != 0)
+			c->broken = 1;
+		if (!c || c->broken)
+			status = 503;
+		db_pool_put(ctx->pool, c);
+		cJSON_AddStringToObject(doc, "database", status == 200 ? "up" : "down");
+	}
+	cJSON_AddStringToObject(doc, "status", status == 200 ? "ok" : "unavailable");
+	api_send_json(conn, status, doc);
+	cJSON_Delete(doc);
+	return status;
+}
+
+static int route(struct mg_connection *conn, void *arg)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct api_request req = { .conn = conn, .ctx = arg, .method = ri->request_method,
+				   .query = ri->query_string };
+	const char *path = ri->local_uri ? ri->local_uri : "";
+	const char *rest, *slash;
+	size_t clen;
+
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+		if (strcmp(req.method, "GET") != 0) {
+			api_send_not_allowed(conn, "GET");
+			return 405;
+		}
+		return health(conn, arg, path[1] == 'r');
+	}
+	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
+		goto not_found;
+	rest = path + strlen(PREFIX);
+	slash = strchr(rest, '/');
+	clen = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (slash && slash[1] != '\0') {
+		if (strchr(slash + 1, '/') ||
+		    parse_int64(slash + 1, 1, INT64_MAX, &req.id) != 0) {
+			api_send_error(conn, 404, "no such resource: ids are positive integers");
+			return 404;
+		}
+	}
+	if (clen == 5 && strncmp(rest, "nodes", 5) == 0)
+		api_nodes_handle(&req);
+	else if (clen == 8 && strncmp(rest, "releases", 8) == 0)
+		api_releases_handle(&req);
+	else
+		goto not_found;
+	return 1;
+not_found:
+	api_send_error(conn, 404, "no such resource");
+	return 404;
+}
+
+void api_router_install(struct mg_context *mg, struct api_ctx *ctx)
+{
+	mg_set_request_handler(mg, "/", route, ctx);
+}

@@ -1,0 +1,182 @@
+/*
+ * agentsim: simulates a fleet of node agents (AGENT_PROTOCOL.md) over real mutual TLS,
+ * many node addresses from one process, so the controller can be tested end to end.
+ * This file only wires things together: nodes file -> task store -> HTTPS server.
+ */
+#include <civetweb.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "simhttp.h"
+#include "simnode.h"
+#include "simtask.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_THREADS 64
+#define MAX_THREADS 1024
+
+static const char usage_text[] =
+	"usage: agentsim --certs DIR --nodes FILE [--log FILE] [--threads N]\n"
+	"\n"
+	"Serves the node agent protocol over mutual TLS on every address in FILE.\n"
+	"  --certs DIR    ca.pem and agent*.pem as written by certs/gen.sh\n"
+	"  --nodes FILE   one node per line: IP:PORT [behaviour...]; behaviours are\n"
+	"                 delay=SECONDS fail hang 5xx 429 garbage badstatus badtaskid\n"
+	"                 forget cert=otherca|wrongname|expired\n"
+	"  --log FILE     append one line per apply and per replayed key to FILE\n"
+	"  --threads N    worker threads per certificate kind (default 64); each hung\n"
+	"                 request holds one until shutdown\n"
+	"Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";
+
+struct options {
+	const char *certs_dir;
+	const char *nodes_file;
+	const char *log_file;
+	unsigned threads;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("agentsim: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n(see agentsim --help)\n", stderr);
+	return -1;
+}
+
+/* Returns 0 to run, 1 when --help was printed, -1 after a usage message. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "certs", required_argument, NULL, 'c' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long v;
+	int c;
+
+	o->threads = DEFAULT_THREADS;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->certs_dir = optarg;
+			break;
+		case 'n':
+			o->nodes_file = optarg;
+			break;
+		case 'l':
+			o->log_file = optarg;
+			break;
+		case 't':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || errno || v < 1 || v > MAX_THREADS)
+				return usage_error("--threads must be 1..1024, got '%s'", optarg);
+			o->threads = (unsigned)v;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return usage_error("unknown option or missing value: %s",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->certs_dir)
+		return usage_error("%s", "--certs DIR is required");
+	if (!o->nodes_file)
+		return usage_error("%s", "--nodes FILE is required");
+	return 0;
+}
+
+/*
+ * SIGTERM and SIGINT are blocked in every thread (civetweb's threads inherit the mask
+ * from here) and collected by sigwait() in main, so no handler runs in a random thread.
+ */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts = { 0 };
+	struct simnode_table nodes = SIMNODE_TABLE_INIT;
+	struct simtask_store *tasks = NULL;
+	struct simhttp *http = NULL;
+	struct simhttp_config cfg;
+	FILE *applylog = NULL;
+	char err[512];
+	sigset_t set;
+	int sig = 0;
+	int rc = EXIT_FAILURE;
+	int got;
+
+	got = parse_options(argc, argv, &opts);
+	if (got != 0)
+		return got > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+	if (simnode_table_load(&nodes, opts.nodes_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agentsim: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (opts.log_file) {
+		applylog = fopen(opts.log_file, "a");
+		if (!applylog) {
+			fprintf(stderr, "agentsim: cannot open log %s: %s\n", opts.log_file,
+				strerror(errno));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		setvbuf(applylog, NULL, _IOLBF, 0);
+	}
+	if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
+		fprintf(stderr, "agentsim: civetweb could not initialise TLS (is the "
+				"build/tlscompat libssl.so shim reachable?)\n");
+		goto out_lib;
+	}
+	tasks = simtask_store_new(nodes.count, applylog);
+	if (!tasks) {
+		fprintf(stderr, "agentsim: out of memory\n");
+		goto out_lib;
+	}
+	block_signals(&set);
+	cfg.certs_dir = opts.certs_dir;
+	cfg.threads = opts.threads;
+	cfg.nodes = &nodes;
+	cfg.tasks = tasks;
+	if (simhttp_start(&cfg, &http, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agentsim: %s\n", err);
+		goto out_lib;
+	}
+	log_info("agentsim", "serving %zu nodes", nodes.count);
+	fputs("agentsim ready\n", stdout);
+	fflush(stdout);
+	while (sigwait(&set, &sig) != 0)
+		;
+	log_info("agentsim", "signal %d: stopping", sig);
+	rc = EXIT_SUCCESS;
+out_lib:
+	simhttp_stop(http);
+	simtask_store_free(tasks);
+	mg_exit_library();
+out:
+	if (applylog)
+		fclose(applylog);
+	simnode_table_release(&nodes);
+	return rc;
+}

@@ -1,0 +1,620 @@
+/*
+ * simhttp: civetweb contexts and the request handler. The handler resolves the node,
+ * validates the request the way a strict agent would, and lets simtask decide between a
+ * new task, a replay and a conflict; faults are applied here because they are about
+ * what goes on the wire.
+ */
+#include "simhttp.h"
+
+#include <arpa/inet.h>
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define MAX_BODY (64 * 1024)
+#define MAX_KEY 128
+#define MAX_TASK_ID 64
+#define HANG_POLL_NS (100 * 1000000L)
+/* Largest version a JSON number (a double in cJSON) holds exactly. */
+#define MAX_VERSION 9007199254740992.0
+
+#define TASKS_PATH "/api/v1/tasks"
+#define BAD_TASK_ID "bad id/../x"
+
+struct listener {
+	struct simhttp *owner;
+	enum simnode_cert cert;
+	size_t naddrs;
+	struct mg_context *mg;
+};
+
+struct simhttp {
+	struct simhttp_config cfg;
+	pthread_mutex_t hang_lock;
+	pthread_cond_t hang_cond;
+	bool stopping;
+	struct listener listeners[SIMNODE_CERT_COUNT];
+};
+
+/* One response with a fixed body; extra is an optional "Name", "value" header pair. */
+static void send_body(struct mg_connection *conn, int status, const char *ctype,
+		      const char *body, const char *extra_name, const char *extra_value)
+{
+	char len[24];
+	size_t n = strlen(body);
+
+	snprintf(len, sizeof(len), "%zu", n);
+	mg_response_header_start(conn, status);
+	mg_response_header_add(conn, "Content-Type", ctype, -1);
+	mg_response_header_add(conn, "Content-Length", len, -1);
+	if (extra_name)
+		mg_response_header_add(conn, extra_name, extra_value, -1);
+	mg_response_header_send(conn);
+	mg_write(conn, body, n);
+}
+
+/* Sends root as JSON and frees it; an allocation failure becomes a bare 500. */
+static void send_json(struct mg_connection *conn, int status, cJSON *root)
+{
+	char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+
+	if (text)
+		send_body(conn, status, "application/json", text, NULL, NULL);
+	else
+		send_body(conn, 500, "application/json", "", NULL, NULL);
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+static cJSON *error_object(const char *msg)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (root && !cJSON_AddStringToObject(root, "error", msg)) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	return root;
+}
+
+static void send_error(struct mg_connection *conn, int status, const char *msg)
+{
+	send_json(conn, status, error_object(msg));
+}
+
+/* Like send_error with one more header, for 405 Allow, 429 Retry-After, 413 close. */
+static void send_error_hdr(struct mg_connection *conn, int status, const char *msg,
+			   const char *name, const char *value)
+{
+	cJSON *root = error_object(msg);
+	char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+
+	send_body(conn, text ? status : 500, "application/json", text ? text : "", name, value);
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+static void send_task_id(struct mg_connection *conn, int status, const char *id)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (root && !cJSON_AddStringToObject(root, "task_id", id)) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	send_json(conn, status, root);
+}
+
+static void send_status(struct mg_connection *conn, const char *id, const char *status,
+			const char *last_error)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (root && (!cJSON_AddStringToObject(root, "task_id", id) ||
+		     !cJSON_AddStringToObject(root, "status", status) ||
+		     !cJSON_AddStringToObject(root, "last_error", last_error))) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	send_json(conn, 200, root);
+}
+
+/*
+ * The node this request addresses: the Host header names it (the controller connects by
+ * IP, so Host is "IP:PORT"), and it must be served by this context on this port, so a
+ * client cannot reach a node through another node's certificate.
+ */
+static const struct simnode *addressed_node(const struct listener *l,
+					    const struct mg_connection *conn,
+					    const struct mg_request_info *ri)
+{
+	const char *host = mg_get_header(conn, "Host");
+	const struct simnode *node;
+	char ip[INET_ADDRSTRLEN], canon[INET_ADDRSTRLEN], addr[SIMNODE_ADDR_MAX];
+	struct in_addr in;
+	const char *colon;
+	size_t iplen;
+	long port = ri->server_port;
+	char *end;
+
+	if (!host)
+		return NULL;
+	colon = strchr(host, ':');
+	iplen = colon ? (size_t)(colon - host) : strlen(host);
+	if (iplen == 0 || iplen >= sizeof(ip))
+		return NULL;
+	memcpy(ip, host, iplen);
+	ip[iplen] = '\0';
+	if (inet_pton(AF_INET, ip, &in) != 1)
+		return NULL;
+	if (colon) {
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno)
+			return NULL;
+	}
+	inet_ntop(AF_INET, &in, canon, sizeof(canon));
+	snprintf(addr, sizeof(addr), "%s:%ld", canon, port);
+	node = simnode_table_find(l->owner->cfg.nodes, addr);
+	if (!node || node->port != (unsigned)ri->server_port || node->cert != l->cert)
+		return NULL;
+	return node;
+}
+
+/* Blocks until simhttp_stop(): the simulated agent accepted the request and went silent. */
+static void hang(struct simhttp *h, const struct simnode *node)
+{
+	struct timespec ts;
+
+	log_info("agentsim", "node %s hangs a request until shutdown", node->addr);
+	pthread_mutex_lock(&h->hang_lock);
+	while (!h->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += HANG_POLL_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->hang_cond, &h->hang_lock, &ts);
+	}
+	pthread_mutex_unlock(&h->hang_lock);
+}
+
+/*
+ * Reads the whole body into a fresh NUL-terminated buffer. Returns 0 with *body (caller
+ * frees) and *len, 1 when the body exceeds MAX_BODY, -1 on a read error or no memory.
+ */
+static int read_body(struct mg_connection *conn, char **body, size_t *len)
+{
+	char *buf = malloc(MAX_BODY + 2);
+	size_t n = 0;
+	int got;
+
+	if (!buf)
+		return -1;
+	while (n <= MAX_BODY) {
+		got = mg_read(conn, buf + n, MAX_BODY + 1 - n);
+		if (got < 0) {
+			free(buf);
+			return -1;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n > MAX_BODY) {
+		free(buf);
+		return 1;
+	}
+	buf[n] = '\0';
+	*body = buf;
+	*len = n;
+	return 0;
+}
+
+static bool is_json_type(const char *ctype)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (!ctype || strncasecmp(ctype, want, n) != 0)
+		return false;
+	return ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ';
+}
+
+/* 1..MAX_KEY printable ASCII characters, as the protocol defines Idempotency-Key. */
+static bool valid_key(const char *key)
+{
+	size_t n = strlen(key);
+	size_t i;
+
+	if (n < 1 || n > MAX_KEY)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (key[i] < 0x20 || key[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/* 1..64 characters from [A-Za-z0-9._:-], the protocol's task id alphabet. */
+static bool valid_task_id(const char *id)
+{
+	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			      "0123456789._:-");
+
+	return n >= 1 && n <= MAX_TASK_ID && id[n] == '\0';
+}
+
+/*
+ * Checks a dispatch body: exactly {"type":"apply_config","version":<positive integer>}.
+ * Returns 0 with *version, or -1 with a static reason in *why.
+ */
+static int parse_dispatch(const char *body, size_t len, int64_t *version, const char **why)
+{
+	const char *end = NULL;
+	cJSON *root, *item;
+	int ntype = 0, nversion = 0;
+	double v = 0;
+	int rc = -1;
+
+	if (strlen(body) != len) {
+		*why = "body contains a NUL byte";
+		return -1;
+	}
+	root = cJSON_ParseWithOpts(body, &end, 1);
+	if (!cJSON_IsObject(root)) {
+		*why = "body must be a JSON object";
+		goto out;
+	}
+	cJSON_ArrayForEach(item, root) {
+		if (item->string && strcmp(item->string, "type") == 0) {
+			ntype++;
+			if (!cJSON_IsString(item) ||
+			    strcmp(item->valuestring, "apply_config") != 0) {
+				*why = "type must be \"apply_config\"";
+				goto out;
+			}
+		} else if (item->string && strcmp(item->string, "version") == 0) {
+			nversion++;
+			v = item->valuedouble;
+			if (!cJSON_IsNumber(item) || v < 1 || v > MAX_VERSION || v != floor(v)) {
+				*why = "version must be a positive integer";
+				goto out;
+			}
+		} else {
+			*why = "unknown field; the body is {\"type\", \"version\"}";
+			goto out;
+		}
+	}
+	if (ntype != 1 || nversion != 1) {
+		*why = "body needs exactly one type and one version";
+		goto out;
+	}
+	*version = (int64_t)v;
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+static void handle_dispatch(struct simhttp *h, struct mg_connection *conn,
+			    const struct mg_request_info *ri, const struct simnode *node)
+{
+	const char *key = mg_get_header(conn, "Idempotency-Key");
+	const char *why = NULL;
+	const char *shown;
+	char id[SIMTASK_ID_MAX];
+	char *body = NULL;
+	size_t len = 0;
+	int64_t version;
+	int got;
+
+	if (node->fault == SIMNODE_FAULT_HANG) {
+		hang(h, node);
+		return;
+	}
+	/* Refuse an announced oversize body unread; close, as its bytes are still coming. */
+	if (ri->content_length > MAX_BODY) {
+		send_error_hdr(conn, 413, "body larger than 64 KiB", "Connection", "close");
+		return;
+	}
+	got = read_body(conn, &body, &len);
+	if (got > 0) {
+		send_error_hdr(conn, 413, "body larger than 64 KiB", "Connection", "close");
+		return;
+	}
+	if (got < 0) {
+		send_error_hdr(conn, 500, "cannot read the request body", "Connection", "close");
+		return;
+	}
+	if (node->fault == SIMNODE_FAULT_5XX) {
+		send_error(conn, 500, "simulated agent fault");
+		goto out;
+	}
+	if (node->fault == SIMNODE_FAULT_429) {
+		send_error_hdr(conn, 429, "busy", "Retry-After", "1");
+		goto out;
+	}
+	if (!is_json_type(mg_get_header(conn, "Content-Type"))) {
+		send_error(conn, 400, "Content-Type must be application/json");
+		goto out;
+	}
+	if (parse_dispatch(body, len, &version, &why) < 0) {
+		send_error(conn, 400, why);
+		goto out;
+	}
+	if (key && !valid_key(key)) {
+		send_error(conn, 400, "Idempotency-Key must be 1..128 printable ASCII characters");
+		goto out;
+	}
+	/* A badtaskid node records and logs the task normally and only lies on the wire. */
+	shown = node->fault == SIMNODE_FAULT_BADTASKID ? BAD_TASK_ID : id;
+	switch (simtask_dispatch(h->cfg.tasks, node, version, key, id, sizeof(id))) {
+	case SIMTASK_CREATED:
+		send_task_id(conn, 202, shown);
+		break;
+	case SIMTASK_REPLAYED:
+		send_task_id(conn, 200, shown);
+		break;
+	case SIMTASK_CONFLICT:
+		send_error(conn, 409, "Idempotency-Key was used with a different body");
+		break;
+	default:
+		send_error(conn, 500, "out of memory");
+		break;
+	}
+out:
+	free(body);
+}
+
+static void handle_status(struct simhttp *h, struct mg_connection *conn,
+			  const struct simnode *node, const char *id)
+{
+	char last_error[64];
+	enum simtask_status st;
+	int64_t created_us;
+
+	if (node->fault == SIMNODE_FAULT_HANG) {
+		hang(h, node);
+		return;
+	}
+	if (!valid_task_id(id) || node->fault == SIMNODE_FAULT_FORGET ||
+	    simtask_find(h->cfg.tasks, node, id, &created_us) < 0) {
+		send_error(conn, 404, "unknown task");
+		return;
+	}
+	if (node->fault == SIMNODE_FAULT_GARBAGE) {
+		send_body(conn, 200, "text/html", "<html>not json", NULL, NULL);
+		return;
+	}
+	if (node->fault == SIMNODE_FAULT_BADSTATUS) {
+		send_status(conn, id, "exploded", "");
+		return;
+	}
+	st = simtask_status_at(node, simtask_now_us() - created_us);
+	last_error[0] = '\0';
+	if (st == SIMTASK_FAILED)
+		snprintf(last_error, sizeof(last_error), "simulated apply failure on %s", node->ip);
+	send_status(conn, id, simtask_status_name(st), last_error);
+}
+
+/* civetweb begin_request callback: every request of every context comes through here. */
+static int handle_request(struct mg_connection *conn)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct listener *l = ri->user_data;
+	const struct simnode *node;
+	const char *uri = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
+	const size_t plen = sizeof(TASKS_PATH) - 1;
+
+	node = addressed_node(l, conn, ri);
+	if (!node) {
+		send_error(conn, 421, "no node at the address in the Host header");
+		return 1;
+	}
+	if (uri && strcmp(uri, TASKS_PATH) == 0) {
+		if (strcmp(ri->request_method, "POST") == 0)
+			handle_dispatch(l->owner, conn, ri, node);
+		else
+			send_error_hdr(conn, 405, "method not allowed", "Allow", "POST");
+		return 1;
+	}
+	if (uri && strncmp(uri, TASKS_PATH "/", plen + 1) == 0) {
+		if (strcmp(ri->request_method, "GET") == 0)
+			handle_status(l->owner, conn, node, uri + plen + 1);
+		else
+			send_error_hdr(conn, 405, "method not allowed", "Allow", "GET");
+		return 1;
+	}
+	send_error(conn, 404, "not found");
+	return 1;
+}
+
+/* civetweb's own messages (TLS setup, handshake failures) go to our log. */
+static int log_civetweb(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_warn("agentsim", "civetweb: %s", message);
+	return 1;
+}
+
+/* "IP:PORTs,IP:PORTs,..." for the nodes presenting cert; NULL when out of memory. */
+static char *listening_ports(const struct simnode_table *nodes, enum simnode_cert cert,
+			     size_t *naddrs)
+{
+	const size_t each = SIMNODE_ADDR_MAX + 2; /* "s," */
+	char *ports = malloc(nodes->count * each + 1);
+	size_t i, n = 0;
+
+	*naddrs = 0;
+	if (!ports)
+		return NULL;
+	ports[0] = '\0';
+	for (i = 0; i < nodes->count; i++) {
+		if (nodes->nodes[i].cert != cert)
+			continue;
+		n += (size_t)snprintf(ports + n, nodes->count * each + 1 - n, "%s%ss",
+				      n ? "," : "", nodes->nodes[i].addr);
+		(*naddrs)++;
+	}
+	return ports;
+}
+
+/* Starts l's civetweb context on ports; civetweb copies every option and callback. */
+static int start_context(struct listener *l, const char *ports, const char *certfile,
+			 const char *cafile, const char *threads, char *err, size_t errlen)
+{
+	char etext[256] = "";
+	unsigned ecode = 0;
+	struct mg_error_data edata = { &ecode, etext, sizeof(etext) };
+	struct mg_callbacks callbacks;
+	struct mg_init_data init;
+	/*
+	 * keep_alive_timeout_ms stays short because civetweb parks a worker thread on each
+	 * idle keep-alive connection; request_timeout_ms outlasts a controller's timeouts.
+	 */
+	const char *options[] = {
+		"listening_ports", ports,
+		"ssl_certificate", certfile,
+		"ssl_ca_file", cafile,
+		"ssl_verify_peer", "yes",
+		"ssl_default_verify_paths", "no",
+		"ssl_protocol_version", "4",
+		"tcp_nodelay", "1",
+		"num_threads", threads,
+		"enable_keep_alive", "yes",
+		"keep_alive_timeout_ms", "500",
+		"request_timeout_ms", "70000",
+		NULL,
+	};
+
+	memset(&callbacks, 0, sizeof(callbacks));
+	callbacks.begin_request = handle_request;
+	callbacks.log_message = log_civetweb;
+	init.callbacks = &callbacks;
+	init.user_data = l;
+	init.configuration_options = options;
+	l->mg = mg_start2(&init, &edata);
+	if (!l->mg) {
+		snprintf(err, errlen, "cannot listen with %s on %zu addresses: %s", certfile,
+			 l->naddrs, etext[0] ? etext : "unknown civetweb error");
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts the context for l's certificate kind, or nothing when no node uses it. */
+static int start_listener(struct simhttp *h, struct listener *l, char *err, size_t errlen)
+{
+	char certfile[4096], cafile[4096], threads[16];
+	char *ports;
+	int rc = -1;
+
+	ports = listening_ports(h->cfg.nodes, l->cert, &l->naddrs);
+	if (!ports) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (l->naddrs == 0) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(certfile, sizeof(certfile), "%s/%s", h->cfg.certs_dir,
+		 simnode_cert_file(l->cert));
+	snprintf(cafile, sizeof(cafile), "%s/ca.pem", h->cfg.certs_dir);
+	snprintf(threads, sizeof(threads), "%u", h->cfg.threads);
+	if (access(certfile, R_OK) != 0 || access(cafile, R_OK) != 0) {
+		snprintf(err, errlen, "cannot read %s or %s: %s (run certs/gen.sh)", certfile,
+			 cafile, strerror(errno));
+		goto out;
+	}
+	if (start_context(l, ports, certfile, cafile, threads, err, errlen) < 0)
+		goto out;
+	log_info("agentsim", "listening on %zu addresses with %s (%s threads)", l->naddrs,
+		 simnode_cert_file(l->cert), threads);
+	rc = 0;
+out:
+	free(ports);
+	return rc;
+}
+
+int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err,
+		  size_t errlen)
+{
+	struct simhttp *h = calloc(1, sizeof(*h));
+	pthread_condattr_t attr;
+	int i;
+
+	*out = NULL;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	h->cfg = *cfg;
+	pthread_mutex_init(&h->hang_lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->hang_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
+		h->listeners[i].owner = h;
+		h->listeners[i].cert = (enum simnode_cert)i;
+	}
+	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
+		if (start_listener(h, &h->listeners[i], err, errlen) < 0) {
+			simhttp_stop(h);
+			return -1;
+		}
+	}
+	*out = h;
+	return 0;
+}
+
+static void *stop_context(void *mg)
+{
+	mg_stop(mg);
+	return NULL;
+}
+
+void simhttp_stop(struct simhttp *h)
+{
+	pthread_t stopper[SIMNODE_CERT_COUNT];
+	bool threaded[SIMNODE_CERT_COUNT] = { false };
+	int i;
+
+	if (!h)
+		return;
+	/* Hung handlers hold worker threads that mg_stop() joins, so release them first. */
+	pthread_mutex_lock(&h->hang_lock);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->hang_cond);
+	pthread_mutex_unlock(&h->hang_lock);
+	/* mg_stop() takes a second or two (civetweb polls); stop the contexts in parallel. */
+	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
+		if (h->listeners[i].mg)
+			threaded[i] = pthread_create(&stopper[i], NULL, stop_context,
+						     h->listeners[i].mg) == 0;
+	}
+	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
+		if (threaded[i])
+			pthread_join(stopper[i], NULL);
+		else if (h->listeners[i].mg)
+			mg_stop(h->listeners[i].mg);
+		h->listeners[i].mg = NULL;
+	}
+	pthread_cond_destroy(&h->hang_cond);
+	pthread_mutex_destroy(&h->hang_lock);
+	free(h);
+}

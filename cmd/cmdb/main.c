@@ -1,0 +1,201 @@
+/*
+ * cmdb: the release controller. `cmdb migrate` brings the schema up to date;
+ * `cmdb serve` serves the HTTP API and, with RELEASE_EXECUTOR_ENABLED=1, runs the
+ * release executor. Configuration comes from the environment only (see README).
+ * This file only wires modules together.
+ */
+#include <civetweb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/v1/router.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "core/log.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "release/executor.h"
+
+#define EXIT_CONFIG 2
+
+static const char usage[] =
+	"usage: cmdb serve | migrate | help\n"
+	"  serve    serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
+	"  migrate  apply new migrations/NNNN_*.sql files to the database\n"
+	"Configuration is read from the environment; see README.md.\n";
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static int load_config(struct config *cfg, int need_agent)
+{
+	char err[1200];
+	const char *level = getenv("CMDB_LOG_LEVEL");
+
+	if (level && strcmp(level, "debug") == 0)
+		log_set_level(LOG_DEBUG);
+	if (config_load(cfg, env, need_agent, err, sizeof(err))) {
+		log_error("config", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_migrate(void)
+{
+	static struct config cfg;
+	struct db_conn conn = { 0 };
+	char err[1024];
+	int applied = 0, rc;
+
+	if (load_config(&cfg, 0))
+		return EXIT_CONFIG;
+	if (db_global_init()) {
+		log_error("migrate", "cannot initialise the MariaDB client library");
+		return 1;
+	}
+	rc = db_connect(&conn, &cfg.db, err, sizeof(err));
+	if (rc == 0)
+		rc = migrate_apply(&conn, cfg.migrations_dir, &applied, err, sizeof(err));
+	db_close(&conn);
+	db_global_cleanup();
+	if (rc) {
+		log_error("migrate", "%s", err);
+		return 1;
+	}
+	log_info("migrate", "schema up to date (%d migration%s applied now)", applied,
+		 applied == 1 ? "" : "s");
+	return 0;
+}
+
+static int log_civetweb(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_warn("http", "%s", message);
+	return 1;
+}
+
+/* civetweb's own errors (bad request line, oversized headers) also answer JSON. */
+static int http_error(struct mg_connection *conn, int status, const char *msg)
+{
+	api_send_error(conn, status, "%s", msg && *msg ? msg : "bad request");
+	return 0;
+}
+
+static struct mg_context *start_http(const struct config *cfg, struct api_ctx *api)
+{
+	char threads[16];
+	const char *options[] = {
+		"listening_ports", cfg->listen,
+		"num_threads", threads,
+		"request_timeout_ms", "30000",
+		"enable_keep_alive", "yes",
+		"keep_alive_timeout_ms", "30000",
+		"tcp_nodelay", "1",
+		"max_request_size", "16384",
+		NULL,
+	};
+	struct mg_callbacks cb;
+	struct mg_context *mg;
+
+	snprintf(threads, sizeof(threads), "%d", cfg->api_threads);
+	memset(&cb, 0, sizeof(cb));
+	cb.log_message = log_civetweb;
+	cb.http_error = http_error;
+	mg = mg_start(&cb, NULL, options);
+	if (mg)
+		api_router_install(mg, api);
+	return mg;
+}
+
+static int cmd_serve(void)
+{
+	static struct config cfg;
+	struct release_executor *ex = NULL;
+	struct api_ctx api = { 0 };
+	struct mg_context *mg = NULL;
+	struct db_conn probe = { 0 };
+	char err[1024];
+	sigset_t sigs;
+	int sig = 0, rc = 1;
+
+	if (load_config(&cfg, 1))
+		return EXIT_CONFIG;
+	/* Every thread inherits this mask; only sigwait() below receives the signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (db_global_init()) {
+		log_error("serve", "cannot initialise the MariaDB client library");
+		return 1;
+	}
+	mg_init_library(0);
+	if (db_connect(&probe, &cfg.db, err, sizeof(err)))
+		log_warn("serve", "%s; the API answers 503 until it is reachable", err);
+	db_close(&probe);
+	api.pool = db_pool_new(&cfg.db);
+	if (!api.pool)
+		goto out;
+	if (cfg.executor_enabled) {
+		ex = release_executor_new(&cfg, err, sizeof(err));
+		if (!ex) {
+			log_error("serve", "%s", err);
+			goto out;
+		}
+	}
+	mg = start_http(&cfg, &api);
+	if (!mg) {
+		log_error("serve", "cannot listen on %s (CMDB_LISTEN)", cfg.listen);
+		goto out;
+	}
+	log_info("serve", "API listening on http://%s (plain HTTP)", cfg.listen);
+	if (ex) {
+		if (release_executor_start(ex)) {
+			log_error("serve", "cannot start the executor thread");
+			goto out;
+		}
+		log_info("serve",
+			 "release executor ON (RELEASE_EXECUTOR_ENABLED=1): scan every %d s,"
+			 " up to %d agent calls in flight",
+			 cfg.executor_interval_s, cfg.max_inflight);
+	} else {
+		log_info("serve", "release executor OFF (RELEASE_EXECUTOR_ENABLED=0): releases"
+				  " stay pending until an executor runs");
+	}
+	sigwait(&sigs, &sig);
+	log_info("serve", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	if (ex)
+		release_executor_stop(ex);
+	if (mg)
+		mg_stop(mg);
+	release_executor_free(ex);
+	db_pool_free(api.pool);
+	mg_exit_library();
+	db_global_cleanup();
+	if (rc == 0)
+		log_info("serve", "stopped");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "serve") == 0)
+		return cmd_serve();
+	if (argc == 2 && strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate();
+	if (argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	fputs(usage, stderr);
+	return EXIT_CONFIG;
+}

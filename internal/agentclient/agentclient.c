@@ -1,0 +1,352 @@
+/*
+ * agentclient: libcurl multi engine for agent calls. One easy handle per call is kept
+ * across reuses of that call; the multi handle's connection cache keeps each node's
+ * TLS connection open between its dispatch and its polls.
+ */
+#include "agentclient/agentclient.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+struct agentclient {
+	CURLM *multi;
+	struct agentclient_config cfg;
+	size_t inflight;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct agent_call *call = arg;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (call->body_len + n > AGENT_BODY_MAX) {
+		call->too_big = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	grown = realloc(call->body, call->body_len + n + 1);
+	if (!grown)
+		return 0;
+	call->body = grown;
+	memcpy(call->body + call->body_len, data, n);
+	call->body_len += n;
+	call->body[call->body_len] = '\0';
+	return n;
+}
+
+struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err,
+				    size_t errlen)
+{
+	struct agentclient *ac;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "agentclient: libcurl initialisation failed");
+		return NULL;
+	}
+	ac = calloc(1, sizeof(*ac));
+	if (!ac) {
+		snprintf(err, errlen, "agentclient: out of memory");
+		return NULL;
+	}
+	ac->cfg = *cfg;
+	ac->multi = curl_multi_init();
+	if (!ac->multi) {
+		free(ac);
+		snprintf(err, errlen, "agentclient: curl_multi_init failed");
+		return NULL;
+	}
+	curl_multi_setopt(ac->multi, CURLMOPT_MAXCONNECTS,
+			  (long)(cfg->max_connections > 0 ? cfg->max_connections : 64));
+	return ac;
+}
+
+void agentclient_free(struct agentclient *ac)
+{
+	if (!ac)
+		return;
+	curl_multi_cleanup(ac->multi);
+	free(ac);
+	curl_global_cleanup();
+}
+
+void agentclient_wakeup(struct agentclient *ac)
+{
+	curl_multi_wakeup(ac->multi);
+}
+
+void agentclient_abort(struct agentclient *ac, struct agent_call *call)
+{
+	if (!call->easy)
+		return;
+	if (curl_multi_remove_handle(ac->multi, call->easy) == CURLM_OK)
+		ac->inflight--;
+}
+
+size_t agentclient_inflight(const struct agentclient *ac)
+{
+	return ac->inflight;
+}
+
+void agent_call_release(struct agent_call *call)
+{
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	call->easy = NULL;
+	curl_slist_free_all(call->headers);
+	call->headers = NULL;
+	free(call->body);
+	call->body = NULL;
+	call->body_len = 0;
+}
+
+static int setup_easy(struct agentclient *ac, struct agent_call *call)
+{
+	const struct agentclient_config *cfg = &ac->cfg;
+	char url[256];
+	CURL *e = call->easy;
+
+	if (!e) {
+		e = curl_easy_init();
+		if (!e)
+			return -1;
+		call->easy = e;
+	} else {
+		curl_easy_reset(e);
+	}
+	curl_slist_free_all(call->headers);
+	call->headers = NULL;
+	free(call->body);
+	call->body = NULL;
+	call->body_len = 0;
+	call->too_big = 0;
+	call->errbuf[0] = '\0';
+	call->error[0] = '\0';
+	call->http_status = 0;
+
+	/* IPv6 literals go in brackets; the path is the agent contract's. */
+	snprintf(url, sizeof(url), strchr(call->ip, ':') ? "https://[%s]:%d/api/v1/tasks%s%s"
+							 : "https://%s:%d/api/v1/tasks%s%s",
+		 call->ip, call->port, call->op == AGENT_QUERY ? "/" : "",
+		 call->op == AGENT_QUERY ? call->task_id : "");
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)cfg->connect_timeout_s);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->request_timeout_s);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->cert_file);
+	curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->key_file);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	call->headers = curl_slist_append(NULL, "Accept: application/json");
+	if (call->op == AGENT_DISPATCH) {
+		char key[AGENT_IDEM_KEY_MAX + 32];
+		int n = agentproto_dispatch_body(call->version, call->post, sizeof(call->post));
+
+		if (n < 0)
+			return -1;
+		call->headers = curl_slist_append(call->headers, "Content-Type: application/json");
+		if (call->idem_key[0]) {
+			snprintf(key, sizeof(key), "Idempotency-Key: %s", call->idem_key);
+			call->headers = curl_slist_append(call->headers, key);
+		}
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->post);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)n);
+	}
+	if (!call->headers)
+		return -1;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+	return 0;
+}
+
+int agentclient_start(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->op == AGENT_QUERY && !agentproto_valid_task_id(call->task_id)) {
+		snprintf(call->error, sizeof(call->error), "agentclient: invalid task id");
+		return -1;
+	}
+	if (call->op == AGENT_DISPATCH && call->idem_key[0] &&
+	    !agentproto_valid_idem_key(call->idem_key)) {
+		snprintf(call->error, sizeof(call->error), "agentclient: invalid idempotency key");
+		return -1;
+	}
+	if (setup_easy(ac, call) || curl_multi_add_handle(ac->multi, call->easy) != CURLM_OK) {
+		snprintf(call->error, sizeof(call->error), "agentclient: cannot start request");
+		return -1;
+	}
+	ac->inflight++;
+	return 0;
+}
+
+enum agent_result agentclient_describe_failure(int code, int os_errno, int connected,
+					       const char *curl_detail, const char *ip,
+					       int port, int timeout_s, char *out, size_t outlen)
+{
+	char detail[256];
+
+	agentproto_clean_text(curl_detail ? curl_detail : "", curl_detail ? strlen(curl_detail) : 0,
+			      detail, sizeof(detail));
+	switch (code) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST: {
+		char why[128];
+
+		str_copy(why, os_errno ? strerror(os_errno) : "cannot connect", sizeof(why));
+		for (char *p = why; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		snprintf(out, outlen, "connect %s:%d: %s", ip, port, why);
+		return AGENT_E_TRANSIENT;
+	}
+	case CURLE_OPERATION_TIMEDOUT:
+		if (!connected)
+			snprintf(out, outlen, "connect %s:%d: timed out", ip, port);
+		else
+			snprintf(out, outlen, "timeout: agent %s:%d gave no answer within %d s", ip,
+				 port, timeout_s);
+		return AGENT_E_TRANSIENT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(out, outlen, "tls: server certificate not trusted (%s:%d): %s", ip, port,
+			 detail);
+		return AGENT_E_PERMANENT;
+	case CURLE_SSL_CONNECT_ERROR:
+		snprintf(out, outlen, "tls: handshake with %s:%d failed: %s", ip, port, detail);
+		return AGENT_E_PERMANENT;
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CIPHER:
+		snprintf(out, outlen, "tls: local certificate setup: %s", detail);
+		return AGENT_E_PERMANENT;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		snprintf(out, outlen, "agent %s:%d closed the connection: %s", ip, port, detail);
+		return AGENT_E_TRANSIENT;
+	default:
+		snprintf(out, outlen, "agent %s:%d: %s: %s", ip, port,
+			 curl_easy_strerror((CURLcode)code), detail);
+		return AGENT_E_PERMANENT;
+	}
+}
+
+static void finish(struct agentclient *ac, struct agent_call *call, CURLcode code)
+{
+	CURL *e = call->easy;
+	const char *body = call->body ? call->body : "";
+	long os_errno = 0;
+	curl_off_t connect_us = 0;
+
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &call->http_status);
+	if (call->too_big) {
+		snprintf(call->error, sizeof(call->error),
+			 "agent %s:%d: response larger than %d bytes", call->ip, call->port,
+			 AGENT_BODY_MAX);
+		call->result = AGENT_E_PERMANENT;
+	} else if (code != CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
+		call->result = agentclient_describe_failure(
+			code, (int)os_errno, connect_us > 0, call->errbuf, call->ip, call->port,
+			ac->cfg.request_timeout_s, call->error, sizeof(call->error));
+	} else if (call->op == AGENT_DISPATCH) {
+		call->result = agentproto_parse_dispatch(call->http_status, body, call->body_len,
+							 call->task_id, sizeof(call->task_id),
+							 call->error, sizeof(call->error));
+	} else {
+		call->result = agentproto_parse_status(call->http_status, body, call->body_len,
+						       call->task_id, &call->state, call->error,
+						       sizeof(call->error));
+	}
+}
+
+int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done,
+		     size_t max)
+{
+	int64_t deadline = now_mono_ms() + timeout_ms;
+	size_t ndone = 0;
+
+	for (;;) {
+		int running = 0, left = 0, remaining;
+		CURLMsg *msg;
+
+		if (curl_multi_perform(ac->multi, &running) != CURLM_OK)
+			return -1;
+		while (ndone < max && (msg = curl_multi_info_read(ac->multi, &left)) != NULL) {
+			struct agent_call *call = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+			finish(ac, call, msg->data.result);
+			curl_multi_remove_handle(ac->multi, msg->easy_handle);
+			ac->inflight--;
+			done[ndone++] = call;
+		}
+		remaining = (int)(deadline - now_mono_ms());
+		if (ndone > 0 || remaining <= 0)
+			break;
+		if (curl_multi_poll(ac->multi, NULL, 0, remaining, NULL) != CURLM_OK)
+			return -1;
+	}
+	return (int)ndone;
+}
+
+static enum agent_result run_one(struct agentclient *ac, struct agent_call *call)
+{
+	struct agent_call *done[1];
+
+	if (agentclient_start(ac, call))
+		return AGENT_E_PERMANENT;
+	while (agentclient_wait(ac, 1000, done, 1) == 0)
+		;
+	return call->result;
+}
+
+enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, int port,
+				       int64_t version, const char *idem_key, char *task_id,
+				       size_t task_id_len, char *err, size_t errlen)
+{
+	struct agent_call call = { .op = AGENT_DISPATCH, .port = port, .version = version };
+	enum agent_result rc;
+
+	str_copy(call.ip, ip, sizeof(call.ip));
+	str_copy(call.idem_key, idem_key ? idem_key : "", sizeof(call.idem_key));
+	rc = run_one(ac, &call);
+	if (rc == AGENT_OK)
+		str_copy(task_id, call.task_id, task_id_len);
+	else
+		str_copy(err, call.error, errlen);
+	agent_call_release(&call);
+	return rc;
+}
+
+enum agent_result agentclient_query(struct agentclient *ac, const char *ip, int port,
+				    const char *task_id, enum agent_task_state *state,
+				    char *err, size_t errlen)
+{
+	struct agent_call call = { .op = AGENT_QUERY, .port = port };
+	enum agent_result rc;
+
+	str_copy(call.ip, ip, sizeof(call.ip));
+	str_copy(call.task_id, task_id, sizeof(call.task_id));
+	rc = run_one(ac, &call);
+	if (rc == AGENT_OK)
+		*state = call.state;
+	str_copy(err, call.error, errlen);
+	agent_call_release(&call);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * config: every setting of `cmdb` comes from the environment (never argv, so secrets
+ * stay out of /proc/<pid>/cmdline). config_load validates all of it up front; a
+ * missing or malformed value is an error naming the variable.
+ */
+#ifndef CMDB_CONFIG_H
+#define CMDB_CONFIG_H
+
+#include <stddef.h>
+
+#include "db/db.h"
+
+struct config {
+	char listen[64];           /* CMDB_LISTEN "ip:port", default 127.0.0.1:8080 */
+	int api_threads;           /* CMDB_API_THREADS, default 16 */
+	char migrations_dir[1024]; /* CMDB_MIGRATIONS_DIR, default "migrations" */
+
+	/* CMDB_DB_*: strings point into buffers below */
+	struct db_config db;
+	char db_host[256];
+	char db_user[128];
+	char db_password[256];
+	char db_name[128];
+	char db_socket[1024];
+
+	int executor_enabled;      /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
+	int executor_interval_s;   /* RELEASE_EXECUTOR_INTERVAL, default 2 */
+	int max_inflight;          /* RELEASE_MAX_INFLIGHT, default 256 */
+	int poll_interval_ms;      /* RELEASE_POLL_INTERVAL_MS, first poll delay, default 100 */
+	int poll_max_ms;           /* RELEASE_POLL_MAX_MS, back-off ceiling, default 2000 */
+	int lease_s;               /* RELEASE_LEASE_SECONDS, default 30 */
+
+	char agent_ca_file[1024];   /* AGENT_CA_FILE */
+	char agent_cert_file[1024]; /* AGENT_CERT_FILE */
+	char agent_key_file[1024];  /* AGENT_KEY_FILE */
+	int agent_connect_timeout_s; /* AGENT_CONNECT_TIMEOUT, default 15 */
+	int agent_request_timeout_s; /* AGENT_REQUEST_TIMEOUT, default 60 */
+};
+
+/* Looks a variable up; NULL when unset. getenv() in production, a table in tests. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/*
+ * Fills cfg from the environment. need_agent: the agent TLS files must be set and
+ * readable (when the executor will run). Returns 0, or CMDB_EINVAL with err naming
+ * the variable and what is wrong with it.
+ */
+int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err,
+		size_t errlen);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * core: the error codes and status vocabulary shared by every module, and small
+ * helpers for time and bounded strings. Status strings that are stored in the database
+ * or sent over the API come only from the tables here.
+ */
+#ifndef CMDB_CORE_H
+#define CMDB_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Return codes: 0 is success, every failure is negative. */
+enum cmdb_err {
+	CMDB_OK = 0,
+	CMDB_ERR = -1,       /* unexpected failure; the err buffer says what */
+	CMDB_ENOTFOUND = -2, /* the row or object does not exist */
+	CMDB_EINVAL = -3,    /* well-formed input that breaks a rule (HTTP 422) */
+	CMDB_ECONFLICT = -4, /* a uniqueness rule or a concurrent change won */
+	CMDB_EDBDOWN = -5,   /* the database connection is lost or refused (HTTP 503) */
+	CMDB_ENOMEM = -6,
+};
+
+enum release_status {
+	RELEASE_PENDING = 0,
+	RELEASE_RUNNING,
+	RELEASE_SUCCESS,
+	RELEASE_FAILED,
+	RELEASE_STATUS_COUNT
+};
+
+enum node_status {
+	NODE_PENDING = 0,
+	NODE_RUNNING,
+	NODE_SUCCESS,
+	NODE_FAILED,
+	NODE_SKIPPED,
+	NODE_STATUS_COUNT
+};
+
+enum node_health { NODE_ONLINE = 0, NODE_OFFLINE, NODE_HEALTH_COUNT };
+
+/* Names as stored and sent; the parse functions return -1 for an unknown name. */
+const char *release_status_name(enum release_status s);
+int release_status_parse(const char *name);
+const char *node_status_name(enum node_status s);
+int node_status_parse(const char *name);
+const char *node_health_name(enum node_health h);
+int node_health_parse(const char *name);
+
+/* Milliseconds of CLOCK_MONOTONIC, for deadlines and intervals. */
+int64_t now_mono_ms(void);
+/* Milliseconds since the epoch (CLOCK_REALTIME), for timestamps that are stored. */
+int64_t now_wall_ms(void);
+
+/*
+ * Formats epoch milliseconds as a MariaDB DATETIME(3) literal "YYYY-MM-DD HH:MM:SS.mmm"
+ * in UTC. buf must hold 24 bytes.
+ */
+void format_db_time(int64_t wall_ms, char *buf, size_t len);
+/*
+ * Turns a DATETIME(3) value as MariaDB returns it ("2026-11-22 04:39:32.123") into
+ * RFC 3339 UTC ("2026-11-22T04:39:32.123Z"). Returns 0, or -1 if src is malformed.
+ */
+int db_time_to_rfc3339(const char *src, char *buf, size_t len);
+
+/* Bounded copy that always terminates dst; returns strlen(src) (truncation if >= len). */
+size_t str_copy(char *dst, const char *src, size_t len);
+
+/*
+ * Strict decimal parse of a whole string into [min, max]. Returns 0, or -1 on empty
+ * input, trailing characters, overflow or a value out of range.
+ */
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+#endif

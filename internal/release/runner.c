@@ -1,0 +1,382 @@
+/*
+ * runner: one release's state machine. Each turn of the loop writes the pending state
+ * changes in one transaction (which also renews the lease), starts agent calls for
+ * the current batch, and waits for completions. A node's intent ("running", no task
+ * yet) is committed before its dispatch is sent, so a crash never loses a dispatch:
+ * the next owner re-sends it with the same Idempotency-Key and the agent answers
+ * with the original task instead of applying twice.
+ */
+#include "release/runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#define WAIT_MAX_MS 1000
+#define DB_RETRY_MIN_MS 250
+#define DB_RETRY_MAX_MS 5000
+
+struct rnode {
+	int64_t rtn_id;
+	int64_t node_id;
+	int batch;
+	enum node_status status;
+	int has_task;
+	int inflight;
+	int64_t next_poll; /* monotonic ms */
+	int poll_delay_ms;
+	char hostname[STORE_HOSTNAME_LEN];
+	char error[512];
+	struct agent_call call; /* ip, port and task_id live here */
+};
+
+struct run {
+	struct db_conn *conn;
+	struct agentclient *ac;
+	const struct runner_config *cfg;
+	int64_t id;
+	int64_t version;
+	char token[17];
+	struct rnode *nodes;
+	size_t n;
+	int failed;       /* the release has failed (in memory; fail_pending until written) */
+	int fail_pending;
+	char fail_msg[STORE_ERROR_LEN];
+	struct node_change *changes;
+	size_t nchanges;
+	int64_t last_write;  /* monotonic ms of the last committed round */
+	int64_t db_retry_at; /* monotonic ms; while the database is away */
+	int db_backoff_ms;
+};
+
+void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "cmdb-%s-r%lld-n%lld", token, (long long)release_id,
+		 (long long)node_id);
+}
+
+static void add_change(struct run *r, struct rnode *x, enum node_status to,
+		       const char *task_id, const char *error_msg)
+{
+	/*
+	 * Between two committed rounds a node gathers at most three changes (intent, task
+	 * id, end), and nothing new starts while changes are unwritten; the buffer holds
+	 * 3 per node, so this guard only protects against a broken invariant.
+	 */
+	if (r->nchanges == 3 * r->n) {
+		log_error("runner", "release %lld: change buffer full", (long long)r->id);
+		return;
+	}
+	r->changes[r->nchanges++] = (struct node_change){
+		.rtn_id = x->rtn_id,
+		.to = to,
+		.at_ms = now_wall_ms(),
+		.task_id = task_id,
+		.error_msg = error_msg,
+	};
+}
+
+static void fail_node(struct run *r, struct rnode *x, const char *why)
+{
+	str_copy(x->error, why, sizeof(x->error));
+	x->status = NODE_FAILED;
+	add_change(r, x, NODE_FAILED, x->has_task ? x->call.task_id : NULL, x->error);
+	log_warn("runner", "release %lld: node %lld (%s) failed: %s", (long long)r->id,
+		 (long long)x->node_id, x->call.ip, why);
+	if (r->failed)
+		return;
+	r->failed = 1;
+	r->fail_pending = 1;
+	snprintf(r->fail_msg, sizeof(r->fail_msg), "batch %d, node %lld (%s %s:%d): %s",
+		 x->batch, (long long)x->node_id, x->hostname, x->call.ip, x->call.port, why);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->nodes[i].status == NODE_PENDING)
+			r->nodes[i].status = NODE_SKIPPED;
+}
+
+/* Writes what is buffered. 0, CMDB_ECONFLICT (lease lost) or a database error. */
+static int flush(struct run *r, int finish, enum release_status final_status)
+{
+	struct release_round round = {
+		.changes = r->changes,
+		.nchanges = r->nchanges,
+		.fail_msg = r->fail_pending ? r->fail_msg : NULL,
+		.finish = finish,
+		.final_status = final_status,
+		.at_ms = now_wall_ms(),
+	};
+	char err[512];
+	int rc;
+
+	if (r->conn->broken || !r->conn->mysql) {
+		if (now_mono_ms() < r->db_retry_at)
+			return CMDB_EDBDOWN;
+		db_close(r->conn);
+		rc = db_connect(r->conn, r->cfg->db, err, sizeof(err));
+		if (rc)
+			goto down;
+		log_info("runner", "release %lld: database connection re-established",
+			 (long long)r->id);
+	}
+	rc = store_release_apply(r->conn, r->id, r->cfg->owner, r->cfg->lease_s, &round, err,
+				 sizeof(err));
+	if (rc == 0) {
+		r->nchanges = 0;
+		r->fail_pending = 0;
+		r->last_write = now_mono_ms();
+		r->db_backoff_ms = 0;
+		return 0;
+	}
+	if (rc == CMDB_ECONFLICT)
+		return rc;
+down:
+	r->db_backoff_ms = r->db_backoff_ms ? r->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
+	if (r->db_backoff_ms > DB_RETRY_MAX_MS)
+		r->db_backoff_ms = DB_RETRY_MAX_MS;
+	r->db_retry_at = now_mono_ms() + r->db_backoff_ms;
+	log_warn("runner", "release %lld: cannot write state (%s); retrying in %d ms",
+		 (long long)r->id, err, r->db_backoff_ms);
+	return rc;
+}
+
+static int load(struct run *r, char *err, size_t errlen)
+{
+	struct release rel;
+	struct release_node *rows = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = store_release_get(r->conn, r->id, &rel, err, errlen);
+	if (rc)
+		return rc;
+	rc = store_release_nodes(r->conn, r->id, &rows, &n, err, errlen);
+	if (rc)
+		return rc;
+	r->version = rel.version;
+	str_copy(r->token, rel.idem_token, sizeof(r->token));
+	r->failed = rel.status == RELEASE_FAILED;
+	r->nodes = calloc(n ? n : 1, sizeof(*r->nodes));
+	r->changes = calloc(n ? 3 * n : 1, sizeof(*r->changes));
+	if (!r->nodes || !r->changes) {
+		free(rows);
+		return CMDB_ENOMEM;
+	}
+	r->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct rnode *x = &r->nodes[i];
+
+		x->rtn_id = rows[i].id;
+		x->node_id = rows[i].node_id;
+		x->batch = rows[i].batch;
+		x->status = rows[i].status;
+		x->has_task = rows[i].task_id[0] != '\0';
+		x->poll_delay_ms = r->cfg->poll_interval_ms;
+		str_copy(x->hostname, rows[i].hostname, sizeof(x->hostname));
+		str_copy(x->call.ip, rows[i].node_ip, sizeof(x->call.ip));
+		x->call.port = rows[i].agent_port;
+		str_copy(x->call.task_id, rows[i].task_id, sizeof(x->call.task_id));
+		x->call.user = x;
+	}
+	free(rows);
+	return 0;
+}
+
+/* Index range [*begin, *end) of the first batch that still has unfinished nodes. */
+static int current_batch(const struct run *r, size_t *begin, size_t *end)
+{
+	size_t i = 0;
+
+	while (i < r->n && r->nodes[i].status != NODE_PENDING &&
+	       r->nodes[i].status != NODE_RUNNING)
+		i++;
+	if (i == r->n)
+		return 0;
+	*begin = i;
+	while (i < r->n && r->nodes[i].batch == r->nodes[*begin].batch)
+		i++;
+	*end = i;
+	return 1;
+}
+
+static void start_call(struct run *r, struct rnode *x, enum agent_op op)
+{
+	x->call.op = op;
+	if (op == AGENT_DISPATCH) {
+		x->call.version = r->version;
+		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
+				 sizeof(x->call.idem_key));
+	}
+	if (agentclient_start(r->ac, &x->call) != 0) {
+		fail_node(r, x, x->call.error);
+		return;
+	}
+	x->inflight = 1;
+}
+
+/* Marks the next pending nodes of the batch as dispatching (written before sending). */
+static void plan_dispatches(struct run *r, size_t begin, size_t end, size_t room)
+{
+	for (size_t i = begin; i < end && room > 0; i++) {
+		struct rnode *x = &r->nodes[i];
+
+		if (x->status == NODE_RUNNING && !x->has_task && !x->inflight) {
+			room--; /* already intended (resumed): sent below */
+		} else if (x->status == NODE_PENDING) {
+			x->status = NODE_RUNNING;
+			add_change(r, x, NODE_RUNNING, NULL, NULL);
+			room--;
+		}
+	}
+}
+
+/* Starts dispatches for intended nodes and polls that are due; returns ms to next poll. */
+static int start_calls(struct run *r, size_t begin, size_t end, int64_t now)
+{
+	size_t cap = (size_t)r->cfg->max_inflight;
+	int64_t next = now + WAIT_MAX_MS;
+
+	for (size_t i = begin; i < end; i++) {
+		struct rnode *x = &r->nodes[i];
+
+		if (x->status != NODE_RUNNING || x->inflight)
+			continue;
+		if (!x->has_task) {
+			if (r->failed)
+				fail_node(r, x,
+					  "dispatch outcome unknown: interrupted before the agent"
+					  " answered, and not re-sent because the release failed");
+			else if (agentclient_inflight(r->ac) < cap)
+				start_call(r, x, AGENT_DISPATCH);
+		} else if (x->next_poll <= now) {
+			if (agentclient_inflight(r->ac) < cap)
+				start_call(r, x, AGENT_QUERY);
+		} else if (x->next_poll < next) {
+			next = x->next_poll;
+		}
+	}
+	return (int)(next - now);
+}
+
+static void on_complete(struct run *r, struct rnode *x)
+{
+	struct agent_call *c = &x->call;
+
+	x->inflight = 0;
+	if (c->result != AGENT_OK) {
+		fail_node(r, x, c->error);
+		return;
+	}
+	if (c->op == AGENT_DISPATCH) {
+		x->has_task = 1;
+		add_change(r, x, NODE_RUNNING, c->task_id, NULL);
+		x->poll_delay_ms = r->cfg->poll_interval_ms;
+		x->next_poll = now_mono_ms() + x->poll_delay_ms;
+		return;
+	}
+	switch (c->state) {
+	case AGENT_TASK_SUCCESS:
+		x->status = NODE_SUCCESS;
+		add_change(r, x, NODE_SUCCESS, NULL, NULL);
+		break;
+	case AGENT_TASK_FAILED:
+		fail_node(r, x, c->error);
+		break;
+	default:
+		x->poll_delay_ms *= 2;
+		if (x->poll_delay_ms > r->cfg->poll_max_ms)
+			x->poll_delay_ms = r->cfg->poll_max_ms;
+		x->next_poll = now_mono_ms() + x->poll_delay_ms;
+		break;
+	}
+}
+
+/* Hands the release back so another controller (or our restart) resumes it at once. */
+static void stop_run(struct run *r)
+{
+	char err[256];
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->nodes[i].inflight)
+			agentclient_abort(r->ac, &r->nodes[i].call);
+	if (flush(r, 0, RELEASE_RUNNING) == 0 &&
+	    store_release_unlease(r->conn, r->id, r->cfg->owner, err, sizeof(err)) == 0)
+		log_info("runner", "release %lld: stopped, lease handed back", (long long)r->id);
+}
+
+static int drive(struct run *r, const atomic_int *stop)
+{
+	struct agent_call *done[256];
+
+	for (;;) {
+		size_t begin = 0, end = 0, running = 0;
+		int64_t now = now_mono_ms();
+		int have, wait_ms, rc, n;
+
+		if (atomic_load(stop)) {
+			stop_run(r);
+			return RUNNER_STOPPED;
+		}
+		for (size_t i = 0; i < r->n; i++)
+			running += r->nodes[i].status == NODE_RUNNING;
+		have = current_batch(r, &begin, &end);
+		if (!have || (r->failed && running == 0)) {
+			rc = flush(r, 1, r->failed ? RELEASE_FAILED : RELEASE_SUCCESS);
+			if (rc == 0)
+				return RUNNER_FINISHED;
+			if (rc == CMDB_ECONFLICT)
+				return RUNNER_LEASE_LOST;
+			agentclient_wait(r->ac, r->db_backoff_ms, done, 0);
+			continue;
+		}
+		if (!r->failed && !r->conn->broken)
+			plan_dispatches(r, begin, end,
+					(size_t)r->cfg->max_inflight - agentclient_inflight(r->ac));
+		if (r->nchanges || r->fail_pending ||
+		    now - r->last_write >= r->cfg->lease_s * 1000 / 3) {
+			rc = flush(r, 0, RELEASE_RUNNING);
+			if (rc == CMDB_ECONFLICT) {
+				log_warn("runner", "release %lld: lease lost; leaving it",
+					 (long long)r->id);
+				for (size_t i = 0; i < r->n; i++)
+					if (r->nodes[i].inflight)
+						agentclient_abort(r->ac, &r->nodes[i].call);
+				return RUNNER_LEASE_LOST;
+			}
+		}
+		/* Nothing is sent while intents or failures are not yet on disk. */
+		wait_ms = (r->nchanges || r->fail_pending) ? r->db_backoff_ms
+							   : start_calls(r, begin, end, now);
+		if (wait_ms < 1)
+			wait_ms = 1;
+		n = agentclient_wait(r->ac, wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms, done,
+				     sizeof(done) / sizeof(done[0]));
+		for (int i = 0; i < n; i++)
+			on_complete(r, done[i]->user);
+	}
+}
+
+int release_runner_run(struct db_conn *conn, struct agentclient *ac,
+		       const struct runner_config *cfg, int64_t release_id,
+		       const atomic_int *stop, char *err, size_t errlen)
+{
+	struct run r = { .conn = conn, .ac = ac, .cfg = cfg, .id = release_id };
+	int rc;
+
+	rc = load(&r, err, errlen);
+	if (rc == 0) {
+		r.last_write = now_mono_ms();
+		log_info("runner", "release %lld: driving %zu nodes (version %lld)",
+			 (long long)release_id, r.n, (long long)r.version);
+		rc = drive(&r, stop);
+	}
+	for (size_t i = 0; i < r.n; i++)
+		agent_call_release(&r.nodes[i].call);
+	free(r.nodes);
+	free(r.changes);
+	return rc;
+}

@@ -1,0 +1,183 @@
+# scripts/lib.sh: shell helpers shared by run.sh, the test scripts and the benchmark.
+# Source it; it defines functions only. Everything started through start_bg is
+# stopped by stop_all (install it with `trap stop_all EXIT`).
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BG_PIDS=()
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "free_port: none found" >&2
+  return 1
+}
+
+# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds or time runs out.
+wait_until() {
+  local limit=$1 start=$SECONDS
+  shift
+  while ! "$@" >/dev/null 2>&1; do
+    if [ $((SECONDS - start)) -ge "$limit" ]; then
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# start_bg LOGFILE CMD...: runs CMD in the background; its pid is in $BG_PID.
+start_bg() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  BG_PID=$!
+  BG_PIDS+=("$BG_PID")
+}
+
+# stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL.
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+  local i
+  for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
+    stop_pid "${BG_PIDS[$i]}"
+  done
+  BG_PIDS=()
+  if [ -n "${STACK_DB_DIR:-}" ]; then
+    bash "$ROOT/scripts/db.sh" stop "$STACK_DB_DIR" || true
+  fi
+}
+
+# stack_db DIR [PORT]: starts the private MariaDB and exports CMDB_DB_*.
+stack_db() {
+  local dir=$1 port=${2:-}
+  [ -n "$port" ] || port=$(free_port)
+  STACK_DB_DIR=$dir
+  bash "$ROOT/scripts/db.sh" start "$dir" "$port"
+  set -a
+  # shellcheck disable=SC1091
+  . "$dir/db.env"
+  set +a
+  DB_ROOT_SOCKET=$CMDB_DB_SOCKET_ROOT
+  unset CMDB_DB_SOCKET_ROOT
+  export DB_ROOT_SOCKET
+}
+
+# new_database NAME: an empty database NAME (must start with cmdb), migrated, and
+# exported as CMDB_DB_NAME.
+new_database() {
+  mariadb --no-defaults --socket="$DB_ROOT_SOCKET" -uroot \
+    -e "DROP DATABASE IF EXISTS \`$1\`; CREATE DATABASE \`$1\`"
+  export CMDB_DB_NAME=$1
+  "$ROOT/bin/cmdb" migrate >/dev/null 2>&1
+}
+
+# sql QUERY: runs QUERY against $CMDB_DB_NAME as the server's root, tab-separated.
+sql() {
+  mariadb --no-defaults --socket="$DB_ROOT_SOCKET" -uroot -N -B "$CMDB_DB_NAME" -e "$1"
+}
+
+# stack_certs DIR [NODES]: dev CA, agent and client certificates; exports AGENT_*.
+stack_certs() {
+  bash "$ROOT/certs/gen.sh" "$1" "${2:-256}" >/dev/null
+  export AGENT_CA_FILE=$1/ca.pem AGENT_CERT_FILE=$1/client.crt AGENT_KEY_FILE=$1/client.key
+  CERT_DIR=$1
+}
+
+# stack_agentsim NODESFILE LOG APPLYLOG: starts the agent simulator; $AGENTSIM_PID.
+stack_agentsim() {
+  start_bg "$2" "$ROOT/bin/agentsim" --certs "$CERT_DIR" --nodes "$1" --log "$3"
+  AGENTSIM_PID=$BG_PID
+  wait_until 20 grep -q 'agentsim ready' "$2" || {
+    echo "agentsim did not start:" >&2
+    cat "$2" >&2
+    return 1
+  }
+}
+
+# stack_cmdb LOG [VAR=VALUE...]: starts `cmdb serve` on a free port; sets $API and
+# $CMDB_PID and waits until /healthz answers.
+stack_cmdb() {
+  local log=$1 port
+  shift
+  port=$(free_port)
+  API=http://127.0.0.1:$port
+  start_bg "$log" env CMDB_LISTEN="127.0.0.1:$port" "$@" "$ROOT/bin/cmdb" serve
+  CMDB_PID=$BG_PID
+  wait_until 20 curl -sf "$API/healthz" || {
+    echo "cmdb serve did not start:" >&2
+    cat "$log" >&2
+    return 1
+  }
+}
+
+# api METHOD PATH [JSON]: one request to $API; sets $BODY and $HTTP_STATUS (call it
+# directly, not inside $(...), or the variables stay in the subshell).
+api() {
+  local method=$1 path=$2 data=${3:-} out
+  if [ -n "$data" ]; then
+    out=$(curl -s -w '\n%{http_code}' -X "$method" -H 'Content-Type: application/json' \
+      --data-binary "$data" "$API$path")
+  else
+    out=$(curl -s -w '\n%{http_code}' -X "$method" "$API$path")
+  fi
+  HTTP_STATUS=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
+
+# jget PATH: prints the body of GET PATH, for pipelines.
+jget() { curl -s "$API$1"; }
+
+# Assertions: check NAME CMD... passes when CMD succeeds. Counters in PASSED/FAILED.
+PASSED=0
+FAILED=0
+check() {
+  local name=$1
+  shift
+  if "$@" >/dev/null 2>&1; then
+    PASSED=$((PASSED + 1))
+    printf 'ok   %s\n' "$name"
+  else
+    FAILED=$((FAILED + 1))
+    printf 'FAIL %s\n' "$name"
+  fi
+}
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+  if [ "$2" = "$3" ]; then
+    PASSED=$((PASSED + 1))
+    printf 'ok   %s\n' "$1"
+  else
+    FAILED=$((FAILED + 1))
+    printf 'FAIL %s: expected [%s], got [%s]\n' "$1" "$2" "$3"
+  fi
+}
+
+# release_status ID: the release's status via the API.
+release_status() {
+  jget "/api/v1/releases/$1" | jq -r .status
+}
+
+# release_done ID: true once the release is success or failed and finished_at is set.
+release_done() {
+  local body
+  body=$(jget "/api/v1/releases/$1")
+  [ "$(jq -r '.finished_at != null' <<<"$body")" = true ]
+}

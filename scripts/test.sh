@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make test: unit tests, integration tests against a real MariaDB and real mutual TLS,
+# then the seed's acceptance script. Everything runs from scratch under var/test and
+# is stopped at the end. The last line is "N passed, N failed" over all suites.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export TEST_DIR=$ROOT/var/test
+rm -rf "$TEST_DIR"
+mkdir -p "$TEST_DIR"
+
+passed=0
+failed=0
+suites_failed=()
+
+# run_suite NAME CMD...: runs a suite, echoes its output, adds its "N passed, N failed".
+run_suite() {
+  local name=$1 log="$TEST_DIR/$1.out" rc p f
+  shift
+  echo "=== $name"
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  p=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | cut -d' ' -f1)
+  f=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | cut -d' ' -f3)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ]; then
+    suites_failed+=("$name")
+    [ "${f:-0}" -gt 0 ] || failed=$((failed + 1)) # a suite that died counts as a failure
+  fi
+}
+
+# cmocka suites print "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)".
+unit() {
+  local t out p=0 f=0 n rc=0
+  for t in build/tests/test_*; do
+    case "$t" in *.d) continue ;; esac
+    out=$("$t" 2>&1) || rc=1
+    echo "$out" | grep -E '^\[  (PASSED|FAILED)  \]|^\[  ERROR'
+    n=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p')
+    p=$((p + ${n:-0}))
+    n=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p')
+    f=$((f + ${n:-0}))
+  done
+  echo "$p passed, $f failed"
+  return $rc
+}
+
+run_suite unit unit
+for t in tests/integration/test_*.sh; do
+  run_suite "$(basename "$t" .sh)" bash "$t"
+done
+run_suite acceptance env ACCEPTANCE_DIR="$TEST_DIR/acceptance" bash scripts/test_release_executor.sh
+
+echo
+if [ ${#suites_failed[@]} -gt 0 ]; then
+  echo "failed suites: ${suites_failed[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#suites_failed[@]} -eq 0 ]

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Integration test: every agent misbehaviour of ../shared/AGENT_PROTOCOL.md ("What a
+# real agent does"), over real mutual TLS, fails its node with the right error_msg and
+# never counts as success; the node after it is skipped, never dispatched.
+# Also checks that migrations are idempotent. Prints "N passed, N failed".
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+WORK=${TEST_DIR:-$ROOT/var/test}/agent-faults
+rm -rf "$WORK"
+mkdir -p "$WORK"
+trap stop_all EXIT
+# Agents listen on their own port so that `make run` (9443) can run beside the tests.
+PORT=9643
+
+stack_db "$WORK/db" >/dev/null || exit 1
+new_database cmdb_faults || { echo "migrate failed" >&2; exit 1; }
+out=$("$ROOT/bin/cmdb" migrate 2>&1)
+check "migrate: a second run applies nothing" grep -q '0 migrations applied now' <<<"$out"
+check_eq "sql: schema_migrations holds one row per file" \
+  "$(ls "$ROOT"/migrations/*.sql | wc -l)" "$(sql 'SELECT COUNT(*) FROM schema_migrations')"
+
+stack_certs "$WORK/certs" 64
+# name behaviour expected-error-pattern; the healthy node 127.0.1.50 follows each one.
+cases=(
+  "garbage|garbage|agent status: invalid JSON"
+  "badstatus|badstatus|agent status: unknown status \"exploded\""
+  "badtaskid|badtaskid|agent dispatch: missing or invalid task_id"
+  "http5xx|5xx|agent dispatch: HTTP 500: simulated agent fault"
+  "busy429|429|agent dispatch: HTTP 429"
+  "forget|forget|agent status: task .* unknown to the agent \\(HTTP 404\\)"
+  "hang|hang|timeout: agent 127.0.1.[0-9]*:$PORT gave no answer within 2 s"
+  "otherca|cert=otherca|tls: server certificate not trusted"
+  "wrongname|cert=wrongname|tls: server certificate not trusted"
+  "expired|cert=expired|tls: server certificate not trusted"
+  "applyfail|fail|agent failed: simulated apply failure"
+)
+{
+  echo "127.0.1.50:$PORT delay=0.1"
+  for i in "${!cases[@]}"; do
+    IFS='|' read -r _ behaviour _ <<<"${cases[$i]}"
+    echo "127.0.1.$((i + 1)):$PORT $behaviour delay=0.1"
+  done
+} >"$WORK/nodes.txt"
+stack_agentsim "$WORK/nodes.txt" "$WORK/agentsim.log" "$WORK/applies.log" || exit 1
+stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+  AGENT_REQUEST_TIMEOUT=2 AGENT_CONNECT_TIMEOUT=2 || exit 1
+
+for i in "${!cases[@]}"; do
+  IFS='|' read -r name _ _ <<<"${cases[$i]}"
+  api POST /api/v1/nodes "{\"hostname\":\"$name\",\"ip\":\"127.0.1.$((i + 1))\",\"agent_port\":$PORT}"
+done
+api POST /api/v1/nodes "{\"hostname\":\"healthy\",\"ip\":\"127.0.1.50\",\"agent_port\":$PORT}"
+good=$(jq .id <<<"$BODY")
+
+for i in "${!cases[@]}"; do
+  IFS='|' read -r name _ pattern <<<"${cases[$i]}"
+  api POST /api/v1/releases "{\"version\":7,\"batch_size\":1,\"node_ids\":[$((i + 1)),$good]}"
+  rel=$(jq .id <<<"$BODY")
+  if ! wait_until 30 release_done "$rel"; then
+    check "$name: release finishes" false
+    continue
+  fi
+  body=$(jget "/api/v1/releases/$rel")
+  check_eq "$name: release failed, batch 2 skipped" "failed skipped 0 1" \
+    "$(jq -r '"\(.status) \(.batches[1].status) \(.success_nodes) \(.failed_nodes)"' <<<"$body")"
+  msg=$(jq -r '.batches[0].nodes[0].error_msg' <<<"$body")
+  check "$name: error_msg matches \"$pattern\" (got \"$msg\")" grep -Eq -- "$pattern" <<<"$msg"
+done
+check_eq "agents: the healthy node was never dispatched" 0 \
+  "$(grep -c '^apply node=127.0.1.50:' "$WORK/applies.log")"
+
+echo
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
