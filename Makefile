@@ -7,14 +7,16 @@ SAN     ?= 0
 OPT     ?= -O2
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -MMD -MP -I. -Iinternal \
-           $(shell pkg-config --cflags libmariadb libcurl libcjson 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs libmariadb libcurl libcjson 2>/dev/null) \
-           -lcivetweb -lssl -lcrypto -lpthread -lm
+# Recursive (=) on purpose: pkg-config runs when a recipe needs the flags, after
+# $(DEPS_OK) has installed the packages on a fresh machine, not when make starts.
+PKGS    := libmariadb libcurl libcjson
+CFLAGS   = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -MMD -MP -I. -Iinternal \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS   = $(shell pkg-config --libs $(PKGS)) -lcivetweb -lssl -lcrypto -lpthread -lm
 # civetweb dlopen()s "libssl.so"; DT_RPATH (not RUNPATH) makes it find our compat
 # library first. See internal/tlscompat/ssl_compat.c.
 RPATH   := -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/../build/tlscompat'
-LDFLAGS :=
+LDFLAGS  =
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -58,7 +60,7 @@ $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
