@@ -167,6 +167,12 @@ for id in "${ids[@]}"; do
 done
 check_eq "sql: the 3 releases succeeded" "success success success" \
   "$(sql "SELECT GROUP_CONCAT(status ORDER BY id SEPARATOR ' ') FROM release_tasks WHERE id IN ($(IFS=,; echo "${ids[*]}"))")"
+claims=0
+for id in "${ids[@]}"; do
+  claims=$((claims + $(cat "$WORK"/cmdb-*.log | grep -c "claimed release $id\$")))
+done
+check_eq "logs: each of the 3 releases was claimed exactly once" 3 "$claims"
+check_eq "logs: no controller lost a lease" 0 "$(cat "$WORK"/cmdb-*.log | grep -c 'lease lost')"
 check_eq "agents: 18 applies for 3 x 6 nodes, none twice" "18 0" \
   "$(( $(total_applies) - applied )) $(grep '^apply ' "$APPLY_LOG" | sed 's/.* key=//' | sort | uniq -d | wc -l)"
 

@@ -90,7 +90,8 @@ int db_connect(struct db_conn *c, const struct db_config *cfg, char *err, size_t
 		      "NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
 		      "NO_ENGINE_SUBSTITUTION'");
 	if (!mysql_real_connect(c->mysql, cfg->socket ? NULL : cfg->host, cfg->user,
-				cfg->password, cfg->name, cfg->port, cfg->socket, 0)) {
+				cfg->password, cfg->name, cfg->port, cfg->socket,
+				CLIENT_FOUND_ROWS)) {
 		unsigned int code = mysql_errno(c->mysql);
 		int rc;
 

@@ -55,7 +55,9 @@ void db_global_cleanup(void);
 
 /*
  * Opens a connection: utf8mb4, UTC session time zone, strict SQL mode, no
- * auto-reconnect, bounded connect/read/write timeouts. Returns 0, CMDB_EDBDOWN when
+ * auto-reconnect, bounded connect/read/write timeouts. Affected-row counts are
+ * rows MATCHED (CLIENT_FOUND_ROWS), so a guarded UPDATE that rewrites the same value
+ * (a lease renewed twice in one millisecond) still reports its row. Returns 0, CMDB_EDBDOWN when
  * the server cannot be reached, CMDB_ERR otherwise; err says why (never the password).
  */
 int db_connect(struct db_conn *c, const struct db_config *cfg, char *err, size_t errlen);

@@ -132,8 +132,10 @@ static int flush(struct run *r, int finish, enum release_status final_status)
 		r->db_backoff_ms = 0;
 		return 0;
 	}
-	if (rc == CMDB_ECONFLICT)
+	if (rc == CMDB_ECONFLICT) {
+		log_warn("runner", "%s", err);
 		return rc;
+	}
 down:
 	r->db_backoff_ms = r->db_backoff_ms ? r->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
 	if (r->db_backoff_ms > DB_RETRY_MAX_MS)

@@ -506,7 +506,8 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 		if (rc)
 			goto out;
 		if (moved != 1) {
-			snprintf(err, errlen, "release %lld: lease lost", (long long)release_id);
+			snprintf(err, errlen, "release %lld: lease lost: %s no longer owns it",
+				 (long long)release_id, owner);
 			rc = CMDB_ECONFLICT;
 			goto out;
 		}

@@ -45,6 +45,14 @@ cases=(
   done
 } >"$WORK/nodes.txt"
 stack_agentsim "$WORK/nodes.txt" "$WORK/agentsim.log" "$WORK/applies.log" || exit 1
+curl -s --max-time 5 --cacert "$CERT_DIR/ca.pem" "https://127.0.1.50:$PORT/api/v1/tasks/x" >/dev/null
+rc=$?
+# 35: handshake failed (TLS 1.2); 56: the TLS 1.3 alert arrives on the first read.
+check "agentsim: a client without a certificate is refused at the handshake (curl $rc)" \
+  test "$rc" -eq 35 -o "$rc" -eq 56
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --cacert "$CERT_DIR/ca.pem" \
+  --cert "$AGENT_CERT_FILE" --key "$AGENT_KEY_FILE" "https://127.0.1.50:$PORT/api/v1/tasks/x")
+check_eq "agentsim: with the client certificate the agent answers (404 unknown task)" 404 "$code"
 stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
   AGENT_REQUEST_TIMEOUT=2 AGENT_CONNECT_TIMEOUT=2 || exit 1
 
