@@ -153,6 +153,23 @@ check_eq "agents: only the 3 new applies happened" 3 "$(( $(total_applies) - app
 check_eq "sql: earlier releases keep their finished_at" "$finished" \
   "$(sql "SELECT GROUP_CONCAT(finished_at ORDER BY id) FROM release_tasks WHERE id < $R4")"
 
+echo "== SIGTERM mid-release: lease handed back, a restart resumes without re-applying"
+api POST /api/v1/releases '{"version":49,"batch_size":2,"node_ids":[1,2,3,4,5,6]}'
+R5=$(jq -r .id <<<"$BODY")
+check "curl: batch 1 done, release still running" wait_until 30 bash -c \
+  "curl -s $API/api/v1/releases/$R5 | jq -e '.success_nodes >= 2 and .status == \"running\"'"
+stop_pid "$CMDB_PID"
+check "log: the stopped controller handed the lease back" \
+  grep -q "release $R5: stopped, lease handed back" "$WORK/cmdb-restart.log"
+check_eq "sql: release still running, lease already expired" "running 1" \
+  "$(sql "SELECT status, lease_expires_at < UTC_TIMESTAMP(3) FROM release_tasks WHERE id=$R5" | tr '\t' ' ')"
+stack_cmdb "$WORK/cmdb-resume.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 || exit 1
+check "curl: resumed release finishes" wait_done "$R5"
+check_eq "curl: resumed release succeeded with 6 nodes" "success 6" \
+  "$(jget "/api/v1/releases/$R5" | jq -r '"\(.status) \(.success_nodes)"')"
+check_eq "agents: each node applied version 49 exactly once" "6 0" \
+  "$(grep -c "^apply .*version=49 " "$APPLY_LOG") $(grep "^apply .*version=49 " "$APPLY_LOG" | sed 's/.* key=//' | sort | uniq -d | wc -l)"
+
 echo "== two controllers on one database: each release is driven once"
 stack_cmdb "$WORK/cmdb-second.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 || exit 1
 applied=$(total_applies)

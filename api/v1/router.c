@@ -11,6 +11,52 @@
 
 #define PREFIX "/api/v1/"
 
+struct route {
+	const char *collection;
+	int with_id; /* /api/v1/<collection>/{id} rather than /api/v1/<collection> */
+	const char *method;
+	void (*handle)(struct api_request *req);
+};
+
+static const struct route routes[] = {
+	{ "nodes", 0, "GET", api_nodes_list },
+	{ "nodes", 0, "POST", api_nodes_create },
+	{ "nodes", 1, "GET", api_nodes_get },
+	{ "nodes", 1, "PATCH", api_nodes_patch },
+	{ "releases", 0, "GET", api_releases_list },
+	{ "releases", 0, "POST", api_releases_create },
+	{ "releases", 1, "GET", api_releases_get },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Runs the matching route; 404 for an unknown path, 405 naming the allowed methods. */
+static int dispatch(struct api_request *req, const char *collection, size_t clen)
+{
+	char allow[64] = "";
+	size_t alen = 0;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *r = &routes[i];
+
+		if (strlen(r->collection) != clen || strncmp(r->collection, collection, clen) ||
+		    r->with_id != (req->id != 0))
+			continue;
+		if (strcmp(r->method, req->method) == 0) {
+			r->handle(req);
+			return 200;
+		}
+		alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen, "%s%s",
+					 alen ? ", " : "", r->method);
+	}
+	if (!alen) {
+		api_send_error(req->conn, 404, "no such resource");
+		return 404;
+	}
+	api_send_not_allowed(req->conn, allow);
+	return 405;
+}
+
 /* GET /healthz: the process answers. GET /readyz: and the database answers too. */
 static int health(struct mg_connection *conn, struct api_ctx *ctx, int ready)
 {
@@ -63,13 +109,7 @@ static int route(struct mg_connection *conn, void *arg)
 			return 404;
 		}
 	}
-	if (clen == 5 && strncmp(rest, "nodes", 5) == 0)
-		api_nodes_handle(&req);
-	else if (clen == 8 && strncmp(rest, "releases", 8) == 0)
-		api_releases_handle(&req);
-	else
-		goto not_found;
-	return 1;
+	return dispatch(&req, rest, clen);
 not_found:
 	api_send_error(conn, 404, "no such resource");
 	return 404;

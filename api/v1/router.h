@@ -12,8 +12,13 @@
 /* Registers every route on mg; ctx must outlive the server. */
 void api_router_install(struct mg_context *mg, struct api_ctx *ctx);
 
-/* Handlers, one module each (api/v1/nodes, api/v1/releases). */
-void api_nodes_handle(struct api_request *req);
-void api_releases_handle(struct api_request *req);
+/* Handlers, one module per collection (api/v1/nodes, api/v1/releases). */
+void api_nodes_list(struct api_request *req);
+void api_nodes_create(struct api_request *req);
+void api_nodes_get(struct api_request *req);
+void api_nodes_patch(struct api_request *req);
+void api_releases_list(struct api_request *req);
+void api_releases_create(struct api_request *req);
+void api_releases_get(struct api_request *req);
 
 #endif

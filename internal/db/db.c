@@ -383,6 +383,7 @@ void db_rollback(struct db_conn *c)
 /* ---- pool ---- */
 
 #define POOL_MAX_IDLE 32
+#define POOL_PING_AFTER_MS 5000
 
 struct db_pool {
 	pthread_mutex_t lock;
@@ -422,6 +423,11 @@ struct db_conn *db_pool_acquire(struct db_pool *pool, int *code, char *err, size
 	if (pool->nidle)
 		c = pool->idle[--pool->nidle];
 	pthread_mutex_unlock(&pool->lock);
+	if (c && now_mono_ms() - c->idle_since > POOL_PING_AFTER_MS && mysql_ping(c->mysql)) {
+		db_close(c);
+		free(c);
+		c = NULL;
+	}
 	if (c)
 		return c;
 	c = calloc(1, sizeof(*c));
@@ -443,6 +449,7 @@ void db_pool_put(struct db_pool *pool, struct db_conn *c)
 	if (!c)
 		return;
 	if (!c->broken) {
+		c->idle_since = now_mono_ms();
 		pthread_mutex_lock(&pool->lock);
 		if (pool->nidle < POOL_MAX_IDLE) {
 			pool->idle[pool->nidle++] = c;

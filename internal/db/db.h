@@ -23,7 +23,8 @@ struct db_config {
 
 struct db_conn {
 	MYSQL *mysql;
-	int broken; /* set when an error showed the connection is unusable */
+	int broken;         /* set when an error showed the connection is unusable */
+	int64_t idle_since; /* monotonic ms when the pool got it back */
 };
 
 enum db_arg_type { DB_ARG_I64, DB_ARG_STR, DB_ARG_NULL };
@@ -99,7 +100,8 @@ struct db_pool;
 struct db_pool *db_pool_new(const struct db_config *cfg);
 void db_pool_free(struct db_pool *pool);
 /*
- * Hands out a connected connection, opening one if none is idle. Returns NULL with
+ * Hands out a connected connection, opening one if none is idle. A connection idle for
+ * more than a few seconds is pinged first, so a database restart costs no request. Returns NULL with
  * err set (and *code = CMDB_EDBDOWN or CMDB_ERR) when none can be had.
  */
 struct db_conn *db_pool_acquire(struct db_pool *pool, int *code, char *err, size_t errlen);

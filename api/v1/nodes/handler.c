@@ -78,7 +78,7 @@ static int read_health(struct mg_connection *conn, const cJSON *body, enum node_
 	return 0;
 }
 
-static void create(struct api_request *req)
+void api_nodes_create(struct api_request *req)
 {
 	static const char *const fields[] = { "hostname", "ip", "agent_port", "status", NULL };
 	struct mg_connection *conn = req->conn;
@@ -137,7 +137,7 @@ out:
 	cJSON_Delete(body);
 }
 
-static void list(struct api_request *req)
+void api_nodes_list(struct api_request *req)
 {
 	struct node *nodes = NULL;
 	char err[512];
@@ -202,23 +202,12 @@ out:
 	cJSON_Delete(body);
 }
 
-void api_nodes_handle(struct api_request *req)
+void api_nodes_get(struct api_request *req)
 {
-	int is_get = strcmp(req->method, "GET") == 0;
+	get_or_patch(req, 0);
+}
 
-	if (req->id == 0) {
-		if (is_get)
-			list(req);
-		else if (strcmp(req->method, "POST") == 0)
-			create(req);
-		else
-			api_send_not_allowed(req->conn, "GET, POST");
-	} else {
-		if (is_get)
-			get_or_patch(req, 0);
-		else if (strcmp(req->method, "PATCH") == 0)
-			get_or_patch(req, 1);
-		else
-			api_send_not_allowed(req->conn, "GET, PATCH");
-	}
+void api_nodes_patch(struct api_request *req)
+{
+	get_or_patch(req, 1);
 }

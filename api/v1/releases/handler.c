@@ -156,7 +156,7 @@ bad:
 	return -1;
 }
 
-static void create(struct api_request *req)
+void api_releases_create(struct api_request *req)
 {
 	static const char *const fields[] = { "version", "batch_size", "node_ids", NULL };
 	struct mg_connection *conn = req->conn;
@@ -206,7 +206,7 @@ out:
 	cJSON_Delete(body);
 }
 
-static void list(struct api_request *req)
+void api_releases_list(struct api_request *req)
 {
 	char status[32], limit_s[32], err[512];
 	struct release *rels = NULL;
@@ -246,7 +246,7 @@ static void list(struct api_request *req)
 	free(rels);
 }
 
-static void get(struct api_request *req)
+void api_releases_get(struct api_request *req)
 {
 	struct release_node *nodes = NULL;
 	struct release r;
@@ -271,22 +271,4 @@ static void get(struct api_request *req)
 	api_send_json(req->conn, 200, doc);
 	cJSON_Delete(doc);
 	free(nodes);
-}
-
-void api_releases_handle(struct api_request *req)
-{
-	int is_get = strcmp(req->method, "GET") == 0;
-
-	if (req->id == 0) {
-		if (is_get)
-			list(req);
-		else if (strcmp(req->method, "POST") == 0)
-			create(req);
-		else
-			api_send_not_allowed(req->conn, "GET, POST");
-	} else if (is_get) {
-		get(req);
-	} else {
-		api_send_not_allowed(req->conn, "GET");
-	}
 }
