@@ -5,11 +5,14 @@
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BG_PIDS=()
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's
+# ephemeral range so that no outgoing connection can hold it when we bind.
 free_port() {
-  local p
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=32768
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -114,17 +117,22 @@ stack_agentsim() {
 # stack_cmdb LOG [VAR=VALUE...]: starts `cmdb serve` on a free port; sets $API and
 # $CMDB_PID and waits until /healthz answers.
 stack_cmdb() {
-  local log=$1 port
+  local log=$1 port try
   shift
-  port=$(free_port)
-  API=http://127.0.0.1:$port
-  start_bg "$log" env CMDB_LISTEN="127.0.0.1:$port" "$@" "$ROOT/bin/cmdb" serve
-  CMDB_PID=$BG_PID
-  wait_until 20 curl -sf "$API/healthz" || {
-    echo "cmdb serve did not start:" >&2
-    cat "$log" >&2
-    return 1
-  }
+  for try in 1 2 3; do
+    port=$(free_port)
+    API=http://127.0.0.1:$port
+    start_bg "$log" env CMDB_LISTEN="127.0.0.1:$port" "$@" "$ROOT/bin/cmdb" serve
+    CMDB_PID=$BG_PID
+    wait_until 20 bash -c "curl -sf $API/healthz || ! kill -0 $CMDB_PID" 2>/dev/null
+    curl -sf "$API/healthz" >/dev/null && return 0
+    # Another process may have taken the port between the check and the bind.
+    grep -q 'cannot listen' "$log" && [ "$try" -lt 3 ] && continue
+    break
+  done
+  echo "cmdb serve did not start:" >&2
+  cat "$log" >&2
+  return 1
 }
 
 # api METHOD PATH [JSON]: one request to $API; sets $BODY and $HTTP_STATUS (call it

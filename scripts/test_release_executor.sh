@@ -108,6 +108,14 @@ check_eq "curl: batches failed, skipped, skipped" "failed skipped skipped" \
   "$(jq -r '[.batches[].status] | join(" ")' <<<"$body")"
 check_eq "curl: in-flight batch-1 peer followed to success" success \
   "$(jq -r '.batches[0].nodes[] | select(.node_id == 9) | .status' <<<"$body")"
+check_eq "curl: ?view=summary counts per batch" "1:failed:2:1:1:0 2:skipped:2:0:0:2 3:skipped:1:0:0:1" \
+  "$(jget "/api/v1/releases/$R2?view=summary" | jq -r '[.batches[] | "\(.batch):\(.status):\(.total):\(.success):\(.failed):\(.skipped)"] | join(" ")')"
+check_eq "curl: ?view=summary carries no node lists" null \
+  "$(jget "/api/v1/releases/$R2?view=summary" | jq -c '.batches[0].nodes')"
+check_eq "curl: ?node_status=skipped lists the 3 skipped nodes" "10 11 12" \
+  "$(jget "/api/v1/releases/$R2?node_status=skipped" | jq -r '[.batches[].nodes[].node_id] | join(" ")')"
+api GET "/api/v1/releases/$R2?view=everything"
+check_eq "curl: an unknown view is 400" 400 "$HTTP_STATUS"
 check_eq "sql: release failed with counters 1 success / 1 failed" "failed 1 1" \
   "$(sql "SELECT status, success_nodes, failed_nodes FROM release_tasks WHERE id=$R2" | tr '\t' ' ')"
 check_eq "sql: 3 nodes skipped, all in batches 2 and 3" "3 2" \

@@ -14,7 +14,7 @@
 
 #define JSON_INT_MAX 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
 
-static void send_body(struct mg_connection *conn, int status, const char *body, size_t len)
+void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len)
 {
 	char clen[32];
 
@@ -34,10 +34,10 @@ void api_send_json(struct mg_connection *conn, int status, const cJSON *doc)
 	if (!text) {
 		static const char oom[] = "{\"error\":\"out of memory\"}";
 
-		send_body(conn, 500, oom, sizeof(oom) - 1);
+		api_send_body(conn, 500, oom, sizeof(oom) - 1);
 		return;
 	}
-	send_body(conn, status, text, strlen(text));
+	api_send_body(conn, status, text, strlen(text));
 	cJSON_free(text);
 }
 

@@ -15,8 +15,11 @@
 
 #define API_BODY_MAX (1024 * 1024)
 
+struct api_cache;
+
 struct api_ctx {
 	struct db_pool *pool;
+	struct api_cache *cache; /* rendered finished releases */
 };
 
 struct api_request {
@@ -27,6 +30,8 @@ struct api_request {
 	int64_t id;        /* the {id} path segment, 0 when the path has none */
 };
 
+/* Sends a ready JSON body. */
+void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len);
 /* Sends doc (not freed) with status; always "Content-Type: application/json". */
 void api_send_json(struct mg_connection *conn, int status, const cJSON *doc);
 /* Sends {"error": "<formatted>"} with status. */

@@ -6,10 +6,12 @@
  */
 #include <civetweb.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/v1/cache.h"
 #include "api/v1/router.h"
 #include "config/config.h"
 #include "core/core.h"
@@ -19,6 +21,9 @@
 #include "release/executor.h"
 
 #define EXIT_CONFIG 2
+/* Rendered finished releases kept in memory: a 2,000-node release is about 500 KiB. */
+#define API_CACHE_ENTRIES 64
+#define API_CACHE_BYTES (16u * 1024 * 1024)
 
 static const char usage[] =
 	"usage: cmdb serve | migrate | help\n"
@@ -112,6 +117,29 @@ static struct mg_context *start_http(const struct config *cfg, struct api_ctx *a
 	return mg;
 }
 
+/*
+ * Each agent call in flight holds a socket, and so does each API connection; raise
+ * the soft open-file limit to what the configuration needs (up to the hard limit).
+ */
+static void raise_fd_limit(const struct config *cfg)
+{
+	rlim_t want = (rlim_t)cfg->max_inflight * 2 + (rlim_t)cfg->api_threads * 2 + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		log_warn("serve", "open-file limit %llu is below the %llu that RELEASE_MAX_INFLIGHT"
+				  " needs; raise the hard limit (ulimit -Hn)",
+			 (unsigned long long)rl.rlim_max, (unsigned long long)want);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("serve", "cannot raise the open-file limit to %llu",
+			 (unsigned long long)want);
+}
+
 static int cmd_serve(void)
 {
 	static struct config cfg;
@@ -132,6 +160,7 @@ static int cmd_serve(void)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	raise_fd_limit(&cfg);
 	if (db_global_init()) {
 		log_error("serve", "cannot initialise the MariaDB client library");
 		return 1;
@@ -141,7 +170,8 @@ static int cmd_serve(void)
 		log_warn("serve", "%s; the API answers 503 until it is reachable", err);
 	db_close(&probe);
 	api.pool = db_pool_new(&cfg.db);
-	if (!api.pool)
+	api.cache = api_cache_new(API_CACHE_ENTRIES, API_CACHE_BYTES);
+	if (!api.pool || !api.cache)
 		goto out;
 	if (cfg.executor_enabled) {
 		ex = release_executor_new(&cfg, err, sizeof(err));
@@ -179,6 +209,7 @@ out:
 		mg_stop(mg);
 	release_executor_free(ex);
 	db_pool_free(api.pool);
+	api_cache_free(api.cache);
 	mg_exit_library();
 	db_global_cleanup();
 	if (rc == 0)

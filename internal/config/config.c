@@ -111,7 +111,7 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
 			  err, errlen)) ||
 	    (rc = get_int(get, "RELEASE_MAX_INFLIGHT", 256, 1, 10000, &cfg->max_inflight, err,
 			  errlen)) ||
-	    (rc = get_int(get, "RELEASE_POLL_INTERVAL_MS", 100, 10, 60000, &cfg->poll_interval_ms,
+	    (rc = get_int(get, "RELEASE_POLL_INTERVAL_MS", 20, 1, 60000, &cfg->poll_interval_ms,
 			  err, errlen)) ||
 	    (rc = get_int(get, "RELEASE_POLL_MAX_MS", 2000, 10, 600000, &cfg->poll_max_ms, err,
 			  errlen)) ||

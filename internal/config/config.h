@@ -26,8 +26,8 @@ struct config {
 	int executor_enabled;      /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
 	int executor_interval_s;   /* RELEASE_EXECUTOR_INTERVAL, default 2 */
 	int max_inflight;          /* RELEASE_MAX_INFLIGHT, default 256 */
-	int poll_interval_ms;      /* RELEASE_POLL_INTERVAL_MS, first poll delay, default 100 */
-	int poll_max_ms;           /* RELEASE_POLL_MAX_MS, back-off ceiling, default 2000 */
+	int poll_interval_ms;      /* RELEASE_POLL_INTERVAL_MS, shortest poll delay, default 20 */
+	int poll_max_ms;           /* RELEASE_POLL_MAX_MS, longest poll delay, default 2000 */
 	int lease_s;               /* RELEASE_LEASE_SECONDS, default 30 */
 
 	char agent_ca_file[1024];   /* AGENT_CA_FILE */

@@ -120,6 +120,7 @@ static MYSQL_STMT *prepare(struct db_conn *c, const char *sql, const struct db_a
 {
 	MYSQL_STMT *st = mysql_stmt_init(c->mysql);
 
+	c->statements++;
 	if (!st) {
 		*rc = conn_error(c, err, errlen);
 		return NULL;
@@ -350,6 +351,7 @@ int64_t db_cell_i64(const struct db_rows *r, size_t row, size_t col)
 
 int db_exec_raw(struct db_conn *c, const char *sql, char *err, size_t errlen)
 {
+	c->statements++;
 	if (mysql_real_query(c->mysql, sql, strlen(sql)))
 		return conn_error(c, err, errlen);
 	/* Statements run here return no rows; drain anything the server sent. */
@@ -369,6 +371,7 @@ int db_begin(struct db_conn *c, char *err, size_t errlen)
 
 int db_commit(struct db_conn *c, char *err, size_t errlen)
 {
+	c->statements++;
 	if (mysql_commit(c->mysql))
 		return conn_error(c, err, errlen);
 	return 0;

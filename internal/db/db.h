@@ -25,6 +25,7 @@ struct db_conn {
 	MYSQL *mysql;
 	int broken;         /* set when an error showed the connection is unusable */
 	int64_t idle_since; /* monotonic ms when the pool got it back */
+	uint64_t statements; /* statements sent on this connection, for cost accounting */
 };
 
 enum db_arg_type { DB_ARG_I64, DB_ARG_STR, DB_ARG_NULL };

@@ -98,9 +98,12 @@ int release_executor_run_once(struct release_executor *ex, char *err, size_t err
 	int driven = 0;
 
 	while (!atomic_load(&ex->stop)) {
-		int64_t id = 0;
+		int64_t id = 0, started;
+		uint64_t statements;
 		int rc = ensure_conn(ex, err, errlen);
 
+		started = now_mono_ms();
+		statements = ex->conn.statements;
 		if (rc == 0)
 			rc = store_release_claim(&ex->conn, ex->owner, ex->cfg->lease_s, &id, err,
 						 errlen);
@@ -114,13 +117,18 @@ int release_executor_run_once(struct release_executor *ex, char *err, size_t err
 			return rc;
 		driven++;
 		if (rc == RUNNER_FINISHED) {
+			int64_t wall = now_mono_ms() - started;
 			struct release rel;
 
+			/* Cost of this release: every statement from its claim to its end. */
+			statements = ex->conn.statements - statements;
 			if (store_release_get(&ex->conn, id, &rel, err, errlen) == 0)
 				log_info("executor",
-					 "release %lld finished: %s (%d success, %d failed, %d nodes)",
+					 "release %lld finished: %s (%d success, %d failed, %d nodes)"
+					 " in %lld ms, %llu SQL statements",
 					 (long long)id, release_status_name(rel.status),
-					 rel.success_nodes, rel.failed_nodes, rel.total_nodes);
+					 rel.success_nodes, rel.failed_nodes, rel.total_nodes,
+					 (long long)wall, (unsigned long long)statements);
 		}
 	}
 	return driven;

@@ -14,9 +14,15 @@
 
 #include "core/core.h"
 #include "core/log.h"
+#include "release/poll.h"
 #include "store/store.h"
 
 #define WAIT_MAX_MS 1000
+/*
+ * Task ids and successes are written at most this often (failures and intents at
+ * once): one transaction per interval however many agents answered in it.
+ */
+#define FLUSH_MS 100
 #define DB_RETRY_MIN_MS 250
 #define DB_RETRY_MAX_MS 5000
 
@@ -27,8 +33,8 @@ struct rnode {
 	enum node_status status;
 	int has_task;
 	int inflight;
-	int64_t next_poll; /* monotonic ms */
-	int poll_delay_ms;
+	int64_t dispatched_at; /* monotonic ms of the dispatch that created the task */
+	int64_t next_poll;     /* monotonic ms */
 	char hostname[STORE_HOSTNAME_LEN];
 	char error[512];
 	struct agent_call call; /* ip, port and task_id live here */
@@ -45,6 +51,7 @@ struct run {
 	size_t n;
 	int failed;       /* the release has failed (in memory; fail_pending until written) */
 	int fail_pending;
+	size_t intents_pending; /* nodes marked running in memory, not yet on disk */
 	char fail_msg[STORE_ERROR_LEN];
 	struct node_change *changes;
 	size_t nchanges;
@@ -128,6 +135,7 @@ static int flush(struct run *r, int finish, enum release_status final_status)
 	if (rc == 0) {
 		r->nchanges = 0;
 		r->fail_pending = 0;
+		r->intents_pending = 0;
 		r->last_write = now_mono_ms();
 		r->db_backoff_ms = 0;
 		return 0;
@@ -156,7 +164,7 @@ static int load(struct run *r, char *err, size_t errlen)
 	rc = store_release_get(r->conn, r->id, &rel, err, errlen);
 	if (rc)
 		return rc;
-	rc = store_release_nodes(r->conn, r->id, &rows, &n, err, errlen);
+	rc = store_release_nodes(r->conn, r->id, -1, &rows, &n, err, errlen);
 	if (rc)
 		return rc;
 	r->version = rel.version;
@@ -177,7 +185,7 @@ static int load(struct run *r, char *err, size_t errlen)
 		x->batch = rows[i].batch;
 		x->status = rows[i].status;
 		x->has_task = rows[i].task_id[0] != '\0';
-		x->poll_delay_ms = r->cfg->poll_interval_ms;
+		x->dispatched_at = now_mono_ms(); /* unknown after a resume: count from now */
 		str_copy(x->hostname, rows[i].hostname, sizeof(x->hostname));
 		str_copy(x->call.ip, rows[i].node_ip, sizeof(x->call.ip));
 		x->call.port = rows[i].agent_port;
@@ -209,6 +217,7 @@ static void start_call(struct run *r, struct rnode *x, enum agent_op op)
 {
 	x->call.op = op;
 	if (op == AGENT_DISPATCH) {
+		x->dispatched_at = now_mono_ms();
 		x->call.version = r->version;
 		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
 				 sizeof(x->call.idem_key));
@@ -231,6 +240,7 @@ static void plan_dispatches(struct run *r, size_t begin, size_t end, size_t room
 		} else if (x->status == NODE_PENDING) {
 			x->status = NODE_RUNNING;
 			add_change(r, x, NODE_RUNNING, NULL, NULL);
+			r->intents_pending++;
 			room--;
 		}
 	}
@@ -264,6 +274,14 @@ static int start_calls(struct run *r, size_t begin, size_t end, int64_t now)
 	return (int)(next - now);
 }
 
+static void schedule_poll(const struct run *r, struct rnode *x)
+{
+	int64_t now = now_mono_ms();
+
+	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, r->cfg->poll_interval_ms,
+						   r->cfg->poll_max_ms);
+}
+
 static void on_complete(struct run *r, struct rnode *x)
 {
 	struct agent_call *c = &x->call;
@@ -276,8 +294,7 @@ static void on_complete(struct run *r, struct rnode *x)
 	if (c->op == AGENT_DISPATCH) {
 		x->has_task = 1;
 		add_change(r, x, NODE_RUNNING, c->task_id, NULL);
-		x->poll_delay_ms = r->cfg->poll_interval_ms;
-		x->next_poll = now_mono_ms() + x->poll_delay_ms;
+		schedule_poll(r, x);
 		return;
 	}
 	switch (c->state) {
@@ -289,10 +306,7 @@ static void on_complete(struct run *r, struct rnode *x)
 		fail_node(r, x, c->error);
 		break;
 	default:
-		x->poll_delay_ms *= 2;
-		if (x->poll_delay_ms > r->cfg->poll_max_ms)
-			x->poll_delay_ms = r->cfg->poll_max_ms;
-		x->next_poll = now_mono_ms() + x->poll_delay_ms;
+		schedule_poll(r, x);
 		break;
 	}
 }
@@ -338,7 +352,8 @@ static int drive(struct run *r, const atomic_int *stop)
 		if (!r->failed && !r->conn->broken)
 			plan_dispatches(r, begin, end,
 					(size_t)r->cfg->max_inflight - agentclient_inflight(r->ac));
-		if (r->nchanges || r->fail_pending ||
+		if (r->intents_pending || r->fail_pending ||
+		    (r->nchanges && now - r->last_write >= FLUSH_MS) ||
 		    now - r->last_write >= r->cfg->lease_s * 1000 / 3) {
 			rc = flush(r, 0, RELEASE_RUNNING);
 			if (rc == CMDB_ECONFLICT) {
@@ -350,9 +365,14 @@ static int drive(struct run *r, const atomic_int *stop)
 				return RUNNER_LEASE_LOST;
 			}
 		}
-		/* Nothing is sent while intents or failures are not yet on disk. */
-		wait_ms = (r->nchanges || r->fail_pending) ? r->db_backoff_ms
-							   : start_calls(r, begin, end, now);
+		/* Nothing is sent while intents or a failure are not yet on disk. */
+		if (r->intents_pending || r->fail_pending) {
+			wait_ms = r->db_backoff_ms;
+		} else {
+			wait_ms = start_calls(r, begin, end, now_mono_ms());
+			if (r->nchanges && r->last_write + FLUSH_MS - now < wait_ms)
+				wait_ms = (int)(r->last_write + FLUSH_MS - now);
+		}
 		if (wait_ms < 1)
 			wait_ms = 1;
 		n = agentclient_wait(r->ac, wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms, done,

@@ -112,21 +112,29 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 	return 0;
 }
 
-int store_release_nodes(struct db_conn *c, int64_t release_id, struct release_node **out,
-			size_t *n, char *err, size_t errlen)
+int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
+			struct release_node **out, size_t *n, char *err, size_t errlen)
 {
+	/* Rows of a release are inserted in node order, so id order is node order. */
+#define RELEASE_NODE_SELECT                                                               \
+	"SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"          \
+	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"                 \
+	" FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg arg = DB_I64(release_id);
+	struct db_arg args[2] = { DB_I64(release_id) };
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	rc = db_query(c,
-		      "SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"
-		      " r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"
-		      " FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
-		      " WHERE r.release_task_id = ? ORDER BY r.batch, r.node_id",
-		      &arg, 1, &rows, err, errlen);
+	if (status >= 0) {
+		args[1] = DB_STR(node_status_name((enum node_status)status));
+		rc = db_query(c, RELEASE_NODE_SELECT " WHERE r.release_task_id = ? AND r.status = ?"
+				      " ORDER BY r.batch, r.id",
+			      args, 2, &rows, err, errlen);
+	} else {
+		rc = db_query(c, RELEASE_NODE_SELECT " WHERE r.release_task_id = ? ORDER BY r.batch, r.id", args,
+			      1, &rows, err, errlen);
+	}
 	if (rc)
 		return rc;
 	if (rows.nrows && !(*out = calloc(rows.nrows, sizeof(**out)))) {
@@ -151,6 +159,44 @@ int store_release_nodes(struct db_conn *c, int64_t release_id, struct release_no
 	}
 	*n = rows.nrows;
 	db_rows_release(&rows);
+	return 0;
+}
+
+int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct batch_counts **out,
+			       size_t *n, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg arg = DB_I64(release_id);
+	struct batch_counts *b = NULL;
+	size_t nb = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = db_query(c,
+		      "SELECT batch, status, COUNT(*) FROM release_task_nodes"
+		      " WHERE release_task_id = ? GROUP BY batch, status ORDER BY batch",
+		      &arg, 1, &rows, err, errlen);
+	if (rc)
+		return rc;
+	if (rows.nrows && !(b = calloc(rows.nrows, sizeof(*b)))) {
+		db_rows_release(&rows);
+		return CMDB_ENOMEM;
+	}
+	for (size_t i = 0; i < rows.nrows; i++) {
+		int batch = (int)db_cell_i64(&rows, i, 0);
+		int st = node_status_parse(db_cell(&rows, i, 1));
+		int count = (int)db_cell_i64(&rows, i, 2);
+
+		if (nb == 0 || b[nb - 1].batch != batch)
+			b[nb++].batch = batch;
+		if (st >= 0)
+			b[nb - 1].count[st] = count;
+		b[nb - 1].total += count;
+	}
+	db_rows_release(&rows);
+	*out = b;
+	*n = nb;
 	return 0;
 }
 
@@ -438,48 +484,160 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 	return rc;
 }
 
-/* Applies one node change; *moved is the number of rows that changed state. */
-static int apply_change(struct db_conn *c, const struct node_change *ch, uint64_t *moved,
-			char *err, size_t errlen)
-{
-	char at[STORE_TIME_LEN];
-	struct db_arg args[4];
-	const char *sql;
-	size_t nargs = 0;
+/* Rows per grouped UPDATE: 3 parameters each, far below the 65,535 limit. */
+#define GROUP_CHUNK 1000
 
-	format_db_time(ch->at_ms, at, sizeof(at));
+/*
+ * One grouped UPDATE for up to GROUP_CHUNK changes of the same kind:
+ *   UPDATE release_task_nodes SET <set> = CASE id WHEN ? THEN ? ... END
+ *   WHERE release_task_id = ? AND status = '<from>' AND id IN (?, ...)
+ * so a round costs one statement per kind, not one per node.
+ */
+static int group_update(struct db_conn *c, int64_t release_id, const char *set,
+			const char *from, const struct node_change **ch, size_t n,
+			const char *const *values, uint64_t *moved, char *err, size_t errlen)
+{
+	size_t cap = 256 + strlen(set) + n * 22, len;
+	struct db_arg *args = calloc(n * 3 + 1, sizeof(*args));
+	char *sql = malloc(cap);
+	size_t k = 0;
+	int rc = CMDB_ENOMEM;
+
+	if (!args || !sql)
+		goto out;
+	len = (size_t)snprintf(sql, cap, "UPDATE release_task_nodes SET %s = CASE id", set);
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)snprintf(sql + len, cap - len, " WHEN ? THEN ?");
+		args[k++] = DB_I64(ch[i]->rtn_id);
+		args[k++] = DB_STR(values[i]);
+	}
+	len += (size_t)snprintf(sql + len, cap - len,
+				" END WHERE release_task_id = ? AND status = '%s' AND id IN (", from);
+	args[k++] = DB_I64(release_id);
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)snprintf(sql + len, cap - len, i ? ",?" : "?");
+		args[k++] = DB_I64(ch[i]->rtn_id);
+	}
+	snprintf(sql + len, cap - len, ")");
+	rc = db_exec(c, sql, args, k, moved, NULL, err, errlen);
+out:
+	free(args);
+	free(sql);
+	return rc;
+}
+
+enum change_kind { KIND_INTENT, KIND_TASK_ID, KIND_SUCCESS, KIND_FAILED, KIND_COUNT };
+
+static enum change_kind kind_of(const struct node_change *ch)
+{
 	switch (ch->to) {
 	case NODE_RUNNING:
-		if (ch->task_id) {
-			sql = "UPDATE release_task_nodes SET task_id = ?"
-			      " WHERE id = ? AND status = 'running'";
-			args[nargs++] = DB_STR(ch->task_id);
-		} else {
-			sql = "UPDATE release_task_nodes SET status = 'running', started_at = ?"
-			      " WHERE id = ? AND status = 'pending'";
-			args[nargs++] = DB_STR(at);
-		}
-		break;
+		return ch->task_id ? KIND_TASK_ID : KIND_INTENT;
 	case NODE_SUCCESS:
-		sql = "UPDATE release_task_nodes SET status = 'success', finished_at = ?"
-		      " WHERE id = ? AND status = 'running'";
-		args[nargs++] = DB_STR(at);
-		break;
-	case NODE_FAILED:
-		sql = "UPDATE release_task_nodes SET status = 'failed', finished_at = ?,"
-		      " error_msg = LEFT(?, 1024), started_at = COALESCE(started_at, ?)"
-		      " WHERE id = ? AND status IN ('pending', 'running')";
-		args[nargs++] = DB_STR(at);
-		args[nargs++] = DB_STR(ch->error_msg ? ch->error_msg : "failed");
-		args[nargs++] = DB_STR(at);
-		break;
+		return KIND_SUCCESS;
 	default:
-		snprintf(err, errlen, "store: unsupported node change to %s",
-			 node_status_name(ch->to));
-		return CMDB_ERR;
+		return KIND_FAILED;
 	}
-	args[nargs++] = DB_I64(ch->rtn_id);
-	return db_exec(c, sql, args, nargs, moved, NULL, err, errlen);
+}
+
+/* A failure is rare and carries its own message: one statement per failed node. */
+static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64_t *moved,
+			 char *err, size_t errlen)
+{
+	char at[STORE_TIME_LEN];
+	struct db_arg args[5];
+
+	format_db_time(ch->at_ms, at, sizeof(at));
+	args[0] = DB_STR(at);
+	args[1] = DB_STR(ch->error_msg ? ch->error_msg : "failed");
+	args[2] = DB_STR(at);
+	args[3] = DB_STR_OR_NULL(ch->task_id);
+	args[4] = DB_I64(ch->rtn_id);
+	return db_exec(c,
+		       "UPDATE release_task_nodes SET status = 'failed', finished_at = ?,"
+		       " error_msg = LEFT(?, 1024), started_at = COALESCE(started_at, ?),"
+		       " task_id = COALESCE(task_id, ?)"
+		       " WHERE id = ? AND status IN ('pending', 'running')",
+		       args, 5, moved, NULL, err, errlen);
+}
+
+/*
+ * Applies the changes of one kind in chunks. Intents, task ids and successes are
+ * grouped; *moved_total is the number of rows that changed state.
+ */
+static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind kind,
+		      const struct node_change **ch, char (*times)[STORE_TIME_LEN], size_t n,
+		      uint64_t *moved_total, char *err, size_t errlen)
+{
+	static const char *const set[] = {
+		[KIND_INTENT] = "status = 'running', started_at",
+		[KIND_TASK_ID] = "task_id",
+		[KIND_SUCCESS] = "status = 'success', finished_at",
+	};
+	const char **values = calloc(n ? n : 1, sizeof(*values));
+	uint64_t moved = 0;
+	int rc = 0;
+
+	if (!values)
+		return CMDB_ENOMEM;
+	*moved_total = 0;
+	for (size_t i = 0; i < n; i++) {
+		format_db_time(ch[i]->at_ms, times[i], STORE_TIME_LEN);
+		values[i] = kind == KIND_TASK_ID ? ch[i]->task_id : times[i];
+	}
+	for (size_t at = 0; at < n && rc == 0; at += GROUP_CHUNK) {
+		size_t k = n - at < GROUP_CHUNK ? n - at : GROUP_CHUNK;
+
+		if (kind == KIND_FAILED) {
+			for (size_t i = 0; i < k && rc == 0; i++) {
+				rc = apply_failure(c, ch[at + i], &moved, err, errlen);
+				*moved_total += moved;
+			}
+			continue;
+		}
+		rc = group_update(c, release_id, set[kind],
+				  kind == KIND_INTENT ? "pending" : "running", ch + at, k,
+				  values + at, &moved, err, errlen);
+		*moved_total += moved;
+	}
+	free(values);
+	return rc;
+}
+
+/* Writes the node changes of a round, in state order; counts successes and failures. */
+static int apply_changes(struct db_conn *c, int64_t release_id,
+			 const struct release_round *round, int64_t *ok, int64_t *failed,
+			 char *err, size_t errlen)
+{
+	size_t n = round->nchanges;
+	const struct node_change **byk = calloc(n ? n : 1, sizeof(*byk));
+	char(*times)[STORE_TIME_LEN] = calloc(n ? n : 1, sizeof(*times));
+	int rc = 0;
+
+	if (!byk || !times) {
+		rc = CMDB_ENOMEM;
+		goto out;
+	}
+	for (int kind = 0; kind < KIND_COUNT && rc == 0; kind++) {
+		size_t k = 0;
+		uint64_t moved = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (kind_of(&round->changes[i]) == (enum change_kind)kind)
+				byk[k++] = &round->changes[i];
+		if (k == 0)
+			continue;
+		rc = apply_kind(c, release_id, (enum change_kind)kind, byk, times, k, &moved, err,
+				errlen);
+		if (kind == KIND_SUCCESS)
+			*ok += (int64_t)moved;
+		else if (kind == KIND_FAILED)
+			*failed += (int64_t)moved;
+	}
+out:
+	free(byk);
+	free(times);
+	return rc;
 }
 
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
@@ -512,15 +670,9 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < round->nchanges; i++) {
-		rc = apply_change(c, &round->changes[i], &moved, err, errlen);
-		if (rc)
-			goto out;
-		if (round->changes[i].to == NODE_SUCCESS)
-			ok += (int64_t)moved;
-		else if (round->changes[i].to == NODE_FAILED)
-			failed += (int64_t)moved;
-	}
+	rc = apply_changes(c, release_id, round, &ok, &failed, err, errlen);
+	if (rc)
+		goto out;
 	if (round->fail_msg) {
 		struct db_arg skip[2] = { DB_STR(at), DB_I64(release_id) };
 		struct db_arg fail[2] = { DB_STR(round->fail_msg), DB_I64(release_id) };
@@ -538,27 +690,27 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 		if (rc)
 			goto out;
 	}
-	if (ok || failed) {
+	if (round->finish) {
+		/* Counters move with the rows they count; the final status comes with them. */
+		struct db_arg args[5] = { DB_I64(ok), DB_I64(failed),
+					  DB_STR(release_status_name(round->final_status)),
+					  DB_STR(at), DB_I64(release_id) };
+
+		rc = db_exec(c,
+			     "UPDATE release_tasks SET success_nodes = success_nodes + ?,"
+			     " failed_nodes = failed_nodes + ?, status = ?, finished_at = ?,"
+			     " lease_expires_at = NULL WHERE id = ?",
+			     args, 5, NULL, NULL, err, errlen);
+	} else if (ok || failed) {
 		struct db_arg args[3] = { DB_I64(ok), DB_I64(failed), DB_I64(release_id) };
 
 		rc = db_exec(c,
 			     "UPDATE release_tasks SET success_nodes = success_nodes + ?,"
 			     " failed_nodes = failed_nodes + ? WHERE id = ?",
 			     args, 3, NULL, NULL, err, errlen);
-		if (rc)
-			goto out;
 	}
-	if (round->finish) {
-		struct db_arg args[3] = { DB_STR(release_status_name(round->final_status)),
-					  DB_STR(at), DB_I64(release_id) };
-
-		rc = db_exec(c,
-			     "UPDATE release_tasks SET status = ?, finished_at = ?,"
-			     " lease_expires_at = NULL WHERE id = ?",
-			     args, 3, NULL, NULL, err, errlen);
-		if (rc)
-			goto out;
-	}
+	if (rc)
+		goto out;
 	rc = db_commit(c, err, errlen);
 	if (rc == 0)
 		return 0;

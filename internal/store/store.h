@@ -88,9 +88,23 @@ int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *
 /* Newest first; status < 0 means any. *out is malloc'd, the caller frees it. */
 int store_release_list(struct db_conn *c, int status, int limit, struct release **out,
 		       size_t *n, char *err, size_t errlen);
-/* The release's nodes ordered by batch then node id; *out malloc'd, caller frees. */
-int store_release_nodes(struct db_conn *c, int64_t release_id, struct release_node **out,
-			size_t *n, char *err, size_t errlen);
+/*
+ * The release's nodes ordered by batch then node id, only those in status when
+ * status >= 0 (an enum node_status); *out malloc'd, caller frees.
+ */
+int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
+			struct release_node **out, size_t *n, char *err, size_t errlen);
+
+/* How many nodes of one batch are in each status. */
+struct batch_counts {
+	int batch;
+	int count[NODE_STATUS_COUNT];
+	int total;
+};
+
+/* Per-batch counts in batch order, read from an index; *out malloc'd, caller frees. */
+int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct batch_counts **out,
+			       size_t *n, char *err, size_t errlen);
 
 /* ---- releases: executor side ---- */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/v1/cache.h"
 #include "api/v1/router.h"
 #include "core/core.h"
 #include "store/store.h"
@@ -62,7 +63,7 @@ static cJSON *node_json(const struct release_node *n)
  * A batch's status from its nodes: failed if any failed; pending, success or skipped
  * when all nodes are; running otherwise (some work started, not all finished).
  */
-static const char *batch_status(const size_t count[NODE_STATUS_COUNT], size_t total)
+static const char *batch_status(const int count[NODE_STATUS_COUNT], int total)
 {
 	if (count[NODE_FAILED])
 		return "failed";
@@ -80,8 +81,9 @@ static cJSON *batches_json(const struct release_node *nodes, size_t n)
 	cJSON *arr = cJSON_CreateArray();
 
 	for (size_t i = 0; i < n;) {
-		size_t count[NODE_STATUS_COUNT] = { 0 }, j = i;
+		int count[NODE_STATUS_COUNT] = { 0 };
 		cJSON *b = cJSON_CreateObject(), *list;
+		size_t j = i;
 
 		cJSON_AddNumberToObject(b, "batch", nodes[i].batch);
 		list = cJSON_CreateArray();
@@ -89,10 +91,29 @@ static cJSON *batches_json(const struct release_node *nodes, size_t n)
 			count[nodes[j].status]++;
 			cJSON_AddItemToArray(list, node_json(&nodes[j]));
 		}
-		cJSON_AddStringToObject(b, "status", batch_status(count, j - i));
+		cJSON_AddStringToObject(b, "status", batch_status(count, (int)(j - i)));
 		cJSON_AddItemToObject(b, "nodes", list);
 		cJSON_AddItemToArray(arr, b);
 		i = j;
+	}
+	return arr;
+}
+
+/* ?view=summary: per batch its status and how many nodes are in each status. */
+static cJSON *summary_json(const struct batch_counts *b, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "batch", b[i].batch);
+		cJSON_AddStringToObject(o, "status", batch_status(b[i].count, b[i].total));
+		cJSON_AddNumberToObject(o, "total", b[i].total);
+		for (int s = 0; s < NODE_STATUS_COUNT; s++)
+			cJSON_AddNumberToObject(o, node_status_name((enum node_status)s),
+						b[i].count[s]);
+		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
 }
@@ -246,29 +267,98 @@ void api_releases_list(struct api_request *req)
 	free(rels);
 }
 
-void api_releases_get(struct api_request *req)
+/* Reads ?view= and ?node_status=; 0, or -1 after answering 400. */
+static int read_view(struct api_request *req, int *summary, int *node_status)
+{
+	char view[16], status[16];
+	int rc;
+
+	*summary = 0;
+	*node_status = -1;
+	rc = api_query_param(req->query, "view", view, sizeof(view));
+	if (rc < 0 || (rc == 1 && strcmp(view, "full") != 0 && strcmp(view, "summary") != 0)) {
+		api_send_error(req->conn, 400, "view must be full or summary");
+		return -1;
+	}
+	*summary = rc == 1 && strcmp(view, "summary") == 0;
+	rc = api_query_param(req->query, "node_status", status, sizeof(status));
+	if (rc < 0 || (rc == 1 && (*node_status = node_status_parse(status)) < 0)) {
+		api_send_error(req->conn, 400, "node_status must be pending, running, success,"
+					       " failed or skipped");
+		return -1;
+	}
+	if (*summary && *node_status >= 0) {
+		api_send_error(req->conn, 400, "node_status filters the full view; the summary"
+					       " already counts every status");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads what the view needs and renders it. A finished release never changes, so its
+ * rendering goes to the cache; *cacheable says so.
+ */
+static int render(struct api_request *req, struct db_conn *db, int summary, int node_status,
+		  char **text, int *cacheable, char *err, size_t errlen)
 {
 	struct release_node *nodes = NULL;
+	struct batch_counts *counts = NULL;
 	struct release r;
-	char err[512];
 	size_t n = 0;
-	struct db_conn *db = api_db_acquire(req);
 	cJSON *doc;
 	int rc;
 
+	rc = store_release_get(db, req->id, &r, err, errlen);
+	if (rc == 0)
+		rc = summary ? store_release_batch_counts(db, req->id, &counts, &n, err, errlen)
+			     : store_release_nodes(db, req->id, node_status, &nodes, &n, err,
+						   errlen);
+	if (rc)
+		return rc;
+	doc = release_json(&r);
+	cJSON_AddItemToObject(doc, "batches",
+			      summary ? summary_json(counts, n) : batches_json(nodes, n));
+	*text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	free(nodes);
+	free(counts);
+	*cacheable = r.finished_at[0] != '\0';
+	if (!*text) {
+		snprintf(err, errlen, "out of memory rendering release %lld", (long long)req->id);
+		return CMDB_ENOMEM;
+	}
+	return 0;
+}
+
+void api_releases_get(struct api_request *req)
+{
+	int summary, node_status, cacheable = 0, rc;
+	char key[64], err[512];
+	char *text = NULL;
+	struct db_conn *db;
+	size_t len;
+
+	if (read_view(req, &summary, &node_status))
+		return;
+	snprintf(key, sizeof(key), "%lld/%d/%d", (long long)req->id, summary, node_status);
+	if (api_cache_get(req->ctx->cache, key, &text, &len)) {
+		api_send_body(req->conn, 200, text, len);
+		free(text);
+		return;
+	}
+	db = api_db_acquire(req);
 	if (!db)
 		return;
-	rc = store_release_get(db, req->id, &r, err, sizeof(err));
-	if (rc == 0)
-		rc = store_release_nodes(db, req->id, &nodes, &n, err, sizeof(err));
+	rc = render(req, db, summary, node_status, &text, &cacheable, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
 		return;
 	}
-	doc = release_json(&r);
-	cJSON_AddItemToObject(doc, "batches", batches_json(nodes, n));
-	api_send_json(req->conn, 200, doc);
-	cJSON_Delete(doc);
-	free(nodes);
+	len = strlen(text);
+	api_send_body(req->conn, 200, text, len);
+	if (cacheable)
+		api_cache_put(req->ctx->cache, key, text, len);
+	cJSON_free(text);
 }

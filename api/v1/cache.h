@@ -1,0 +1,26 @@
+/*
+ * cache: rendered JSON bodies of finished releases. A finished release never changes
+ * (history is kept, nothing rewrites it), so its answer can be served from memory.
+ * Bounded by entry count and bytes; least recently used goes first. Thread-safe.
+ */
+#ifndef CMDB_API_CACHE_H
+#define CMDB_API_CACHE_H
+
+#include <stddef.h>
+
+struct api_cache;
+
+/* max_bytes bounds the sum of cached bodies. */
+struct api_cache *api_cache_new(size_t max_entries, size_t max_bytes);
+void api_cache_free(struct api_cache *cache);
+
+/*
+ * Copies the body cached under key into a malloc'd buffer (*body, *len; the caller
+ * frees it). Returns 1 on a hit, 0 on a miss.
+ */
+int api_cache_get(struct api_cache *cache, const char *key, char **body, size_t *len);
+
+/* Stores a copy of body under key (replacing an older one); too large a body is skipped. */
+void api_cache_put(struct api_cache *cache, const char *key, const char *body, size_t len);
+
+#endif
