@@ -138,7 +138,7 @@ R3=$(jq -r .id <<<"$body")
 check "curl: release with an unreachable node finishes" wait_done "$R3"
 body=$(jget "/api/v1/releases/$R3")
 check_eq "curl: release failed" failed "$(jq -r .status <<<"$body")"
-check_eq "curl: node error says connection refused" "connect 127.0.1.20:$PORT: connection refused" \
+check_eq "curl: node error says connection refused, after 3 retries" "connect 127.0.1.20:$PORT: connection refused (after 3 retries)" \
   "$(jq -r '.batches[0].nodes[0].error_msg' <<<"$body")"
 check_eq "sql: batch 2 skipped" skipped \
   "$(sql "SELECT status FROM release_task_nodes WHERE release_task_id=$R3 AND batch=2")"

@@ -26,7 +26,7 @@ static const char usage_text[] =
 	"Serves the node agent protocol over mutual TLS on every address in FILE.\n"
 	"  --certs DIR    ca.pem and agent*.pem as written by certs/gen.sh\n"
 	"  --nodes FILE   one node per line: IP:PORT [behaviour...]; behaviours are\n"
-	"                 delay=SECONDS fail hang 5xx 429 garbage badstatus badtaskid\n"
+	"                 delay=SECONDS fail flaky=N hang 5xx 429 garbage badstatus badtaskid\n"
 	"                 forget cert=otherca|wrongname|expired\n"
 	"  --log FILE     append one line per apply and per replayed key to FILE\n"
 	"  --threads N    worker threads per certificate kind (default 64); each hung\n"

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct simhttp {
 	pthread_cond_t hang_cond;
 	bool stopping;
 	struct listener listeners[SIMNODE_CERT_COUNT];
+	atomic_uint *posts; /* POSTs seen per node index, for "flaky=N" */
 };
 
 /* One response with a fixed body; extra is an optional "Name", "value" header pair. */
@@ -339,6 +341,10 @@ static void handle_dispatch(struct simhttp *h, struct mg_connection *conn,
 		send_error_hdr(conn, 500, "cannot read the request body", "Connection", "close");
 		return;
 	}
+	if (node->flaky && atomic_fetch_add(&h->posts[node->index], 1) < node->flaky) {
+		send_error(conn, 503, "simulated transient fault");
+		goto out;
+	}
 	if (node->fault == SIMNODE_FAULT_5XX) {
 		send_error(conn, 500, "simulated agent fault");
 		goto out;
@@ -563,6 +569,12 @@ int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *
 		return -1;
 	}
 	h->cfg = *cfg;
+	h->posts = calloc(cfg->nodes->count ? cfg->nodes->count : 1, sizeof(*h->posts));
+	if (!h->posts) {
+		free(h);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	pthread_mutex_init(&h->hang_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -616,5 +628,6 @@ void simhttp_stop(struct simhttp *h)
 	}
 	pthread_cond_destroy(&h->hang_cond);
 	pthread_mutex_destroy(&h->hang_lock);
+	free(h->posts);
 	free(h);
 }

@@ -122,6 +122,17 @@ static int parse_behaviour(const char *tok, struct simnode *n, unsigned *seen, c
 		*seen |= SEEN_DELAY;
 		return parse_delay(tok + 6, n, err, errlen);
 	}
+	if (strncmp(tok, "flaky=", 6) == 0) {
+		char *end;
+		unsigned long v = strtoul(tok + 6, &end, 10);
+
+		if (tok[6] < '0' || tok[6] > '9' || *end || v < 1 || v > 1000) {
+			snprintf(err, errlen, "flaky must be 1..1000, got '%s'", tok + 6);
+			return -1;
+		}
+		n->flaky = (unsigned)v;
+		return 0;
+	}
 	if (strcmp(tok, "fail") == 0) {
 		if (*seen & SEEN_FAIL)
 			goto twice;

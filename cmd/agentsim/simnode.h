@@ -42,6 +42,7 @@ struct simnode {
 	unsigned port;
 	int64_t delay_us; /* dispatch to terminal status */
 	bool fail;        /* terminal status is "failed" instead of "success" */
+	unsigned flaky;   /* the first flaky POSTs answer 503, later ones work */
 	enum simnode_fault fault;
 	enum simnode_cert cert;
 	unsigned line; /* nodes-file line, for messages */

@@ -128,6 +128,7 @@ static int setup_easy(struct agentclient *ac, struct agent_call *call)
 	call->errbuf[0] = '\0';
 	call->error[0] = '\0';
 	call->http_status = 0;
+	call->retry_after_s = 0;
 
 	/* IPv6 literals go in brackets; the path is the agent contract's. */
 	snprintf(url, sizeof(url), strchr(call->ip, ':') ? "https://[%s]:%d/api/v1/tasks%s%s"
@@ -250,7 +251,11 @@ static void finish(struct agentclient *ac, struct agent_call *call, CURLcode cod
 	long os_errno = 0;
 	curl_off_t connect_us = 0;
 
+	curl_off_t retry_after = 0;
+
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &call->http_status);
+	curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
+	call->retry_after_s = retry_after > 0 && retry_after < 3600 ? (long)retry_after : 0;
 	if (call->too_big) {
 		snprintf(call->error, sizeof(call->error),
 			 "agent %s:%d: response larger than %d bytes", call->ip, call->port,

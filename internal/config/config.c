@@ -117,6 +117,10 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
 			  errlen)) ||
 	    (rc = get_int(get, "RELEASE_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err,
 			  errlen)) ||
+	    (rc = get_int(get, "RELEASE_NODE_RETRIES", 3, 0, 20, &cfg->node_retries, err,
+			  errlen)) ||
+	    (rc = get_int(get, "RELEASE_NODE_TIMEOUT", 600, 1, 86400, &cfg->node_timeout_s, err,
+			  errlen)) ||
 	    (rc = get_str(get, "AGENT_CA_FILE", "", cfg->agent_ca_file,
 			  sizeof(cfg->agent_ca_file), err, errlen)) ||
 	    (rc = get_str(get, "AGENT_CERT_FILE", "", cfg->agent_cert_file,

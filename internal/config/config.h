@@ -29,6 +29,8 @@ struct config {
 	int poll_interval_ms;      /* RELEASE_POLL_INTERVAL_MS, shortest poll delay, default 20 */
 	int poll_max_ms;           /* RELEASE_POLL_MAX_MS, longest poll delay, default 2000 */
 	int lease_s;               /* RELEASE_LEASE_SECONDS, default 30 */
+	int node_retries;          /* RELEASE_NODE_RETRIES, transient agent errors, default 3 */
+	int node_timeout_s;        /* RELEASE_NODE_TIMEOUT, one node's task at most, default 600 */
 
 	char agent_ca_file[1024];   /* AGENT_CA_FILE */
 	char agent_cert_file[1024]; /* AGENT_CERT_FILE */

@@ -107,6 +107,22 @@ int db_time_to_rfc3339(const char *src, char *buf, size_t len)
 	return (w < 0 || (size_t)w >= len) ? -1 : 0;
 }
 
+int rfc3339_to_ms(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	int ms = 0, n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return -1;
+	if (s[n] == '.' && sscanf(s + n + 1, "%3d", &ms) != 1)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = (int64_t)timegm(&tm) * 1000 + ms;
+	return 0;
+}
+
 size_t str_copy(char *dst, const char *src, size_t len)
 {
 	size_t n = strlen(src);

@@ -63,6 +63,9 @@ void format_db_time(int64_t wall_ms, char *buf, size_t len);
  */
 int db_time_to_rfc3339(const char *src, char *buf, size_t len);
 
+/* Parses our own RFC 3339 form ("2026-11-22T04:39:32.123Z") into epoch ms; 0 or -1. */
+int rfc3339_to_ms(const char *s, int64_t *out);
+
 /* Bounded copy that always terminates dst; returns strlen(src) (truncation if >= len). */
 size_t str_copy(char *dst, const char *src, size_t len);
 

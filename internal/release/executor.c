@@ -66,6 +66,8 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 		.max_inflight = cfg->max_inflight,
 		.poll_interval_ms = cfg->poll_interval_ms,
 		.poll_max_ms = cfg->poll_max_ms,
+		.node_retries = cfg->node_retries,
+		.node_timeout_s = cfg->node_timeout_s,
 		.db = &cfg->db,
 	};
 	atomic_init(&ex->stop, 0);

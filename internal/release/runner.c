@@ -18,6 +18,11 @@
 #include "store/store.h"
 
 #define WAIT_MAX_MS 1000
+/* Retry back-off of transient agent errors: 250 ms doubling up to 8 s, with jitter. */
+#define RETRY_BASE_MS 250
+#define RETRY_MAX_MS 8000
+/* A Retry-After from an agent is honoured up to this. */
+#define RETRY_AFTER_MAX_MS 60000
 /*
  * Task ids and successes are written at most this often (failures and intents at
  * once): one transaction per interval however many agents answered in it.
@@ -35,6 +40,9 @@ struct rnode {
 	int inflight;
 	int64_t dispatched_at; /* monotonic ms of the dispatch that created the task */
 	int64_t next_poll;     /* monotonic ms */
+	int64_t started_wall;  /* wall ms of the intent (started_at), for the node deadline */
+	int64_t not_before;    /* monotonic ms; no call before this (retry back-off) */
+	int attempts;          /* transient failures of the current call in a row */
 	char hostname[STORE_HOSTNAME_LEN];
 	char error[512];
 	struct agent_call call; /* ip, port and task_id live here */
@@ -58,6 +66,7 @@ struct run {
 	int64_t last_write;  /* monotonic ms of the last committed round */
 	int64_t db_retry_at; /* monotonic ms; while the database is away */
 	int db_backoff_ms;
+	unsigned int seed; /* for retry jitter */
 };
 
 void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,
@@ -186,6 +195,8 @@ static int load(struct run *r, char *err, size_t errlen)
 		x->status = rows[i].status;
 		x->has_task = rows[i].task_id[0] != '\0';
 		x->dispatched_at = now_mono_ms(); /* unknown after a resume: count from now */
+		if (rows[i].started_at[0] && rfc3339_to_ms(rows[i].started_at, &x->started_wall))
+			x->started_wall = now_wall_ms();
 		str_copy(x->hostname, rows[i].hostname, sizeof(x->hostname));
 		str_copy(x->call.ip, rows[i].node_ip, sizeof(x->call.ip));
 		x->call.port = rows[i].agent_port;
@@ -239,6 +250,7 @@ static void plan_dispatches(struct run *r, size_t begin, size_t end, size_t room
 			room--; /* already intended (resumed): sent below */
 		} else if (x->status == NODE_PENDING) {
 			x->status = NODE_RUNNING;
+			x->started_wall = now_wall_ms();
 			add_change(r, x, NODE_RUNNING, NULL, NULL);
 			r->intents_pending++;
 			room--;
@@ -247,6 +259,21 @@ static void plan_dispatches(struct run *r, size_t begin, size_t end, size_t room
 }
 
 /* Starts dispatches for intended nodes and polls that are due; returns ms to next poll. */
+/* A node running past RELEASE_NODE_TIMEOUT fails; 1 if it did. */
+static int past_deadline(struct run *r, struct rnode *x)
+{
+	char why[128];
+
+	if (!x->started_wall ||
+	    now_wall_ms() - x->started_wall <= (int64_t)r->cfg->node_timeout_s * 1000)
+		return 0;
+	snprintf(why, sizeof(why), "timeout: the task did not finish within %d s"
+				   " (RELEASE_NODE_TIMEOUT)", r->cfg->node_timeout_s);
+	fail_node(r, x, why);
+	return 1;
+}
+
+/* Starts dispatches for intended nodes and polls that are due; returns ms to wait. */
 static int start_calls(struct run *r, size_t begin, size_t end, int64_t now)
 {
 	size_t cap = (size_t)r->cfg->max_inflight;
@@ -254,24 +281,57 @@ static int start_calls(struct run *r, size_t begin, size_t end, int64_t now)
 
 	for (size_t i = begin; i < end; i++) {
 		struct rnode *x = &r->nodes[i];
+		int64_t due = x->has_task ? x->next_poll : x->not_before;
 
-		if (x->status != NODE_RUNNING || x->inflight)
+		if (x->status != NODE_RUNNING || x->inflight || past_deadline(r, x))
 			continue;
-		if (!x->has_task) {
-			if (r->failed)
-				fail_node(r, x,
-					  "dispatch outcome unknown: interrupted before the agent"
-					  " answered, and not re-sent because the release failed");
-			else if (agentclient_inflight(r->ac) < cap)
-				start_call(r, x, AGENT_DISPATCH);
-		} else if (x->next_poll <= now) {
-			if (agentclient_inflight(r->ac) < cap)
-				start_call(r, x, AGENT_QUERY);
-		} else if (x->next_poll < next) {
-			next = x->next_poll;
+		if (!x->has_task && r->failed) {
+			/* The release failed: no dispatch is sent any more, not even a retry. */
+			char why[640];
+
+			snprintf(why, sizeof(why), "%s; not sent again because the release failed",
+				 x->error[0] ? x->error
+					     : "dispatch outcome unknown: interrupted before the"
+					       " agent answered");
+			fail_node(r, x, why);
+		} else if (due > now) {
+			if (due < next)
+				next = due;
+		} else if (agentclient_inflight(r->ac) < cap) {
+			start_call(r, x, x->has_task ? AGENT_QUERY : AGENT_DISPATCH);
 		}
 	}
 	return (int)(next - now);
+}
+
+/*
+ * A transient error (refused, reset, timeout, 429, 5xx) is retried with capped
+ * exponential back-off and jitter, honouring Retry-After; 1 if a retry is scheduled.
+ * A dispatch is retried with the same Idempotency-Key, so a retry never applies twice.
+ */
+static int schedule_retry(struct run *r, struct rnode *x)
+{
+	const struct agent_call *c = &x->call;
+	int64_t delay;
+
+	if (c->result != AGENT_E_TRANSIENT || x->attempts >= r->cfg->node_retries ||
+	    (c->op == AGENT_DISPATCH && r->failed))
+		return 0;
+	x->attempts++;
+	delay = (int64_t)RETRY_BASE_MS << (x->attempts - 1);
+	if (delay > RETRY_MAX_MS)
+		delay = RETRY_MAX_MS;
+	delay = delay / 2 + rand_r(&r->seed) % (delay / 2 + 1);
+	if (c->retry_after_s * 1000 > delay)
+		delay = c->retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
+								    : c->retry_after_s * 1000;
+	str_copy(x->error, c->error, sizeof(x->error));
+	x->not_before = now_mono_ms() + delay;
+	x->next_poll = x->not_before;
+	log_info("runner", "release %lld: node %lld: %s; retry %d of %d in %lld ms",
+		 (long long)r->id, (long long)x->node_id, c->error, x->attempts,
+		 r->cfg->node_retries, (long long)delay);
+	return 1;
 }
 
 static void schedule_poll(const struct run *r, struct rnode *x)
@@ -288,9 +348,18 @@ static void on_complete(struct run *r, struct rnode *x)
 
 	x->inflight = 0;
 	if (c->result != AGENT_OK) {
-		fail_node(r, x, c->error);
+		char why[640];
+
+		if (schedule_retry(r, x))
+			return;
+		if (x->attempts)
+			snprintf(why, sizeof(why), "%s (after %d %s)", c->error, x->attempts,
+				 x->attempts == 1 ? "retry" : "retries");
+		fail_node(r, x, x->attempts ? why : c->error);
 		return;
 	}
+	x->attempts = 0;
+	x->error[0] = '\0';
 	if (c->op == AGENT_DISPATCH) {
 		x->has_task = 1;
 		add_change(r, x, NODE_RUNNING, c->task_id, NULL);
@@ -386,7 +455,8 @@ int release_runner_run(struct db_conn *conn, struct agentclient *ac,
 		       const struct runner_config *cfg, int64_t release_id,
 		       const atomic_int *stop, char *err, size_t errlen)
 {
-	struct run r = { .conn = conn, .ac = ac, .cfg = cfg, .id = release_id };
+	struct run r = { .conn = conn, .ac = ac, .cfg = cfg, .id = release_id,
+			 .seed = (unsigned int)now_wall_ms() ^ (unsigned int)release_id };
 	int rc;
 
 	rc = load(&r, err, errlen);

@@ -23,6 +23,8 @@ struct runner_config {
 	int max_inflight;    /* concurrent agent calls */
 	int poll_interval_ms; /* first poll after a dispatch */
 	int poll_max_ms;      /* poll back-off ceiling */
+	int node_retries;     /* retries of a transient agent error before the node fails */
+	int node_timeout_s;   /* a node's task must end this long after its dispatch */
 	const struct db_config *db; /* to reconnect after a lost connection */
 };
 

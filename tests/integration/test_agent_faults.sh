@@ -28,33 +28,38 @@ cases=(
   "garbage|garbage|agent status: invalid JSON"
   "badstatus|badstatus|agent status: unknown status \"exploded\""
   "badtaskid|badtaskid|agent dispatch: missing or invalid task_id"
-  "http5xx|5xx|agent dispatch: HTTP 500: simulated agent fault"
-  "busy429|429|agent dispatch: HTTP 429"
+  "http5xx|5xx|agent dispatch: HTTP 500: simulated agent fault \\(after 1 retry\\)"
+  "busy429|429|agent dispatch: HTTP 429: busy \\(after 1 retry\\)"
   "forget|forget|agent status: task .* unknown to the agent \\(HTTP 404\\)"
-  "hang|hang|timeout: agent 127.0.1.[0-9]*:$PORT gave no answer within 2 s"
+  "hang|hang|timeout: agent 127.0.1.[0-9]*:$PORT gave no answer within 2 s \\(after 1 retry\\)"
   "otherca|cert=otherca|tls: server certificate not trusted"
   "wrongname|cert=wrongname|tls: server certificate not trusted"
   "expired|cert=expired|tls: server certificate not trusted"
   "applyfail|fail|agent failed: simulated apply failure"
+  "slow|delay=30|timeout: the task did not finish within 6 s \\(RELEASE_NODE_TIMEOUT\\)"
 )
 {
   echo "127.0.1.50:$PORT delay=0.1"
+  echo "127.0.1.51:$PORT flaky=2 delay=0.1"
   for i in "${!cases[@]}"; do
     IFS='|' read -r _ behaviour _ <<<"${cases[$i]}"
-    echo "127.0.1.$((i + 1)):$PORT $behaviour delay=0.1"
+    case "$behaviour" in delay=*) ;; *) behaviour="$behaviour delay=0.1" ;; esac
+    echo "127.0.1.$((i + 1)):$PORT $behaviour"
   done
 } >"$WORK/nodes.txt"
 stack_agentsim "$WORK/nodes.txt" "$WORK/agentsim.log" "$WORK/applies.log" || exit 1
 curl -s --max-time 5 --cacert "$CERT_DIR/ca.pem" "https://127.0.1.50:$PORT/api/v1/tasks/x" >/dev/null
 rc=$?
-# 35: handshake failed (TLS 1.2); 56: the TLS 1.3 alert arrives on the first read.
+# 35: handshake failed; with TLS 1.3 the server's alert arrives after the client's
+# handshake is done, so curl sees it while sending (55) or receiving (56).
 check "agentsim: a client without a certificate is refused at the handshake (curl $rc)" \
-  test "$rc" -eq 35 -o "$rc" -eq 56
+  test "$rc" -eq 35 -o "$rc" -eq 55 -o "$rc" -eq 56
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --cacert "$CERT_DIR/ca.pem" \
   --cert "$AGENT_CERT_FILE" --key "$AGENT_KEY_FILE" "https://127.0.1.50:$PORT/api/v1/tasks/x")
 check_eq "agentsim: with the client certificate the agent answers (404 unknown task)" 404 "$code"
 stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
-  AGENT_REQUEST_TIMEOUT=2 AGENT_CONNECT_TIMEOUT=2 || exit 1
+  AGENT_REQUEST_TIMEOUT=2 AGENT_CONNECT_TIMEOUT=2 RELEASE_NODE_RETRIES=1 RELEASE_NODE_TIMEOUT=6 \
+  || exit 1
 
 for i in "${!cases[@]}"; do
   IFS='|' read -r name _ _ <<<"${cases[$i]}"
@@ -77,6 +82,19 @@ for i in "${!cases[@]}"; do
   msg=$(jq -r '.batches[0].nodes[0].error_msg' <<<"$body")
   check "$name: error_msg matches \"$pattern\" (got \"$msg\")" grep -Eq -- "$pattern" <<<"$msg"
 done
+# A transient fault that clears up: two 503s, then the dispatch works. With one retry
+# allowed the node fails; a release with RELEASE_NODE_RETRIES=3 (below) succeeds.
+api POST /api/v1/nodes "{\"hostname\":\"flaky\",\"ip\":\"127.0.1.51\",\"agent_port\":$PORT}"
+flaky=$(jq .id <<<"$BODY")
+stop_pid "$CMDB_PID"
+stack_cmdb "$WORK/cmdb-retry.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+  RELEASE_NODE_RETRIES=3 || exit 1
+api POST /api/v1/releases "{\"version\":8,\"batch_size\":1,\"node_ids\":[$flaky]}"
+rel=$(jq .id <<<"$BODY")
+check "flaky: release finishes" wait_until 30 release_done "$rel"
+check_eq "flaky: two 503s are retried and the release succeeds" success "$(release_status "$rel")"
+check_eq "flaky: the log shows both retries" 2 "$(grep -c "node $flaky: agent dispatch: HTTP 503.*retry [12] of 3" "$WORK/cmdb-retry.log")"
+check_eq "flaky: applied exactly once" 1 "$(grep -c '^apply node=127.0.1.51:' "$WORK/applies.log")"
 check_eq "agents: the healthy node was never dispatched" 0 \
   "$(grep -c '^apply node=127.0.1.50:' "$WORK/applies.log")"
 
