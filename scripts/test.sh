@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test: unit tests, integration tests against a real MariaDB and real mutual TLS,
-# then the seed's acceptance script. Everything runs from scratch under var/test and
+# the seed's acceptance script, then a short chaos run. Everything runs from scratch under var/test and
 # is stopped at the end. The last line is "N passed, N failed" over all suites.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +51,8 @@ for t in tests/integration/test_*.sh; do
   run_suite "$(basename "$t" .sh)" bash "$t"
 done
 run_suite acceptance env ACCEPTANCE_DIR="$TEST_DIR/acceptance" bash scripts/test_release_executor.sh
+# The short form of `make chaos`: 20 s of controller kills and two MariaDB restarts.
+run_suite chaos env CHAOS_DIR="$TEST_DIR/chaos" bash scripts/chaos.sh --seconds 20 --releases 10
 
 echo
 if [ ${#suites_failed[@]} -gt 0 ]; then
