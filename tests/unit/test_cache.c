@@ -1,0 +1,111 @@
+/* Unit tests of api/v1/cache (LRU of rendered bodies) and the poll schedule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/v1/cache.h"
+#include "core/core.h"
+#include "release/poll.h"
+
+static int has(struct api_cache *c, const char *key, const char *want)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int hit = api_cache_get(c, key, &body, &len);
+
+	if (hit && want)
+		hit = len == strlen(want) && memcmp(body, want, len) == 0;
+	free(body);
+	return hit;
+}
+
+static void test_cache_hit_miss_replace(void **state)
+{
+	struct api_cache *c = api_cache_new(4, 1000);
+
+	(void)state;
+	assert_false(has(c, "1/0/-1", NULL));
+	api_cache_put(c, "1/0/-1", "{\"a\":1}", 7);
+	assert_true(has(c, "1/0/-1", "{\"a\":1}"));
+	api_cache_put(c, "1/0/-1", "{\"a\":2}", 7);
+	assert_true(has(c, "1/0/-1", "{\"a\":2}"));
+	assert_false(has(c, "1/1/-1", NULL));
+	api_cache_free(c);
+}
+
+static void test_cache_evicts_least_recently_used(void **state)
+{
+	struct api_cache *c = api_cache_new(2, 1000);
+
+	(void)state;
+	api_cache_put(c, "a", "1", 1);
+	api_cache_put(c, "b", "2", 1);
+	assert_true(has(c, "a", "1")); /* a is now more recent than b */
+	api_cache_put(c, "c", "3", 1);
+	assert_true(has(c, "a", "1"));
+	assert_false(has(c, "b", NULL));
+	assert_true(has(c, "c", "3"));
+	api_cache_free(c);
+}
+
+static void test_cache_respects_byte_budget(void **state)
+{
+	struct api_cache *c = api_cache_new(16, 400);
+	char big[101];
+
+	(void)state;
+	memset(big, 'x', 100);
+	big[100] = '\0';
+	api_cache_put(c, "too-big", big, 101); /* over a quarter of the budget: skipped */
+	assert_false(has(c, "too-big", NULL));
+	for (int i = 0; i < 5; i++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		api_cache_put(c, key, big, 100);
+	}
+	assert_false(has(c, "k0", NULL)); /* 5 x 100 > 400: the oldest went */
+	assert_true(has(c, "k4", NULL));
+	api_cache_free(c);
+}
+
+static void test_poll_schedule(void **state)
+{
+	(void)state;
+	assert_int_equal(release_poll_delay_ms(0, 20, 2000), 20);
+	assert_int_equal(release_poll_delay_ms(150, 20, 2000), 20);
+	assert_int_equal(release_poll_delay_ms(1000, 20, 2000), 100);
+	assert_int_equal(release_poll_delay_ms(600000, 20, 2000), 2000);
+}
+
+static void test_rfc3339_round_trip(void **state)
+{
+	char db[32], rfc[32];
+	int64_t ms = 0;
+
+	(void)state;
+	format_db_time(1795321172123LL, db, sizeof(db));
+	assert_int_equal(db_time_to_rfc3339(db, rfc, sizeof(rfc)), 0);
+	assert_int_equal(rfc3339_to_ms(rfc, &ms), 0);
+	assert_int_equal(ms, 1795321172123LL);
+	assert_int_equal(rfc3339_to_ms("yesterday", &ms), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cache_hit_miss_replace),
+		cmocka_unit_test(test_cache_evicts_least_recently_used),
+		cmocka_unit_test(test_cache_respects_byte_budget),
+		cmocka_unit_test(test_poll_schedule),
+		cmocka_unit_test(test_rfc3339_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
