@@ -3,16 +3,15 @@
  */
 #include "api/v1/http.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/v1/validate.h"
 #include "core/core.h"
 #include "core/log.h"
 
-#define JSON_INT_MAX 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
 
 void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len)
 {
@@ -75,8 +74,9 @@ int api_read_json(struct mg_connection *conn, cJSON **doc)
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *ctype = mg_get_header(conn, "Content-Type");
 	size_t len = 0, cap = 4096;
+	struct api_error e;
 	char *buf;
-	int n;
+	int n, rc;
 
 	*doc = NULL;
 	if (ri->content_length > API_BODY_MAX) {
@@ -113,24 +113,16 @@ int api_read_json(struct mg_connection *conn, cJSON **doc)
 			cap *= 2;
 		}
 	}
-	if (len == 0) {
+	if (n < 0) {
 		free(buf);
-		api_send_error(conn, 400, "request body is empty; a JSON object is required");
+		api_send_error(conn, 400, "request body could not be read");
 		return -1;
 	}
-	*doc = cJSON_ParseWithLength(buf, len);
+	rc = api_parse_object(buf, len, doc, &e);
 	free(buf);
-	if (!*doc) {
-		api_send_error(conn, 400, "request body is not valid JSON");
-		return -1;
-	}
-	if (!cJSON_IsObject(*doc)) {
-		cJSON_Delete(*doc);
-		*doc = NULL;
-		api_send_error(conn, 400, "request body must be a JSON object");
-		return -1;
-	}
-	return 0;
+	if (rc)
+		api_send_error(conn, e.status, "%s", e.msg);
+	return rc;
 }
 
 void api_send_store_error(struct mg_connection *conn, int code, const char *err)
@@ -170,72 +162,6 @@ struct db_conn *api_db_acquire(struct api_request *req)
 void api_db_release(struct api_request *req, struct db_conn *c)
 {
 	db_pool_put(req->ctx->pool, c);
-}
-
-int api_json_int(struct mg_connection *conn, const cJSON *obj, const char *name, int64_t min,
-		 int64_t max, int64_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-	double d;
-
-	if (!v)
-		return 1;
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
-	    v->valuedouble != floor(v->valuedouble)) {
-		api_send_error(conn, 400, "%s must be an integer", name);
-		return -1;
-	}
-	d = v->valuedouble;
-	if (d < (double)min || d > (double)max || d > (double)JSON_INT_MAX) {
-		api_send_error(conn, 422, "%s must be from %lld to %lld", name, (long long)min,
-			       (long long)(max < JSON_INT_MAX ? max : JSON_INT_MAX));
-		return -1;
-	}
-	*out = (int64_t)d;
-	return 0;
-}
-
-int api_json_string(struct mg_connection *conn, const cJSON *obj, const char *name,
-		    size_t maxlen, const char **out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	if (!v)
-		return 1;
-	if (!cJSON_IsString(v)) {
-		api_send_error(conn, 400, "%s must be a string", name);
-		return -1;
-	}
-	if (strlen(v->valuestring) > maxlen) {
-		api_send_error(conn, 422, "%s is longer than %zu characters", name, maxlen);
-		return -1;
-	}
-	*out = v->valuestring;
-	return 0;
-}
-
-int api_json_only(struct mg_connection *conn, const cJSON *obj, const char *const *allowed)
-{
-	const cJSON *m;
-
-	cJSON_ArrayForEach(m, obj)
-	{
-		size_t i = 0;
-
-		while (allowed[i] && strcmp(allowed[i], m->string) != 0)
-			i++;
-		if (!allowed[i]) {
-			char name[64];
-
-			str_copy(name, m->string, sizeof(name));
-			for (char *p = name; *p; p++)
-				if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
-					*p = '?';
-			api_send_error(conn, 400, "unknown field \"%s\"", name);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 int api_query_param(const char *query, const char *name, char *buf, size_t len)

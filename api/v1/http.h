@@ -41,8 +41,9 @@ void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...
 void api_send_not_allowed(struct mg_connection *conn, const char *allow);
 
 /*
- * Reads the request body as a JSON object into *doc (caller frees with cJSON_Delete).
- * On failure the error answer (400, 411, 413, 415) has been sent and -1 is returned.
+ * Reads the request body (at most API_BODY_MAX) and parses it with api_parse_object
+ * into *doc (caller frees with cJSON_Delete). On failure the error answer (400, 413,
+ * 415) has been sent and -1 is returned.
  */
 int api_read_json(struct mg_connection *conn, cJSON **doc);
 
@@ -56,18 +57,6 @@ void api_send_store_error(struct mg_connection *conn, int code, const char *err)
 /* Takes a pooled connection or answers 503 and returns NULL. */
 struct db_conn *api_db_acquire(struct api_request *req);
 void api_db_release(struct api_request *req, struct db_conn *c);
-
-/*
- * Strict JSON field readers. Each returns 1 if the field is absent, 0 if present and
- * valid (stored in *out), -1 after sending 400 (wrong type) or 422 (out of range).
- * Integers must be whole numbers within [min, max] and at most 2^53.
- */
-int api_json_int(struct mg_connection *conn, const cJSON *obj, const char *name, int64_t min,
-		 int64_t max, int64_t *out);
-int api_json_string(struct mg_connection *conn, const cJSON *obj, const char *name,
-		    size_t maxlen, const char **out);
-/* Sends 400 and returns -1 when obj has a member not in the NULL-terminated list. */
-int api_json_only(struct mg_connection *conn, const cJSON *obj, const char *const *allowed);
 
 /*
  * Finds name=value in a raw query string and copies the URL-decoded value.

@@ -8,11 +8,10 @@
 
 #include "api/v1/cache.h"
 #include "api/v1/router.h"
+#include "api/v1/validate.h"
 #include "core/core.h"
 #include "store/store.h"
 
-#define MAX_NODE_IDS 10000
-#define MAX_BATCH_SIZE 10000
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
 
@@ -118,101 +117,28 @@ static cJSON *summary_json(const struct batch_counts *b, size_t n)
 	return arr;
 }
 
-/* Reads node_ids into a malloc'd array; 1 absent, 0 ok, -1 answered. */
-static int read_node_ids(struct mg_connection *conn, const cJSON *body, int64_t **ids,
-			 size_t *n)
-{
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "node_ids"), *it;
-	size_t count, k = 0;
-
-	if (!arr)
-		return 1;
-	if (!cJSON_IsArray(arr)) {
-		api_send_error(conn, 400, "node_ids must be an array of node ids");
-		return -1;
-	}
-	count = (size_t)cJSON_GetArraySize(arr);
-	if (count == 0) {
-		api_send_error(conn, 422, "node_ids is empty: name at least one node, or leave"
-					  " it out to release to every online node");
-		return -1;
-	}
-	if (count > MAX_NODE_IDS) {
-		api_send_error(conn, 422, "node_ids has %zu entries; at most %d", count,
-			       MAX_NODE_IDS);
-		return -1;
-	}
-	*ids = calloc(count, sizeof(**ids));
-	if (!*ids) {
-		api_send_error(conn, 500, "out of memory");
-		return -1;
-	}
-	cJSON_ArrayForEach(it, arr)
-	{
-		double d = it->valuedouble;
-
-		if (!cJSON_IsNumber(it) || d != (double)(int64_t)d) {
-			api_send_error(conn, 400, "node_ids[%zu] must be an integer", k);
-			goto bad;
-		}
-		if (d < 1 || d > 9007199254740991.0) {
-			api_send_error(conn, 422, "node_ids[%zu] must be a positive node id", k);
-			goto bad;
-		}
-		(*ids)[k] = (int64_t)d;
-		for (size_t j = 0; j < k; j++) {
-			if ((*ids)[j] == (*ids)[k]) {
-				api_send_error(conn, 422, "node_ids lists node %lld twice",
-					       (long long)(*ids)[k]);
-				goto bad;
-			}
-		}
-		k++;
-	}
-	*n = k;
-	return 0;
-bad:
-	free(*ids);
-	*ids = NULL;
-	return -1;
-}
-
 void api_releases_create(struct api_request *req)
 {
-	static const char *const fields[] = { "version", "batch_size", "node_ids", NULL };
 	struct mg_connection *conn = req->conn;
-	int64_t version = 0, batch_size = 0, *ids = NULL;
+	struct release_input in = { 0 };
+	struct api_error e;
 	struct db_conn *db;
 	struct release r;
-	size_t n = 0;
 	char err[512];
 	cJSON *body;
 	int rc;
 
 	if (api_read_json(conn, &body))
 		return;
-	if (api_json_only(conn, body, fields))
-		goto out;
-	rc = api_json_int(conn, body, "version", 1, INT64_MAX, &version);
-	if (rc < 0)
-		goto out;
-	if (rc == 1) {
-		api_send_error(conn, 422, "version is required (a positive integer)");
+	if (api_parse_release_create(body, &in, &e)) {
+		api_send_error(conn, e.status, "%s", e.msg);
 		goto out;
 	}
-	rc = api_json_int(conn, body, "batch_size", 1, MAX_BATCH_SIZE, &batch_size);
-	if (rc < 0)
-		goto out;
-	if (rc == 1) {
-		api_send_error(conn, 422, "batch_size is required (a positive integer)");
-		goto out;
-	}
-	if (read_node_ids(conn, body, &ids, &n) < 0)
-		goto out;
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_release_create(db, version, (int)batch_size, ids, n, &r, err, sizeof(err));
+	rc = store_release_create(db, in.version, in.batch_size, in.node_ids, in.n, &r, err,
+				  sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
@@ -223,7 +149,7 @@ void api_releases_create(struct api_request *req)
 		cJSON_Delete(doc);
 	}
 out:
-	free(ids);
+	api_release_input_release(&in);
 	cJSON_Delete(body);
 }
 
