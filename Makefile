@@ -26,6 +26,14 @@ endif
 BUILD   := build
 DEPS_OK := $(BUILD)/.deps-ok
 
+# Objects of a sanitizer build and a plain one must never mix: when the flavour
+# changes, throw away what the other one built.
+FLAVOR  := san=$(SAN) opt=$(OPT) cc=$(CC)
+ifneq ($(FLAVOR),$(shell cat $(BUILD)/.flavor 2>/dev/null))
+$(shell rm -rf $(BUILD)/cmd $(BUILD)/internal $(BUILD)/api $(BUILD)/tests $(BUILD)/bench bin; \
+	mkdir -p $(BUILD); echo '$(FLAVOR)' > $(BUILD)/.flavor)
+endif
+
 LIB_SRCS  := $(wildcard internal/*/*.c api/v1/*.c api/v1/*/*.c)
 LIB_SRCS  := $(filter-out internal/tlscompat/%,$(LIB_SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -37,7 +45,7 @@ COMPAT    := $(BUILD)/tlscompat/libssl.so
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit bench clean format
+.PHONY: all deps run test unit bench chaos clean format
 all: $(DEPS_OK) bin/cmdb bin/agentsim $(COMPAT)
 
 deps $(DEPS_OK): scripts/install-deps.sh
@@ -73,6 +81,10 @@ run: all
 test: all $(UNIT_BINS)
 	@bash scripts/test.sh
 
+# chaos: the full fault-injection run (60 s); CHAOS_ARGS="--seconds 300 --seed 7".
+chaos: all
+	@bash scripts/chaos.sh $(CHAOS_ARGS)
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
@@ -80,3 +92,15 @@ clean:
 	rm -rf $(BUILD) bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# bench: `make bench` measures a release against the floor (bench/floor.c: the same agent
+# requests without a database) and the API under wrk; see bench/README.md. Sizes are
+# flags of scripts/bench.sh, e.g. BENCH_ARGS="--nodes 10000 --batch 500".
+FLOOR_OBJS := $(BUILD)/bench/floor.o $(filter $(BUILD)/internal/agentclient/%.o \
+              $(BUILD)/internal/core/%.o,$(LIB_OBJS)) $(BUILD)/internal/release/poll.o
+
+$(BUILD)/bench/floor: $(FLOOR_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(BUILD)/bench/floor
+	@bash scripts/bench.sh $(BENCH_ARGS)

@@ -101,6 +101,7 @@ static void fail_node(struct run *r, struct rnode *x, const char *why)
 {
 	str_copy(x->error, why, sizeof(x->error));
 	x->status = NODE_FAILED;
+	agent_call_release(&x->call); /* its TLS state is not needed any more */
 	add_change(r, x, NODE_FAILED, x->has_task ? x->call.task_id : NULL, x->error);
 	log_warn("runner", "release %lld: node %lld (%s) failed: %s", (long long)r->id,
 		 (long long)x->node_id, x->call.ip, why);
@@ -370,6 +371,7 @@ static void on_complete(struct run *r, struct rnode *x)
 	case AGENT_TASK_SUCCESS:
 		x->status = NODE_SUCCESS;
 		add_change(r, x, NODE_SUCCESS, NULL, NULL);
+		agent_call_release(&x->call); /* its TLS state is not needed any more */
 		break;
 	case AGENT_TASK_FAILED:
 		fail_node(r, x, c->error);

@@ -20,6 +20,21 @@
 /* Ids per IN (...) lookup. */
 #define LOOKUP_CHUNK 1000
 
+/*
+ * Appends text to a statement being built in buf (cap bytes, *len used). Returns -1,
+ * leaving buf terminated, when it does not fit: a builder sized wrong fails cleanly.
+ */
+static int sql_append(char *buf, size_t cap, size_t *len, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (*len + n >= cap)
+		return -1;
+	memcpy(buf + *len, text, n + 1);
+	*len += n;
+	return 0;
+}
+
 void store_copy_cell(const struct db_rows *r, size_t row, size_t col, char *buf, size_t len)
 {
 	const char *v = db_cell(r, row, col);
@@ -217,18 +232,6 @@ static int cmp_target(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Appends "?, ?, ..., ?" (count placeholders) to sql, which has room for it. */
-static void append_placeholders(char *sql, size_t len, size_t count)
-{
-	size_t at = strlen(sql);
-
-	for (size_t i = 0; i < count && at + 3 < len; i++) {
-		memcpy(sql + at, i ? ",?" : "?", i ? 2 : 1);
-		at += i ? 2 : 1;
-	}
-	sql[at] = '\0';
-}
-
 static void rows_to_targets(const struct db_rows *rows, struct target *t, size_t *nt)
 {
 	for (size_t i = 0; i < rows->nrows; i++, (*nt)++) {
@@ -283,12 +286,17 @@ static int load_targets(struct db_conn *c, const int64_t *ids, size_t n, struct 
 	for (size_t at = 0; at < n; at += LOOKUP_CHUNK) {
 		size_t k = n - at < LOOKUP_CHUNK ? n - at : LOOKUP_CHUNK;
 
-		size_t cap = sizeof(cols) + 64 + LOOKUP_CHUNK * 2, len;
+		size_t cap = sizeof(cols) + 64 + LOOKUP_CHUNK * 2, len = 0;
+		int fits = sql_append(sql, cap, &len, cols) == 0 &&
+			   sql_append(sql, cap, &len, " WHERE id IN (") == 0;
 
-		snprintf(sql, cap, "%s WHERE id IN (", cols);
-		append_placeholders(sql, cap, k);
-		len = strlen(sql);
-		snprintf(sql + len, cap - len, ") LOCK IN SHARE MODE");
+		for (size_t i = 0; i < k && fits; i++)
+			fits = sql_append(sql, cap, &len, i ? ",?" : "?") == 0;
+		if (!fits || sql_append(sql, cap, &len, ") LOCK IN SHARE MODE")) {
+			snprintf(err, errlen, "store: node lookup statement too long");
+			rc = CMDB_ERR;
+			goto out;
+		}
 		for (size_t i = 0; i < k; i++)
 			args[i] = DB_I64(ids[at + i]);
 		rc = db_query(c, sql, args, k, &rows, err, errlen);
@@ -333,7 +341,8 @@ static int insert_release_nodes(struct db_conn *c, int64_t release_id, int batch
 	static const char head[] = "INSERT INTO release_task_nodes"
 				   " (release_task_id, node_id, node_ip, agent_port, batch, status)"
 				   " VALUES ";
-	size_t sqlcap = sizeof(head) + INSERT_CHUNK * 24;
+	static const char row[] = ",(?, ?, ?, ?, ?, 'pending')";
+	size_t sqlcap = sizeof(head) + INSERT_CHUNK * sizeof(row);
 	struct db_arg *args = calloc(INSERT_CHUNK * 5, sizeof(*args));
 	char *sql = malloc(sqlcap);
 	int rc = 0;
@@ -343,19 +352,23 @@ static int insert_release_nodes(struct db_conn *c, int64_t release_id, int batch
 		goto out;
 	}
 	for (size_t at = 0; at < n && rc == 0; at += INSERT_CHUNK) {
-		size_t k = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK, len;
+		size_t k = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK, len = 0;
+		int fits = sql_append(sql, sqlcap, &len, head) == 0;
 
-		len = (size_t)snprintf(sql, sqlcap, "%s", head);
 		for (size_t i = 0; i < k; i++) {
 			const struct target *x = &t[at + i];
 
-			len += (size_t)snprintf(sql + len, sqlcap - len, "%s(?, ?, ?, ?, ?, 'pending')",
-						i ? "," : "");
+			fits = fits && sql_append(sql, sqlcap, &len, i ? row : row + 1) == 0;
 			args[i * 5 + 0] = DB_I64(release_id);
 			args[i * 5 + 1] = DB_I64(x->id);
 			args[i * 5 + 2] = DB_STR(x->ip);
 			args[i * 5 + 3] = DB_I64(x->port);
 			args[i * 5 + 4] = DB_I64((int64_t)((at + i) / (size_t)batch_size) + 1);
+		}
+		if (!fits) {
+			snprintf(err, errlen, "store: insert statement too long");
+			rc = CMDB_ERR;
+			break;
 		}
 		rc = db_exec(c, sql, args, k * 5, NULL, NULL, err, errlen);
 	}
@@ -497,28 +510,35 @@ static int group_update(struct db_conn *c, int64_t release_id, const char *set,
 			const char *from, const struct node_change **ch, size_t n,
 			const char *const *values, uint64_t *moved, char *err, size_t errlen)
 {
-	size_t cap = 256 + strlen(set) + n * 22, len;
+	size_t cap = 256 + strlen(set) + n * 22, len = 0;
 	struct db_arg *args = calloc(n * 3 + 1, sizeof(*args));
 	char *sql = malloc(cap);
 	size_t k = 0;
-	int rc = CMDB_ENOMEM;
+	int rc = CMDB_ENOMEM, fits;
 
 	if (!args || !sql)
 		goto out;
-	len = (size_t)snprintf(sql, cap, "UPDATE release_task_nodes SET %s = CASE id", set);
+	fits = sql_append(sql, cap, &len, "UPDATE release_task_nodes SET ") == 0 &&
+	       sql_append(sql, cap, &len, set) == 0 &&
+	       sql_append(sql, cap, &len, " = CASE id") == 0;
 	for (size_t i = 0; i < n; i++) {
-		len += (size_t)snprintf(sql + len, cap - len, " WHEN ? THEN ?");
+		fits = fits && sql_append(sql, cap, &len, " WHEN ? THEN ?") == 0;
 		args[k++] = DB_I64(ch[i]->rtn_id);
 		args[k++] = DB_STR(values[i]);
 	}
-	len += (size_t)snprintf(sql + len, cap - len,
-				" END WHERE release_task_id = ? AND status = '%s' AND id IN (", from);
+	fits = fits && sql_append(sql, cap, &len, " END WHERE release_task_id = ? AND status = '") == 0 &&
+	       sql_append(sql, cap, &len, from) == 0 &&
+	       sql_append(sql, cap, &len, "' AND id IN (") == 0;
 	args[k++] = DB_I64(release_id);
 	for (size_t i = 0; i < n; i++) {
-		len += (size_t)snprintf(sql + len, cap - len, i ? ",?" : "?");
+		fits = fits && sql_append(sql, cap, &len, i ? ",?" : "?") == 0;
 		args[k++] = DB_I64(ch[i]->rtn_id);
 	}
-	snprintf(sql + len, cap - len, ")");
+	if (!fits || sql_append(sql, cap, &len, ")")) {
+		snprintf(err, errlen, "store: grouped update too long");
+		rc = CMDB_ERR;
+		goto out;
+	}
 	rc = db_exec(c, sql, args, k, moved, NULL, err, errlen);
 out:
 	free(args);

@@ -1,0 +1,416 @@
+#!/usr/bin/env bash
+# bench.sh: the release benchmark behind `make bench`. Starts its own MariaDB, certificates
+# and agent simulator under var/bench, measures a large release against the floor
+# (build/bench/floor: the same agent requests without a database), a small release, and
+# the release API under wrk, then prints one table and writes it as JSON to
+# bench/results/<UTC timestamp>.json and bench/results/latest.json.
+# A missed target is printed as "miss"; it does not fail the run. See bench/README.md.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+NODES=2000 BATCH=200 DELAY=0.5
+SMALL_NODES=200 SMALL_BATCH=50 SMALL_DELAY=0.2
+WRK_SECONDS=10 WRK_CONNECTIONS=32
+INFLIGHT='' POLL_MIN_MS=20 POLL_MAX_MS=2000 API_THREADS=''
+# Agents listen here; tests use 9543/9643 and `make run` 9443, so all can run together.
+PORT=9743
+# certs/gen.sh names at most this many node addresses.
+CERT_MAX=4000
+# civetweb in agentsim starts at most this many worker threads.
+SIM_THREADS_MAX=1024
+
+usage() {
+  cat <<EOF
+usage: scripts/bench.sh [--nodes N] [--batch B] [--delay S] [--small-nodes N]
+                        [--small-batch B] [--small-delay S] [--wrk-seconds S]
+                        [--wrk-connections C] [--inflight C] [--poll-min-ms M]
+                        [--poll-max-ms X] [--api-threads T]
+Defaults: --nodes $NODES --batch $BATCH --delay $DELAY --small-nodes $SMALL_NODES
+--small-batch $SMALL_BATCH --small-delay $SMALL_DELAY --wrk-seconds $WRK_SECONDS
+--wrk-connections $WRK_CONNECTIONS; --inflight is RELEASE_MAX_INFLIGHT for the controller
+and the floor (default max(256, batch)); --poll-min-ms/--poll-max-ms are
+RELEASE_POLL_INTERVAL_MS/RELEASE_POLL_MAX_MS for both ($POLL_MIN_MS/$POLL_MAX_MS);
+--api-threads is CMDB_API_THREADS under wrk (default: the connection count).
+EOF
+}
+
+die() {
+  echo "bench: $*" >&2
+  exit 1
+}
+
+is_uint() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+is_secs() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+
+while [ $# -gt 0 ]; do
+  [ "$1" = --help ] && { usage; exit 0; }
+  [ $# -ge 2 ] || { usage >&2; die "$1 needs a value"; }
+  case $1 in
+  --nodes) NODES=$2 ;;
+  --batch) BATCH=$2 ;;
+  --delay) DELAY=$2 ;;
+  --small-nodes) SMALL_NODES=$2 ;;
+  --small-batch) SMALL_BATCH=$2 ;;
+  --small-delay) SMALL_DELAY=$2 ;;
+  --wrk-seconds) WRK_SECONDS=$2 ;;
+  --wrk-connections) WRK_CONNECTIONS=$2 ;;
+  --inflight) INFLIGHT=$2 ;;
+  --poll-min-ms) POLL_MIN_MS=$2 ;;
+  --poll-max-ms) POLL_MAX_MS=$2 ;;
+  --api-threads) API_THREADS=$2 ;;
+  *) usage >&2; die "unknown option $1" ;;
+  esac
+  shift 2
+done
+for v in NODES BATCH SMALL_NODES SMALL_BATCH WRK_SECONDS WRK_CONNECTIONS POLL_MIN_MS \
+  POLL_MAX_MS; do
+  is_uint "${!v}" || die "${v,,} must be a positive integer, got '${!v}'"
+done
+for v in DELAY SMALL_DELAY; do
+  is_secs "${!v}" || die "${v,,} must be seconds (e.g. 0.5), got '${!v}'"
+done
+[ -n "$INFLIGHT" ] || INFLIGHT=$((BATCH > 256 ? BATCH : 256))
+[ -n "$API_THREADS" ] || API_THREADS=$WRK_CONNECTIONS
+is_uint "$INFLIGHT" || die "--inflight must be a positive integer"
+is_uint "$API_THREADS" || die "--api-threads must be a positive integer"
+# Node i's address comes from certs/gen.sh; it signs no more addresses than this.
+for n in "$NODES" "$SMALL_NODES"; do
+  [ "$n" -le "$CERT_MAX" ] || die "$n nodes: certs/gen.sh signs at most $CERT_MAX node" \
+    "addresses (MAX_NODES there); raise it to benchmark more"
+done
+
+FLOOR=$ROOT/build/bench/floor
+if [ ! -x "$ROOT/bin/cmdb" ] || [ ! -x "$ROOT/bin/agentsim" ] || [ ! -x "$FLOOR" ]; then
+  die "build first: make all build/bench/floor (or simply make bench)"
+fi
+
+# wrk is the API load generator (Debian package wrk); installed like install-deps.sh does.
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "bench: installing wrk"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get update -qq || ! apt-get install -y -qq wrk >/dev/null; then
+      die "apt-get install -y wrk failed"
+    fi
+  else
+    die "wrk is not installed and we are not root; install it with: sudo apt-get install -y wrk"
+  fi
+fi
+
+WORK=$ROOT/var/bench
+RESULTS=$ROOT/bench/results
+rm -rf "$WORK"
+mkdir -p "$WORK" "$RESULTS"
+trap stop_all EXIT
+CLK_TCK=$(getconf CLK_TCK)
+
+# calc EXPR: floating-point arithmetic for the figures.
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+
+# sim_threads BATCH: civetweb parks a thread per connection, so twice a batch plus room.
+sim_threads() {
+  local t=$((2 * $1 + 64))
+  [ "$t" -ge 64 ] || t=64
+  [ "$t" -le "$SIM_THREADS_MAX" ] || t=$SIM_THREADS_MAX
+  echo "$t"
+}
+
+# start_sim NODES DELAY BATCH NAME: agentsim serving nodes 0..NODES-1 on $PORT.
+start_sim() {
+  local n=$1 delay=$2 threads log=$WORK/$4-agentsim.log
+  threads=$(sim_threads "$3")
+  awk -v n="$n" -v port="$PORT" -v d="$delay" 'BEGIN {
+    for (i = 0; i < n; i++)
+      printf "127.0.%d.%d:%d delay=%s\n", 1 + int(i / 250), 1 + i % 250, port, d
+  }' >"$WORK/$4-nodes.txt"
+  start_bg "$log" "$ROOT/bin/agentsim" --certs "$CERT_DIR" --nodes "$WORK/$4-nodes.txt" \
+    --log "$WORK/$4-applies.log" --threads "$threads"
+  SIM_PID=$BG_PID
+  SIM_THREADS=$threads
+  wait_until 60 grep -q 'agentsim ready' "$log" || { cat "$log" >&2; die "agentsim did not start"; }
+}
+
+# register_nodes N: nodes 0..N-1 with ids in the floor's node order, by INSERTs of 1,000
+# rows (one argument of the mariadb client must stay under the kernel's 128 KiB).
+register_nodes() {
+  local first values
+  for ((first = 0; first < $1; first += 1000)); do
+    values=$(awk -v a="$first" -v n="$1" -v port="$PORT" 'BEGIN {
+      for (i = a; i < n && i < a + 1000; i++)
+        printf "%s(\x27bench-%05d\x27,\x27127.0.%d.%d\x27,%d,\x27online\x27,%s,%s)",
+          (i > a ? "," : ""), i, 1 + int(i / 250), 1 + i % 250, port,
+          "UTC_TIMESTAMP(3)", "UTC_TIMESTAMP(3)"
+    }')
+    sql "INSERT INTO nodes (hostname, ip, agent_port, status, created_at, updated_at)
+         VALUES $values" || return 1
+  done
+}
+
+# proc_figures PID: sets CPU_S (user+system seconds) and RSS_MIB (VmHWM) of PID.
+proc_figures() {
+  local stat ticks hwm
+  stat=$(cat "/proc/$1/stat") || return 1
+  # Fields after the ")" that ends the command name: utime and stime are 12th and 13th.
+  ticks=$(awk '{ print $12 + $13 }' <<<"${stat##*) }")
+  hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$1/status")
+  CPU_S=$(calc "$ticks / $CLK_TCK")
+  RSS_MIB=$(calc "$hwm / 1024")
+}
+
+# run_release NAME NODES BATCH: a release of version $VERSION to every node, claimed by a
+# fresh controller so that its CPU and peak RSS belong to the release. Sets R_* figures.
+run_release() {
+  local name=$1 n=$2 batch=$3 id line limit log
+  new_database "cmdb_bench_$name" || die "migrate of cmdb_bench_$name failed"
+  register_nodes "$n" || die "registering $n nodes failed"
+  stack_cmdb "$WORK/$name-create.log" RELEASE_EXECUTOR_ENABLED=0 || die "cmdb did not start"
+  api POST /api/v1/releases "{\"version\":$VERSION,\"batch_size\":$batch}"
+  [ "$HTTP_STATUS" = 201 ] || die "POST /api/v1/releases answered $HTTP_STATUS: $BODY"
+  id=$(jq -r .id <<<"$BODY")
+  stop_pid "$CMDB_PID"
+
+  log=$WORK/$name-cmdb.log
+  stack_cmdb "$log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+    RELEASE_MAX_INFLIGHT="$INFLIGHT" RELEASE_POLL_INTERVAL_MS="$POLL_MIN_MS" \
+    RELEASE_POLL_MAX_MS="$POLL_MAX_MS" || die "cmdb did not start"
+  # Generous: every batch may take its delay plus ten seconds.
+  limit=$(awk -v n="$n" -v b="$batch" -v d="$DELAY" -v s="$SMALL_DELAY" \
+    'BEGIN { print int((n / b + 1) * ((d > s ? d : s) + 10) + 60) }')
+  wait_until "$limit" grep -q "release $id finished: " "$log" ||
+    { tail -20 "$log" >&2; die "release $id did not finish within $limit s"; }
+  proc_figures "$CMDB_PID" || die "cannot read /proc/$CMDB_PID"
+  stop_pid "$CMDB_PID"
+
+  line=$(grep "release $id finished: " "$log" | tail -1)
+  R_ID=$id
+  R_STATUS=$(sed -n 's/.*finished: \([a-z]*\).*/\1/p' <<<"$line")
+  R_WALL_MS=$(sed -n 's/.* in \([0-9]*\) ms.*/\1/p' <<<"$line")
+  R_WALL_SOURCE=log
+  if [ -z "$R_WALL_MS" ]; then
+    R_WALL_MS=$(sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000)
+                     FROM release_tasks WHERE id=$id")
+    R_WALL_SOURCE=database
+  fi
+  R_SQL=$(sed -n 's/.*, \([0-9]*\) SQL statements.*/\1/p' <<<"$line")
+  if [ -n "$R_SQL" ]; then
+    R_SQL_PER_NODE=$(calc "$R_SQL / $n")
+  else
+    R_SQL=null R_SQL_PER_NODE=null
+  fi
+  R_CPU_S=$CPU_S R_RSS_MIB=$RSS_MIB
+}
+
+# run_floor NODES BATCH: the same requests without a database. Sets F_WALL_MS, F_REQUESTS,
+# F_CPU_S and F_RSS_MIB (the agent client's own cost, to set beside the controller's).
+run_floor() {
+  local out
+  out=$("$FLOOR" --certs "$CERT_DIR" --nodes "$1" --batch "$2" --inflight "$INFLIGHT" \
+    --port "$PORT" --version $((VERSION + 1000000)) --poll-min-ms "$POLL_MIN_MS" \
+    --poll-max-ms "$POLL_MAX_MS") || die "floor failed: $out"
+  F_WALL_MS=$(sed -n 's/.*wall_ms=\([0-9]*\).*/\1/p' <<<"$out")
+  F_REQUESTS=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")
+  F_CPU_S=$(calc "$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' <<<"$out") / 1000")
+  F_RSS_MIB=$(calc "$(sed -n 's/.*maxrss_kib=\([0-9]*\).*/\1/p' <<<"$out") / 1024")
+}
+
+# to_ms VALUE: wrk's "12.34ms" / "850.00us" / "1.20s" in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n
+  }'
+}
+
+# run_wrk PATH: wrk against $API PATH. Sets W_STATUS (one curl's answer), W_RPS, W_P99_MS,
+# W_NON2XX (answers that were not 2xx or 3xx).
+run_wrk() {
+  local out
+  W_STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$API$1")
+  out=$(wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_SECONDS}s" --latency "$API$1") ||
+    die "wrk failed: $out"
+  echo "$out" >>"$WORK/wrk.log"
+  W_RPS=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  W_P99_MS=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+  W_NON2XX=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
+  W_NON2XX=${W_NON2XX:-0}
+}
+
+# verdict VALUE OP LIMIT: "ok" or "miss" ("n/a" when VALUE is missing).
+verdict() {
+  if [ -z "$1" ] || [ "$1" = null ]; then
+    echo n/a
+    return
+  fi
+  awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+    ok = (op == "<=") ? v <= l : (op == "<") ? v < l : (op == ">=") ? v >= l : 0
+    print ok ? "ok" : "miss"
+  }'
+}
+
+# An unused version per run keeps agent Idempotency-Keys fresh (agentsim is new anyway).
+VERSION=$(date +%s)
+
+echo "== set-up: MariaDB"
+stack_db "$WORK/db" >/dev/null || die "MariaDB did not start"
+
+echo "== release of $NODES nodes, batch $BATCH, agent delay ${DELAY} s, then the floor"
+# One agent certificate names every simulated address, and its size grows with the node
+# count (TLS cost per connection too), so each scenario gets certificates for its own size.
+stack_certs "$WORK/certs-big" "$NODES"
+start_sim "$NODES" "$DELAY" "$BATCH" big
+BIG_SIM_THREADS=$SIM_THREADS
+run_release big "$NODES" "$BATCH"
+BIG_ID=$R_ID BIG_STATUS=$R_STATUS BIG_WALL=$R_WALL_MS BIG_WALL_SOURCE=$R_WALL_SOURCE
+BIG_SQL=$R_SQL BIG_SQL_PER_NODE=$R_SQL_PER_NODE BIG_CPU=$R_CPU_S BIG_RSS=$R_RSS_MIB
+run_floor "$NODES" "$BATCH"
+BIG_FLOOR=$F_WALL_MS BIG_FLOOR_REQ=$F_REQUESTS BIG_FLOOR_CPU=$F_CPU_S BIG_FLOOR_RSS=$F_RSS_MIB
+BIG_IDEAL=$(awk -v n="$NODES" -v b="$BATCH" -v d="$DELAY" \
+  'BEGIN { printf "%d", int((n + b - 1) / b) * d * 1000 }')
+BIG_RATIO=$(calc "$BIG_WALL / $BIG_FLOOR")
+stop_pid "$SIM_PID"
+
+echo "== release of $SMALL_NODES nodes, batch $SMALL_BATCH, agent delay ${SMALL_DELAY} s"
+stack_certs "$WORK/certs-small" "$SMALL_NODES"
+start_sim "$SMALL_NODES" "$SMALL_DELAY" "$SMALL_BATCH" small
+VERSION=$((VERSION + 1))
+run_release small "$SMALL_NODES" "$SMALL_BATCH"
+SMALL_STATUS=$R_STATUS SMALL_WALL=$R_WALL_MS SMALL_WALL_SOURCE=$R_WALL_SOURCE
+SMALL_SQL=$R_SQL SMALL_SQL_PER_NODE=$R_SQL_PER_NODE SMALL_CPU=$R_CPU_S SMALL_RSS=$R_RSS_MIB
+run_floor "$SMALL_NODES" "$SMALL_BATCH"
+SMALL_FLOOR=$F_WALL_MS SMALL_FLOOR_REQ=$F_REQUESTS SMALL_FLOOR_CPU=$F_CPU_S
+SMALL_FLOOR_RSS=$F_RSS_MIB
+SMALL_RATIO=$(calc "$SMALL_WALL / $SMALL_FLOOR")
+stop_pid "$SIM_PID"
+
+echo "== API: wrk, $WRK_CONNECTIONS connections, ${WRK_SECONDS} s, release $BIG_ID ($NODES nodes)"
+export CMDB_DB_NAME=cmdb_bench_big
+stack_cmdb "$WORK/api-cmdb.log" RELEASE_EXECUTOR_ENABLED=0 CMDB_API_THREADS="$API_THREADS" ||
+  die "cmdb did not start"
+WRK_THREADS=$(nproc)
+[ "$WRK_THREADS" -le "$WRK_CONNECTIONS" ] || WRK_THREADS=$WRK_CONNECTIONS
+run_wrk "/api/v1/releases/$BIG_ID"
+FULL_STATUS=$W_STATUS FULL_RPS=$W_RPS FULL_P99=$W_P99_MS FULL_NON2XX=$W_NON2XX
+FULL_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID" | wc -c)
+run_wrk "/api/v1/releases/$BIG_ID?view=summary"
+SUM_STATUS=$W_STATUS SUM_RPS=$W_RPS SUM_P99=$W_P99_MS SUM_NON2XX=$W_NON2XX
+SUM_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID?view=summary" | wc -c)
+stop_pid "$CMDB_PID"
+
+V_RATIO=$(verdict "$BIG_RATIO" "<=" 1.15)
+V_SMALL=$(verdict "$SMALL_WALL" "<" 1000)
+V_SQL=$(verdict "$BIG_SQL_PER_NODE" "<=" 4)
+V_RSS=$(verdict "$BIG_RSS" "<" 64)
+V_FULL_RPS=$(verdict "$FULL_RPS" ">=" 500)
+V_FULL_P99=$(verdict "$FULL_P99" "<" 50)
+V_SUM_RPS=$(verdict "$SUM_RPS" ">=" 5000)
+V_SUM_P99=$(verdict "$SUM_P99" "<" 50)
+# Answers that are not 200 are no throughput: such a figure is flagged, not passed.
+if [ "$FULL_STATUS" != 200 ] || [ "$FULL_NON2XX" != 0 ]; then
+  V_FULL_RPS="miss (HTTP $FULL_STATUS)" V_FULL_P99="miss (HTTP $FULL_STATUS)"
+fi
+if [ "$SUM_STATUS" != 200 ] || [ "$SUM_NON2XX" != 0 ]; then
+  V_SUM_RPS="miss (HTTP $SUM_STATUS)" V_SUM_P99="miss (HTTP $SUM_STATUS)"
+fi
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$RESULTS/$STAMP.json
+nul() { [ -n "$1" ] && echo "$1" || echo null; }
+jq -n \
+  --arg stamp "$STAMP" --arg commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" \
+  --arg dirty "$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo yes)" \
+  --arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+  --argjson nproc "$(nproc)" \
+  --argjson memkb "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
+  --arg kernel "$(uname -r)" \
+  --argjson nodes "$NODES" --argjson batch "$BATCH" --argjson delay "$DELAY" \
+  --argjson snodes "$SMALL_NODES" --argjson sbatch "$SMALL_BATCH" --argjson sdelay "$SMALL_DELAY" \
+  --argjson inflight "$INFLIGHT" --argjson pmin "$POLL_MIN_MS" --argjson pmax "$POLL_MAX_MS" \
+  --argjson wsec "$WRK_SECONDS" --argjson wconn "$WRK_CONNECTIONS" \
+  --argjson wthr "$WRK_THREADS" --argjson athr "$API_THREADS" \
+  --argjson bsim "$BIG_SIM_THREADS" --argjson ssim "$SIM_THREADS" \
+  --arg bstatus "$BIG_STATUS" --argjson bwall "$(nul "$BIG_WALL")" --arg bsrc "$BIG_WALL_SOURCE" \
+  --argjson bcpu "$BIG_CPU" --argjson brss "$BIG_RSS" --argjson bsql "$BIG_SQL" \
+  --argjson bsqlpn "$BIG_SQL_PER_NODE" --argjson bfloor "$BIG_FLOOR" \
+  --argjson bfreq "$BIG_FLOOR_REQ" --argjson bfcpu "$BIG_FLOOR_CPU" \
+  --argjson bfrss "$BIG_FLOOR_RSS" --argjson bideal "$BIG_IDEAL" --argjson bratio "$BIG_RATIO" \
+  --arg sstatus "$SMALL_STATUS" --argjson swall "$(nul "$SMALL_WALL")" \
+  --arg ssrc "$SMALL_WALL_SOURCE" --argjson scpu "$SMALL_CPU" --argjson srss "$SMALL_RSS" \
+  --argjson ssql "$SMALL_SQL" --argjson ssqlpn "$SMALL_SQL_PER_NODE" \
+  --argjson sfloor "$SMALL_FLOOR" --argjson sfreq "$SMALL_FLOOR_REQ" \
+  --argjson sfcpu "$SMALL_FLOOR_CPU" --argjson sfrss "$SMALL_FLOOR_RSS" \
+  --argjson sratio "$SMALL_RATIO" \
+  --argjson fstatus "$FULL_STATUS" --argjson frps "$(nul "$FULL_RPS")" \
+  --argjson fp99 "$(nul "$FULL_P99")" --argjson fnon "$FULL_NON2XX" --argjson fbytes "$FULL_BYTES" \
+  --argjson ustatus "$SUM_STATUS" --argjson urps "$(nul "$SUM_RPS")" \
+  --argjson up99 "$(nul "$SUM_P99")" --argjson unon "$SUM_NON2XX" --argjson ubytes "$SUM_BYTES" \
+  --arg vratio "$V_RATIO" --arg vsmall "$V_SMALL" --arg vsql "$V_SQL" --arg vrss "$V_RSS" \
+  --arg vfrps "$V_FULL_RPS" --arg vfp99 "$V_FULL_P99" --arg vurps "$V_SUM_RPS" \
+  --arg vup99 "$V_SUM_P99" \
+  '{
+    timestamp: $stamp, commit: $commit, uncommitted_changes: ($dirty == "yes"),
+    machine: { nproc: $nproc, cpu_model: $cpu, mem_total_kib: $memkb, kernel: $kernel },
+    params: { inflight: $inflight, poll_min_ms: $pmin, poll_max_ms: $pmax,
+              wrk_seconds: $wsec, wrk_connections: $wconn, wrk_threads: $wthr,
+              api_threads: $athr },
+    release: { nodes: $nodes, batch: $batch, agent_delay_s: $delay, status: $bstatus,
+               wall_ms: $bwall, wall_source: $bsrc, controller_cpu_s: $bcpu,
+               controller_peak_rss_mib: $brss, sql_statements: $bsql,
+               sql_statements_per_node: $bsqlpn, agentsim_threads: $bsim },
+    floor: { wall_ms: $bfloor, requests: $bfreq, cpu_s: $bfcpu, peak_rss_mib: $bfrss,
+             ideal_wall_ms: $bideal },
+    release_over_floor: $bratio,
+    small_release: { nodes: $snodes, batch: $sbatch, agent_delay_s: $sdelay, status: $sstatus,
+                     wall_ms: $swall, wall_source: $ssrc, controller_cpu_s: $scpu,
+                     controller_peak_rss_mib: $srss, sql_statements: $ssql,
+                     sql_statements_per_node: $ssqlpn, floor_wall_ms: $sfloor,
+                     floor_requests: $sfreq, floor_cpu_s: $sfcpu, floor_peak_rss_mib: $sfrss,
+                     release_over_floor: $sratio,
+                     agentsim_threads: $ssim, ansible_reference_s: 97.8 },
+    api: {
+      full: { http_status: $fstatus, requests_per_s: $frps, p99_ms: $fp99,
+              non_2xx: $fnon, body_bytes: $fbytes },
+      summary: { http_status: $ustatus, requests_per_s: $urps, p99_ms: $up99,
+                 non_2xx: $unon, body_bytes: $ubytes }
+    },
+    targets: {
+      release_over_floor_max: 1.15, small_release_wall_ms_below: 1000,
+      sql_statements_per_node_max: 4, peak_rss_mib_below: 64,
+      full_get_rps_min: 500, summary_get_rps_min: 5000, p99_ms_below: 50
+    },
+    verdicts: { release_over_floor: $vratio, small_release_wall: $vsmall,
+                sql_statements_per_node: $vsql, peak_rss: $vrss,
+                full_get_rps: $vfrps, full_get_p99: $vfp99,
+                summary_get_rps: $vurps, summary_get_p99: $vup99 }
+  }' >"$OUT" || die "could not write $OUT"
+cp "$OUT" "$RESULTS/latest.json"
+
+row() { printf '%-42s %20s %10s  %s\n' "$@"; }
+show() { [ -n "$1" ] && [ "$1" != null ] && echo "$1" || echo n/a; }
+echo
+echo "cmdb-release benchmark $STAMP on $(nproc) CPUs: $(jq -r .machine.cpu_model "$OUT")"
+row "figure" "value" "target" "verdict"
+row "release $NODES/$BATCH @${DELAY}s: status" "$BIG_STATUS" "success" ""
+row "  wall, claim to terminal (ms, $BIG_WALL_SOURCE)" "$(show "$BIG_WALL")" "" ""
+row "  floor wall (ms; ideal $BIG_IDEAL)" "$BIG_FLOOR" "" ""
+row "  floor requests; CPU (s); peak RSS (MiB)" \
+  "$BIG_FLOOR_REQ; $BIG_FLOOR_CPU; $BIG_FLOOR_RSS" "" ""
+row "  wall(release) / wall(floor)" "$BIG_RATIO" "<= 1.15" "$V_RATIO"
+row "  controller CPU (s)" "$BIG_CPU" "" ""
+row "  controller peak RSS (MiB)" "$BIG_RSS" "< 64" "$V_RSS"
+row "  SQL statements (per node)" "$(show "$BIG_SQL") ($(show "$BIG_SQL_PER_NODE"))" "<= 4" "$V_SQL"
+row "release $SMALL_NODES/$SMALL_BATCH @${SMALL_DELAY}s: status" "$SMALL_STATUS" "success" ""
+row "  wall (ms, $SMALL_WALL_SOURCE; Ansible 97800)" "$(show "$SMALL_WALL")" "< 1000" "$V_SMALL"
+row "  floor wall (ms); ratio" "$SMALL_FLOOR; $SMALL_RATIO" "" ""
+row "  floor CPU (s); peak RSS (MiB)" "$SMALL_FLOOR_CPU; $SMALL_FLOOR_RSS" "" ""
+row "  controller CPU (s); peak RSS (MiB)" "$SMALL_CPU; $SMALL_RSS" "" ""
+row "  SQL statements (per node)" "$(show "$SMALL_SQL") ($(show "$SMALL_SQL_PER_NODE"))" "" ""
+row "GET release ($FULL_BYTES B, HTTP $FULL_STATUS) req/s" "$(show "$FULL_RPS")" ">= 500" \
+  "$V_FULL_RPS"
+row "  p99 (ms)" "$(show "$FULL_P99")" "< 50" "$V_FULL_P99"
+row "GET ?view=summary ($SUM_BYTES B, HTTP $SUM_STATUS) req/s" "$(show "$SUM_RPS")" \
+  ">= 5000" "$V_SUM_RPS"
+row "  p99 (ms)" "$(show "$SUM_P99")" "< 50" "$V_SUM_P99"
+echo "written to ${OUT#"$ROOT"/} and bench/results/latest.json; logs in var/bench"
