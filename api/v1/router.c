@@ -86,7 +86,11 @@ static int route(struct mg_connection *conn, void *arg)
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct api_request req = { .conn = conn, .ctx = arg, .method = ri->request_method,
 				   .query = ri->query_string };
-	const char *path = ri->local_uri ? ri->local_uri : "";
+	/*
+	 * The raw path, not civetweb's cleaned one: "/api/v1/releases/%2e%2e%2fnodes" must
+	 * not become "/api/v1/nodes". Anything with dot segments is simply not a resource.
+	 */
+	const char *path = ri->local_uri_raw ? ri->local_uri_raw : "";
 	const char *rest, *slash;
 	size_t clen;
 
@@ -97,7 +101,7 @@ static int route(struct mg_connection *conn, void *arg)
 		}
 		return health(conn, arg, path[1] == 'r');
 	}
-	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
+	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0 || strstr(path, "/.") || strstr(path, "//"))
 		goto not_found;
 	rest = path + strlen(PREFIX);
 	slash = strchr(rest, '/');

@@ -73,6 +73,8 @@ int api_parse_object(const char *buf, size_t len, cJSON **doc, struct api_error 
 	*doc = NULL;
 	if (len == 0)
 		return fail(e, 400, "request body is empty; a JSON object is required");
+	if (json_too_deep(buf, len, API_JSON_DEPTH_MAX))
+		return fail(e, 400, "JSON nested deeper than %d levels", API_JSON_DEPTH_MAX);
 	*doc = cJSON_ParseWithLength(buf, len);
 	if (!*doc)
 		return fail(e, 400, "request body is not valid JSON");

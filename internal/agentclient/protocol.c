@@ -55,11 +55,21 @@ void agentproto_clean_text(const char *src, size_t srclen, char *dst, size_t dst
 }
 
 /* "HTTP 503: <error text>" using the body's "error" field when there is one. */
+/* Agent answers are flat objects; anything nested deeper is not ours to parse. */
+#define AGENT_JSON_DEPTH_MAX 4
+
+static cJSON *parse_answer(const char *body, size_t len)
+{
+	if (len == 0 || json_too_deep(body, len, AGENT_JSON_DEPTH_MAX))
+		return NULL;
+	return cJSON_ParseWithLength(body, len);
+}
+
 static void describe_http_error(const char *what, long status, const char *body, size_t len,
 				char *err, size_t errlen)
 {
 	char text[AGENT_TEXT_MAX + 1] = "";
-	cJSON *doc = len ? cJSON_ParseWithLength(body, len) : NULL;
+	cJSON *doc = parse_answer(body, len);
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
 
 	if (cJSON_IsString(e))
@@ -87,7 +97,7 @@ enum agent_result agentproto_parse_dispatch(long http_status, const char *body, 
 		describe_http_error("agent dispatch", http_status, body, len, err, errlen);
 		return http_class(http_status);
 	}
-	doc = cJSON_ParseWithLength(body, len);
+	doc = parse_answer(body, len);
 	if (!cJSON_IsObject(doc)) {
 		snprintf(err, errlen, "agent dispatch: invalid JSON");
 		goto out;
@@ -123,7 +133,7 @@ enum agent_result agentproto_parse_status(long http_status, const char *body, si
 		describe_http_error("agent status", http_status, body, len, err, errlen);
 		return http_class(http_status);
 	}
-	doc = cJSON_ParseWithLength(body, len);
+	doc = parse_answer(body, len);
 	if (!cJSON_IsObject(doc)) {
 		snprintf(err, errlen, "agent status: invalid JSON");
 		goto out;

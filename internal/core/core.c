@@ -123,6 +123,30 @@ int rfc3339_to_ms(const char *s, int64_t *out)
 	return 0;
 }
 
+int json_too_deep(const char *text, size_t len, int max)
+{
+	int depth = 0, in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > max)
+				return 1;
+		} else if (ch == ']' || ch == '}') {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 size_t str_copy(char *dst, const char *src, size_t len)
 {
 	size_t n = strlen(src);

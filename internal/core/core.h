@@ -66,6 +66,13 @@ int db_time_to_rfc3339(const char *src, char *buf, size_t len);
 /* Parses our own RFC 3339 form ("2026-11-22T04:39:32.123Z") into epoch ms; 0 or -1. */
 int rfc3339_to_ms(const char *s, int64_t *out);
 
+/*
+ * 1 when the JSON text nests arrays/objects deeper than max (brackets inside strings
+ * do not count). A cheap scan to run before a recursive parser: cJSON recurses once
+ * per level, and a server thread's stack is small.
+ */
+int json_too_deep(const char *text, size_t len, int max);
+
 /* Bounded copy that always terminates dst; returns strlen(src) (truncation if >= len). */
 size_t str_copy(char *dst, const char *src, size_t len);
 

@@ -32,6 +32,16 @@ static void test_parse_int64(void **state)
 	assert_int_equal(parse_int64(NULL, 1, 100, &v), -1);
 }
 
+static void test_json_too_deep(void **state)
+{
+	(void)state;
+	assert_false(json_too_deep("{\"a\":[1,{\"b\":2}]}", 19, 3));
+	assert_true(json_too_deep("{\"a\":[1,{\"b\":[]}]}", 20, 3));
+	/* brackets inside strings, and escaped quotes, do not count */
+	assert_false(json_too_deep("{\"a\":\"[[[[\\\"[[[\"}", 19, 1));
+	assert_true(json_too_deep("[[[[[[[[[", 9, 8));
+}
+
 static void test_status_names_round_trip(void **state)
 {
 	(void)state;
@@ -175,6 +185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_int64),
+		cmocka_unit_test(test_json_too_deep),
 		cmocka_unit_test(test_status_names_round_trip),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_config_defaults),
