@@ -54,19 +54,41 @@ void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...
 	cJSON_Delete(doc);
 }
 
-void api_send_not_allowed(struct mg_connection *conn, const char *allow)
+/* An error answer with one extra header. */
+static void send_error_with(struct mg_connection *conn, int status, const char *name,
+			    const char *value, const char *msg)
 {
-	char body[160];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"method not allowed; use %s\"}", allow);
-	char clen[32];
+	cJSON *doc = cJSON_CreateObject();
+	char *text, clen[32];
 
-	snprintf(clen, sizeof(clen), "%d", n);
-	mg_response_header_start(conn, 405);
+	cJSON_AddStringToObject(doc, "error", msg);
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (!text) {
+		api_send_error(conn, 500, "out of memory");
+		return;
+	}
+	snprintf(clen, sizeof(clen), "%zu", strlen(text));
+	mg_response_header_start(conn, status);
 	mg_response_header_add(conn, "Content-Type", "application/json", -1);
 	mg_response_header_add(conn, "Content-Length", clen, -1);
-	mg_response_header_add(conn, "Allow", allow, -1);
+	mg_response_header_add(conn, name, value, -1);
 	mg_response_header_send(conn);
-	mg_write(conn, body, (size_t)n);
+	mg_write(conn, text, strlen(text));
+	cJSON_free(text);
+}
+
+void api_send_unauthorized(struct mg_connection *conn, const char *msg)
+{
+	send_error_with(conn, 401, "WWW-Authenticate", "Bearer realm=\"cmdb\"", msg);
+}
+
+void api_send_not_allowed(struct mg_connection *conn, const char *allow)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "method not allowed; use %s", allow);
+	send_error_with(conn, 405, "Allow", allow, msg);
 }
 
 int api_read_json(struct mg_connection *conn, cJSON **doc)

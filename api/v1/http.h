@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "db/db.h"
 
 #define API_BODY_MAX (1024 * 1024)
@@ -20,6 +21,8 @@ struct api_cache;
 struct api_ctx {
 	struct db_pool *pool;
 	struct api_cache *cache; /* rendered finished releases */
+	const struct auth *auth; /* bearer tokens; may hold none */
+	int auth_required;       /* writes need a principal (tokens or client CA configured) */
 };
 
 struct api_request {
@@ -28,6 +31,7 @@ struct api_request {
 	const char *method;
 	const char *query; /* raw query string or NULL */
 	int64_t id;        /* the {id} path segment, 0 when the path has none */
+	char principal[AUTH_PRINCIPAL_MAX]; /* who asks; "local" without authentication */
 };
 
 /* Sends a ready JSON body. */
@@ -37,6 +41,8 @@ void api_send_json(struct mg_connection *conn, int status, const cJSON *doc);
 /* Sends {"error": "<formatted>"} with status. */
 void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* 401 with "WWW-Authenticate: Bearer" and a JSON error. */
+void api_send_unauthorized(struct mg_connection *conn, const char *msg);
 /* 405 with an Allow header. */
 void api_send_not_allowed(struct mg_connection *conn, const char *allow);
 

@@ -81,6 +81,53 @@ static int health(struct mg_connection *conn, struct api_ctx *ctx, int ready)
 	return status;
 }
 
+static int is_write(const char *method)
+{
+	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/*
+ * Names the principal of the request and enforces the rule: reads are open, writes
+ * need a principal that may write. 0 to go on; otherwise the answer (401/403) is sent.
+ */
+static int authenticate(struct api_request *req, const struct mg_request_info *ri)
+{
+	const struct api_ctx *ctx = req->ctx;
+	enum auth_verdict v;
+
+	if (!ctx->auth_required) {
+		str_copy(req->principal, "local", sizeof(req->principal));
+		return 0;
+	}
+	if (ri->client_cert) {
+		/* civetweb only reports a certificate that verified against CMDB_CLIENT_CA. */
+		auth_cert_principal(ri->client_cert->subject, req->principal,
+				    sizeof(req->principal));
+		return 0;
+	}
+	v = auth_check_bearer(ctx->auth, mg_get_header(req->conn, "Authorization"),
+			      req->principal, sizeof(req->principal));
+	if (v == AUTH_INVALID) {
+		api_send_unauthorized(req->conn, "invalid credentials: the bearer token is not"
+						 " known");
+		return 401;
+	}
+	if (!is_write(req->method))
+		return 0;
+	if (v == AUTH_ANONYMOUS) {
+		api_send_unauthorized(req->conn, "authentication required: send"
+						 " \"Authorization: Bearer <token>\" or a client"
+						 " certificate");
+		return 401;
+	}
+	if (v == AUTH_READER) {
+		api_send_error(req->conn, 403, "%s may read but not change anything",
+			       req->principal);
+		return 403;
+	}
+	return 0;
+}
+
 static int route(struct mg_connection *conn, void *arg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -93,6 +140,7 @@ static int route(struct mg_connection *conn, void *arg)
 	const char *path = ri->local_uri_raw ? ri->local_uri_raw : "";
 	const char *rest, *slash;
 	size_t clen;
+	int rc;
 
 	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
 		if (strcmp(req.method, "GET") != 0) {
@@ -113,6 +161,9 @@ static int route(struct mg_connection *conn, void *arg)
 			return 404;
 		}
 	}
+	rc = authenticate(&req, ri);
+	if (rc)
+		return rc;
 	return dispatch(&req, rest, clen);
 not_found:
 	api_send_error(conn, 404, "no such resource");

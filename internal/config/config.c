@@ -43,6 +43,55 @@ static int get_str(config_getenv_fn get, const char *name, const char *def, char
 	return 0;
 }
 
+/* 1 when "ip:port" names a 127.0.0.0/8 address. */
+static int is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0;
+}
+
+/* The API's transport and identity settings, and the rule that ties them together. */
+static int load_api_security(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = get_str(get, "CMDB_TLS_CERT", "", cfg->tls_cert, sizeof(cfg->tls_cert), err,
+			  errlen)) ||
+	    (rc = get_str(get, "CMDB_TLS_KEY", "", cfg->tls_key, sizeof(cfg->tls_key), err,
+			  errlen)) ||
+	    (rc = get_str(get, "CMDB_CLIENT_CA", "", cfg->client_ca, sizeof(cfg->client_ca), err,
+			  errlen)) ||
+	    (rc = get_str(get, "CMDB_API_TOKENS_FILE", "", cfg->tokens_file,
+			  sizeof(cfg->tokens_file), err, errlen)))
+		return rc;
+	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+		snprintf(err, errlen, "CMDB_TLS_CERT and CMDB_TLS_KEY: set both or neither");
+		return CMDB_EINVAL;
+	}
+	if (cfg->client_ca[0] && !cfg->tls_cert[0]) {
+		snprintf(err, errlen, "CMDB_CLIENT_CA: client certificates need TLS;"
+				      " set CMDB_TLS_CERT and CMDB_TLS_KEY too");
+		return CMDB_EINVAL;
+	}
+	if ((cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) != 0) ||
+	    (cfg->tls_key[0] && access(cfg->tls_key, R_OK) != 0) ||
+	    (cfg->client_ca[0] && access(cfg->client_ca, R_OK) != 0)) {
+		snprintf(err, errlen, "%s: cannot read the file",
+			 cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) ? "CMDB_TLS_CERT"
+			 : cfg->tls_key[0] && access(cfg->tls_key, R_OK) ? "CMDB_TLS_KEY"
+									  : "CMDB_CLIENT_CA");
+		return CMDB_EINVAL;
+	}
+	cfg->auth_required = cfg->tokens_file[0] || cfg->client_ca[0];
+	if (!cfg->auth_required && !is_loopback(cfg->listen)) {
+		snprintf(err, errlen, "CMDB_LISTEN: %s is not a loopback address, and without"
+				      " CMDB_API_TOKENS_FILE or CMDB_CLIENT_CA anyone who reaches it"
+				      " could push configuration to the fleet; refusing to start",
+			 cfg->listen);
+		return CMDB_EINVAL;
+	}
+	return 0;
+}
+
 /* Requires an IPv4 literal and a port: the API must never bind by accident. */
 static int check_listen(const char *v, char *err, size_t errlen)
 {
@@ -140,6 +189,8 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
 	    ((rc = check_file("AGENT_CA_FILE", cfg->agent_ca_file, err, errlen)) ||
 	     (rc = check_file("AGENT_CERT_FILE", cfg->agent_cert_file, err, errlen)) ||
 	     (rc = check_file("AGENT_KEY_FILE", cfg->agent_key_file, err, errlen))))
+		return rc;
+	if ((rc = load_api_security(cfg, get, err, errlen)))
 		return rc;
 	cfg->db.host = cfg->db_host;
 	cfg->db.port = (unsigned int)port;

@@ -15,6 +15,13 @@ struct config {
 	int api_threads;           /* CMDB_API_THREADS, default 16 */
 	char migrations_dir[1024]; /* CMDB_MIGRATIONS_DIR, default "migrations" */
 
+	/* API transport and identity (all optional; see README "Security"). */
+	char tls_cert[1024];    /* CMDB_TLS_CERT: serve HTTPS with this certificate (chain) */
+	char tls_key[1024];     /* CMDB_TLS_KEY: its unencrypted key; required with the cert */
+	char client_ca[1024];   /* CMDB_CLIENT_CA: verify client certificates; needs TLS */
+	char tokens_file[1024]; /* CMDB_API_TOKENS_FILE: bearer tokens, mode 600 */
+	int auth_required;      /* a token file or a client CA is configured */
+
 	/* CMDB_DB_*: strings point into buffers below */
 	struct db_config db;
 	char db_host[256];

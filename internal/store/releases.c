@@ -13,7 +13,7 @@
 #define RELEASE_COLS                                                                       \
 	"id, version, status, batch_size, batch_count, total_nodes, success_nodes,"       \
 	" failed_nodes, idempotency_token, owner, created_at, started_at, finished_at,"    \
-	" error_msg"
+	" error_msg, created_by"
 
 /* Rows per multi-row INSERT; 6 parameters each stays far below the 65,535 limit. */
 #define INSERT_CHUNK 500
@@ -69,6 +69,7 @@ static void row_to_release(const struct db_rows *r, size_t i, struct release *x)
 	store_copy_time(r, i, 11, x->started_at);
 	store_copy_time(r, i, 12, x->finished_at);
 	store_copy_cell(r, i, 13, x->error_msg, sizeof(x->error_msg));
+	store_copy_cell(r, i, 14, x->created_by, sizeof(x->created_by));
 }
 
 int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err,
@@ -394,8 +395,8 @@ static int make_token(char out[17])
 }
 
 int store_release_create(struct db_conn *c, int64_t version, int batch_size,
-			 const int64_t *node_ids, size_t n, struct release *out, char *err,
-			 size_t errlen)
+			 const int64_t *node_ids, size_t n, const char *principal,
+			 struct release *out, char *err, size_t errlen)
 {
 	struct target *t = NULL;
 	size_t nt = 0;
@@ -415,14 +416,14 @@ int store_release_create(struct db_conn *c, int64_t version, int batch_size,
 		goto out;
 	{
 		int64_t batches = ((int64_t)nt + batch_size - 1) / batch_size;
-		struct db_arg args[5] = { DB_I64(version), DB_I64(batch_size), DB_I64(batches),
-					  DB_I64(nt), DB_STR(token) };
+		struct db_arg args[6] = { DB_I64(version), DB_I64(batch_size), DB_I64(batches),
+					  DB_I64(nt), DB_STR(token), DB_STR(principal) };
 
 		rc = db_exec(c,
 			     "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
-			     " total_nodes, idempotency_token, created_at)"
-			     " VALUES (?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3))",
-			     args, 5, NULL, &id, err, errlen);
+			     " total_nodes, idempotency_token, created_at, created_by)"
+			     " VALUES (?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3), ?)",
+			     args, 6, NULL, &id, err, errlen);
 	}
 	if (rc)
 		goto out;

@@ -27,6 +27,8 @@ struct node {
 	enum node_health status;
 	char created_at[STORE_TIME_LEN];
 	char updated_at[STORE_TIME_LEN];
+	char created_by[STORE_OWNER_LEN]; /* "" when unknown (rows from before 0003) */
+	char updated_by[STORE_OWNER_LEN];
 };
 
 struct release {
@@ -40,6 +42,7 @@ struct release {
 	int failed_nodes;
 	char idem_token[17];
 	char owner[STORE_OWNER_LEN];
+	char created_by[STORE_OWNER_LEN];
 	char created_at[STORE_TIME_LEN];
 	char started_at[STORE_TIME_LEN];
 	char finished_at[STORE_TIME_LEN];
@@ -62,15 +65,16 @@ struct release_node {
 
 /* ---- nodes ---- */
 
-/* Inserts a node. CMDB_ECONFLICT when ip+agent_port is already registered. */
+/* Inserts a node for principal. CMDB_ECONFLICT when ip+agent_port is already registered. */
 int store_node_create(struct db_conn *c, const char *hostname, const char *ip, int agent_port,
-		      enum node_health status, struct node *out, char *err, size_t errlen);
+		      enum node_health status, const char *principal, struct node *out,
+		      char *err, size_t errlen);
 int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, size_t errlen);
 /* All nodes ordered by id; *out is malloc'd, the caller frees it. */
 int store_node_list(struct db_conn *c, struct node **out, size_t *n, char *err, size_t errlen);
-/* Sets online/offline; CMDB_ENOTFOUND for an unknown id. out gets the updated row. */
+/* Sets online/offline as principal; CMDB_ENOTFOUND for an unknown id. out: the new row. */
 int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status,
-			  struct node *out, char *err, size_t errlen);
+			  const char *principal, struct node *out, char *err, size_t errlen);
 
 /* ---- releases: API side ---- */
 
@@ -78,11 +82,12 @@ int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status
  * Creates a pending release of version to node_ids (n of them, distinct), or to every
  * online node when n is 0, ordered by node id and cut into batches of batch_size.
  * CMDB_EINVAL with err naming the node when one is unknown or offline, or when the
- * selection is empty. All or nothing: one transaction.
+ * selection is empty. principal is recorded as created_by. All or nothing: one
+ * transaction.
  */
 int store_release_create(struct db_conn *c, int64_t version, int batch_size,
-			 const int64_t *node_ids, size_t n, struct release *out, char *err,
-			 size_t errlen);
+			 const int64_t *node_ids, size_t n, const char *principal,
+			 struct release *out, char *err, size_t errlen);
 int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err,
 		      size_t errlen);
 /* Newest first; status < 0 means any. *out is malloc'd, the caller frees it. */

@@ -22,6 +22,14 @@ static cJSON *node_json(const struct node *n)
 	cJSON_AddStringToObject(o, "status", node_health_name(n->status));
 	cJSON_AddStringToObject(o, "created_at", n->created_at);
 	cJSON_AddStringToObject(o, "updated_at", n->updated_at);
+	if (n->created_by[0])
+		cJSON_AddStringToObject(o, "created_by", n->created_by);
+	else
+		cJSON_AddNullToObject(o, "created_by");
+	if (n->updated_by[0])
+		cJSON_AddStringToObject(o, "updated_by", n->updated_by);
+	else
+		cJSON_AddNullToObject(o, "updated_by");
 	return o;
 }
 
@@ -45,8 +53,8 @@ void api_nodes_create(struct api_request *req)
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, &n, err,
-			       sizeof(err));
+	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, req->principal,
+			       &n, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
@@ -108,7 +116,8 @@ static void get_or_patch(struct api_request *req, int patch)
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = patch ? store_node_set_status(db, req->id, health, &n, err, sizeof(err))
+	rc = patch ? store_node_set_status(db, req->id, health, req->principal, &n, err,
+					   sizeof(err))
 		   : store_node_get(db, req->id, &n, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {

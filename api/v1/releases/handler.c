@@ -39,6 +39,7 @@ static cJSON *release_json(const struct release *r)
 	add_time(o, "started_at", r->started_at);
 	add_time(o, "finished_at", r->finished_at);
 	add_time(o, "error_msg", r->error_msg);
+	add_time(o, "created_by", r->created_by);
 	return o;
 }
 
@@ -137,8 +138,8 @@ void api_releases_create(struct api_request *req)
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_release_create(db, in.version, in.batch_size, in.node_ids, in.n, &r, err,
-				  sizeof(err));
+	rc = store_release_create(db, in.version, in.batch_size, in.node_ids, in.n,
+				  req->principal, &r, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
