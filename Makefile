@@ -91,6 +91,8 @@ format:
 clean:
 	rm -rf $(BUILD) bin
 
+include tests/fuzz/fuzz.mk
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # bench: `make bench` measures a release against the floor (bench/floor.c: the same agent

@@ -32,7 +32,7 @@ WORK=${CHAOS_DIR:-$ROOT/var/chaos}
 rm -rf "$WORK"
 mkdir -p "$WORK"
 trap stop_all EXIT
-PORT=9843
+PORT=${CHAOS_AGENT_PORT:-9843}
 NODES=60
 FAILING=(7 23 41) # node ids whose agent fails every apply
 LEASE=5

@@ -7,6 +7,8 @@ packages=(
   build-essential pkg-config
   libcurl4-openssl-dev default-libmysqlclient-dev libcivetweb-dev libcjson-dev libssl-dev
   libcmocka-dev
+  # make fuzz: clang, and libFuzzer with the sanitizer runtimes (clang does not pull them in)
+  clang libclang-rt-14-dev
   mariadb-server mariadb-client openssl curl jq
 )
 

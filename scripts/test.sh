@@ -35,7 +35,11 @@ unit() {
   local t out p=0 f=0 n rc=0
   for t in build/tests/test_*; do
     case "$t" in *.d) continue ;; esac
-    out=$("$t" 2>&1) || rc=1
+    if ! out=$("$t" 2>&1); then
+      rc=1
+      echo "$t failed; its last lines:"
+      echo "$out" | tail -n 25
+    fi
     echo "$out" | grep -E '^\[  (PASSED|FAILED)  \]|^\[  ERROR'
     n=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p')
     p=$((p + ${n:-0}))
@@ -53,6 +57,46 @@ done
 run_suite acceptance env ACCEPTANCE_DIR="$TEST_DIR/acceptance" bash scripts/test_release_executor.sh
 # The short form of `make chaos`: 20 s of controller kills and two MariaDB restarts.
 run_suite chaos env CHAOS_DIR="$TEST_DIR/chaos" bash scripts/chaos.sh --seconds 20 --releases 10
+
+# libFuzzer harnesses, 5 s each (make fuzz runs them longer): one check per harness.
+fuzz_smoke() {
+  local out rc
+  out=$(make -s -C "$ROOT" fuzz-smoke 2>&1)
+  rc=$?
+  echo "$out" | grep -E '^fuzz_|reproduce|log:'
+  echo "$(grep -c 'crashes 0$' <<<"$out") passed, $(grep -Ec 'crashes [1-9]' <<<"$out") failed"
+  return $rc
+}
+run_suite fuzz fuzz_smoke
+
+# What every suite left behind: no sanitizer report, and no secret in any log.
+hygiene() {
+  local p=0 f=0 hits pw
+  hits=$(grep -rlE --include='*.log' --include='*.out' \
+    'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TEST_DIR" | grep -v '/hygiene.out$')
+  if [ -z "$hits" ]; then
+    echo "ok   no sanitizer report in any log"; p=$((p + 1))
+  else
+    echo "FAIL sanitizer reports in: $hits"; f=$((f + 1))
+  fi
+  for env in $(find "$TEST_DIR" -name db.env); do
+    pw=$(sed -n 's/^CMDB_DB_PASSWORD=//p' "$env")
+    [ -n "$pw" ] || continue
+    if grep -rqF --include='*.log' --include='*.out' -e "$pw" "$TEST_DIR"; then
+      echo "FAIL the database password of $env appears in a log"; f=$((f + 1))
+    else
+      echo "ok   the database password of ${env#"$TEST_DIR"/} appears in no log"; p=$((p + 1))
+    fi
+  done
+  if grep -rqE --include='*.log' --include='*.out' 'BEGIN ([A-Z]+ )?PRIVATE KEY' "$TEST_DIR"; then
+    echo "FAIL private key material in a log"; f=$((f + 1))
+  else
+    echo "ok   no private key material in any log"; p=$((p + 1))
+  fi
+  echo "$p passed, $f failed"
+  [ "$f" -eq 0 ]
+}
+run_suite hygiene hygiene
 
 echo
 if [ ${#suites_failed[@]} -gt 0 ]; then

@@ -13,7 +13,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 trap stop_all EXIT
 # Agents listen on their own port so that `make run` (9443) can run beside the tests.
-PORT=9543
+PORT=${ACCEPTANCE_AGENT_PORT:-9543}
 
 echo "== set-up: MariaDB, certificates, agent simulator"
 stack_db "$WORK/db" >/dev/null || exit 1

@@ -164,7 +164,8 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s || *s == ' ' || *s == '+')
+	/* strtoll would skip any white space and take a '+'; a strict number starts here. */
+	if (!s || !((*s >= '0' && *s <= '9') || *s == '-'))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);

@@ -72,7 +72,8 @@ int migrate_split(const char *text, int (*fn)(const char *stmt, void *arg), void
 			if (s[k - 1] == ';') {
 				len -= 2; /* drop ";\n" */
 				stmt[len] = '\0';
-				rc = fn(stmt, arg);
+				if (len) /* a lone ";" ends nothing */
+					rc = fn(stmt, arg);
 				len = 0;
 			}
 		}

@@ -13,7 +13,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 trap stop_all EXIT
 # Agents listen on their own port so that `make run` (9443) can run beside the tests.
-PORT=9643
+PORT=${FAULTS_AGENT_PORT:-9643}
 
 stack_db "$WORK/db" >/dev/null || exit 1
 new_database cmdb_faults || { echo "migrate failed" >&2; exit 1; }

@@ -28,18 +28,28 @@ static void test_parse_int64(void **state)
 	assert_int_equal(parse_int64("", 1, 100, &v), -1);
 	assert_int_equal(parse_int64(" 4", 1, 100, &v), -1);
 	assert_int_equal(parse_int64("+4", 1, 100, &v), -1);
+	assert_int_equal(parse_int64("\t4", 1, 100, &v), -1); /* found by fuzz_core */
+	assert_int_equal(parse_int64("\n4", 1, 100, &v), -1);
+	assert_int_equal(parse_int64("-4", -10, 100, &v), 0);
 	assert_int_equal(parse_int64("99999999999999999999", 1, INT64_MAX, &v), -1);
 	assert_int_equal(parse_int64(NULL, 1, 100, &v), -1);
+}
+
+static int too_deep(const char *text, int max)
+{
+	return json_too_deep(text, strlen(text), max);
 }
 
 static void test_json_too_deep(void **state)
 {
 	(void)state;
-	assert_false(json_too_deep("{\"a\":[1,{\"b\":2}]}", 19, 3));
-	assert_true(json_too_deep("{\"a\":[1,{\"b\":[]}]}", 20, 3));
+	assert_false(too_deep("{\"a\":[1,{\"b\":2}]}", 3));
+	assert_true(too_deep("{\"a\":[1,{\"b\":[]}]}", 3));
 	/* brackets inside strings, and escaped quotes, do not count */
-	assert_false(json_too_deep("{\"a\":\"[[[[\\\"[[[\"}", 19, 1));
-	assert_true(json_too_deep("[[[[[[[[[", 9, 8));
+	assert_false(too_deep("{\"a\":\"[[[[\\\"[[[\"}", 1));
+	assert_true(too_deep("[[[[[[[[[", 8));
+	/* a trailing backslash must not read past the end */
+	assert_false(too_deep("\"\\", 1));
 }
 
 static void test_status_names_round_trip(void **state)
@@ -143,6 +153,9 @@ static void test_migrate_split(void **state)
 				       collect, out),
 			 0);
 	assert_string_equal(out, "[CREATE TABLE a (\nx INT\n)][INSERT INTO a VALUES (1)][SELECT 1]");
+	out[0] = '\0'; /* a lone ";" is no statement (found by fuzz_core) */
+	assert_int_equal(migrate_split(";\nSELECT 2;\n", collect, out), 0);
+	assert_string_equal(out, "[SELECT 2]");
 }
 
 static void test_agent_failure_wording(void **state)

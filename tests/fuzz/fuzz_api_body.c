@@ -1,0 +1,122 @@
+/*
+ * fuzz_api_body: libFuzzer harness for the request-body rules (api/v1/validate.c). The
+ * bytes are a request body as civetweb hands it over; every parser must either accept
+ * it with values inside the documented ranges or refuse it with a safe message.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/v1/validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The message goes back to the client verbatim, so it must be short printable text. */
+static void check_error(const struct api_error *e)
+{
+	size_t n = strnlen(e->msg, sizeof(e->msg));
+
+	assert(e->status == 400 || e->status == 422 || e->status == 500);
+	assert(n > 0 && n < sizeof(e->msg));
+	for (size_t i = 0; i < n; i++)
+		assert(e->msg[i] >= 0x20 && e->msg[i] <= 0x7e);
+}
+
+/* A parse that failed leaves e as it was only if it forgot to fill it. */
+static void reset_error(struct api_error *e)
+{
+	e->status = -1;
+	memset(e->msg, 'X', sizeof(e->msg));
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void check_node_create(const cJSON *doc)
+{
+	struct node_input in;
+	struct api_error e;
+
+	reset_error(&e);
+	if (api_parse_node_create(doc, &in, &e)) {
+		check_error(&e);
+		return;
+	}
+	assert(in.hostname && strlen(in.hostname) >= 1 && strlen(in.hostname) <= 253);
+	for (const char *p = in.hostname; *p; p++)
+		assert((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '-' || *p == '.');
+	assert(strnlen(in.ip, sizeof(in.ip)) > 0 && strnlen(in.ip, sizeof(in.ip)) < sizeof(in.ip));
+	assert(in.agent_port >= 1 && in.agent_port <= 65535);
+	assert(in.status == NODE_ONLINE || in.status == NODE_OFFLINE);
+}
+
+static void check_node_patch(const cJSON *doc)
+{
+	enum node_health h = NODE_HEALTH_COUNT;
+	struct api_error e;
+
+	reset_error(&e);
+	if (api_parse_node_patch(doc, &h, &e)) {
+		check_error(&e);
+		return;
+	}
+	assert(h == NODE_ONLINE || h == NODE_OFFLINE);
+}
+
+static void check_release_create(const cJSON *doc)
+{
+	struct release_input in;
+	struct api_error e;
+	int64_t *sorted;
+
+	reset_error(&e);
+	if (api_parse_release_create(doc, &in, &e)) {
+		check_error(&e);
+		/* The failure path must have freed the ids already. */
+		assert(in.node_ids == NULL && in.n == 0);
+		return;
+	}
+	assert(in.version >= 1 && in.version <= 9007199254740991LL);
+	assert(in.batch_size >= 1 && in.batch_size <= API_BATCH_SIZE_MAX);
+	assert((in.node_ids == NULL) == (in.n == 0));
+	assert(in.n <= API_NODE_IDS_MAX);
+	if (in.n) {
+		sorted = malloc(in.n * sizeof(*sorted));
+		assert(sorted);
+		memcpy(sorted, in.node_ids, in.n * sizeof(*sorted));
+		qsort(sorted, in.n, sizeof(*sorted), cmp_id);
+		for (size_t i = 0; i < in.n; i++) {
+			assert(sorted[i] >= 1);
+			assert(i == 0 || sorted[i] != sorted[i - 1]);
+		}
+		free(sorted);
+	}
+	api_release_input_release(&in);
+	assert(in.node_ids == NULL && in.n == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct api_error e;
+	cJSON *doc = (cJSON *)1;
+
+	reset_error(&e);
+	if (api_parse_object((const char *)data, size, &doc, &e)) {
+		check_error(&e);
+		assert(doc == NULL);
+		return 0;
+	}
+	assert(cJSON_IsObject(doc));
+	check_node_create(doc);
+	check_node_patch(doc);
+	check_release_create(doc);
+	cJSON_Delete(doc);
+	return 0;
+}
