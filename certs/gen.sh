@@ -24,8 +24,8 @@ nodes=${2:-256}
 [[ $nodes =~ ^[1-9][0-9]*$ ]] || die "NODE_COUNT must be a positive integer, got '$nodes'"
 ((nodes <= MAX_NODES)) || die "NODE_COUNT must be at most $MAX_NODES, got $nodes"
 
-outputs=(ca.pem ca.key agent.pem client.crt client.key other-ca.pem agent-otherca.pem
-	agent-wrongname.pem agent-expired.pem)
+outputs=(ca.pem ca.key agent.pem client.crt client.key other-ca.pem other-ca.key
+	agent-otherca.pem agent-wrongname.pem agent-expired.pem)
 
 # Idempotent: the marker is written last, so a run that was interrupted regenerates.
 if [[ -f $outdir/.nodes ]]; then
@@ -143,9 +143,11 @@ cat "$tmp/agent.crt" "$tmp/agent.key" >"$tmp/agent.pem"
 cat "$tmp/otherca.crt" "$tmp/otherca.key" >"$tmp/agent-otherca.pem"
 cat "$tmp/wrongname.crt" "$tmp/wrongname.key" >"$tmp/agent-wrongname.pem"
 cat "$tmp/expired.crt" "$tmp/expired.key" >"$tmp/agent-expired.pem"
-cp "$tmp/client.crt" "$tmp/client.key" "$tmp/ca.key" "$tmp"/agent*.pem "$outdir/"
+# agentsim mints its per-node certificates with both CA keys.
+cp "$tmp/client.crt" "$tmp/client.key" "$tmp/ca.key" "$tmp/other-ca.key" "$tmp"/agent*.pem \
+	"$outdir/"
 cp "$tmp/ca.pem" "$tmp/other-ca.pem" "$outdir/"
-chmod 600 "$outdir/ca.key" "$outdir/client.key" "$outdir"/agent*.pem
+chmod 600 "$outdir/ca.key" "$outdir/other-ca.key" "$outdir/client.key" "$outdir"/agent*.pem
 chmod 644 "$outdir/ca.pem" "$outdir/other-ca.pem" "$outdir/client.crt"
 echo "$nodes" >"$outdir/.nodes"
 

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
+#include "simcert.h"
 #include "simhttp.h"
 #include "simnode.h"
 #include "simtask.h"
@@ -24,13 +26,15 @@ static const char usage_text[] =
 	"usage: agentsim --certs DIR --nodes FILE [--log FILE] [--threads N]\n"
 	"\n"
 	"Serves the node agent protocol over mutual TLS on every address in FILE.\n"
-	"  --certs DIR    ca.pem and agent*.pem as written by certs/gen.sh\n"
+	"  --certs DIR    ca.pem and ca.key (and other-ca.pem and other-ca.key for\n"
+	"                 cert=otherca) as written by certs/gen.sh; every node gets its own\n"
+	"                 certificate, minted at startup\n"
 	"  --nodes FILE   one node per line: IP:PORT [behaviour...]; behaviours are\n"
 	"                 delay=SECONDS fail flaky=N hang 5xx 429 garbage badstatus badtaskid\n"
 	"                 forget cert=otherca|wrongname|expired\n"
 	"  --log FILE     append one line per apply and per replayed key to FILE\n"
-	"  --threads N    worker threads per certificate kind (default 64); each hung\n"
-	"                 request holds one until shutdown\n"
+	"  --threads N    worker threads (default 64); each hung request holds one until\n"
+	"                 shutdown\n"
 	"Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";
 
 struct options {
@@ -118,10 +122,12 @@ int main(int argc, char **argv)
 	struct options opts = { 0 };
 	struct simnode_table nodes = SIMNODE_TABLE_INIT;
 	struct simtask_store *tasks = NULL;
+	struct simcert *certs = NULL;
 	struct simhttp *http = NULL;
 	struct simhttp_config cfg;
 	FILE *applylog = NULL;
 	char err[512];
+	struct timespec t0, t1;
 	sigset_t set;
 	int sig = 0;
 	int rc = EXIT_FAILURE;
@@ -149,6 +155,15 @@ int main(int argc, char **argv)
 				"build/tlscompat libssl.so shim reachable?)\n");
 		goto out_lib;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	certs = simcert_mint(opts.certs_dir, &nodes, err, sizeof(err));
+	if (!certs) {
+		fprintf(stderr, "agentsim: %s\n", err);
+		goto out_lib;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("agentsim", "minted %zu node certificates in %.0f ms", nodes.count,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	tasks = simtask_store_new(nodes.count, applylog);
 	if (!tasks) {
 		fprintf(stderr, "agentsim: out of memory\n");
@@ -158,6 +173,7 @@ int main(int argc, char **argv)
 	cfg.certs_dir = opts.certs_dir;
 	cfg.threads = opts.threads;
 	cfg.nodes = &nodes;
+	cfg.certs = certs;
 	cfg.tasks = tasks;
 	if (simhttp_start(&cfg, &http, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agentsim: %s\n", err);
@@ -173,6 +189,7 @@ int main(int argc, char **argv)
 out_lib:
 	simhttp_stop(http);
 	simtask_store_free(tasks);
+	simcert_free(certs);
 	mg_exit_library();
 out:
 	if (applylog)

@@ -1,8 +1,8 @@
 /*
- * simhttp: civetweb contexts and the request handler. The handler resolves the node,
- * validates the request the way a strict agent would, and lets simtask decide between a
- * new task, a replay and a conflict; faults are applied here because they are about
- * what goes on the wire.
+ * simhttp: the civetweb context, the per-connection certificate choice and the request
+ * handler. The handler resolves the node, validates the request the way a strict agent
+ * would, and lets simtask decide between a new task, a replay and a conflict; faults
+ * are applied here because they are about what goes on the wire.
  */
 #include "simhttp.h"
 
@@ -11,6 +11,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,21 +36,22 @@
 #define TASKS_PATH "/api/v1/tasks"
 #define BAD_TASK_ID "bad id/../x"
 
-struct listener {
-	struct simhttp *owner;
-	enum simnode_cert cert;
-	size_t naddrs;
-	struct mg_context *mg;
-};
-
 struct simhttp {
 	struct simhttp_config cfg;
 	pthread_mutex_t hang_lock;
 	pthread_cond_t hang_cond;
 	bool stopping;
-	struct listener listeners[SIMNODE_CERT_COUNT];
+	struct mg_context *mg;
 	atomic_uint *posts; /* POSTs seen per node index, for "flaky=N" */
 };
+
+/*
+ * The node at the address of this thread's last TLS handshake. civetweb runs a
+ * connection's handshake and then its init_connection callback on the same worker
+ * thread, which moves the node into the connection's conn_data; the handler compares
+ * it with the Host header.
+ */
+static _Thread_local const struct simnode *handshake_node;
 
 /* One response with a fixed body; extra is an optional "Name", "value" header pair. */
 static void send_body(struct mg_connection *conn, int status, const char *ctype,
@@ -134,10 +138,10 @@ static void send_status(struct mg_connection *conn, const char *id, const char *
 
 /*
  * The node this request addresses: the Host header names it (the controller connects by
- * IP, so Host is "IP:PORT"), and it must be served by this context on this port, so a
- * client cannot reach a node through another node's certificate.
+ * IP, so Host is "IP:PORT"), and it must be the node whose certificate the connection
+ * presented, so a client cannot reach a node through another node's certificate.
  */
-static const struct simnode *addressed_node(const struct listener *l,
+static const struct simnode *addressed_node(const struct simhttp *h,
 					    const struct mg_connection *conn,
 					    const struct mg_request_info *ri)
 {
@@ -168,8 +172,8 @@ static const struct simnode *addressed_node(const struct listener *l,
 	}
 	inet_ntop(AF_INET, &in, canon, sizeof(canon));
 	snprintf(addr, sizeof(addr), "%s:%ld", canon, port);
-	node = simnode_table_find(l->owner->cfg.nodes, addr);
-	if (!node || node->port != (unsigned)ri->server_port || node->cert != l->cert)
+	node = simnode_table_find(h->cfg.nodes, addr);
+	if (!node || node != ri->conn_data)
 		return NULL;
 	return node;
 }
@@ -416,30 +420,30 @@ static void handle_status(struct simhttp *h, struct mg_connection *conn,
 	send_status(conn, id, simtask_status_name(st), last_error);
 }
 
-/* civetweb begin_request callback: every request of every context comes through here. */
+/* civetweb begin_request callback: every request comes through here. */
 static int handle_request(struct mg_connection *conn)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	struct listener *l = ri->user_data;
+	struct simhttp *h = ri->user_data;
 	const struct simnode *node;
 	const char *uri = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
 	const size_t plen = sizeof(TASKS_PATH) - 1;
 
-	node = addressed_node(l, conn, ri);
+	node = addressed_node(h, conn, ri);
 	if (!node) {
 		send_error(conn, 421, "no node at the address in the Host header");
 		return 1;
 	}
 	if (uri && strcmp(uri, TASKS_PATH) == 0) {
 		if (strcmp(ri->request_method, "POST") == 0)
-			handle_dispatch(l->owner, conn, ri, node);
+			handle_dispatch(h, conn, ri, node);
 		else
 			send_error_hdr(conn, 405, "method not allowed", "Allow", "POST");
 		return 1;
 	}
 	if (uri && strncmp(uri, TASKS_PATH "/", plen + 1) == 0) {
 		if (strcmp(ri->request_method, "GET") == 0)
-			handle_status(l->owner, conn, node, uri + plen + 1);
+			handle_status(h, conn, node, uri + plen + 1);
 		else
 			send_error_hdr(conn, 405, "method not allowed", "Allow", "GET");
 		return 1;
@@ -456,31 +460,100 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-/* "IP:PORTs,IP:PORTs,..." for the nodes presenting cert; NULL when out of memory. */
-static char *listening_ports(const struct simnode_table *nodes, enum simnode_cert cert,
-			     size_t *naddrs)
+/*
+ * SSL_CTX_set_client_hello_cb callback, the first step of every handshake, resumed ones
+ * included: the address the client connected to is the node. An address that is no
+ * node fails the handshake.
+ */
+static int pick_node(SSL *ssl, int *alert, void *arg)
+{
+	const struct simhttp *h = arg;
+	const struct simnode *node;
+	struct sockaddr_in local;
+	socklen_t len = sizeof(local);
+	char ip[INET_ADDRSTRLEN], addr[SIMNODE_ADDR_MAX];
+	int fd = SSL_get_fd(ssl);
+
+	handshake_node = NULL;
+	*alert = SSL_AD_INTERNAL_ERROR;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&local, &len) != 0 ||
+	    len != sizeof(local) || local.sin_family != AF_INET ||
+	    !inet_ntop(AF_INET, &local.sin_addr, ip, sizeof(ip)))
+		return SSL_CLIENT_HELLO_ERROR;
+	snprintf(addr, sizeof(addr), "%s:%u", ip, (unsigned)ntohs(local.sin_port));
+	node = simnode_table_find(h->cfg.nodes, addr);
+	if (!node) {
+		log_warn("agentsim", "TLS handshake on %s, which is no node: refused", addr);
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	handshake_node = node;
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/*
+ * SSL_CTX_set_cert_cb callback, run before a certificate is chosen in every handshake
+ * that sends one (a resumed TLS 1.2 session sends none): present the node's own.
+ */
+static int select_certificate(SSL *ssl, void *arg)
+{
+	const struct simhttp *h = arg;
+
+	if (!handshake_node || simcert_use(h->cfg.certs, handshake_node, ssl) < 0) {
+		log_warn("agentsim", "cannot install the certificate of %s",
+			 handshake_node ? handshake_node->addr : "an unknown node");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * civetweb init_ssl callback. Returning 0 lets civetweb finish the SSL_CTX as usual
+ * (ssl_protocol_version, session id, client certificates verified against ssl_ca_file)
+ * except that, with no ssl_certificate option, it loads no certificate: each handshake
+ * finds its node in pick_node and presents that node's in select_certificate. The TLS
+ * 1.2 floor is also set here so that it does not hang on how civetweb maps
+ * ssl_protocol_version.
+ */
+static int init_tls(void *ssl_ctx, void *user_data)
+{
+	SSL_CTX *ctx = ssl_ctx;
+
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		return -1;
+	SSL_CTX_set_client_hello_cb(ctx, pick_node, user_data);
+	SSL_CTX_set_cert_cb(ctx, select_certificate, user_data);
+	return 0;
+}
+
+/* civetweb init_connection callback: see handshake_node. */
+static int bind_connection(const struct mg_connection *conn, void **conn_data)
+{
+	(void)conn;
+	*conn_data = (void *)handshake_node;
+	handshake_node = NULL;
+	return 0;
+}
+
+/* "IP:PORTs,IP:PORTs,..." for every node; NULL when out of memory. */
+static char *listening_ports(const struct simnode_table *nodes)
 {
 	const size_t each = SIMNODE_ADDR_MAX + 2; /* "s," */
-	char *ports = malloc(nodes->count * each + 1);
+	const size_t cap = nodes->count * each + 1;
+	char *ports = malloc(cap);
 	size_t i, n = 0;
 
-	*naddrs = 0;
 	if (!ports)
 		return NULL;
 	ports[0] = '\0';
-	for (i = 0; i < nodes->count; i++) {
-		if (nodes->nodes[i].cert != cert)
-			continue;
-		n += (size_t)snprintf(ports + n, nodes->count * each + 1 - n, "%s%ss",
-				      n ? "," : "", nodes->nodes[i].addr);
-		(*naddrs)++;
-	}
+	for (i = 0; i < nodes->count; i++)
+		n += (size_t)snprintf(ports + n, cap - n, "%s%ss", n ? "," : "",
+				      nodes->nodes[i].addr);
 	return ports;
 }
 
-/* Starts l's civetweb context on ports; civetweb copies every option and callback. */
-static int start_context(struct listener *l, const char *ports, const char *certfile,
-			 const char *cafile, const char *threads, char *err, size_t errlen)
+/* Starts h's civetweb context on ports; civetweb copies every option and callback. */
+static int start_context(struct simhttp *h, const char *ports, const char *cafile,
+			 const char *threads, char *err, size_t errlen)
 {
 	char etext[256] = "";
 	unsigned ecode = 0;
@@ -488,12 +561,12 @@ static int start_context(struct listener *l, const char *ports, const char *cert
 	struct mg_callbacks callbacks;
 	struct mg_init_data init;
 	/*
-	 * keep_alive_timeout_ms stays short because civetweb parks a worker thread on each
-	 * idle keep-alive connection; request_timeout_ms outlasts a controller's timeouts.
+	 * No ssl_certificate: see init_tls. keep_alive_timeout_ms stays short because
+	 * civetweb parks a worker thread on each idle keep-alive connection;
+	 * request_timeout_ms outlasts a controller's timeouts.
 	 */
 	const char *options[] = {
 		"listening_ports", ports,
-		"ssl_certificate", certfile,
 		"ssl_ca_file", cafile,
 		"ssl_verify_peer", "yes",
 		"ssl_default_verify_paths", "no",
@@ -509,47 +582,43 @@ static int start_context(struct listener *l, const char *ports, const char *cert
 	memset(&callbacks, 0, sizeof(callbacks));
 	callbacks.begin_request = handle_request;
 	callbacks.log_message = log_civetweb;
+	callbacks.init_ssl = init_tls;
+	callbacks.init_connection = bind_connection;
 	init.callbacks = &callbacks;
-	init.user_data = l;
+	init.user_data = h;
 	init.configuration_options = options;
-	l->mg = mg_start2(&init, &edata);
-	if (!l->mg) {
-		snprintf(err, errlen, "cannot listen with %s on %zu addresses: %s", certfile,
-			 l->naddrs, etext[0] ? etext : "unknown civetweb error");
+	h->mg = mg_start2(&init, &edata);
+	if (!h->mg) {
+		snprintf(err, errlen, "cannot listen on %zu addresses: %s", h->cfg.nodes->count,
+			 etext[0] ? etext : "unknown civetweb error");
 		return -1;
 	}
 	return 0;
 }
 
-/* Starts the context for l's certificate kind, or nothing when no node uses it. */
-static int start_listener(struct simhttp *h, struct listener *l, char *err, size_t errlen)
+/* Starts the one context that serves every node address. */
+static int start_listener(struct simhttp *h, char *err, size_t errlen)
 {
-	char certfile[4096], cafile[4096], threads[16];
+	char cafile[4096], threads[16];
 	char *ports;
 	int rc = -1;
 
-	ports = listening_ports(h->cfg.nodes, l->cert, &l->naddrs);
+	ports = listening_ports(h->cfg.nodes);
 	if (!ports) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (l->naddrs == 0) {
-		rc = 0;
-		goto out;
-	}
-	snprintf(certfile, sizeof(certfile), "%s/%s", h->cfg.certs_dir,
-		 simnode_cert_file(l->cert));
 	snprintf(cafile, sizeof(cafile), "%s/ca.pem", h->cfg.certs_dir);
 	snprintf(threads, sizeof(threads), "%u", h->cfg.threads);
-	if (access(certfile, R_OK) != 0 || access(cafile, R_OK) != 0) {
-		snprintf(err, errlen, "cannot read %s or %s: %s (run certs/gen.sh)", certfile,
-			 cafile, strerror(errno));
+	if (access(cafile, R_OK) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s (run certs/gen.sh)", cafile,
+			 strerror(errno));
 		goto out;
 	}
-	if (start_context(l, ports, certfile, cafile, threads, err, errlen) < 0)
+	if (start_context(h, ports, cafile, threads, err, errlen) < 0)
 		goto out;
-	log_info("agentsim", "listening on %zu addresses with %s (%s threads)", l->naddrs,
-		 simnode_cert_file(l->cert), threads);
+	log_info("agentsim", "listening on %zu addresses, one certificate each (%s threads)",
+		 h->cfg.nodes->count, threads);
 	rc = 0;
 out:
 	free(ports);
@@ -561,7 +630,6 @@ int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *
 {
 	struct simhttp *h = calloc(1, sizeof(*h));
 	pthread_condattr_t attr;
-	int i;
 
 	*out = NULL;
 	if (!h) {
@@ -580,32 +648,16 @@ int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->hang_cond, &attr);
 	pthread_condattr_destroy(&attr);
-	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
-		h->listeners[i].owner = h;
-		h->listeners[i].cert = (enum simnode_cert)i;
-	}
-	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
-		if (start_listener(h, &h->listeners[i], err, errlen) < 0) {
-			simhttp_stop(h);
-			return -1;
-		}
+	if (start_listener(h, err, errlen) < 0) {
+		simhttp_stop(h);
+		return -1;
 	}
 	*out = h;
 	return 0;
 }
 
-static void *stop_context(void *mg)
-{
-	mg_stop(mg);
-	return NULL;
-}
-
 void simhttp_stop(struct simhttp *h)
 {
-	pthread_t stopper[SIMNODE_CERT_COUNT];
-	bool threaded[SIMNODE_CERT_COUNT] = { false };
-	int i;
-
 	if (!h)
 		return;
 	/* Hung handlers hold worker threads that mg_stop() joins, so release them first. */
@@ -613,19 +665,9 @@ void simhttp_stop(struct simhttp *h)
 	h->stopping = true;
 	pthread_cond_broadcast(&h->hang_cond);
 	pthread_mutex_unlock(&h->hang_lock);
-	/* mg_stop() takes a second or two (civetweb polls); stop the contexts in parallel. */
-	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
-		if (h->listeners[i].mg)
-			threaded[i] = pthread_create(&stopper[i], NULL, stop_context,
-						     h->listeners[i].mg) == 0;
-	}
-	for (i = 0; i < SIMNODE_CERT_COUNT; i++) {
-		if (threaded[i])
-			pthread_join(stopper[i], NULL);
-		else if (h->listeners[i].mg)
-			mg_stop(h->listeners[i].mg);
-		h->listeners[i].mg = NULL;
-	}
+	if (h->mg)
+		mg_stop(h->mg);
+	h->mg = NULL;
 	pthread_cond_destroy(&h->hang_cond);
 	pthread_mutex_destroy(&h->hang_lock);
 	free(h->posts);

@@ -1,20 +1,23 @@
 /*
- * simhttp: the HTTPS side of agentsim. One civetweb context per certificate kind serves
- * every node address that presents that certificate; each request is routed to its node
- * by the Host header and answered as AGENT_PROTOCOL.md says, bent by the node's fault.
+ * simhttp: the HTTPS side of agentsim. One civetweb context serves every node address;
+ * each TLS handshake presents the certificate of the node at the address the client
+ * connected to, and each request is answered as AGENT_PROTOCOL.md says for the node the
+ * Host header names (which must be that same node), bent by the node's fault.
  */
 #ifndef CMDB_SIMHTTP_H
 #define CMDB_SIMHTTP_H
 
 #include <stddef.h>
 
+#include "simcert.h"
 #include "simnode.h"
 #include "simtask.h"
 
 struct simhttp_config {
-	const char *certs_dir;             /* holds ca.pem and the agent*.pem files */
-	unsigned threads;                  /* worker threads per context */
+	const char *certs_dir;             /* holds ca.pem, for client certificates */
+	unsigned threads;                  /* civetweb worker threads */
 	const struct simnode_table *nodes; /* borrowed; must outlive the server */
+	const struct simcert *certs;       /* minted for nodes; borrowed, must outlive it */
 	struct simtask_store *tasks;       /* borrowed; must outlive the server */
 };
 
@@ -28,7 +31,7 @@ struct simhttp;
 int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err,
 		  size_t errlen);
 
-/* Wakes hung handlers, stops every context and frees h. NULL is allowed. */
+/* Wakes hung handlers, stops the context and frees h. NULL is allowed. */
 void simhttp_stop(struct simhttp *h);
 
 #endif

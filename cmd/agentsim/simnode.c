@@ -22,13 +22,6 @@ static const char *const cert_names[SIMNODE_CERT_COUNT] = {
 	[SIMNODE_CERT_EXPIRED] = "expired",
 };
 
-static const char *const cert_files[SIMNODE_CERT_COUNT] = {
-	[SIMNODE_CERT_GOOD] = "agent.pem",
-	[SIMNODE_CERT_OTHERCA] = "agent-otherca.pem",
-	[SIMNODE_CERT_WRONGNAME] = "agent-wrongname.pem",
-	[SIMNODE_CERT_EXPIRED] = "agent-expired.pem",
-};
-
 static const char *const fault_names[SIMNODE_FAULT_COUNT] = {
 	[SIMNODE_FAULT_NONE] = "",
 	[SIMNODE_FAULT_HANG] = "hang",
@@ -39,11 +32,6 @@ static const char *const fault_names[SIMNODE_FAULT_COUNT] = {
 	[SIMNODE_FAULT_BADTASKID] = "badtaskid",
 	[SIMNODE_FAULT_FORGET] = "forget",
 };
-
-const char *simnode_cert_file(enum simnode_cert cert)
-{
-	return cert < SIMNODE_CERT_COUNT ? cert_files[cert] : NULL;
-}
 
 static uint64_t hash_str(const char *s)
 {

@@ -10,12 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Which certificate an address presents; the names are the nodes-file spellings. */
+/* Which certificate an address presents (simcert mints it); nodes-file "cert=" names. */
 enum simnode_cert {
-	SIMNODE_CERT_GOOD = 0, /* agent.pem */
-	SIMNODE_CERT_OTHERCA,  /* agent-otherca.pem: signed by an unrelated CA */
-	SIMNODE_CERT_WRONGNAME, /* agent-wrongname.pem: SAN names another host */
-	SIMNODE_CERT_EXPIRED,  /* agent-expired.pem: validity entirely in the past */
+	SIMNODE_CERT_GOOD = 0,  /* fleet CA, the node's IP */
+	SIMNODE_CERT_OTHERCA,   /* signed by an unrelated CA */
+	SIMNODE_CERT_WRONGNAME, /* SAN names another host */
+	SIMNODE_CERT_EXPIRED,   /* validity entirely in the past */
 	SIMNODE_CERT_COUNT
 };
 
@@ -69,8 +69,5 @@ const struct simnode *simnode_table_find(const struct simnode_table *t, const ch
 
 /* Frees what load allocated and resets t to SIMNODE_TABLE_INIT. */
 void simnode_table_release(struct simnode_table *t);
-
-/* "agent.pem", "agent-otherca.pem", ...: the file inside the certs directory. */
-const char *simnode_cert_file(enum simnode_cert cert);
 
 #endif
