@@ -45,7 +45,7 @@ COMPAT    := $(BUILD)/tlscompat/libssl.so
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit bench chaos clean format
+.PHONY: all deps run test unit valgrind bench chaos clean format
 all: $(DEPS_OK) bin/cmdb bin/agentsim $(COMPAT)
 
 deps $(DEPS_OK): scripts/install-deps.sh
@@ -74,6 +74,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(DEPS_OK)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# valgrind: the unit tests under memcheck (a plain build: valgrind and ASan exclude
+# each other, so CI's SAN=1 run cannot do this part).
+valgrind: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t; done
 
 run: all
 	@bash scripts/run.sh

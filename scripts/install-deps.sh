@@ -9,7 +9,7 @@ packages=(
   libcmocka-dev
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes (clang does not pull them in)
   clang libclang-rt-14-dev
-  mariadb-server mariadb-client openssl curl jq
+  mariadb-server mariadb-client openssl curl jq valgrind
 )
 
 missing=()

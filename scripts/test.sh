@@ -51,6 +51,25 @@ unit() {
 }
 
 run_suite unit unit
+# A plain build also runs the unit tests under valgrind; a SAN=1 build has ASan instead.
+valgrind_unit() {
+  local t rc=0 p=0 f=0
+  for t in build/tests/test_*; do
+    case "$t" in *.d) continue ;; esac
+    if valgrind -q --error-exitcode=1 --leak-check=full \
+      --errors-for-leak-kinds=definite,indirect "$t" >"$TEST_DIR/valgrind-$(basename "$t").txt" 2>&1; then
+      echo "ok   valgrind $t"; p=$((p + 1))
+    else
+      echo "FAIL valgrind $t"; tail -n 30 "$TEST_DIR/valgrind-$(basename "$t").txt"
+      f=$((f + 1)); rc=1
+    fi
+  done
+  echo "$p passed, $f failed"
+  return $rc
+}
+if ! grep -q 'san=1' build/.flavor 2>/dev/null; then
+  run_suite valgrind valgrind_unit
+fi
 for t in tests/integration/test_*.sh; do
   run_suite "$(basename "$t" .sh)" bash "$t"
 done

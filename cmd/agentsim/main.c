@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -117,6 +118,20 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * One listening socket per node plus one per connection: take all the open files the
+ * hard limit allows, so that a large simulated fleet is not cut short by a soft 1024.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts = { 0 };
@@ -150,6 +165,7 @@ int main(int argc, char **argv)
 		}
 		setvbuf(applylog, NULL, _IOLBF, 0);
 	}
+	raise_fd_limit();
 	if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
 		fprintf(stderr, "agentsim: civetweb could not initialise TLS (is the "
 				"build/tlscompat libssl.so shim reachable?)\n");
