@@ -135,12 +135,13 @@ stack_cmdb() {
   return 1
 }
 
-# api METHOD PATH [JSON]: one request to $API; sets $BODY and $HTTP_STATUS (call it
-# directly, not inside $(...), or the variables stay in the subshell).
+# api METHOD PATH [BODY [CONTENT-TYPE]]: one request to $API (a body is sent as
+# application/json unless told otherwise); sets $BODY and $HTTP_STATUS. Call it
+# directly, not inside $(...), or the variables stay in the subshell.
 api() {
-  local method=$1 path=$2 data=${3:-} out
+  local method=$1 path=$2 data=${3:-} ctype=${4:-application/json} out
   if [ -n "$data" ]; then
-    out=$(curl -s -w '\n%{http_code}' -X "$method" -H 'Content-Type: application/json' \
+    out=$(curl -s -w '\n%{http_code}' -X "$method" -H "Content-Type: $ctype" \
       --data-binary "$data" "$API$path")
   else
     out=$(curl -s -w '\n%{http_code}' -X "$method" "$API$path")

@@ -25,18 +25,12 @@ before=$(checksum)
 
 # expect STATUS METHOD PATH [BODY] [CONTENT-TYPE]: the status and a JSON {"error"}.
 expect() {
-  local want=$1 method=$2 path=$3 body=${4:-} ctype=${5:-application/json} out code
-  if [ -n "$body" ]; then
-    out=$(curl -s -w '\n%{http_code}' -X "$method" -H "Content-Type: $ctype" \
-      --data-binary "$body" "$API$path")
-  else
-    out=$(curl -s -w '\n%{http_code}' -X "$method" "$API$path")
-  fi
-  code=${out##*$'\n'}
-  if [ "$code" = "$want" ] && jq -e '.error | type == "string"' >/dev/null 2>&1 <<<"${out%$'\n'*}"; then
+  local want=$1 method=$2 path=$3 body=${4:-}
+  api "$method" "$path" "$body" "${5:-application/json}"
+  if [ "$HTTP_STATUS" = "$want" ] && jq -e '.error | type == "string"' >/dev/null 2>&1 <<<"$BODY"; then
     check "$want $method $path ${body:0:40}" true
   else
-    check "$want $method $path ${body:0:40} (got $code: ${out%$'\n'*})" false
+    check "$want $method $path ${body:0:40} (got $HTTP_STATUS: $BODY)" false
   fi
 }
 
