@@ -121,9 +121,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 		if (parse_int64(optarg, min, max, target) != 0) {
 			fprintf(stderr,
-				"floor: --%s: expected an integer in [%" PRId64 ", %" PRId64
-				"], got '%s'\n",
-				longopts[idx].name, min, max, optarg);
+			        "floor: --%s: expected an integer in [%" PRId64 ", %" PRId64
+			        "], got '%s'\n",
+			        longopts[idx].name, min, max, optarg);
 			return -1;
 		}
 	}
@@ -145,11 +145,11 @@ static void init_node(struct floor_run *f, int64_t i)
 
 	x->call.op = AGENT_DISPATCH;
 	snprintf(x->call.ip, sizeof(x->call.ip), "127.0.%d.%d", (int)(1 + i / 250),
-		 (int)(1 + i % 250));
+	         (int)(1 + i % 250));
 	x->call.port = (int)f->opt->port;
 	x->call.version = f->opt->version;
 	snprintf(x->call.idem_key, sizeof(x->call.idem_key), "floor-%" PRId64 "-n%" PRId64,
-		 f->opt->version, i);
+	         f->opt->version, i);
 	x->call.user = x;
 }
 
@@ -215,7 +215,7 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 	}
 	x->state = F_WAITING;
 	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, (int)f->opt->poll_min_ms,
-						   (int)f->opt->poll_max_ms);
+	                                           (int)f->opt->poll_max_ms);
 	return 0;
 }
 
@@ -289,7 +289,7 @@ static int run(const struct options *opt)
 	/* CPU and peak RSS show what the agent client alone costs beside the controller. */
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_ms = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-		 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 	printf("floor: %" PRId64 " nodes, %" PRId64 " per batch, wall_ms=%" PRId64
 	       " requests=%" PRId64 " cpu_ms=%" PRId64 " maxrss_kib=%ld\n",
 	       opt->nodes, opt->batch, wall_ms, f.requests, cpu_ms, ru.ru_maxrss);

@@ -12,7 +12,6 @@
 #include "core/core.h"
 #include "core/log.h"
 
-
 void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len)
 {
 	char clen[32];
@@ -56,7 +55,7 @@ void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...
 
 /* An error answer with one extra header. */
 static void send_error_with(struct mg_connection *conn, int status, const char *name,
-			    const char *value, const char *msg)
+                            const char *value, const char *msg)
 {
 	cJSON *doc = cJSON_CreateObject();
 	char *text, clen[32];
@@ -106,8 +105,9 @@ int api_read_json(struct mg_connection *conn, cJSON **doc)
 		return -1;
 	}
 	if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
-		api_send_error(conn, 415, "Content-Type must be application/json"
-					       " (curl: -H 'Content-Type: application/json')");
+		api_send_error(conn, 415,
+		               "Content-Type must be application/json"
+		               " (curl: -H 'Content-Type: application/json')");
 		return -1;
 	}
 	buf = malloc(cap);
@@ -120,7 +120,7 @@ int api_read_json(struct mg_connection *conn, cJSON **doc)
 		if (len > API_BODY_MAX) {
 			free(buf);
 			api_send_error(conn, 413, "request body larger than %d bytes",
-				       API_BODY_MAX);
+			               API_BODY_MAX);
 			return -1;
 		}
 		if (len == cap) {

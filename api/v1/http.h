@@ -29,8 +29,8 @@ struct api_request {
 	struct mg_connection *conn;
 	struct api_ctx *ctx;
 	const char *method;
-	const char *query; /* raw query string or NULL */
-	int64_t id;        /* the {id} path segment, 0 when the path has none */
+	const char *query;                  /* raw query string or NULL */
+	int64_t id;                         /* the {id} path segment, 0 when the path has none */
 	char principal[AUTH_PRINCIPAL_MAX]; /* who asks; "local" without authentication */
 };
 
@@ -40,7 +40,7 @@ void api_send_body(struct mg_connection *conn, int status, const char *body, siz
 void api_send_json(struct mg_connection *conn, int status, const cJSON *doc);
 /* Sends {"error": "<formatted>"} with status. */
 void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* 401 with "WWW-Authenticate: Bearer" and a JSON error. */
 void api_send_unauthorized(struct mg_connection *conn, const char *msg);
 /* 405 with an Allow header. */

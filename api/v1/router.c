@@ -19,13 +19,10 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{ "nodes", 0, "GET", api_nodes_list },
-	{ "nodes", 0, "POST", api_nodes_create },
-	{ "nodes", 1, "GET", api_nodes_get },
-	{ "nodes", 1, "PATCH", api_nodes_patch },
-	{ "releases", 0, "GET", api_releases_list },
-	{ "releases", 0, "POST", api_releases_create },
-	{ "releases", 1, "GET", api_releases_get },
+    {"nodes", 0, "GET", api_nodes_list},       {"nodes", 0, "POST", api_nodes_create},
+    {"nodes", 1, "GET", api_nodes_get},        {"nodes", 1, "PATCH", api_nodes_patch},
+    {"releases", 0, "GET", api_releases_list}, {"releases", 0, "POST", api_releases_create},
+    {"releases", 1, "GET", api_releases_get},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -47,7 +44,7 @@ static int dispatch(struct api_request *req, const char *collection, size_t clen
 			return 200;
 		}
 		alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen, "%s%s",
-					 alen ? ", " : "", r->method);
+		                         alen ? ", " : "", r->method);
 	}
 	if (!alen) {
 		api_send_error(req->conn, 404, "no such resource");
@@ -102,27 +99,27 @@ static int authenticate(struct api_request *req, const struct mg_request_info *r
 	if (ri->client_cert) {
 		/* civetweb only reports a certificate that verified against CMDB_CLIENT_CA. */
 		auth_cert_principal(ri->client_cert->subject, req->principal,
-				    sizeof(req->principal));
+		                    sizeof(req->principal));
 		return 0;
 	}
-	v = auth_check_bearer(ctx->auth, mg_get_header(req->conn, "Authorization"),
-			      req->principal, sizeof(req->principal));
+	v = auth_check_bearer(ctx->auth, mg_get_header(req->conn, "Authorization"), req->principal,
+	                      sizeof(req->principal));
 	if (v == AUTH_INVALID) {
 		api_send_unauthorized(req->conn, "invalid credentials: the bearer token is not"
-						 " known");
+		                                 " known");
 		return 401;
 	}
 	if (!is_write(req->method))
 		return 0;
 	if (v == AUTH_ANONYMOUS) {
 		api_send_unauthorized(req->conn, "authentication required: send"
-						 " \"Authorization: Bearer <token>\" or a client"
-						 " certificate");
+		                                 " \"Authorization: Bearer <token>\" or a client"
+		                                 " certificate");
 		return 401;
 	}
 	if (v == AUTH_READER) {
 		api_send_error(req->conn, 403, "%s may read but not change anything",
-			       req->principal);
+		               req->principal);
 		return 403;
 	}
 	return 0;
@@ -131,8 +128,8 @@ static int authenticate(struct api_request *req, const struct mg_request_info *r
 static int route(struct mg_connection *conn, void *arg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	struct api_request req = { .conn = conn, .ctx = arg, .method = ri->request_method,
-				   .query = ri->query_string };
+	struct api_request req = {
+	    .conn = conn, .ctx = arg, .method = ri->request_method, .query = ri->query_string};
 	/*
 	 * The raw path, not civetweb's cleaned one: "/api/v1/releases/%2e%2e%2fnodes" must
 	 * not become "/api/v1/nodes". Anything with dot segments is simply not a resource.
@@ -155,8 +152,7 @@ static int route(struct mg_connection *conn, void *arg)
 	slash = strchr(rest, '/');
 	clen = slash ? (size_t)(slash - rest) : strlen(rest);
 	if (slash && slash[1] != '\0') {
-		if (strchr(slash + 1, '/') ||
-		    parse_int64(slash + 1, 1, INT64_MAX, &req.id) != 0) {
+		if (strchr(slash + 1, '/') || parse_int64(slash + 1, 1, INT64_MAX, &req.id) != 0) {
 			api_send_error(conn, 404, "no such resource: ids are positive integers");
 			return 404;
 		}

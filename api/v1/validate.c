@@ -15,7 +15,7 @@
 #define JSON_INT_MAX 9007199254740991LL /* 2^53 - 1 */
 
 static int fail(struct api_error *e, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct api_error *e, int status, const char *fmt, ...)
 {
@@ -50,7 +50,7 @@ static int check_tree(const cJSON *item, int depth, struct api_error *e)
 		for (a = item->child; a; a = a->next)
 			if (++members > API_OBJECT_MEMBERS_MAX)
 				return fail(e, 400, "JSON object with more than %d members",
-					    API_OBJECT_MEMBERS_MAX);
+				            API_OBJECT_MEMBERS_MAX);
 		for (a = item->child; a; a = a->next) {
 			for (b = a->next; b; b = b->next) {
 				if (strcmp(a->string, b->string) == 0) {
@@ -110,7 +110,7 @@ static int only(const cJSON *obj, const char *const *allowed, struct api_error *
 
 /* 1 absent, 0 present and valid, -1 invalid (e filled). */
 static int get_int(const cJSON *obj, const char *name, int64_t min, int64_t max, int64_t *out,
-		   struct api_error *e)
+                   struct api_error *e)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 	double d;
@@ -125,13 +125,13 @@ static int get_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
 		max = JSON_INT_MAX;
 	if (d < (double)min || d > (double)max)
 		return fail(e, 422, "%s must be from %lld to %lld", name, (long long)min,
-			    (long long)max);
+		            (long long)max);
 	*out = (int64_t)d;
 	return 0;
 }
 
 static int get_string(const cJSON *obj, const char *name, size_t maxlen, const char **out,
-		      struct api_error *e)
+                      struct api_error *e)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -167,7 +167,7 @@ static int valid_hostname(const char *s)
 				return 0;
 			label = 0;
 		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
+		           (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
 			label++;
 		} else {
 			return 0;
@@ -205,7 +205,7 @@ static int get_health(const cJSON *body, enum node_health *out, struct api_error
 
 int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_error *e)
 {
-	static const char *const fields[] = { "hostname", "ip", "agent_port", "status", NULL };
+	static const char *const fields[] = {"hostname", "ip", "agent_port", "status", NULL};
 	const char *ip = NULL;
 	int64_t port = 8443;
 
@@ -213,7 +213,7 @@ int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_
 	out->status = NODE_ONLINE;
 	if (only(body, fields, e) ||
 	    require(get_string(body, "hostname", 253, &out->hostname, e), "hostname",
-		    "an RFC 1123 host name", e) ||
+	            "an RFC 1123 host name", e) ||
 	    require(get_string(body, "ip", 64, &ip, e), "ip", "an IPv4 or IPv6 address", e) ||
 	    get_int(body, "agent_port", 1, 65535, &port, e) < 0 ||
 	    get_health(body, &out->status, e) < 0)
@@ -228,7 +228,7 @@ int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_
 
 int api_parse_node_patch(const cJSON *body, enum node_health *out, struct api_error *e)
 {
-	static const char *const fields[] = { "status", NULL };
+	static const char *const fields[] = {"status", NULL};
 
 	if (only(body, fields, e))
 		return -1;
@@ -254,11 +254,12 @@ static int get_node_ids(const cJSON *body, struct release_input *out, struct api
 		return fail(e, 400, "node_ids must be an array of node ids");
 	count = (size_t)cJSON_GetArraySize(arr);
 	if (count == 0)
-		return fail(e, 422, "node_ids is empty: name at least one node, or leave it out"
-				    " to release to every online node");
+		return fail(e, 422,
+		            "node_ids is empty: name at least one node, or leave it out"
+		            " to release to every online node");
 	if (count > API_NODE_IDS_MAX)
 		return fail(e, 422, "node_ids has %zu entries; at most %d", count,
-			    API_NODE_IDS_MAX);
+		            API_NODE_IDS_MAX);
 	out->node_ids = calloc(count, sizeof(*out->node_ids));
 	sorted = calloc(count, sizeof(*sorted));
 	if (!out->node_ids || !sorted) {
@@ -295,18 +296,17 @@ bad:
 	return -1;
 }
 
-int api_parse_release_create(const cJSON *body, struct release_input *out,
-			     struct api_error *e)
+int api_parse_release_create(const cJSON *body, struct release_input *out, struct api_error *e)
 {
-	static const char *const fields[] = { "version", "batch_size", "node_ids", NULL };
+	static const char *const fields[] = {"version", "batch_size", "node_ids", NULL};
 	int64_t batch = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (only(body, fields, e) ||
 	    require(get_int(body, "version", 1, INT64_MAX, &out->version, e), "version",
-		    "a positive integer", e) ||
+	            "a positive integer", e) ||
 	    require(get_int(body, "batch_size", 1, API_BATCH_SIZE_MAX, &batch, e), "batch_size",
-		    "a positive integer", e) ||
+	            "a positive integer", e) ||
 	    get_node_ids(body, out, e)) {
 		api_release_input_release(out);
 		return -1;

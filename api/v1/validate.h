@@ -13,10 +13,10 @@
 
 #include "core/core.h"
 
-#define API_JSON_DEPTH_MAX 8
+#define API_JSON_DEPTH_MAX     8
 #define API_OBJECT_MEMBERS_MAX 32
-#define API_NODE_IDS_MAX 10000
-#define API_BATCH_SIZE_MAX 10000
+#define API_NODE_IDS_MAX       10000
+#define API_BATCH_SIZE_MAX     10000
 
 struct api_error {
 	int status;
@@ -50,8 +50,7 @@ struct release_input {
 };
 
 /* POST /api/v1/releases: {"version","batch_size","node_ids"?}; free with _release. */
-int api_parse_release_create(const cJSON *body, struct release_input *out,
-			     struct api_error *e);
+int api_parse_release_create(const cJSON *body, struct release_input *out, struct api_error *e);
 void api_release_input_release(struct release_input *in);
 
 #endif

@@ -19,24 +19,24 @@
 #include "simnode.h"
 #include "simtask.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE      2
 #define DEFAULT_THREADS 64
-#define MAX_THREADS 1024
+#define MAX_THREADS     1024
 
 static const char usage_text[] =
-	"usage: agentsim --certs DIR --nodes FILE [--log FILE] [--threads N]\n"
-	"\n"
-	"Serves the node agent protocol over mutual TLS on every address in FILE.\n"
-	"  --certs DIR    ca.pem and ca.key (and other-ca.pem and other-ca.key for\n"
-	"                 cert=otherca) as written by certs/gen.sh; every node gets its own\n"
-	"                 certificate, minted at startup\n"
-	"  --nodes FILE   one node per line: IP:PORT [behaviour...]; behaviours are\n"
-	"                 delay=SECONDS fail flaky=N hang 5xx 429 garbage badstatus badtaskid\n"
-	"                 forget cert=otherca|wrongname|expired\n"
-	"  --log FILE     append one line per apply and per replayed key to FILE\n"
-	"  --threads N    worker threads (default 64); each hung request holds one until\n"
-	"                 shutdown\n"
-	"Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";
+    "usage: agentsim --certs DIR --nodes FILE [--log FILE] [--threads N]\n"
+    "\n"
+    "Serves the node agent protocol over mutual TLS on every address in FILE.\n"
+    "  --certs DIR    ca.pem and ca.key (and other-ca.pem and other-ca.key for\n"
+    "                 cert=otherca) as written by certs/gen.sh; every node gets its own\n"
+    "                 certificate, minted at startup\n"
+    "  --nodes FILE   one node per line: IP:PORT [behaviour...]; behaviours are\n"
+    "                 delay=SECONDS fail flaky=N hang 5xx 429 garbage badstatus badtaskid\n"
+    "                 forget cert=otherca|wrongname|expired\n"
+    "  --log FILE     append one line per apply and per replayed key to FILE\n"
+    "  --threads N    worker threads (default 64); each hung request holds one until\n"
+    "                 shutdown\n"
+    "Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";
 
 struct options {
 	const char *certs_dir;
@@ -57,12 +57,9 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "certs", required_argument, NULL, 'c' },
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"certs", required_argument, NULL, 'c'}, {"nodes", required_argument, NULL, 'n'},
+	    {"log", required_argument, NULL, 'l'},   {"threads", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
 	char *end;
 	long v;
@@ -92,8 +89,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			fputs(usage_text, stdout);
 			return 1;
 		default:
-			return usage_error("unknown option or missing value: %s",
-					   argv[optind - 1]);
+			return usage_error("unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -134,7 +130,7 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
-	struct options opts = { 0 };
+	struct options opts = {0};
 	struct simnode_table nodes = SIMNODE_TABLE_INIT;
 	struct simtask_store *tasks = NULL;
 	struct simcert *certs = NULL;
@@ -159,7 +155,7 @@ int main(int argc, char **argv)
 		applylog = fopen(opts.log_file, "a");
 		if (!applylog) {
 			fprintf(stderr, "agentsim: cannot open log %s: %s\n", opts.log_file,
-				strerror(errno));
+			        strerror(errno));
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -168,7 +164,7 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
 		fprintf(stderr, "agentsim: civetweb could not initialise TLS (is the "
-				"build/tlscompat libssl.so shim reachable?)\n");
+		                "build/tlscompat libssl.so shim reachable?)\n");
 		goto out_lib;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -179,7 +175,7 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("agentsim", "minted %zu node certificates in %.0f ms", nodes.count,
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	         (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	tasks = simtask_store_new(nodes.count, applylog);
 	if (!tasks) {
 		fprintf(stderr, "agentsim: out of memory\n");

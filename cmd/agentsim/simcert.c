@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#define HOUR_S 3600L
+#define HOUR_S       3600L
 #define SERIAL_BYTES 16
 
 struct simcert {
@@ -49,8 +49,7 @@ static void ossl_error(char *err, size_t errlen, const char *what)
 }
 
 /* Opens DIR/NAME.EXT for reading, or fails with a message naming the file. */
-static FILE *open_pem(const char *dir, const char *name, const char *ext, char *err,
-		      size_t errlen)
+static FILE *open_pem(const char *dir, const char *name, const char *ext, char *err, size_t errlen)
 {
 	char path[4096];
 	FILE *f;
@@ -59,13 +58,13 @@ static FILE *open_pem(const char *dir, const char *name, const char *ext, char *
 	f = fopen(path, "r");
 	if (!f)
 		snprintf(err, errlen, "cannot open %s: %s (run certs/gen.sh)", path,
-			 strerror(errno));
+		         strerror(errno));
 	return f;
 }
 
 /* Loads DIR/NAME.pem and DIR/NAME.key into ca; on failure ca holds nothing. */
 static int issuer_load(struct issuer *ca, const char *dir, const char *name, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	char what[128];
 	FILE *f = NULL;
@@ -150,7 +149,7 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
  * certificates, so only the names and dates differ from what agentsim served before.
  */
 static X509 *mint_leaf(const struct issuer *ca, EVP_PKEY *key, const struct simnode *node,
-		       time_t now)
+                       time_t now)
 {
 	const bool wrongname = node->cert == SIMNODE_CERT_WRONGNAME;
 	const bool expired = node->cert == SIMNODE_CERT_EXPIRED;
@@ -165,13 +164,12 @@ static X509 *mint_leaf(const struct issuer *ca, EVP_PKEY *key, const struct simn
 	else
 		snprintf(san, sizeof(san), "IP:%s", node->ip);
 	if (X509_set_version(x, X509_VERSION_3) != 1 || set_serial(x) < 0 ||
-	    !X509_time_adj_ex(X509_getm_notBefore(x), expired ? -30 : 0,
-			      expired ? 0 : -HOUR_S, &now) ||
+	    !X509_time_adj_ex(X509_getm_notBefore(x), expired ? -30 : 0, expired ? 0 : -HOUR_S,
+	                      &now) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), expired ? -1 : 30, 0, &now) ||
-	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-				       (const unsigned char *)(wrongname ? "wrong.invalid" :
-									   node->ip),
-				       -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(
+	        X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	        (const unsigned char *)(wrongname ? "wrong.invalid" : node->ip), -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
 	    X509_set_pubkey(x, key) != 1)
 		goto fail;
@@ -224,10 +222,10 @@ static bool wants_otherca(const struct simnode_table *nodes)
 	return false;
 }
 
-struct simcert *simcert_mint(const char *certs_dir, const struct simnode_table *nodes,
-			     char *err, size_t errlen)
+struct simcert *simcert_mint(const char *certs_dir, const struct simnode_table *nodes, char *err,
+                             size_t errlen)
 {
-	struct issuer fleet = { NULL, NULL }, other = { NULL, NULL };
+	struct issuer fleet = {NULL, NULL}, other = {NULL, NULL};
 	const struct issuer *ca;
 	struct simcert *c = calloc(1, sizeof(*c));
 	char what[64];
@@ -255,7 +253,7 @@ struct simcert *simcert_mint(const char *certs_dir, const struct simnode_table *
 		c->leaves[i] = mint_leaf(ca, c->key, &nodes->nodes[i], now);
 		if (!c->leaves[i]) {
 			snprintf(what, sizeof(what), "cannot mint a certificate for %s",
-				 nodes->nodes[i].addr);
+			         nodes->nodes[i].addr);
 			ossl_error(err, errlen, what);
 			goto out;
 		}

@@ -26,8 +26,8 @@ struct simcert;
  * Every leaf has a random 128-bit serial and extendedKeyUsage serverAuth. Returns the
  * set (free with simcert_free), or NULL with a message in err. nodes is only read here.
  */
-struct simcert *simcert_mint(const char *certs_dir, const struct simnode_table *nodes,
-			     char *err, size_t errlen);
+struct simcert *simcert_mint(const char *certs_dir, const struct simnode_table *nodes, char *err,
+                             size_t errlen);
 
 /*
  * Makes ssl present node's certificate and the shared key; safe from any thread, for

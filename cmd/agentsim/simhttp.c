@@ -26,14 +26,14 @@
 
 #include "core/log.h"
 
-#define MAX_BODY (64 * 1024)
-#define MAX_KEY 128
-#define MAX_TASK_ID 64
+#define MAX_BODY     (64 * 1024)
+#define MAX_KEY      128
+#define MAX_TASK_ID  64
 #define HANG_POLL_NS (100 * 1000000L)
 /* Largest version a JSON number (a double in cJSON) holds exactly. */
 #define MAX_VERSION 9007199254740992.0
 
-#define TASKS_PATH "/api/v1/tasks"
+#define TASKS_PATH  "/api/v1/tasks"
 #define BAD_TASK_ID "bad id/../x"
 
 struct simhttp {
@@ -54,8 +54,8 @@ struct simhttp {
 static _Thread_local const struct simnode *handshake_node;
 
 /* One response with a fixed body; extra is an optional "Name", "value" header pair. */
-static void send_body(struct mg_connection *conn, int status, const char *ctype,
-		      const char *body, const char *extra_name, const char *extra_value)
+static void send_body(struct mg_connection *conn, int status, const char *ctype, const char *body,
+                      const char *extra_name, const char *extra_value)
 {
 	char len[24];
 	size_t n = strlen(body);
@@ -101,7 +101,7 @@ static void send_error(struct mg_connection *conn, int status, const char *msg)
 
 /* Like send_error with one more header, for 405 Allow, 429 Retry-After, 413 close. */
 static void send_error_hdr(struct mg_connection *conn, int status, const char *msg,
-			   const char *name, const char *value)
+                           const char *name, const char *value)
 {
 	cJSON *root = error_object(msg);
 	char *text = root ? cJSON_PrintUnformatted(root) : NULL;
@@ -123,13 +123,13 @@ static void send_task_id(struct mg_connection *conn, int status, const char *id)
 }
 
 static void send_status(struct mg_connection *conn, const char *id, const char *status,
-			const char *last_error)
+                        const char *last_error)
 {
 	cJSON *root = cJSON_CreateObject();
 
 	if (root && (!cJSON_AddStringToObject(root, "task_id", id) ||
-		     !cJSON_AddStringToObject(root, "status", status) ||
-		     !cJSON_AddStringToObject(root, "last_error", last_error))) {
+	             !cJSON_AddStringToObject(root, "status", status) ||
+	             !cJSON_AddStringToObject(root, "last_error", last_error))) {
 		cJSON_Delete(root);
 		root = NULL;
 	}
@@ -142,8 +142,8 @@ static void send_status(struct mg_connection *conn, const char *id, const char *
  * presented, so a client cannot reach a node through another node's certificate.
  */
 static const struct simnode *addressed_node(const struct simhttp *h,
-					    const struct mg_connection *conn,
-					    const struct mg_request_info *ri)
+                                            const struct mg_connection *conn,
+                                            const struct mg_request_info *ri)
 {
 	const char *host = mg_get_header(conn, "Host");
 	const struct simnode *node;
@@ -258,7 +258,7 @@ static bool valid_key(const char *key)
 static bool valid_task_id(const char *id)
 {
 	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			      "0123456789._:-");
+	                      "0123456789._:-");
 
 	return n >= 1 && n <= MAX_TASK_ID && id[n] == '\0';
 }
@@ -284,7 +284,8 @@ static int parse_dispatch(const char *body, size_t len, int64_t *version, const 
 		*why = "body must be a JSON object";
 		goto out;
 	}
-	cJSON_ArrayForEach(item, root) {
+	cJSON_ArrayForEach(item, root)
+	{
 		if (item->string && strcmp(item->string, "type") == 0) {
 			ntype++;
 			if (!cJSON_IsString(item) ||
@@ -316,7 +317,7 @@ out:
 }
 
 static void handle_dispatch(struct simhttp *h, struct mg_connection *conn,
-			    const struct mg_request_info *ri, const struct simnode *node)
+                            const struct mg_request_info *ri, const struct simnode *node)
 {
 	const char *key = mg_get_header(conn, "Idempotency-Key");
 	const char *why = NULL;
@@ -389,8 +390,8 @@ out:
 	free(body);
 }
 
-static void handle_status(struct simhttp *h, struct mg_connection *conn,
-			  const struct simnode *node, const char *id)
+static void handle_status(struct simhttp *h, struct mg_connection *conn, const struct simnode *node,
+                          const char *id)
 {
 	char last_error[64];
 	enum simtask_status st;
@@ -500,7 +501,7 @@ static int select_certificate(SSL *ssl, void *arg)
 
 	if (!handshake_node || simcert_use(h->cfg.certs, handshake_node, ssl) < 0) {
 		log_warn("agentsim", "cannot install the certificate of %s",
-			 handshake_node ? handshake_node->addr : "an unknown node");
+		         handshake_node ? handshake_node->addr : "an unknown node");
 		return 0;
 	}
 	return 1;
@@ -547,17 +548,17 @@ static char *listening_ports(const struct simnode_table *nodes)
 	ports[0] = '\0';
 	for (i = 0; i < nodes->count; i++)
 		n += (size_t)snprintf(ports + n, cap - n, "%s%ss", n ? "," : "",
-				      nodes->nodes[i].addr);
+		                      nodes->nodes[i].addr);
 	return ports;
 }
 
 /* Starts h's civetweb context on ports; civetweb copies every option and callback. */
 static int start_context(struct simhttp *h, const char *ports, const char *cafile,
-			 const char *threads, char *err, size_t errlen)
+                         const char *threads, char *err, size_t errlen)
 {
 	char etext[256] = "";
 	unsigned ecode = 0;
-	struct mg_error_data edata = { &ecode, etext, sizeof(etext) };
+	struct mg_error_data edata = {&ecode, etext, sizeof(etext)};
 	struct mg_callbacks callbacks;
 	struct mg_init_data init;
 	/*
@@ -566,17 +567,27 @@ static int start_context(struct simhttp *h, const char *ports, const char *cafil
 	 * request_timeout_ms outlasts a controller's timeouts.
 	 */
 	const char *options[] = {
-		"listening_ports", ports,
-		"ssl_ca_file", cafile,
-		"ssl_verify_peer", "yes",
-		"ssl_default_verify_paths", "no",
-		"ssl_protocol_version", "4",
-		"tcp_nodelay", "1",
-		"num_threads", threads,
-		"enable_keep_alive", "yes",
-		"keep_alive_timeout_ms", "500",
-		"request_timeout_ms", "70000",
-		NULL,
+	    "listening_ports",
+	    ports,
+	    "ssl_ca_file",
+	    cafile,
+	    "ssl_verify_peer",
+	    "yes",
+	    "ssl_default_verify_paths",
+	    "no",
+	    "ssl_protocol_version",
+	    "4",
+	    "tcp_nodelay",
+	    "1",
+	    "num_threads",
+	    threads,
+	    "enable_keep_alive",
+	    "yes",
+	    "keep_alive_timeout_ms",
+	    "500",
+	    "request_timeout_ms",
+	    "70000",
+	    NULL,
 	};
 
 	memset(&callbacks, 0, sizeof(callbacks));
@@ -590,7 +601,7 @@ static int start_context(struct simhttp *h, const char *ports, const char *cafil
 	h->mg = mg_start2(&init, &edata);
 	if (!h->mg) {
 		snprintf(err, errlen, "cannot listen on %zu addresses: %s", h->cfg.nodes->count,
-			 etext[0] ? etext : "unknown civetweb error");
+		         etext[0] ? etext : "unknown civetweb error");
 		return -1;
 	}
 	return 0;
@@ -612,21 +623,20 @@ static int start_listener(struct simhttp *h, char *err, size_t errlen)
 	snprintf(threads, sizeof(threads), "%u", h->cfg.threads);
 	if (access(cafile, R_OK) != 0) {
 		snprintf(err, errlen, "cannot read %s: %s (run certs/gen.sh)", cafile,
-			 strerror(errno));
+		         strerror(errno));
 		goto out;
 	}
 	if (start_context(h, ports, cafile, threads, err, errlen) < 0)
 		goto out;
 	log_info("agentsim", "listening on %zu addresses, one certificate each (%s threads)",
-		 h->cfg.nodes->count, threads);
+	         h->cfg.nodes->count, threads);
 	rc = 0;
 out:
 	free(ports);
 	return rc;
 }
 
-int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err,
-		  size_t errlen)
+int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err, size_t errlen)
 {
 	struct simhttp *h = calloc(1, sizeof(*h));
 	pthread_condattr_t attr;

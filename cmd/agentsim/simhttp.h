@@ -28,8 +28,7 @@ struct simhttp;
  * succeeded first. Returns 0 and the server in *out, or -1 with a message in err (an
  * address in use, an unreadable certificate) after stopping whatever had started.
  */
-int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err,
-		  size_t errlen);
+int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err, size_t errlen);
 
 /* Wakes hung handlers, stops the context and frees h. NULL is allowed. */
 void simhttp_stop(struct simhttp *h);

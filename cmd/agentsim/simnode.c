@@ -12,25 +12,25 @@
 #include <string.h>
 
 /* Longest delay accepted: a day is far beyond any controller timeout worth testing. */
-#define MAX_DELAY_S 86400.0
+#define MAX_DELAY_S      86400.0
 #define DEFAULT_DELAY_US 100000
 
 static const char *const cert_names[SIMNODE_CERT_COUNT] = {
-	[SIMNODE_CERT_GOOD] = "good",
-	[SIMNODE_CERT_OTHERCA] = "otherca",
-	[SIMNODE_CERT_WRONGNAME] = "wrongname",
-	[SIMNODE_CERT_EXPIRED] = "expired",
+    [SIMNODE_CERT_GOOD] = "good",
+    [SIMNODE_CERT_OTHERCA] = "otherca",
+    [SIMNODE_CERT_WRONGNAME] = "wrongname",
+    [SIMNODE_CERT_EXPIRED] = "expired",
 };
 
 static const char *const fault_names[SIMNODE_FAULT_COUNT] = {
-	[SIMNODE_FAULT_NONE] = "",
-	[SIMNODE_FAULT_HANG] = "hang",
-	[SIMNODE_FAULT_5XX] = "5xx",
-	[SIMNODE_FAULT_429] = "429",
-	[SIMNODE_FAULT_GARBAGE] = "garbage",
-	[SIMNODE_FAULT_BADSTATUS] = "badstatus",
-	[SIMNODE_FAULT_BADTASKID] = "badtaskid",
-	[SIMNODE_FAULT_FORGET] = "forget",
+    [SIMNODE_FAULT_NONE] = "",
+    [SIMNODE_FAULT_HANG] = "hang",
+    [SIMNODE_FAULT_5XX] = "5xx",
+    [SIMNODE_FAULT_429] = "429",
+    [SIMNODE_FAULT_GARBAGE] = "garbage",
+    [SIMNODE_FAULT_BADSTATUS] = "badstatus",
+    [SIMNODE_FAULT_BADTASKID] = "badtaskid",
+    [SIMNODE_FAULT_FORGET] = "forget",
 };
 
 static uint64_t hash_str(const char *s)
@@ -71,8 +71,7 @@ static int parse_addr(const char *tok, struct simnode *n, char *err, size_t errl
 	}
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno || port < 1 ||
-	    port > 65535) {
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno || port < 1 || port > 65535) {
 		snprintf(err, errlen, "port must be 1..65535, got '%s'", colon + 1);
 		return -1;
 	}
@@ -99,7 +98,7 @@ static int parse_delay(const char *val, struct simnode *n, char *err, size_t err
 
 /* Applies one behaviour token; seen tracks what was already given, to reject repeats. */
 static int parse_behaviour(const char *tok, struct simnode *n, unsigned *seen, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	enum { SEEN_DELAY = 1, SEEN_FAIL = 2, SEEN_CERT = 4, SEEN_FAULT = 8 };
 	int i;
@@ -139,7 +138,7 @@ static int parse_behaviour(const char *tok, struct simnode *n, unsigned *seen, c
 			}
 		}
 		snprintf(err, errlen, "cert must be otherca, wrongname or expired, got '%s'",
-			 tok + 5);
+		         tok + 5);
 		return -1;
 	}
 	for (i = SIMNODE_FAULT_NONE + 1; i < SIMNODE_FAULT_COUNT; i++) {
@@ -147,7 +146,7 @@ static int parse_behaviour(const char *tok, struct simnode *n, unsigned *seen, c
 			continue;
 		if (*seen & SEEN_FAULT) {
 			snprintf(err, errlen, "'%s' conflicts with '%s': one fault per node", tok,
-				 fault_names[n->fault]);
+			         fault_names[n->fault]);
 			return -1;
 		}
 		*seen |= SEEN_FAULT;
@@ -204,8 +203,8 @@ static int build_index(struct simnode_table *t, char *err, size_t errlen)
 
 			if (strcmp(other->addr, t->nodes[i].addr) == 0) {
 				snprintf(err, errlen,
-					 "nodes file %u: duplicate address %s (first on line %u)",
-					 t->nodes[i].line, t->nodes[i].addr, other->line);
+				         "nodes file %u: duplicate address %s (first on line %u)",
+				         t->nodes[i].line, t->nodes[i].addr, other->line);
 				return -1;
 			}
 			slot = (slot + 1) & mask;

@@ -55,7 +55,10 @@ struct simnode_table {
 	size_t nslots; /* a power of two, at least twice count */
 };
 
-#define SIMNODE_TABLE_INIT { NULL, 0, NULL, 0 }
+#define SIMNODE_TABLE_INIT                                                                         \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
 
 /*
  * Reads the nodes file at path into t (which must be SIMNODE_TABLE_INIT). Returns 0, or

@@ -18,10 +18,10 @@
 #define INITIAL_BUCKETS 1024
 
 static const char *const status_names[SIMTASK_STATUS_COUNT] = {
-	[SIMTASK_QUEUED] = "queued",
-	[SIMTASK_RUNNING] = "running",
-	[SIMTASK_SUCCESS] = "success",
-	[SIMTASK_FAILED] = "failed",
+    [SIMTASK_QUEUED] = "queued",
+    [SIMTASK_RUNNING] = "running",
+    [SIMTASK_SUCCESS] = "success",
+    [SIMTASK_FAILED] = "failed",
 };
 
 struct simtask {
@@ -202,7 +202,7 @@ static struct simtask *find_by_key(struct simtask_store *s, size_t node, const c
 
 /* Writes one apply-log line; called with the store locked so lines follow task order. */
 static void applylog_line(struct simtask_store *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void applylog_line(struct simtask_store *s, const char *fmt, ...)
 {
@@ -219,7 +219,7 @@ static void applylog_line(struct simtask_store *s, const char *fmt, ...)
 }
 
 int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_t version,
-		     const char *key, char *id, size_t idlen)
+                     const char *key, char *id, size_t idlen)
 {
 	struct simtask *task;
 	int rc = -1;
@@ -234,7 +234,7 @@ int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_
 		if (task) {
 			snprintf(id, idlen, "%s", task->id);
 			applylog_line(s, "replay node=%s task=%s key=%s\n", node->addr, task->id,
-				      key);
+			              key);
 			rc = SIMTASK_REPLAYED;
 			goto out;
 		}
@@ -253,13 +253,13 @@ int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_
 	task->version = version;
 	task->created_us = simtask_now_us();
 	snprintf(task->id, sizeof(task->id), "t%zu-%" PRIu64, node->index,
-		 ++s->counters[node->index]);
+	         ++s->counters[node->index]);
 	table_add(&s->by_id, task, false);
 	if (key)
 		table_add(&s->by_key, task, true);
 	snprintf(id, idlen, "%s", task->id);
-	applylog_line(s, "apply node=%s task=%s version=%" PRId64 " key=%s\n", node->addr,
-		      task->id, version, key ? key : "-");
+	applylog_line(s, "apply node=%s task=%s version=%" PRId64 " key=%s\n", node->addr, task->id,
+	              version, key ? key : "-");
 	rc = SIMTASK_CREATED;
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -267,7 +267,7 @@ out:
 }
 
 int simtask_find(struct simtask_store *s, const struct simnode *node, const char *id,
-		 int64_t *created_us)
+                 int64_t *created_us)
 {
 	struct simtask *cur;
 	int rc = -1;

@@ -49,14 +49,14 @@ void simtask_store_free(struct simtask_store *s);
  * and nothing on a conflict. Returns the outcome, or -1 when out of memory.
  */
 int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_t version,
-		     const char *key, char *id, size_t idlen);
+                     const char *key, char *id, size_t idlen);
 
 /*
  * Looks up task id on node (a task of another node is unknown here) and sets *created_us
  * to its dispatch time on the simtask_now_us() clock. Returns 0, or -1 when unknown.
  */
 int simtask_find(struct simtask_store *s, const struct simnode *node, const char *id,
-		 int64_t *created_us);
+                 int64_t *created_us);
 
 /*
  * The status of a task of node that was dispatched age_us ago: queued for the first

@@ -25,13 +25,13 @@
 #define EXIT_CONFIG 2
 /* Rendered finished releases kept in memory: a 2,000-node release is about 500 KiB. */
 #define API_CACHE_ENTRIES 64
-#define API_CACHE_BYTES (16u * 1024 * 1024)
+#define API_CACHE_BYTES   (16u * 1024 * 1024)
 
 static const char usage[] =
-	"usage: cmdb serve | migrate | help\n"
-	"  serve    serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
-	"  migrate  apply new migrations/NNNN_*.sql files to the database\n"
-	"Configuration is read from the environment; see README.md.\n";
+    "usage: cmdb serve | migrate | help\n"
+    "  serve    serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
+    "  migrate  apply new migrations/NNNN_*.sql files to the database\n"
+    "Configuration is read from the environment; see README.md.\n";
 
 static const char *env(const char *name)
 {
@@ -55,7 +55,7 @@ static int load_config(struct config *cfg, int need_agent)
 static int cmd_migrate(void)
 {
 	static struct config cfg;
-	struct db_conn conn = { 0 };
+	struct db_conn conn = {0};
 	char err[1024];
 	int applied = 0, rc;
 
@@ -75,7 +75,7 @@ static int cmd_migrate(void)
 		return 1;
 	}
 	log_info("migrate", "schema up to date (%d migration%s applied now)", applied,
-		 applied == 1 ? "" : "s");
+	         applied == 1 ? "" : "s");
 	return 0;
 }
 
@@ -168,7 +168,7 @@ static struct mg_context *start_http(const struct config *cfg, struct api_ctx *a
 	if (tls) {
 		if (make_pem(cfg, dir, sizeof(dir), pem, sizeof(pem))) {
 			log_error("serve", "cannot prepare the TLS certificate (CMDB_TLS_CERT,"
-					   " CMDB_TLS_KEY)");
+			                   " CMDB_TLS_KEY)");
 			return NULL;
 		}
 		options[n++] = "ssl_certificate";
@@ -203,18 +203,19 @@ static void log_api_security(const struct config *cfg, const struct auth *auth)
 	char how[512];
 
 	if (!cfg->tls_cert[0] && !cfg->auth_required) {
-		log_warn("serve", "API on plain HTTP at %s without authentication: allowed only"
-				  " on loopback; any local user can create releases",
-			 cfg->listen);
+		log_warn("serve",
+		         "API on plain HTTP at %s without authentication: allowed only"
+		         " on loopback; any local user can create releases",
+		         cfg->listen);
 		return;
 	}
 	snprintf(how, sizeof(how), "%s%s%s%s%s", cfg->tls_cert[0] ? "HTTPS" : "plain HTTP",
-		 cfg->client_ca[0] ? ", client certificates verified against CMDB_CLIENT_CA" : "",
-		 auth->ntokens ? ", bearer tokens from CMDB_API_TOKENS_FILE" : "",
-		 cfg->auth_required ? "; reads open, writes need a principal" : "",
-		 cfg->auth_required ? "" : "; no authentication (loopback only)");
+	         cfg->client_ca[0] ? ", client certificates verified against CMDB_CLIENT_CA" : "",
+	         auth->ntokens ? ", bearer tokens from CMDB_API_TOKENS_FILE" : "",
+	         cfg->auth_required ? "; reads open, writes need a principal" : "",
+	         cfg->auth_required ? "" : "; no authentication (loopback only)");
 	log_info("serve", "API on %s://%s: %s (%zu tokens)", cfg->tls_cert[0] ? "https" : "http",
-		 cfg->listen, how, auth->ntokens);
+	         cfg->listen, how, auth->ntokens);
 }
 
 /*
@@ -229,15 +230,16 @@ static void raise_fd_limit(const struct config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
-		log_warn("serve", "open-file limit %llu is below the %llu that RELEASE_MAX_INFLIGHT"
-				  " needs; raise the hard limit (ulimit -Hn)",
-			 (unsigned long long)rl.rlim_max, (unsigned long long)want);
+		log_warn("serve",
+		         "open-file limit %llu is below the %llu that RELEASE_MAX_INFLIGHT"
+		         " needs; raise the hard limit (ulimit -Hn)",
+		         (unsigned long long)rl.rlim_max, (unsigned long long)want);
 		want = rl.rlim_max;
 	}
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 		log_warn("serve", "cannot raise the open-file limit to %llu",
-			 (unsigned long long)want);
+		         (unsigned long long)want);
 }
 
 static int cmd_serve(void)
@@ -245,9 +247,9 @@ static int cmd_serve(void)
 	static struct config cfg;
 	struct release_executor *ex = NULL;
 	struct auth auth = AUTH_INIT;
-	struct api_ctx api = { 0 };
+	struct api_ctx api = {0};
 	struct mg_context *mg = NULL;
-	struct db_conn probe = { 0 };
+	struct db_conn probe = {0};
 	char err[1024];
 	sigset_t sigs;
 	int sig = 0, rc = 1;
@@ -306,12 +308,12 @@ static int cmd_serve(void)
 			goto out;
 		}
 		log_info("serve",
-			 "release executor ON (RELEASE_EXECUTOR_ENABLED=1): scan every %d s,"
-			 " up to %d agent calls in flight",
-			 cfg.executor_interval_s, cfg.max_inflight);
+		         "release executor ON (RELEASE_EXECUTOR_ENABLED=1): scan every %d s,"
+		         " up to %d agent calls in flight",
+		         cfg.executor_interval_s, cfg.max_inflight);
 	} else {
 		log_info("serve", "release executor OFF (RELEASE_EXECUTOR_ENABLED=0): releases"
-				  " stay pending until an executor runs");
+		                  " stay pending until an executor runs");
 	}
 	sigwait(&sigs, &sig);
 	log_info("serve", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -28,7 +28,7 @@ struct agentclient {
 	 * ssl_ctx_setup() installs these instead.
 	 */
 	X509 *cert;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	EVP_PKEY *key;
 };
 
@@ -54,7 +54,8 @@ static int load_identity(struct agentclient *ac, char *err, size_t errlen)
 	X509 *extra;
 
 	if (!f || !(ac->cert = PEM_read_X509(f, NULL, NULL, NULL))) {
-		snprintf(err, errlen, "AGENT_CERT_FILE: no PEM certificate in %s", ac->cfg.cert_file);
+		snprintf(err, errlen, "AGENT_CERT_FILE: no PEM certificate in %s",
+		         ac->cfg.cert_file);
 		goto fail;
 	}
 	ac->chain = sk_X509_new_null();
@@ -65,12 +66,13 @@ static int load_identity(struct agentclient *ac, char *err, size_t errlen)
 	f = fopen(ac->cfg.key_file, "r");
 	if (!f || !(ac->key = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
 		snprintf(err, errlen, "AGENT_KEY_FILE: no unencrypted PEM private key in %s",
-			 ac->cfg.key_file);
+		         ac->cfg.key_file);
 		goto fail;
 	}
 	fclose(f);
 	if (X509_check_private_key(ac->cert, ac->key) != 1) {
-		snprintf(err, errlen, "AGENT_KEY_FILE does not match the certificate in AGENT_CERT_FILE");
+		snprintf(err, errlen,
+		         "AGENT_KEY_FILE does not match the certificate in AGENT_CERT_FILE");
 		return -1;
 	}
 	return 0;
@@ -100,8 +102,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err,
-				    size_t errlen)
+struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err, size_t errlen)
 {
 	struct agentclient *ac;
 
@@ -122,14 +123,14 @@ struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *
 		return NULL;
 	}
 	ac->share = curl_share_init();
-	if (!ac->share ||
-	    curl_share_setopt(ac->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+	if (!ac->share || curl_share_setopt(ac->share, CURLSHOPT_SHARE,
+	                                    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
 		snprintf(err, errlen, "agentclient: curl_share_init failed");
 		agentclient_free(ac);
 		return NULL;
 	}
 	curl_multi_setopt(ac->multi, CURLMOPT_MAXCONNECTS,
-			  (long)(cfg->max_connections > 0 ? cfg->max_connections : 64));
+	                  (long)(cfg->max_connections > 0 ? cfg->max_connections : 64));
 	if (load_identity(ac, err, errlen)) {
 		agentclient_free(ac);
 		return NULL;
@@ -207,10 +208,11 @@ static int setup_easy(struct agentclient *ac, struct agent_call *call)
 	call->retry_after_s = 0;
 
 	/* IPv6 literals go in brackets; the path is the agent contract's. */
-	snprintf(url, sizeof(url), strchr(call->ip, ':') ? "https://[%s]:%d/api/v1/tasks%s%s"
-							 : "https://%s:%d/api/v1/tasks%s%s",
-		 call->ip, call->port, call->op == AGENT_QUERY ? "/" : "",
-		 call->op == AGENT_QUERY ? call->task_id : "");
+	snprintf(url, sizeof(url),
+	         strchr(call->ip, ':') ? "https://[%s]:%d/api/v1/tasks%s%s"
+	                               : "https://%s:%d/api/v1/tasks%s%s",
+	         call->ip, call->port, call->op == AGENT_QUERY ? "/" : "",
+	         call->op == AGENT_QUERY ? call->task_id : "");
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -271,13 +273,13 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 }
 
 enum agent_result agentclient_describe_failure(int code, int os_errno, int connected,
-					       const char *curl_detail, const char *ip,
-					       int port, int timeout_s, char *out, size_t outlen)
+                                               const char *curl_detail, const char *ip, int port,
+                                               int timeout_s, char *out, size_t outlen)
 {
 	char detail[256];
 
 	agentproto_clean_text(curl_detail ? curl_detail : "", curl_detail ? strlen(curl_detail) : 0,
-			      detail, sizeof(detail));
+	                      detail, sizeof(detail));
 	switch (code) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST: {
@@ -294,11 +296,11 @@ enum agent_result agentclient_describe_failure(int code, int os_errno, int conne
 			snprintf(out, outlen, "connect %s:%d: timed out", ip, port);
 		else
 			snprintf(out, outlen, "timeout: agent %s:%d gave no answer within %d s", ip,
-				 port, timeout_s);
+			         port, timeout_s);
 		return AGENT_E_TRANSIENT;
 	case CURLE_PEER_FAILED_VERIFICATION:
 		snprintf(out, outlen, "tls: server certificate not trusted (%s:%d): %s", ip, port,
-			 detail);
+		         detail);
 		return AGENT_E_PERMANENT;
 	case CURLE_SSL_CONNECT_ERROR:
 		snprintf(out, outlen, "tls: handshake with %s:%d failed: %s", ip, port, detail);
@@ -316,7 +318,7 @@ enum agent_result agentclient_describe_failure(int code, int os_errno, int conne
 		return AGENT_E_TRANSIENT;
 	default:
 		snprintf(out, outlen, "agent %s:%d: %s: %s", ip, port,
-			 curl_easy_strerror((CURLcode)code), detail);
+		         curl_easy_strerror((CURLcode)code), detail);
 		return AGENT_E_PERMANENT;
 	}
 }
@@ -335,28 +337,27 @@ static void finish(struct agentclient *ac, struct agent_call *call, CURLcode cod
 	call->retry_after_s = retry_after > 0 && retry_after < 3600 ? (long)retry_after : 0;
 	if (call->too_big) {
 		snprintf(call->error, sizeof(call->error),
-			 "agent %s:%d: response larger than %d bytes", call->ip, call->port,
-			 AGENT_BODY_MAX);
+		         "agent %s:%d: response larger than %d bytes", call->ip, call->port,
+		         AGENT_BODY_MAX);
 		call->result = AGENT_E_PERMANENT;
 	} else if (code != CURLE_OK) {
 		curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
 		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
 		call->result = agentclient_describe_failure(
-			code, (int)os_errno, connect_us > 0, call->errbuf, call->ip, call->port,
-			ac->cfg.request_timeout_s, call->error, sizeof(call->error));
+		    code, (int)os_errno, connect_us > 0, call->errbuf, call->ip, call->port,
+		    ac->cfg.request_timeout_s, call->error, sizeof(call->error));
 	} else if (call->op == AGENT_DISPATCH) {
 		call->result = agentproto_parse_dispatch(call->http_status, body, call->body_len,
-							 call->task_id, sizeof(call->task_id),
-							 call->error, sizeof(call->error));
+		                                         call->task_id, sizeof(call->task_id),
+		                                         call->error, sizeof(call->error));
 	} else {
-		call->result = agentproto_parse_status(call->http_status, body, call->body_len,
-						       call->task_id, &call->state, call->error,
-						       sizeof(call->error));
+		call->result =
+		    agentproto_parse_status(call->http_status, body, call->body_len, call->task_id,
+		                            &call->state, call->error, sizeof(call->error));
 	}
 }
 
-int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done,
-		     size_t max)
+int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max)
 {
 	int64_t deadline = now_mono_ms() + timeout_ms;
 	size_t ndone = 0;
@@ -399,10 +400,10 @@ static enum agent_result run_one(struct agentclient *ac, struct agent_call *call
 }
 
 enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, int port,
-				       int64_t version, const char *idem_key, char *task_id,
-				       size_t task_id_len, char *err, size_t errlen)
+                                       int64_t version, const char *idem_key, char *task_id,
+                                       size_t task_id_len, char *err, size_t errlen)
 {
-	struct agent_call call = { .op = AGENT_DISPATCH, .port = port, .version = version };
+	struct agent_call call = {.op = AGENT_DISPATCH, .port = port, .version = version};
 	enum agent_result rc;
 
 	str_copy(call.ip, ip, sizeof(call.ip));
@@ -417,10 +418,10 @@ enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, i
 }
 
 enum agent_result agentclient_query(struct agentclient *ac, const char *ip, int port,
-				    const char *task_id, enum agent_task_state *state,
-				    char *err, size_t errlen)
+                                    const char *task_id, enum agent_task_state *state, char *err,
+                                    size_t errlen)
 {
-	struct agent_call call = { .op = AGENT_QUERY, .port = port };
+	struct agent_call call = {.op = AGENT_QUERY, .port = port};
 	enum agent_result rc;
 
 	str_copy(call.ip, ip, sizeof(call.ip));

@@ -32,10 +32,10 @@ struct agent_call {
 	enum agent_op op;
 	char ip[46];
 	int port;
-	int64_t version;                   /* AGENT_DISPATCH */
+	int64_t version;                       /* AGENT_DISPATCH */
 	char idem_key[AGENT_IDEM_KEY_MAX + 1]; /* AGENT_DISPATCH; empty: none sent */
 	char task_id[AGENT_TASK_ID_MAX + 1];   /* AGENT_QUERY input, AGENT_DISPATCH output */
-	void *user;                        /* caller's cookie, untouched */
+	void *user;                            /* caller's cookie, untouched */
 
 	/* Results, valid once the call came back from agentclient_wait(). */
 	enum agent_result result;
@@ -57,8 +57,7 @@ struct agent_call {
 struct agentclient;
 
 /* Returns NULL with err set when libcurl cannot be set up. */
-struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err,
-				    size_t errlen);
+struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err, size_t errlen);
 /* Aborts what is in flight; calls still started are not returned. */
 void agentclient_free(struct agentclient *ac);
 
@@ -71,11 +70,10 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call);
 
 /*
  * Drives transfers for at most timeout_ms (returns sooner once something completed or
- * on agentclient_wakeup; with nothing in flight it simply waits) and stores up to max completed calls in done. Returns how many, or -1 on an
- * internal libcurl failure.
+ * on agentclient_wakeup; with nothing in flight it simply waits) and stores up to max completed
+ * calls in done. Returns how many, or -1 on an internal libcurl failure.
  */
-int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done,
-		     size_t max);
+int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max);
 
 size_t agentclient_inflight(const struct agentclient *ac);
 
@@ -90,11 +88,11 @@ void agent_call_release(struct agent_call *call);
 
 /* Blocking forms: return AGENT_OK or an error class with err filled. */
 enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, int port,
-				       int64_t version, const char *idem_key, char *task_id,
-				       size_t task_id_len, char *err, size_t errlen);
+                                       int64_t version, const char *idem_key, char *task_id,
+                                       size_t task_id_len, char *err, size_t errlen);
 enum agent_result agentclient_query(struct agentclient *ac, const char *ip, int port,
-				    const char *task_id, enum agent_task_state *state,
-				    char *err, size_t errlen);
+                                    const char *task_id, enum agent_task_state *state, char *err,
+                                    size_t errlen);
 
 /*
  * Turns a libcurl failure into our error_msg wording, e.g.
@@ -102,8 +100,7 @@ enum agent_result agentclient_query(struct agentclient *ac, const char *ip, int 
  * Exposed for unit tests; code is a CURLcode.
  */
 enum agent_result agentclient_describe_failure(int code, int os_errno, int connected,
-					       const char *curl_detail, const char *ip,
-					       int port, int timeout_s, char *out,
-					       size_t outlen);
+                                               const char *curl_detail, const char *ip, int port,
+                                               int timeout_s, char *out, size_t outlen);
 
 #endif

@@ -16,8 +16,7 @@ int agentproto_valid_task_id(const char *s)
 
 	if (n < 1 || n > AGENT_TASK_ID_MAX)
 		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
-	       n;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
 }
 
 int agentproto_valid_idem_key(const char *s)
@@ -34,8 +33,8 @@ int agentproto_valid_idem_key(const char *s)
 
 int agentproto_dispatch_body(int64_t version, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "{\"type\":\"apply_config\",\"version\":%lld}",
-			 (long long)version);
+	int n =
+	    snprintf(buf, len, "{\"type\":\"apply_config\",\"version\":%lld}", (long long)version);
 
 	return (n < 0 || (size_t)n >= len) ? -1 : n;
 }
@@ -66,7 +65,7 @@ static cJSON *parse_answer(const char *body, size_t len)
 }
 
 static void describe_http_error(const char *what, long status, const char *body, size_t len,
-				char *err, size_t errlen)
+                                char *err, size_t errlen)
 {
 	char text[AGENT_TEXT_MAX + 1] = "";
 	cJSON *doc = parse_answer(body, len);
@@ -86,8 +85,8 @@ static enum agent_result http_class(long status)
 }
 
 enum agent_result agentproto_parse_dispatch(long http_status, const char *body, size_t len,
-					    char *task_id, size_t task_id_len, char *err,
-					    size_t errlen)
+                                            char *task_id, size_t task_id_len, char *err,
+                                            size_t errlen)
 {
 	enum agent_result rc = AGENT_E_PERMANENT;
 	const cJSON *id;
@@ -116,17 +115,17 @@ out:
 }
 
 enum agent_result agentproto_parse_status(long http_status, const char *body, size_t len,
-					  const char *task_id, enum agent_task_state *state,
-					  char *err, size_t errlen)
+                                          const char *task_id, enum agent_task_state *state,
+                                          char *err, size_t errlen)
 {
-	static const char *const names[] = { "queued", "running", "success", "failed" };
+	static const char *const names[] = {"queued", "running", "success", "failed"};
 	enum agent_result rc = AGENT_E_PERMANENT;
 	const cJSON *st, *id, *le;
 	cJSON *doc;
 
 	if (http_status == 404) {
 		snprintf(err, errlen, "agent status: task %s unknown to the agent (HTTP 404)",
-			 task_id);
+		         task_id);
 		return AGENT_E_PERMANENT;
 	}
 	if (http_status != 200) {
@@ -157,8 +156,7 @@ enum agent_result agentproto_parse_status(long http_status, const char *body, si
 	if (rc != AGENT_OK) {
 		char text[64];
 
-		agentproto_clean_text(st->valuestring, strlen(st->valuestring), text,
-				      sizeof(text));
+		agentproto_clean_text(st->valuestring, strlen(st->valuestring), text, sizeof(text));
 		snprintf(err, errlen, "agent status: unknown status \"%s\"", text);
 		goto out;
 	}
@@ -168,7 +166,7 @@ enum agent_result agentproto_parse_status(long http_status, const char *body, si
 		le = cJSON_GetObjectItemCaseSensitive(doc, "last_error");
 		if (cJSON_IsString(le))
 			agentproto_clean_text(le->valuestring, strlen(le->valuestring), text,
-					      sizeof(text));
+			                      sizeof(text));
 		snprintf(err, errlen, "agent failed: %s", *text ? text : "no error text");
 	}
 out:

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_TASK_ID_MAX 64
+#define AGENT_TASK_ID_MAX  64
 #define AGENT_IDEM_KEY_MAX 128
-#define AGENT_BODY_MAX (64 * 1024)
+#define AGENT_BODY_MAX     (64 * 1024)
 /* Agent-supplied text kept in error_msg is cut to this many bytes. */
 #define AGENT_TEXT_MAX 400
 
@@ -42,8 +42,8 @@ int agentproto_dispatch_body(int64_t version, char *buf, size_t len);
  * Otherwise err says what went wrong, e.g. "agent dispatch: HTTP 500: disk full".
  */
 enum agent_result agentproto_parse_dispatch(long http_status, const char *body, size_t len,
-					    char *task_id, size_t task_id_len, char *err,
-					    size_t errlen);
+                                            char *task_id, size_t task_id_len, char *err,
+                                            size_t errlen);
 
 /*
  * Judges the answer to GET /api/v1/tasks/{task_id}. On AGENT_OK *state is set and, for
@@ -51,8 +51,8 @@ enum agent_result agentproto_parse_dispatch(long http_status, const char *body, 
  * answer is unusable ("agent status: invalid JSON", an unknown status, HTTP 404 ...).
  */
 enum agent_result agentproto_parse_status(long http_status, const char *body, size_t len,
-					  const char *task_id, enum agent_task_state *state,
-					  char *err, size_t errlen);
+                                          const char *task_id, enum agent_task_state *state,
+                                          char *err, size_t errlen);
 
 /*
  * Copies untrusted text into dst: at most AGENT_TEXT_MAX bytes and dst's size, control

@@ -14,7 +14,7 @@
 
 #define TOKEN_NAME_MAX 64
 #define TOKEN_LINE_MAX 512
-#define TOKENS_MAX 10000
+#define TOKENS_MAX     10000
 
 struct auth_token {
 	char name[TOKEN_NAME_MAX + 1];
@@ -50,7 +50,7 @@ static int parse_line(char *line, struct auth_token *t, const char **why)
 	nlen = strlen(name);
 	if (nlen == 0 || nlen > TOKEN_NAME_MAX ||
 	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-		    nlen) {
+	        nlen) {
 		*why = "the name must be 1..64 of [A-Za-z0-9._-]";
 		return -1;
 	}
@@ -95,9 +95,9 @@ int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen)
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(err, errlen,
-			 "CMDB_API_TOKENS_FILE: %s is readable or writable by group or others;"
-			 " chmod 600 it",
-			 path);
+		         "CMDB_API_TOKENS_FILE: %s is readable or writable by group or others;"
+		         " chmod 600 it",
+		         path);
 		goto out;
 	}
 	a->tokens = calloc(TOKENS_MAX, sizeof(*a->tokens));
@@ -111,8 +111,8 @@ int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen)
 
 		lineno++;
 		if (n > TOKEN_LINE_MAX) {
-			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: longer than %d", lineno,
-				 TOKEN_LINE_MAX);
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: longer than %d",
+			         lineno, TOKEN_LINE_MAX);
 			goto out;
 		}
 		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
@@ -120,7 +120,8 @@ int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen)
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (a->ntokens == TOKENS_MAX) {
-			snprintf(err, errlen, "CMDB_API_TOKENS_FILE: more than %d tokens", TOKENS_MAX);
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE: more than %d tokens",
+			         TOKENS_MAX);
 			goto out;
 		}
 		if (parse_line(line, &a->tokens[a->ntokens], &why)) {
@@ -129,8 +130,9 @@ int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen)
 		}
 		for (size_t i = 0; i < a->ntokens; i++) {
 			if (strcmp(a->tokens[i].name, a->tokens[a->ntokens].name) == 0) {
-				snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: name %s given twice",
-					 lineno, a->tokens[i].name);
+				snprintf(err, errlen,
+				         "CMDB_API_TOKENS_FILE line %d: name %s given twice",
+				         lineno, a->tokens[i].name);
 				goto out;
 			}
 		}
@@ -159,7 +161,7 @@ void auth_release(struct auth *a)
 }
 
 enum auth_verdict auth_check_bearer(const struct auth *a, const char *header, char *principal,
-				    size_t len)
+                                    size_t len)
 {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
 	const struct auth_token *hit = NULL;
@@ -206,8 +208,9 @@ void auth_cert_principal(const char *subject, char *principal, size_t len)
 	memcpy(value, cn, n);
 	value[n] = '\0';
 	for (char *p = value; *p; p++)
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@:=/ -",
-			    *p))
+		if (!strchr(
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@:=/ -",
+		        *p))
 			*p = '?';
 	snprintf(principal, len, "cert:%s", value);
 }

@@ -21,7 +21,10 @@ struct auth {
 	size_t ntokens;
 };
 
-#define AUTH_INIT { NULL, 0 }
+#define AUTH_INIT                                                                                  \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
 /*
  * Loads a token file. Refuses a file that group or others may read or write, a
@@ -42,7 +45,7 @@ enum auth_verdict {
  * On AUTH_READER/AUTH_WRITER principal receives "token:<name>".
  */
 enum auth_verdict auth_check_bearer(const struct auth *a, const char *header, char *principal,
-				    size_t len);
+                                    size_t len);
 
 /*
  * The principal of a verified client certificate from its subject as civetweb

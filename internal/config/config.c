@@ -10,8 +10,8 @@
 
 #include "core/core.h"
 
-static int get_int(config_getenv_fn get, const char *name, int def, int min, int max,
-		   int *out, char *err, size_t errlen)
+static int get_int(config_getenv_fn get, const char *name, int def, int min, int max, int *out,
+                   char *err, size_t errlen)
 {
 	const char *v = get(name);
 	int64_t n;
@@ -21,16 +21,16 @@ static int get_int(config_getenv_fn get, const char *name, int def, int min, int
 		return 0;
 	}
 	if (parse_int64(v, min, max, &n)) {
-		snprintf(err, errlen, "%s: want an integer from %d to %d, got \"%.64s\"", name,
-			 min, max, v);
+		snprintf(err, errlen, "%s: want an integer from %d to %d, got \"%.64s\"", name, min,
+		         max, v);
 		return CMDB_EINVAL;
 	}
 	*out = (int)n;
 	return 0;
 }
 
-static int get_str(config_getenv_fn get, const char *name, const char *def, char *buf,
-		   size_t len, char *err, size_t errlen)
+static int get_str(config_getenv_fn get, const char *name, const char *def, char *buf, size_t len,
+                   char *err, size_t errlen)
 {
 	const char *v = get(name);
 
@@ -55,38 +55,40 @@ static int load_api_security(struct config *cfg, config_getenv_fn get, char *err
 	int rc;
 
 	if ((rc = get_str(get, "CMDB_TLS_CERT", "", cfg->tls_cert, sizeof(cfg->tls_cert), err,
-			  errlen)) ||
+	                  errlen)) ||
 	    (rc = get_str(get, "CMDB_TLS_KEY", "", cfg->tls_key, sizeof(cfg->tls_key), err,
-			  errlen)) ||
+	                  errlen)) ||
 	    (rc = get_str(get, "CMDB_CLIENT_CA", "", cfg->client_ca, sizeof(cfg->client_ca), err,
-			  errlen)) ||
+	                  errlen)) ||
 	    (rc = get_str(get, "CMDB_API_TOKENS_FILE", "", cfg->tokens_file,
-			  sizeof(cfg->tokens_file), err, errlen)))
+	                  sizeof(cfg->tokens_file), err, errlen)))
 		return rc;
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
 		snprintf(err, errlen, "CMDB_TLS_CERT and CMDB_TLS_KEY: set both or neither");
 		return CMDB_EINVAL;
 	}
 	if (cfg->client_ca[0] && !cfg->tls_cert[0]) {
-		snprintf(err, errlen, "CMDB_CLIENT_CA: client certificates need TLS;"
-				      " set CMDB_TLS_CERT and CMDB_TLS_KEY too");
+		snprintf(err, errlen,
+		         "CMDB_CLIENT_CA: client certificates need TLS;"
+		         " set CMDB_TLS_CERT and CMDB_TLS_KEY too");
 		return CMDB_EINVAL;
 	}
 	if ((cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) != 0) ||
 	    (cfg->tls_key[0] && access(cfg->tls_key, R_OK) != 0) ||
 	    (cfg->client_ca[0] && access(cfg->client_ca, R_OK) != 0)) {
 		snprintf(err, errlen, "%s: cannot read the file",
-			 cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) ? "CMDB_TLS_CERT"
-			 : cfg->tls_key[0] && access(cfg->tls_key, R_OK) ? "CMDB_TLS_KEY"
-									  : "CMDB_CLIENT_CA");
+		         cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) ? "CMDB_TLS_CERT"
+		         : cfg->tls_key[0] && access(cfg->tls_key, R_OK) ? "CMDB_TLS_KEY"
+		                                                         : "CMDB_CLIENT_CA");
 		return CMDB_EINVAL;
 	}
 	cfg->auth_required = cfg->tokens_file[0] || cfg->client_ca[0];
 	if (!cfg->auth_required && !is_loopback(cfg->listen)) {
-		snprintf(err, errlen, "CMDB_LISTEN: %s is not a loopback address, and without"
-				      " CMDB_API_TOKENS_FILE or CMDB_CLIENT_CA anyone who reaches it"
-				      " could push configuration to the fleet; refusing to start",
-			 cfg->listen);
+		snprintf(err, errlen,
+		         "CMDB_LISTEN: %s is not a loopback address, and without"
+		         " CMDB_API_TOKENS_FILE or CMDB_CLIENT_CA anyone who reaches it"
+		         " could push configuration to the fleet; refusing to start",
+		         cfg->listen);
 		return CMDB_EINVAL;
 	}
 	return 0;
@@ -109,7 +111,7 @@ static int check_listen(const char *v, char *err, size_t errlen)
 	return 0;
 bad:
 	snprintf(err, errlen, "CMDB_LISTEN: want IPv4:port such as 127.0.0.1:8080, got \"%.64s\"",
-		 v);
+	         v);
 	return CMDB_EINVAL;
 }
 
@@ -126,30 +128,29 @@ static int check_file(const char *name, const char *path, char *err, size_t errl
 	return 0;
 }
 
-int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err,
-		size_t errlen)
+int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen)
 {
 	const char *exec = get("RELEASE_EXECUTOR_ENABLED");
 	int port = 0, rc;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if ((rc = get_str(get, "CMDB_LISTEN", "127.0.0.1:8080", cfg->listen, sizeof(cfg->listen),
-			  err, errlen)) ||
+	                  err, errlen)) ||
 	    (rc = check_listen(cfg->listen, err, errlen)) ||
 	    (rc = get_int(get, "CMDB_API_THREADS", 16, 1, 512, &cfg->api_threads, err, errlen)) ||
 	    (rc = get_str(get, "CMDB_MIGRATIONS_DIR", "migrations", cfg->migrations_dir,
-			  sizeof(cfg->migrations_dir), err, errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_HOST", "127.0.0.1", cfg->db_host, sizeof(cfg->db_host),
-			  err, errlen)) ||
+	                  sizeof(cfg->migrations_dir), err, errlen)) ||
+	    (rc = get_str(get, "CMDB_DB_HOST", "127.0.0.1", cfg->db_host, sizeof(cfg->db_host), err,
+	                  errlen)) ||
 	    (rc = get_int(get, "CMDB_DB_PORT", 3306, 1, 65535, &port, err, errlen)) ||
 	    (rc = get_str(get, "CMDB_DB_USER", "cmdb", cfg->db_user, sizeof(cfg->db_user), err,
-			  errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_PASSWORD", "", cfg->db_password,
-			  sizeof(cfg->db_password), err, errlen)) ||
+	                  errlen)) ||
+	    (rc = get_str(get, "CMDB_DB_PASSWORD", "", cfg->db_password, sizeof(cfg->db_password),
+	                  err, errlen)) ||
 	    (rc = get_str(get, "CMDB_DB_NAME", "cmdb", cfg->db_name, sizeof(cfg->db_name), err,
-			  errlen)) ||
+	                  errlen)) ||
 	    (rc = get_str(get, "CMDB_DB_SOCKET", "", cfg->db_socket, sizeof(cfg->db_socket), err,
-			  errlen)))
+	                  errlen)))
 		return rc;
 	if (exec && strcmp(exec, "0") != 0 && strcmp(exec, "1") != 0) {
 		snprintf(err, errlen, "RELEASE_EXECUTOR_ENABLED: want 0 or 1, got \"%.64s\"", exec);
@@ -157,32 +158,32 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
 	}
 	cfg->executor_enabled = exec && strcmp(exec, "1") == 0;
 	if ((rc = get_int(get, "RELEASE_EXECUTOR_INTERVAL", 2, 1, 3600, &cfg->executor_interval_s,
-			  err, errlen)) ||
+	                  err, errlen)) ||
 	    (rc = get_int(get, "RELEASE_MAX_INFLIGHT", 256, 1, 10000, &cfg->max_inflight, err,
-			  errlen)) ||
+	                  errlen)) ||
 	    (rc = get_int(get, "RELEASE_POLL_INTERVAL_MS", 20, 1, 60000, &cfg->poll_interval_ms,
-			  err, errlen)) ||
+	                  err, errlen)) ||
 	    (rc = get_int(get, "RELEASE_POLL_MAX_MS", 2000, 10, 600000, &cfg->poll_max_ms, err,
-			  errlen)) ||
-	    (rc = get_int(get, "RELEASE_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err,
-			  errlen)) ||
-	    (rc = get_int(get, "RELEASE_NODE_RETRIES", 3, 0, 20, &cfg->node_retries, err,
-			  errlen)) ||
+	                  errlen)) ||
+	    (rc = get_int(get, "RELEASE_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err, errlen)) ||
+	    (rc =
+	         get_int(get, "RELEASE_NODE_RETRIES", 3, 0, 20, &cfg->node_retries, err, errlen)) ||
 	    (rc = get_int(get, "RELEASE_NODE_TIMEOUT", 600, 1, 86400, &cfg->node_timeout_s, err,
-			  errlen)) ||
-	    (rc = get_str(get, "AGENT_CA_FILE", "", cfg->agent_ca_file,
-			  sizeof(cfg->agent_ca_file), err, errlen)) ||
+	                  errlen)) ||
+	    (rc = get_str(get, "AGENT_CA_FILE", "", cfg->agent_ca_file, sizeof(cfg->agent_ca_file),
+	                  err, errlen)) ||
 	    (rc = get_str(get, "AGENT_CERT_FILE", "", cfg->agent_cert_file,
-			  sizeof(cfg->agent_cert_file), err, errlen)) ||
+	                  sizeof(cfg->agent_cert_file), err, errlen)) ||
 	    (rc = get_str(get, "AGENT_KEY_FILE", "", cfg->agent_key_file,
-			  sizeof(cfg->agent_key_file), err, errlen)) ||
+	                  sizeof(cfg->agent_key_file), err, errlen)) ||
 	    (rc = get_int(get, "AGENT_CONNECT_TIMEOUT", 15, 1, 600, &cfg->agent_connect_timeout_s,
-			  err, errlen)) ||
+	                  err, errlen)) ||
 	    (rc = get_int(get, "AGENT_REQUEST_TIMEOUT", 60, 1, 3600, &cfg->agent_request_timeout_s,
-			  err, errlen)))
+	                  err, errlen)))
 		return rc;
 	if (cfg->poll_max_ms < cfg->poll_interval_ms) {
-		snprintf(err, errlen, "RELEASE_POLL_MAX_MS: must not be below RELEASE_POLL_INTERVAL_MS");
+		snprintf(err, errlen,
+		         "RELEASE_POLL_MAX_MS: must not be below RELEASE_POLL_INTERVAL_MS");
 		return CMDB_EINVAL;
 	}
 	if (need_agent && cfg->executor_enabled &&

@@ -30,18 +30,18 @@ struct config {
 	char db_name[128];
 	char db_socket[1024];
 
-	int executor_enabled;      /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
-	int executor_interval_s;   /* RELEASE_EXECUTOR_INTERVAL, default 2 */
-	int max_inflight;          /* RELEASE_MAX_INFLIGHT, default 256 */
-	int poll_interval_ms;      /* RELEASE_POLL_INTERVAL_MS, shortest poll delay, default 20 */
-	int poll_max_ms;           /* RELEASE_POLL_MAX_MS, longest poll delay, default 2000 */
-	int lease_s;               /* RELEASE_LEASE_SECONDS, default 30 */
-	int node_retries;          /* RELEASE_NODE_RETRIES, transient agent errors, default 3 */
-	int node_timeout_s;        /* RELEASE_NODE_TIMEOUT, one node's task at most, default 600 */
+	int executor_enabled;    /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
+	int executor_interval_s; /* RELEASE_EXECUTOR_INTERVAL, default 2 */
+	int max_inflight;        /* RELEASE_MAX_INFLIGHT, default 256 */
+	int poll_interval_ms;    /* RELEASE_POLL_INTERVAL_MS, shortest poll delay, default 20 */
+	int poll_max_ms;         /* RELEASE_POLL_MAX_MS, longest poll delay, default 2000 */
+	int lease_s;             /* RELEASE_LEASE_SECONDS, default 30 */
+	int node_retries;        /* RELEASE_NODE_RETRIES, transient agent errors, default 3 */
+	int node_timeout_s;      /* RELEASE_NODE_TIMEOUT, one node's task at most, default 600 */
 
-	char agent_ca_file[1024];   /* AGENT_CA_FILE */
-	char agent_cert_file[1024]; /* AGENT_CERT_FILE */
-	char agent_key_file[1024];  /* AGENT_KEY_FILE */
+	char agent_ca_file[1024];    /* AGENT_CA_FILE */
+	char agent_cert_file[1024];  /* AGENT_CERT_FILE */
+	char agent_key_file[1024];   /* AGENT_KEY_FILE */
 	int agent_connect_timeout_s; /* AGENT_CONNECT_TIMEOUT, default 15 */
 	int agent_request_timeout_s; /* AGENT_REQUEST_TIMEOUT, default 60 */
 };
@@ -54,7 +54,6 @@ typedef const char *(*config_getenv_fn)(const char *name);
  * readable (when the executor will run). Returns 0, or CMDB_EINVAL with err naming
  * the variable and what is wrong with it.
  */
-int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err,
-		size_t errlen);
+int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen);
 
 #endif

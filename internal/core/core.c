@@ -10,20 +10,20 @@
 #include <time.h>
 
 static const char *const release_names[RELEASE_STATUS_COUNT] = {
-	[RELEASE_PENDING] = "pending",
-	[RELEASE_RUNNING] = "running",
-	[RELEASE_SUCCESS] = "success",
-	[RELEASE_FAILED] = "failed",
+    [RELEASE_PENDING] = "pending",
+    [RELEASE_RUNNING] = "running",
+    [RELEASE_SUCCESS] = "success",
+    [RELEASE_FAILED] = "failed",
 };
 
 static const char *const node_names[NODE_STATUS_COUNT] = {
-	[NODE_PENDING] = "pending", [NODE_RUNNING] = "running", [NODE_SUCCESS] = "success",
-	[NODE_FAILED] = "failed",   [NODE_SKIPPED] = "skipped",
+    [NODE_PENDING] = "pending", [NODE_RUNNING] = "running", [NODE_SUCCESS] = "success",
+    [NODE_FAILED] = "failed",   [NODE_SKIPPED] = "skipped",
 };
 
 static const char *const health_names[NODE_HEALTH_COUNT] = {
-	[NODE_ONLINE] = "online",
-	[NODE_OFFLINE] = "offline",
+    [NODE_ONLINE] = "online",
+    [NODE_OFFLINE] = "offline",
 };
 
 static int lookup(const char *const *table, int count, const char *name)
@@ -109,11 +109,11 @@ int db_time_to_rfc3339(const char *src, char *buf, size_t len)
 
 int rfc3339_to_ms(const char *s, int64_t *out)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	int ms = 0, n = 0;
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
 		return -1;
 	if (s[n] == '.' && sscanf(s + n + 1, "%3d", &ms) != 1)
 		return -1;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static enum log_level min_level = LOG_INFO;
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
 {
@@ -33,7 +33,7 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	w = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s: ", ts.tv_nsec / 1000000L,
-		     level_names[level], component);
+	             level_names[level], component);
 	if (w > 0)
 		n += (size_t)w;
 	va_start(ap, fmt);

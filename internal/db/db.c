@@ -45,8 +45,7 @@ static int is_connection_error(unsigned int code)
 }
 
 /* Maps a connector error to our codes and marks the connection broken when it is. */
-static int classify(struct db_conn *c, unsigned int code, const char *msg, char *err,
-		    size_t errlen)
+static int classify(struct db_conn *c, unsigned int code, const char *msg, char *err, size_t errlen)
 {
 	if (err)
 		snprintf(err, errlen, "database: %s (%u)", msg, code);
@@ -86,19 +85,18 @@ int db_connect(struct db_conn *c, const struct db_config *cfg, char *err, size_t
 	mysql_options(c->mysql, MYSQL_OPT_RECONNECT, &reconnect);
 	mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(c->mysql, MYSQL_INIT_COMMAND,
-		      "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
-		      "NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
-		      "NO_ENGINE_SUBSTITUTION'");
-	if (!mysql_real_connect(c->mysql, cfg->socket ? NULL : cfg->host, cfg->user,
-				cfg->password, cfg->name, cfg->port, cfg->socket,
-				CLIENT_FOUND_ROWS)) {
+	              "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
+	              "NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+	              "NO_ENGINE_SUBSTITUTION'");
+	if (!mysql_real_connect(c->mysql, cfg->socket ? NULL : cfg->host, cfg->user, cfg->password,
+	                        cfg->name, cfg->port, cfg->socket, CLIENT_FOUND_ROWS)) {
 		unsigned int code = mysql_errno(c->mysql);
 		int rc;
 
 		snprintf(err, errlen, "database: connect %s: %s (%u)",
-			 cfg->socket ? cfg->socket : cfg->host, mysql_error(c->mysql), code);
+		         cfg->socket ? cfg->socket : cfg->host, mysql_error(c->mysql), code);
 		rc = (code >= 2000 && code < 3000) || is_connection_error(code) ? CMDB_EDBDOWN
-										 : CMDB_ERR;
+		                                                                : CMDB_ERR;
 		mysql_close(c->mysql);
 		c->mysql = NULL;
 		return rc;
@@ -115,8 +113,8 @@ void db_close(struct db_conn *c)
 
 /* Prepares sql on a new statement handle and binds args. */
 static MYSQL_STMT *prepare(struct db_conn *c, const char *sql, const struct db_arg *args,
-			   size_t nargs, MYSQL_BIND *binds, unsigned long *lens, int *rc,
-			   char *err, size_t errlen)
+                           size_t nargs, MYSQL_BIND *binds, unsigned long *lens, int *rc, char *err,
+                           size_t errlen)
 {
 	MYSQL_STMT *st = mysql_stmt_init(c->mysql);
 
@@ -129,7 +127,7 @@ static MYSQL_STMT *prepare(struct db_conn *c, const char *sql, const struct db_a
 		goto fail;
 	if (mysql_stmt_param_count(st) != nargs) {
 		snprintf(err, errlen, "database: statement wants %lu arguments, got %zu",
-			 mysql_stmt_param_count(st), nargs);
+		         mysql_stmt_param_count(st), nargs);
 		*rc = CMDB_ERR;
 		mysql_stmt_close(st);
 		return NULL;
@@ -168,7 +166,7 @@ fail:
 #define MAX_ARGS 4096
 
 static int alloc_binds(size_t nargs, MYSQL_BIND **binds, unsigned long **lens, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	if (nargs > MAX_ARGS) {
 		snprintf(err, errlen, "database: too many arguments (%zu)", nargs);
@@ -186,7 +184,7 @@ static int alloc_binds(size_t nargs, MYSQL_BIND **binds, unsigned long **lens, c
 }
 
 int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-	    uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen)
+            uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen)
 {
 	MYSQL_BIND *binds;
 	unsigned long *lens;
@@ -210,7 +208,7 @@ int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_
 }
 
 static int fetch_rows(struct db_conn *c, MYSQL_STMT *st, struct db_rows *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	MYSQL_RES *meta = mysql_stmt_result_metadata(st);
 	size_t ncols, cap = 0;
@@ -274,7 +272,7 @@ static int fetch_rows(struct db_conn *c, MYSQL_STMT *st, struct db_rows *out, ch
 			if (lens[i] <= rb[i].buffer_length) {
 				memcpy(cells[i], bufs[i], lens[i]);
 			} else {
-				MYSQL_BIND one = { 0 };
+				MYSQL_BIND one = {0};
 
 				one.buffer_type = MYSQL_TYPE_STRING;
 				one.buffer = cells[i];
@@ -309,7 +307,7 @@ out:
 }
 
 int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-	     struct db_rows *out, char *err, size_t errlen)
+             struct db_rows *out, char *err, size_t errlen)
 {
 	MYSQL_BIND *binds;
 	unsigned long *lens;
@@ -385,7 +383,7 @@ void db_rollback(struct db_conn *c)
 
 /* ---- pool ---- */
 
-#define POOL_MAX_IDLE 32
+#define POOL_MAX_IDLE      32
 #define POOL_PING_AFTER_MS 5000
 
 struct db_pool {

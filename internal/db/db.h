@@ -13,18 +13,18 @@
 #include <stdint.h>
 
 struct db_config {
-	const char *host;     /* used when socket is NULL */
+	const char *host; /* used when socket is NULL */
 	unsigned int port;
 	const char *user;
 	const char *password;
 	const char *name;
-	const char *socket;   /* optional unix socket path */
+	const char *socket; /* optional unix socket path */
 };
 
 struct db_conn {
 	MYSQL *mysql;
-	int broken;         /* set when an error showed the connection is unusable */
-	int64_t idle_since; /* monotonic ms when the pool got it back */
+	int broken;          /* set when an error showed the connection is unusable */
+	int64_t idle_since;  /* monotonic ms when the pool got it back */
 	uint64_t statements; /* statements sent on this connection, for cost accounting */
 };
 
@@ -36,9 +36,9 @@ struct db_arg {
 	const char *s;
 };
 
-#define DB_I64(v) ((struct db_arg){ .type = DB_ARG_I64, .i = (int64_t)(v) })
-#define DB_STR(v) ((struct db_arg){ .type = DB_ARG_STR, .s = (v) })
-#define DB_NULL ((struct db_arg){ .type = DB_ARG_NULL })
+#define DB_I64(v) ((struct db_arg){.type = DB_ARG_I64, .i = (int64_t)(v)})
+#define DB_STR(v) ((struct db_arg){.type = DB_ARG_STR, .s = (v)})
+#define DB_NULL   ((struct db_arg){.type = DB_ARG_NULL})
 /* A string argument that becomes SQL NULL when v is NULL. */
 #define DB_STR_OR_NULL(v) ((v) ? DB_STR(v) : DB_NULL)
 
@@ -49,7 +49,10 @@ struct db_rows {
 	char **cells; /* nrows * ncols, row-major; owned, freed by db_rows_release */
 };
 
-#define DB_ROWS_INIT { 0, 0, NULL }
+#define DB_ROWS_INIT                                                                               \
+	{                                                                                          \
+		0, 0, NULL                                                                         \
+	}
 
 /* Call once before any thread starts, and db_global_cleanup once at exit. */
 int db_global_init(void);
@@ -71,11 +74,11 @@ void db_close(struct db_conn *c);
  * lost (c->broken is then set), CMDB_ERR otherwise.
  */
 int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-	    uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen);
+            uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen);
 
 /* Runs a prepared query and stores every row in out (which must be DB_ROWS_INIT). */
 int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-	     struct db_rows *out, char *err, size_t errlen);
+             struct db_rows *out, char *err, size_t errlen);
 
 void db_rows_release(struct db_rows *rows);
 
@@ -102,8 +105,8 @@ struct db_pool *db_pool_new(const struct db_config *cfg);
 void db_pool_free(struct db_pool *pool);
 /*
  * Hands out a connected connection, opening one if none is idle. A connection idle for
- * more than a few seconds is pinged first, so a database restart costs no request. Returns NULL with
- * err set (and *code = CMDB_EDBDOWN or CMDB_ERR) when none can be had.
+ * more than a few seconds is pinged first, so a database restart costs no request. Returns NULL
+ * with err set (and *code = CMDB_EDBDOWN or CMDB_ERR) when none can be had.
  */
 struct db_conn *db_pool_acquire(struct db_pool *pool, int *code, char *err, size_t errlen);
 /* Returns a connection; a broken one is closed instead of kept. */

@@ -105,7 +105,7 @@ static int run_stmt(const char *stmt, void *arg)
 	rc = db_exec_raw(ctx->conn, stmt, dberr, sizeof(dberr));
 	if (rc)
 		snprintf(ctx->err, ctx->errlen, "migration %s, statement %d: %s", ctx->file,
-			 ctx->count, dberr);
+		         ctx->count, dberr);
 	return rc;
 }
 
@@ -135,7 +135,7 @@ static char *read_file(const char *path, char *err, size_t errlen)
 }
 
 static int list_migrations(const char *dir, struct migration **out, size_t *count, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -158,7 +158,7 @@ static int list_migrations(const char *dir, struct migration **out, size_t *coun
 			continue;
 		if (n == MAX_MIGRATIONS || strlen(de->d_name) >= sizeof(list[n].name)) {
 			snprintf(err, errlen, "migrations directory %s: too many or long names",
-				 dir);
+			         dir);
 			free(list);
 			closedir(d);
 			return CMDB_ERR;
@@ -172,7 +172,7 @@ static int list_migrations(const char *dir, struct migration **out, size_t *coun
 	for (size_t i = 1; i < n; i++) {
 		if (list[i].version == list[i - 1].version) {
 			snprintf(err, errlen, "migrations %s and %s share a number",
-				 list[i - 1].name, list[i].name);
+			         list[i - 1].name, list[i].name);
 			free(list);
 			return CMDB_ERR;
 		}
@@ -190,12 +190,12 @@ int migrate_apply(struct db_conn *c, const char *dir, int *applied, char *err, s
 
 	*applied = 0;
 	rc = db_exec_raw(c,
-			 "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			 " version BIGINT NOT NULL PRIMARY KEY,"
-			 " name VARCHAR(255) NOT NULL,"
-			 " applied_at DATETIME(3) NOT NULL"
-			 ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-			 err, errlen);
+	                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                 " version BIGINT NOT NULL PRIMARY KEY,"
+	                 " name VARCHAR(255) NOT NULL,"
+	                 " applied_at DATETIME(3) NOT NULL"
+	                 ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+	                 err, errlen);
 	if (rc)
 		return rc;
 	rc = list_migrations(dir, &list, &n, err, errlen);
@@ -204,14 +204,14 @@ int migrate_apply(struct db_conn *c, const char *dir, int *applied, char *err, s
 	for (size_t i = 0; i < n; i++) {
 		struct db_rows rows = DB_ROWS_INIT;
 		struct db_arg arg = DB_I64(list[i].version);
-		struct run_ctx ctx = { c, list[i].name, err, errlen, 0 };
-		struct db_arg ins[2] = { DB_I64(list[i].version), DB_STR(list[i].name) };
+		struct run_ctx ctx = {c, list[i].name, err, errlen, 0};
+		struct db_arg ins[2] = {DB_I64(list[i].version), DB_STR(list[i].name)};
 		char path[4096];
 		char *text;
 		int seen;
 
 		rc = db_query(c, "SELECT 1 FROM schema_migrations WHERE version = ?", &arg, 1,
-			      &rows, err, errlen);
+		              &rows, err, errlen);
 		if (rc)
 			goto out;
 		seen = rows.nrows > 0;
@@ -229,9 +229,9 @@ int migrate_apply(struct db_conn *c, const char *dir, int *applied, char *err, s
 		if (rc)
 			goto out;
 		rc = db_exec(c,
-			     "INSERT INTO schema_migrations (version, name, applied_at)"
-			     " VALUES (?, ?, UTC_TIMESTAMP(3))",
-			     ins, 2, NULL, NULL, err, errlen);
+		             "INSERT INTO schema_migrations (version, name, applied_at)"
+		             " VALUES (?, ?, UTC_TIMESTAMP(3))",
+		             ins, 2, NULL, NULL, err, errlen);
 		if (rc)
 			goto out;
 		log_info("migrate", "applied %s (%d statements)", list[i].name, ctx.count);

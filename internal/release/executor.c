@@ -31,16 +31,15 @@ struct release_executor {
 	pthread_cond_t wake;
 };
 
-struct release_executor *release_executor_new(const struct config *cfg, char *err,
-					      size_t errlen)
+struct release_executor *release_executor_new(const struct config *cfg, char *err, size_t errlen)
 {
 	struct agentclient_config acfg = {
-		.ca_file = cfg->agent_ca_file,
-		.cert_file = cfg->agent_cert_file,
-		.key_file = cfg->agent_key_file,
-		.connect_timeout_s = cfg->agent_connect_timeout_s,
-		.request_timeout_s = cfg->agent_request_timeout_s,
-		.max_connections = cfg->max_inflight + 16,
+	    .ca_file = cfg->agent_ca_file,
+	    .cert_file = cfg->agent_cert_file,
+	    .key_file = cfg->agent_key_file,
+	    .connect_timeout_s = cfg->agent_connect_timeout_s,
+	    .request_timeout_s = cfg->agent_request_timeout_s,
+	    .max_connections = cfg->max_inflight + 16,
 	};
 	struct release_executor *ex = calloc(1, sizeof(*ex));
 	char host[64] = "host";
@@ -61,14 +60,14 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 		salt = (unsigned int)now_wall_ms();
 	snprintf(ex->owner, sizeof(ex->owner), "%.60s:%d:%08x", host, (int)getpid(), salt);
 	ex->rc = (struct runner_config){
-		.owner = ex->owner,
-		.lease_s = cfg->lease_s,
-		.max_inflight = cfg->max_inflight,
-		.poll_interval_ms = cfg->poll_interval_ms,
-		.poll_max_ms = cfg->poll_max_ms,
-		.node_retries = cfg->node_retries,
-		.node_timeout_s = cfg->node_timeout_s,
-		.db = &cfg->db,
+	    .owner = ex->owner,
+	    .lease_s = cfg->lease_s,
+	    .max_inflight = cfg->max_inflight,
+	    .poll_interval_ms = cfg->poll_interval_ms,
+	    .poll_max_ms = cfg->poll_max_ms,
+	    .node_retries = cfg->node_retries,
+	    .node_timeout_s = cfg->node_timeout_s,
+	    .db = &cfg->db,
 	};
 	atomic_init(&ex->stop, 0);
 	pthread_mutex_init(&ex->lock, NULL);
@@ -108,7 +107,7 @@ int release_executor_run_once(struct release_executor *ex, char *err, size_t err
 		statements = ex->conn.statements;
 		if (rc == 0)
 			rc = store_release_claim(&ex->conn, ex->owner, ex->cfg->lease_s, &id, err,
-						 errlen);
+			                         errlen);
 		if (rc == CMDB_ENOTFOUND)
 			break;
 		if (rc)
@@ -125,12 +124,13 @@ int release_executor_run_once(struct release_executor *ex, char *err, size_t err
 			/* Cost of this release: every statement from its claim to its end. */
 			statements = ex->conn.statements - statements;
 			if (store_release_get(&ex->conn, id, &rel, err, errlen) == 0)
-				log_info("executor",
-					 "release %lld finished: %s (%d success, %d failed, %d nodes)"
-					 " in %lld ms, %llu SQL statements",
-					 (long long)id, release_status_name(rel.status),
-					 rel.success_nodes, rel.failed_nodes, rel.total_nodes,
-					 (long long)wall, (unsigned long long)statements);
+				log_info(
+				    "executor",
+				    "release %lld finished: %s (%d success, %d failed, %d nodes)"
+				    " in %lld ms, %llu SQL statements",
+				    (long long)id, release_status_name(rel.status),
+				    rel.success_nodes, rel.failed_nodes, rel.total_nodes,
+				    (long long)wall, (unsigned long long)statements);
 		}
 	}
 	return driven;
@@ -142,14 +142,15 @@ static void *loop(void *arg)
 	int failures = 0;
 
 	log_info("executor", "loop started (owner %s, every %d s)", ex->owner,
-		 ex->cfg->executor_interval_s);
+	         ex->cfg->executor_interval_s);
 	while (!atomic_load(&ex->stop)) {
 		char err[512];
 		struct timespec until;
 		int rc = release_executor_run_once(ex, err, sizeof(err));
 
 		if (rc < 0) {
-			/* Log the first of a run of failures and then every 30th, not every tick. */
+			/* Log the first of a run of failures and then every 30th, not every tick.
+			 */
 			if (failures++ % 30 == 0)
 				log_warn("executor", "scan failed: %s", err);
 		} else if (failures) {

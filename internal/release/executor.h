@@ -15,8 +15,7 @@
 struct release_executor;
 
 /* Sets up the agent client (TLS files are checked by libcurl on first use). */
-struct release_executor *release_executor_new(const struct config *cfg, char *err,
-					      size_t errlen);
+struct release_executor *release_executor_new(const struct config *cfg, char *err, size_t errlen);
 void release_executor_free(struct release_executor *ex);
 
 /*

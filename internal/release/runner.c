@@ -20,14 +20,14 @@
 #define WAIT_MAX_MS 1000
 /* Retry back-off of transient agent errors: 250 ms doubling up to 8 s, with jitter. */
 #define RETRY_BASE_MS 250
-#define RETRY_MAX_MS 8000
+#define RETRY_MAX_MS  8000
 /* A Retry-After from an agent is honoured up to this. */
 #define RETRY_AFTER_MAX_MS 60000
 /*
  * Task ids and successes are written at most this often (failures and intents at
  * once): one transaction per interval however many agents answered in it.
  */
-#define FLUSH_MS 100
+#define FLUSH_MS        100
 #define DB_RETRY_MIN_MS 250
 #define DB_RETRY_MAX_MS 5000
 
@@ -57,7 +57,7 @@ struct run {
 	char token[17];
 	struct rnode *nodes;
 	size_t n;
-	int failed;       /* the release has failed (in memory; fail_pending until written) */
+	int failed; /* the release has failed (in memory; fail_pending until written) */
 	int fail_pending;
 	size_t intents_pending; /* nodes marked running in memory, not yet on disk */
 	char fail_msg[STORE_ERROR_LEN];
@@ -69,15 +69,13 @@ struct run {
 	unsigned int seed; /* for retry jitter */
 };
 
-void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,
-		      size_t len)
+void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf, size_t len)
 {
-	snprintf(buf, len, "cmdb-%s-r%lld-n%lld", token, (long long)release_id,
-		 (long long)node_id);
+	snprintf(buf, len, "cmdb-%s-r%lld-n%lld", token, (long long)release_id, (long long)node_id);
 }
 
-static void add_change(struct run *r, struct rnode *x, enum node_status to,
-		       const char *task_id, const char *error_msg)
+static void add_change(struct run *r, struct rnode *x, enum node_status to, const char *task_id,
+                       const char *error_msg)
 {
 	/*
 	 * Between two committed rounds a node gathers at most three changes (intent, task
@@ -89,11 +87,11 @@ static void add_change(struct run *r, struct rnode *x, enum node_status to,
 		return;
 	}
 	r->changes[r->nchanges++] = (struct node_change){
-		.rtn_id = x->rtn_id,
-		.to = to,
-		.at_ms = now_wall_ms(),
-		.task_id = task_id,
-		.error_msg = error_msg,
+	    .rtn_id = x->rtn_id,
+	    .to = to,
+	    .at_ms = now_wall_ms(),
+	    .task_id = task_id,
+	    .error_msg = error_msg,
 	};
 }
 
@@ -104,13 +102,13 @@ static void fail_node(struct run *r, struct rnode *x, const char *why)
 	agent_call_release(&x->call); /* its TLS state is not needed any more */
 	add_change(r, x, NODE_FAILED, x->has_task ? x->call.task_id : NULL, x->error);
 	log_warn("runner", "release %lld: node %lld (%s) failed: %s", (long long)r->id,
-		 (long long)x->node_id, x->call.ip, why);
+	         (long long)x->node_id, x->call.ip, why);
 	if (r->failed)
 		return;
 	r->failed = 1;
 	r->fail_pending = 1;
-	snprintf(r->fail_msg, sizeof(r->fail_msg), "batch %d, node %lld (%s %s:%d): %s",
-		 x->batch, (long long)x->node_id, x->hostname, x->call.ip, x->call.port, why);
+	snprintf(r->fail_msg, sizeof(r->fail_msg), "batch %d, node %lld (%s %s:%d): %s", x->batch,
+	         (long long)x->node_id, x->hostname, x->call.ip, x->call.port, why);
 	for (size_t i = 0; i < r->n; i++)
 		if (r->nodes[i].status == NODE_PENDING)
 			r->nodes[i].status = NODE_SKIPPED;
@@ -120,12 +118,12 @@ static void fail_node(struct run *r, struct rnode *x, const char *why)
 static int flush(struct run *r, int finish, enum release_status final_status)
 {
 	struct release_round round = {
-		.changes = r->changes,
-		.nchanges = r->nchanges,
-		.fail_msg = r->fail_pending ? r->fail_msg : NULL,
-		.finish = finish,
-		.final_status = final_status,
-		.at_ms = now_wall_ms(),
+	    .changes = r->changes,
+	    .nchanges = r->nchanges,
+	    .fail_msg = r->fail_pending ? r->fail_msg : NULL,
+	    .finish = finish,
+	    .final_status = final_status,
+	    .at_ms = now_wall_ms(),
 	};
 	char err[512];
 	int rc;
@@ -138,10 +136,10 @@ static int flush(struct run *r, int finish, enum release_status final_status)
 		if (rc)
 			goto down;
 		log_info("runner", "release %lld: database connection re-established",
-			 (long long)r->id);
+		         (long long)r->id);
 	}
 	rc = store_release_apply(r->conn, r->id, r->cfg->owner, r->cfg->lease_s, &round, err,
-				 sizeof(err));
+	                         sizeof(err));
 	if (rc == 0) {
 		r->nchanges = 0;
 		r->fail_pending = 0;
@@ -160,7 +158,7 @@ down:
 		r->db_backoff_ms = DB_RETRY_MAX_MS;
 	r->db_retry_at = now_mono_ms() + r->db_backoff_ms;
 	log_warn("runner", "release %lld: cannot write state (%s); retrying in %d ms",
-		 (long long)r->id, err, r->db_backoff_ms);
+	         (long long)r->id, err, r->db_backoff_ms);
 	return rc;
 }
 
@@ -213,8 +211,7 @@ static int current_batch(const struct run *r, size_t *begin, size_t *end)
 {
 	size_t i = 0;
 
-	while (i < r->n && r->nodes[i].status != NODE_PENDING &&
-	       r->nodes[i].status != NODE_RUNNING)
+	while (i < r->n && r->nodes[i].status != NODE_PENDING && r->nodes[i].status != NODE_RUNNING)
 		i++;
 	if (i == r->n)
 		return 0;
@@ -232,7 +229,7 @@ static void start_call(struct run *r, struct rnode *x, enum agent_op op)
 		x->dispatched_at = now_mono_ms();
 		x->call.version = r->version;
 		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
-				 sizeof(x->call.idem_key));
+		                 sizeof(x->call.idem_key));
 	}
 	if (agentclient_start(r->ac, &x->call) != 0) {
 		fail_node(r, x, x->call.error);
@@ -268,8 +265,10 @@ static int past_deadline(struct run *r, struct rnode *x)
 	if (!x->started_wall ||
 	    now_wall_ms() - x->started_wall <= (int64_t)r->cfg->node_timeout_s * 1000)
 		return 0;
-	snprintf(why, sizeof(why), "timeout: the task did not finish within %d s"
-				   " (RELEASE_NODE_TIMEOUT)", r->cfg->node_timeout_s);
+	snprintf(why, sizeof(why),
+	         "timeout: the task did not finish within %d s"
+	         " (RELEASE_NODE_TIMEOUT)",
+	         r->cfg->node_timeout_s);
 	fail_node(r, x, why);
 	return 1;
 }
@@ -291,9 +290,9 @@ static int start_calls(struct run *r, size_t begin, size_t end, int64_t now)
 			char why[640];
 
 			snprintf(why, sizeof(why), "%s; not sent again because the release failed",
-				 x->error[0] ? x->error
-					     : "dispatch outcome unknown: interrupted before the"
-					       " agent answered");
+			         x->error[0] ? x->error
+			                     : "dispatch outcome unknown: interrupted before the"
+			                       " agent answered");
 			fail_node(r, x, why);
 		} else if (due > now) {
 			if (due < next)
@@ -325,13 +324,13 @@ static int schedule_retry(struct run *r, struct rnode *x)
 	delay = delay / 2 + rand_r(&r->seed) % (delay / 2 + 1);
 	if (c->retry_after_s * 1000 > delay)
 		delay = c->retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
-								    : c->retry_after_s * 1000;
+		                                                     : c->retry_after_s * 1000;
 	str_copy(x->error, c->error, sizeof(x->error));
 	x->not_before = now_mono_ms() + delay;
 	x->next_poll = x->not_before;
 	log_info("runner", "release %lld: node %lld: %s; retry %d of %d in %lld ms",
-		 (long long)r->id, (long long)x->node_id, c->error, x->attempts,
-		 r->cfg->node_retries, (long long)delay);
+	         (long long)r->id, (long long)x->node_id, c->error, x->attempts,
+	         r->cfg->node_retries, (long long)delay);
 	return 1;
 }
 
@@ -340,7 +339,7 @@ static void schedule_poll(const struct run *r, struct rnode *x)
 	int64_t now = now_mono_ms();
 
 	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, r->cfg->poll_interval_ms,
-						   r->cfg->poll_max_ms);
+	                                           r->cfg->poll_max_ms);
 }
 
 static void on_complete(struct run *r, struct rnode *x)
@@ -355,7 +354,7 @@ static void on_complete(struct run *r, struct rnode *x)
 			return;
 		if (x->attempts)
 			snprintf(why, sizeof(why), "%s (after %d %s)", c->error, x->attempts,
-				 x->attempts == 1 ? "retry" : "retries");
+			         x->attempts == 1 ? "retry" : "retries");
 		fail_node(r, x, x->attempts ? why : c->error);
 		return;
 	}
@@ -422,14 +421,14 @@ static int drive(struct run *r, const atomic_int *stop)
 		}
 		if (!r->failed && !r->conn->broken)
 			plan_dispatches(r, begin, end,
-					(size_t)r->cfg->max_inflight - agentclient_inflight(r->ac));
+			                (size_t)r->cfg->max_inflight - agentclient_inflight(r->ac));
 		if (r->intents_pending || r->fail_pending ||
 		    (r->nchanges && now - r->last_write >= FLUSH_MS) ||
 		    now - r->last_write >= r->cfg->lease_s * 1000 / 3) {
 			rc = flush(r, 0, RELEASE_RUNNING);
 			if (rc == CMDB_ECONFLICT) {
 				log_warn("runner", "release %lld: lease lost; leaving it",
-					 (long long)r->id);
+				         (long long)r->id);
 				for (size_t i = 0; i < r->n; i++)
 					if (r->nodes[i].inflight)
 						agentclient_abort(r->ac, &r->nodes[i].call);
@@ -447,25 +446,28 @@ static int drive(struct run *r, const atomic_int *stop)
 		if (wait_ms < 1)
 			wait_ms = 1;
 		n = agentclient_wait(r->ac, wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms, done,
-				     sizeof(done) / sizeof(done[0]));
+		                     sizeof(done) / sizeof(done[0]));
 		for (int i = 0; i < n; i++)
 			on_complete(r, done[i]->user);
 	}
 }
 
 int release_runner_run(struct db_conn *conn, struct agentclient *ac,
-		       const struct runner_config *cfg, int64_t release_id,
-		       const atomic_int *stop, char *err, size_t errlen)
+                       const struct runner_config *cfg, int64_t release_id, const atomic_int *stop,
+                       char *err, size_t errlen)
 {
-	struct run r = { .conn = conn, .ac = ac, .cfg = cfg, .id = release_id,
-			 .seed = (unsigned int)now_wall_ms() ^ (unsigned int)release_id };
+	struct run r = {.conn = conn,
+	                .ac = ac,
+	                .cfg = cfg,
+	                .id = release_id,
+	                .seed = (unsigned int)now_wall_ms() ^ (unsigned int)release_id};
 	int rc;
 
 	rc = load(&r, err, errlen);
 	if (rc == 0) {
 		r.last_write = now_mono_ms();
 		log_info("runner", "release %lld: driving %zu nodes (version %lld)",
-			 (long long)release_id, r.n, (long long)r.version);
+		         (long long)release_id, r.n, (long long)r.version);
 		rc = drive(&r, stop);
 	}
 	for (size_t i = 0; i < r.n; i++)

@@ -18,13 +18,13 @@
 #include "db/db.h"
 
 struct runner_config {
-	const char *owner;   /* this controller's lease owner id */
+	const char *owner; /* this controller's lease owner id */
 	int lease_s;
-	int max_inflight;    /* concurrent agent calls */
-	int poll_interval_ms; /* first poll after a dispatch */
-	int poll_max_ms;      /* poll back-off ceiling */
-	int node_retries;     /* retries of a transient agent error before the node fails */
-	int node_timeout_s;   /* a node's task must end this long after its dispatch */
+	int max_inflight;           /* concurrent agent calls */
+	int poll_interval_ms;       /* first poll after a dispatch */
+	int poll_max_ms;            /* poll back-off ceiling */
+	int node_retries;           /* retries of a transient agent error before the node fails */
+	int node_timeout_s;         /* a node's task must end this long after its dispatch */
 	const struct db_config *db; /* to reconnect after a lost connection */
 };
 
@@ -40,11 +40,11 @@ enum runner_outcome {
  * could not even be loaded.
  */
 int release_runner_run(struct db_conn *conn, struct agentclient *ac,
-		       const struct runner_config *cfg, int64_t release_id,
-		       const atomic_int *stop, char *err, size_t errlen);
+                       const struct runner_config *cfg, int64_t release_id, const atomic_int *stop,
+                       char *err, size_t errlen);
 
 /* "cmdb-<token>-r<release>-n<node>": stable per (release, node), unique across databases. */
 void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,
-		      size_t len);
+                      size_t len);
 
 #endif

@@ -10,9 +10,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-#define RELEASE_COLS                                                                       \
-	"id, version, status, batch_size, batch_count, total_nodes, success_nodes,"       \
-	" failed_nodes, idempotency_token, owner, created_at, started_at, finished_at,"    \
+#define RELEASE_COLS                                                                               \
+	"id, version, status, batch_size, batch_count, total_nodes, success_nodes,"                \
+	" failed_nodes, idempotency_token, owner, created_at, started_at, finished_at,"            \
 	" error_msg, created_by"
 
 /* Rows per multi-row INSERT; 6 parameters each stays far below the 65,535 limit. */
@@ -72,15 +72,14 @@ static void row_to_release(const struct db_rows *r, size_t i, struct release *x)
 	store_copy_cell(r, i, 14, x->created_by, sizeof(x->created_by));
 }
 
-int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err,
-		      size_t errlen)
+int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64(id);
 	int rc;
 
-	rc = db_query(c, "SELECT " RELEASE_COLS " FROM release_tasks WHERE id = ?", &arg, 1,
-		      &rows, err, errlen);
+	rc = db_query(c, "SELECT " RELEASE_COLS " FROM release_tasks WHERE id = ?", &arg, 1, &rows,
+	              err, errlen);
 	if (rc)
 		return rc;
 	if (rows.nrows == 0) {
@@ -93,8 +92,8 @@ int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *
 	return rc;
 }
 
-int store_release_list(struct db_conn *c, int status, int limit, struct release **out,
-		       size_t *n, char *err, size_t errlen)
+int store_release_list(struct db_conn *c, int status, int limit, struct release **out, size_t *n,
+                       char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg args[2];
@@ -107,13 +106,14 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 		args[nargs++] = DB_STR(release_status_name((enum release_status)status));
 		args[nargs++] = DB_I64(limit);
 		rc = db_query(c,
-			      "SELECT " RELEASE_COLS " FROM release_tasks WHERE status = ?"
-			      " ORDER BY id DESC LIMIT ?",
-			      args, nargs, &rows, err, errlen);
+		              "SELECT " RELEASE_COLS " FROM release_tasks WHERE status = ?"
+		              " ORDER BY id DESC LIMIT ?",
+		              args, nargs, &rows, err, errlen);
 	} else {
 		args[nargs++] = DB_I64(limit);
-		rc = db_query(c, "SELECT " RELEASE_COLS " FROM release_tasks ORDER BY id DESC LIMIT ?",
-			      args, nargs, &rows, err, errlen);
+		rc = db_query(c,
+		              "SELECT " RELEASE_COLS " FROM release_tasks ORDER BY id DESC LIMIT ?",
+		              args, nargs, &rows, err, errlen);
 	}
 	if (rc)
 		return rc;
@@ -129,27 +129,29 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 }
 
 int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
-			struct release_node **out, size_t *n, char *err, size_t errlen)
+                        struct release_node **out, size_t *n, char *err, size_t errlen)
 {
 	/* Rows of a release are inserted in node order, so id order is node order. */
-#define RELEASE_NODE_SELECT                                                               \
-	"SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"          \
-	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"                 \
+#define RELEASE_NODE_SELECT                                                                        \
+	"SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"                    \
+	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"                           \
 	" FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg args[2] = { DB_I64(release_id) };
+	struct db_arg args[2] = {DB_I64(release_id)};
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (status >= 0) {
 		args[1] = DB_STR(node_status_name((enum node_status)status));
-		rc = db_query(c, RELEASE_NODE_SELECT " WHERE r.release_task_id = ? AND r.status = ?"
-				      " ORDER BY r.batch, r.id",
-			      args, 2, &rows, err, errlen);
+		rc = db_query(c,
+		              RELEASE_NODE_SELECT " WHERE r.release_task_id = ? AND r.status = ?"
+		                                  " ORDER BY r.batch, r.id",
+		              args, 2, &rows, err, errlen);
 	} else {
-		rc = db_query(c, RELEASE_NODE_SELECT " WHERE r.release_task_id = ? ORDER BY r.batch, r.id", args,
-			      1, &rows, err, errlen);
+		rc = db_query(
+		    c, RELEASE_NODE_SELECT " WHERE r.release_task_id = ? ORDER BY r.batch, r.id",
+		    args, 1, &rows, err, errlen);
 	}
 	if (rc)
 		return rc;
@@ -179,7 +181,7 @@ int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
 }
 
 int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct batch_counts **out,
-			       size_t *n, char *err, size_t errlen)
+                               size_t *n, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64(release_id);
@@ -190,9 +192,9 @@ int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct bat
 	*out = NULL;
 	*n = 0;
 	rc = db_query(c,
-		      "SELECT batch, status, COUNT(*) FROM release_task_nodes"
-		      " WHERE release_task_id = ? GROUP BY batch, status ORDER BY batch",
-		      &arg, 1, &rows, err, errlen);
+	              "SELECT batch, status, COUNT(*) FROM release_task_nodes"
+	              " WHERE release_task_id = ? GROUP BY batch, status ORDER BY batch",
+	              &arg, 1, &rows, err, errlen);
 	if (rc)
 		return rc;
 	if (rows.nrows && !(b = calloc(rows.nrows, sizeof(*b)))) {
@@ -249,7 +251,7 @@ static void rows_to_targets(const struct db_rows *rows, struct target *t, size_t
  * the transaction ends, and checks that each requested one exists and is online.
  */
 static int load_targets(struct db_conn *c, const int64_t *ids, size_t n, struct target **out,
-			size_t *nout, char *err, size_t errlen)
+                        size_t *nout, char *err, size_t errlen)
 {
 	static const char cols[] = "SELECT id, ip, agent_port, status, hostname FROM nodes";
 	struct db_rows rows = DB_ROWS_INIT;
@@ -260,9 +262,10 @@ static int load_targets(struct db_conn *c, const int64_t *ids, size_t n, struct 
 	int rc;
 
 	if (n == 0) {
-		rc = db_query(c, "SELECT id, ip, agent_port, status, hostname FROM nodes"
-				 " WHERE status = 'online' ORDER BY id LOCK IN SHARE MODE",
-			      NULL, 0, &rows, err, errlen);
+		rc = db_query(c,
+		              "SELECT id, ip, agent_port, status, hostname FROM nodes"
+		              " WHERE status = 'online' ORDER BY id LOCK IN SHARE MODE",
+		              NULL, 0, &rows, err, errlen);
 		if (rc)
 			return rc;
 		if (rows.nrows == 0) {
@@ -289,7 +292,7 @@ static int load_targets(struct db_conn *c, const int64_t *ids, size_t n, struct 
 
 		size_t cap = sizeof(cols) + 64 + LOOKUP_CHUNK * 2, len = 0;
 		int fits = sql_append(sql, cap, &len, cols) == 0 &&
-			   sql_append(sql, cap, &len, " WHERE id IN (") == 0;
+		           sql_append(sql, cap, &len, " WHERE id IN (") == 0;
 
 		for (size_t i = 0; i < k && fits; i++)
 			fits = sql_append(sql, cap, &len, i ? ",?" : "?") == 0;
@@ -308,7 +311,7 @@ static int load_targets(struct db_conn *c, const int64_t *ids, size_t n, struct 
 	}
 	qsort(t, nt, sizeof(*t), cmp_target);
 	for (size_t i = 0; i < n; i++) {
-		struct target key = { .id = ids[i] };
+		struct target key = {.id = ids[i]};
 		struct target *hit = bsearch(&key, t, nt, sizeof(*t), cmp_target);
 
 		if (!hit) {
@@ -318,7 +321,7 @@ static int load_targets(struct db_conn *c, const int64_t *ids, size_t n, struct 
 		}
 		if (!hit->online) {
 			snprintf(err, errlen, "node %lld (%s) is offline", (long long)hit->id,
-				 hit->hostname);
+			         hit->hostname);
 			rc = CMDB_EINVAL;
 			goto out;
 		}
@@ -337,11 +340,11 @@ out:
 }
 
 static int insert_release_nodes(struct db_conn *c, int64_t release_id, int batch_size,
-				const struct target *t, size_t n, char *err, size_t errlen)
+                                const struct target *t, size_t n, char *err, size_t errlen)
 {
 	static const char head[] = "INSERT INTO release_task_nodes"
-				   " (release_task_id, node_id, node_ip, agent_port, batch, status)"
-				   " VALUES ";
+	                           " (release_task_id, node_id, node_ip, agent_port, batch, status)"
+	                           " VALUES ";
 	static const char row[] = ",(?, ?, ?, ?, ?, 'pending')";
 	size_t sqlcap = sizeof(head) + INSERT_CHUNK * sizeof(row);
 	struct db_arg *args = calloc(INSERT_CHUNK * 5, sizeof(*args));
@@ -395,8 +398,8 @@ static int make_token(char out[17])
 }
 
 int store_release_create(struct db_conn *c, int64_t version, int batch_size,
-			 const int64_t *node_ids, size_t n, const char *principal,
-			 struct release *out, char *err, size_t errlen)
+                         const int64_t *node_ids, size_t n, const char *principal,
+                         struct release *out, char *err, size_t errlen)
 {
 	struct target *t = NULL;
 	size_t nt = 0;
@@ -416,14 +419,14 @@ int store_release_create(struct db_conn *c, int64_t version, int batch_size,
 		goto out;
 	{
 		int64_t batches = ((int64_t)nt + batch_size - 1) / batch_size;
-		struct db_arg args[6] = { DB_I64(version), DB_I64(batch_size), DB_I64(batches),
-					  DB_I64(nt), DB_STR(token), DB_STR(principal) };
+		struct db_arg args[6] = {DB_I64(version), DB_I64(batch_size), DB_I64(batches),
+		                         DB_I64(nt),      DB_STR(token),      DB_STR(principal)};
 
 		rc = db_exec(c,
-			     "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
-			     " total_nodes, idempotency_token, created_at, created_by)"
-			     " VALUES (?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3), ?)",
-			     args, 6, NULL, &id, err, errlen);
+		             "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
+		             " total_nodes, idempotency_token, created_at, created_by)"
+		             " VALUES (?, 'pending', ?, ?, ?, ?, UTC_TIMESTAMP(3), ?)",
+		             args, 6, NULL, &id, err, errlen);
 	}
 	if (rc)
 		goto out;
@@ -443,10 +446,10 @@ out:
 
 /* ---- executor side ---- */
 
-static int try_claim(struct db_conn *c, const char *sql, int64_t id, const char *owner,
-		     int lease_s, char *err, size_t errlen)
+static int try_claim(struct db_conn *c, const char *sql, int64_t id, const char *owner, int lease_s,
+                     char *err, size_t errlen)
 {
-	struct db_arg args[3] = { DB_STR(owner), DB_I64(lease_s), DB_I64(id) };
+	struct db_arg args[3] = {DB_STR(owner), DB_I64(lease_s), DB_I64(id)};
 	uint64_t affected = 0;
 	int rc = db_exec(c, sql, args, 3, &affected, NULL, err, errlen);
 
@@ -455,21 +458,21 @@ static int try_claim(struct db_conn *c, const char *sql, int64_t id, const char 
 	return affected == 1 ? 0 : CMDB_ECONFLICT;
 }
 
-int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id,
-			char *err, size_t errlen)
+int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id, char *err,
+                        size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	int rc;
 
 	/* Pending work first, oldest first; then releases whose driver went away. */
 	rc = db_query(c,
-		      "(SELECT id, 0 AS takeover FROM release_tasks WHERE status = 'pending'"
-		      "  ORDER BY id LIMIT 8)"
-		      " UNION ALL"
-		      " (SELECT id, 1 FROM release_tasks WHERE status IN ('running', 'failed')"
-		      "  AND finished_at IS NULL AND lease_expires_at < UTC_TIMESTAMP(3)"
-		      "  ORDER BY id LIMIT 8)",
-		      NULL, 0, &rows, err, errlen);
+	              "(SELECT id, 0 AS takeover FROM release_tasks WHERE status = 'pending'"
+	              "  ORDER BY id LIMIT 8)"
+	              " UNION ALL"
+	              " (SELECT id, 1 FROM release_tasks WHERE status IN ('running', 'failed')"
+	              "  AND finished_at IS NULL AND lease_expires_at < UTC_TIMESTAMP(3)"
+	              "  ORDER BY id LIMIT 8)",
+	              NULL, 0, &rows, err, errlen);
 	if (rc)
 		return rc;
 	rc = CMDB_ENOTFOUND;
@@ -477,18 +480,18 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 		int64_t cand = db_cell_i64(&rows, i, 0);
 		int takeover = db_cell_i64(&rows, i, 1) != 0;
 
-		rc = try_claim(c,
-			       takeover
-				       ? "UPDATE release_tasks SET owner = ?,"
-					 " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-					 " WHERE id = ? AND status IN ('running', 'failed')"
-					 " AND finished_at IS NULL"
-					 " AND lease_expires_at < UTC_TIMESTAMP(3)"
-				       : "UPDATE release_tasks SET status = 'running', owner = ?,"
-					 " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
-					 " started_at = UTC_TIMESTAMP(3)"
-					 " WHERE id = ? AND status = 'pending'",
-			       cand, owner, lease_s, err, errlen);
+		rc =
+		    try_claim(c,
+		              takeover ? "UPDATE release_tasks SET owner = ?,"
+		                         " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
+		                         " WHERE id = ? AND status IN ('running', 'failed')"
+		                         " AND finished_at IS NULL"
+		                         " AND lease_expires_at < UTC_TIMESTAMP(3)"
+		                       : "UPDATE release_tasks SET status = 'running', owner = ?,"
+		                         " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+		                         " started_at = UTC_TIMESTAMP(3)"
+		                         " WHERE id = ? AND status = 'pending'",
+		              cand, owner, lease_s, err, errlen);
 		if (rc == 0)
 			*id = cand;
 		else if (rc == CMDB_ECONFLICT)
@@ -507,9 +510,9 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
  *   WHERE release_task_id = ? AND status = '<from>' AND id IN (?, ...)
  * so a round costs one statement per kind, not one per node.
  */
-static int group_update(struct db_conn *c, int64_t release_id, const char *set,
-			const char *from, const struct node_change **ch, size_t n,
-			const char *const *values, uint64_t *moved, char *err, size_t errlen)
+static int group_update(struct db_conn *c, int64_t release_id, const char *set, const char *from,
+                        const struct node_change **ch, size_t n, const char *const *values,
+                        uint64_t *moved, char *err, size_t errlen)
 {
 	size_t cap = 256 + strlen(set) + n * 22, len = 0;
 	struct db_arg *args = calloc(n * 3 + 1, sizeof(*args));
@@ -527,7 +530,8 @@ static int group_update(struct db_conn *c, int64_t release_id, const char *set,
 		args[k++] = DB_I64(ch[i]->rtn_id);
 		args[k++] = DB_STR(values[i]);
 	}
-	fits = fits && sql_append(sql, cap, &len, " END WHERE release_task_id = ? AND status = '") == 0 &&
+	fits = fits &&
+	       sql_append(sql, cap, &len, " END WHERE release_task_id = ? AND status = '") == 0 &&
 	       sql_append(sql, cap, &len, from) == 0 &&
 	       sql_append(sql, cap, &len, "' AND id IN (") == 0;
 	args[k++] = DB_I64(release_id);
@@ -563,7 +567,7 @@ static enum change_kind kind_of(const struct node_change *ch)
 
 /* A failure is rare and carries its own message: one statement per failed node. */
 static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64_t *moved,
-			 char *err, size_t errlen)
+                         char *err, size_t errlen)
 {
 	char at[STORE_TIME_LEN];
 	struct db_arg args[5];
@@ -575,11 +579,11 @@ static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64
 	args[3] = DB_STR_OR_NULL(ch->task_id);
 	args[4] = DB_I64(ch->rtn_id);
 	return db_exec(c,
-		       "UPDATE release_task_nodes SET status = 'failed', finished_at = ?,"
-		       " error_msg = LEFT(?, 1024), started_at = COALESCE(started_at, ?),"
-		       " task_id = COALESCE(task_id, ?)"
-		       " WHERE id = ? AND status IN ('pending', 'running')",
-		       args, 5, moved, NULL, err, errlen);
+	               "UPDATE release_task_nodes SET status = 'failed', finished_at = ?,"
+	               " error_msg = LEFT(?, 1024), started_at = COALESCE(started_at, ?),"
+	               " task_id = COALESCE(task_id, ?)"
+	               " WHERE id = ? AND status IN ('pending', 'running')",
+	               args, 5, moved, NULL, err, errlen);
 }
 
 /*
@@ -587,13 +591,13 @@ static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64
  * grouped; *moved_total is the number of rows that changed state.
  */
 static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind kind,
-		      const struct node_change **ch, char (*times)[STORE_TIME_LEN], size_t n,
-		      uint64_t *moved_total, char *err, size_t errlen)
+                      const struct node_change **ch, char (*times)[STORE_TIME_LEN], size_t n,
+                      uint64_t *moved_total, char *err, size_t errlen)
 {
 	static const char *const set[] = {
-		[KIND_INTENT] = "status = 'running', started_at",
-		[KIND_TASK_ID] = "task_id",
-		[KIND_SUCCESS] = "status = 'success', finished_at",
+	    [KIND_INTENT] = "status = 'running', started_at",
+	    [KIND_TASK_ID] = "task_id",
+	    [KIND_SUCCESS] = "status = 'success', finished_at",
 	};
 	const char **values = calloc(n ? n : 1, sizeof(*values));
 	uint64_t moved = 0;
@@ -617,8 +621,8 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
 			continue;
 		}
 		rc = group_update(c, release_id, set[kind],
-				  kind == KIND_INTENT ? "pending" : "running", ch + at, k,
-				  values + at, &moved, err, errlen);
+		                  kind == KIND_INTENT ? "pending" : "running", ch + at, k,
+		                  values + at, &moved, err, errlen);
 		*moved_total += moved;
 	}
 	free(values);
@@ -626,9 +630,8 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
 }
 
 /* Writes the node changes of a round, in state order; counts successes and failures. */
-static int apply_changes(struct db_conn *c, int64_t release_id,
-			 const struct release_round *round, int64_t *ok, int64_t *failed,
-			 char *err, size_t errlen)
+static int apply_changes(struct db_conn *c, int64_t release_id, const struct release_round *round,
+                         int64_t *ok, int64_t *failed, char *err, size_t errlen)
 {
 	size_t n = round->nchanges;
 	const struct node_change **byk = calloc(n ? n : 1, sizeof(*byk));
@@ -649,7 +652,7 @@ static int apply_changes(struct db_conn *c, int64_t release_id,
 		if (k == 0)
 			continue;
 		rc = apply_kind(c, release_id, (enum change_kind)kind, byk, times, k, &moved, err,
-				errlen);
+		                errlen);
 		if (kind == KIND_SUCCESS)
 			*ok += (int64_t)moved;
 		else if (kind == KIND_FAILED)
@@ -662,7 +665,7 @@ out:
 }
 
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
-			const struct release_round *round, char *err, size_t errlen)
+                        const struct release_round *round, char *err, size_t errlen)
 {
 	int64_t ok = 0, failed = 0;
 	char at[STORE_TIME_LEN];
@@ -675,18 +678,18 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 		return rc;
 	{
 		/* Ownership first: it locks the release row for the rest of the round. */
-		struct db_arg args[3] = { DB_I64(lease_s), DB_I64(release_id), DB_STR(owner) };
+		struct db_arg args[3] = {DB_I64(lease_s), DB_I64(release_id), DB_STR(owner)};
 
 		rc = db_exec(c,
-			     "UPDATE release_tasks"
-			     " SET lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-			     " WHERE id = ? AND owner = ? AND finished_at IS NULL",
-			     args, 3, &moved, NULL, err, errlen);
+		             "UPDATE release_tasks"
+		             " SET lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
+		             " WHERE id = ? AND owner = ? AND finished_at IS NULL",
+		             args, 3, &moved, NULL, err, errlen);
 		if (rc)
 			goto out;
 		if (moved != 1) {
 			snprintf(err, errlen, "release %lld: lease lost: %s no longer owns it",
-				 (long long)release_id, owner);
+			         (long long)release_id, owner);
 			rc = CMDB_ECONFLICT;
 			goto out;
 		}
@@ -695,40 +698,40 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 	if (rc)
 		goto out;
 	if (round->fail_msg) {
-		struct db_arg skip[2] = { DB_STR(at), DB_I64(release_id) };
-		struct db_arg fail[2] = { DB_STR(round->fail_msg), DB_I64(release_id) };
+		struct db_arg skip[2] = {DB_STR(at), DB_I64(release_id)};
+		struct db_arg fail[2] = {DB_STR(round->fail_msg), DB_I64(release_id)};
 
 		rc = db_exec(c,
-			     "UPDATE release_task_nodes SET status = 'skipped', finished_at = ?"
-			     " WHERE release_task_id = ? AND status = 'pending'",
-			     skip, 2, NULL, NULL, err, errlen);
+		             "UPDATE release_task_nodes SET status = 'skipped', finished_at = ?"
+		             " WHERE release_task_id = ? AND status = 'pending'",
+		             skip, 2, NULL, NULL, err, errlen);
 		if (rc)
 			goto out;
 		rc = db_exec(c,
-			     "UPDATE release_tasks SET status = 'failed', error_msg = LEFT(?, 1024)"
-			     " WHERE id = ? AND status = 'running'",
-			     fail, 2, NULL, NULL, err, errlen);
+		             "UPDATE release_tasks SET status = 'failed', error_msg = LEFT(?, 1024)"
+		             " WHERE id = ? AND status = 'running'",
+		             fail, 2, NULL, NULL, err, errlen);
 		if (rc)
 			goto out;
 	}
 	if (round->finish) {
 		/* Counters move with the rows they count; the final status comes with them. */
-		struct db_arg args[5] = { DB_I64(ok), DB_I64(failed),
-					  DB_STR(release_status_name(round->final_status)),
-					  DB_STR(at), DB_I64(release_id) };
+		struct db_arg args[5] = {DB_I64(ok), DB_I64(failed),
+		                         DB_STR(release_status_name(round->final_status)),
+		                         DB_STR(at), DB_I64(release_id)};
 
 		rc = db_exec(c,
-			     "UPDATE release_tasks SET success_nodes = success_nodes + ?,"
-			     " failed_nodes = failed_nodes + ?, status = ?, finished_at = ?,"
-			     " lease_expires_at = NULL WHERE id = ?",
-			     args, 5, NULL, NULL, err, errlen);
+		             "UPDATE release_tasks SET success_nodes = success_nodes + ?,"
+		             " failed_nodes = failed_nodes + ?, status = ?, finished_at = ?,"
+		             " lease_expires_at = NULL WHERE id = ?",
+		             args, 5, NULL, NULL, err, errlen);
 	} else if (ok || failed) {
-		struct db_arg args[3] = { DB_I64(ok), DB_I64(failed), DB_I64(release_id) };
+		struct db_arg args[3] = {DB_I64(ok), DB_I64(failed), DB_I64(release_id)};
 
 		rc = db_exec(c,
-			     "UPDATE release_tasks SET success_nodes = success_nodes + ?,"
-			     " failed_nodes = failed_nodes + ? WHERE id = ?",
-			     args, 3, NULL, NULL, err, errlen);
+		             "UPDATE release_tasks SET success_nodes = success_nodes + ?,"
+		             " failed_nodes = failed_nodes + ? WHERE id = ?",
+		             args, 3, NULL, NULL, err, errlen);
 	}
 	if (rc)
 		goto out;
@@ -741,12 +744,13 @@ out:
 }
 
 int store_release_unlease(struct db_conn *c, int64_t release_id, const char *owner, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
-	struct db_arg args[2] = { DB_I64(release_id), DB_STR(owner) };
+	struct db_arg args[2] = {DB_I64(release_id), DB_STR(owner)};
 
-	return db_exec(c,
-		       "UPDATE release_tasks SET lease_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND"
-		       " WHERE id = ? AND owner = ? AND finished_at IS NULL",
-		       args, 2, NULL, NULL, err, errlen);
+	return db_exec(
+	    c,
+	    "UPDATE release_tasks SET lease_expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND"
+	    " WHERE id = ? AND owner = ? AND finished_at IS NULL",
+	    args, 2, NULL, NULL, err, errlen);
 }

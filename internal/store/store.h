@@ -13,11 +13,11 @@
 #include "core/core.h"
 #include "db/db.h"
 
-#define STORE_TIME_LEN 32 /* RFC 3339 UTC with milliseconds, "" when NULL */
-#define STORE_ERROR_LEN 1025
+#define STORE_TIME_LEN     32 /* RFC 3339 UTC with milliseconds, "" when NULL */
+#define STORE_ERROR_LEN    1025
 #define STORE_HOSTNAME_LEN 254
-#define STORE_IP_LEN 46
-#define STORE_OWNER_LEN 129
+#define STORE_IP_LEN       46
+#define STORE_OWNER_LEN    129
 
 struct node {
 	int64_t id;
@@ -67,14 +67,14 @@ struct release_node {
 
 /* Inserts a node for principal. CMDB_ECONFLICT when ip+agent_port is already registered. */
 int store_node_create(struct db_conn *c, const char *hostname, const char *ip, int agent_port,
-		      enum node_health status, const char *principal, struct node *out,
-		      char *err, size_t errlen);
+                      enum node_health status, const char *principal, struct node *out, char *err,
+                      size_t errlen);
 int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, size_t errlen);
 /* All nodes ordered by id; *out is malloc'd, the caller frees it. */
 int store_node_list(struct db_conn *c, struct node **out, size_t *n, char *err, size_t errlen);
 /* Sets online/offline as principal; CMDB_ENOTFOUND for an unknown id. out: the new row. */
 int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status,
-			  const char *principal, struct node *out, char *err, size_t errlen);
+                          const char *principal, struct node *out, char *err, size_t errlen);
 
 /* ---- releases: API side ---- */
 
@@ -86,19 +86,18 @@ int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status
  * transaction.
  */
 int store_release_create(struct db_conn *c, int64_t version, int batch_size,
-			 const int64_t *node_ids, size_t n, const char *principal,
-			 struct release *out, char *err, size_t errlen);
-int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err,
-		      size_t errlen);
+                         const int64_t *node_ids, size_t n, const char *principal,
+                         struct release *out, char *err, size_t errlen);
+int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err, size_t errlen);
 /* Newest first; status < 0 means any. *out is malloc'd, the caller frees it. */
-int store_release_list(struct db_conn *c, int status, int limit, struct release **out,
-		       size_t *n, char *err, size_t errlen);
+int store_release_list(struct db_conn *c, int status, int limit, struct release **out, size_t *n,
+                       char *err, size_t errlen);
 /*
  * The release's nodes ordered by batch then node id, only those in status when
  * status >= 0 (an enum node_status); *out malloc'd, caller frees.
  */
 int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
-			struct release_node **out, size_t *n, char *err, size_t errlen);
+                        struct release_node **out, size_t *n, char *err, size_t errlen);
 
 /* How many nodes of one batch are in each status. */
 struct batch_counts {
@@ -109,7 +108,7 @@ struct batch_counts {
 
 /* Per-batch counts in batch order, read from an index; *out malloc'd, caller frees. */
 int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct batch_counts **out,
-			       size_t *n, char *err, size_t errlen);
+                               size_t *n, char *err, size_t errlen);
 
 /* ---- releases: executor side ---- */
 
@@ -119,15 +118,15 @@ int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct bat
  * success *id is set and the lease runs for lease_s seconds. CMDB_ENOTFOUND: nothing
  * to do (or another controller won every race).
  */
-int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id,
-			char *err, size_t errlen);
+int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id, char *err,
+                        size_t errlen);
 
 /* One state change of one node, stamped with the time it happened. */
 struct node_change {
 	int64_t rtn_id;
-	enum node_status to; /* NODE_RUNNING with task_id set only records the task id */
-	int64_t at_ms;       /* wall-clock ms, for started_at / finished_at */
-	const char *task_id; /* optional */
+	enum node_status to;   /* NODE_RUNNING with task_id set only records the task id */
+	int64_t at_ms;         /* wall-clock ms, for started_at / finished_at */
+	const char *task_id;   /* optional */
 	const char *error_msg; /* NODE_FAILED */
 };
 
@@ -148,10 +147,10 @@ struct release_round {
  * CMDB_ECONFLICT: the lease is no longer ours; nothing was written.
  */
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
-			const struct release_round *round, char *err, size_t errlen);
+                        const struct release_round *round, char *err, size_t errlen);
 
 /* Ends owner's lease now so that any controller may resume the release at once. */
 int store_release_unlease(struct db_conn *c, int64_t release_id, const char *owner, char *err,
-			  size_t errlen);
+                          size_t errlen);
 
 #endif

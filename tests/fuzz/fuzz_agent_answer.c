@@ -15,13 +15,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The same sizes the agent client uses (internal/agentclient/agentclient.c). */
 #define TASK_ID_LEN (AGENT_TASK_ID_MAX + 1)
-#define ERR_LEN	    512
+#define ERR_LEN     512
 /* Longest error the parsers write: a fixed prefix plus AGENT_TEXT_MAX cleaned bytes. */
 #define ERR_TEXT_MAX (AGENT_TEXT_MAX + 80)
 
 /* 0 stands for "no HTTP answer at all"; odd codes check the classification. */
 static const long statuses[] = {200, 202, 404, 409, 429, 500, 503, 0,
-				201, 204, 301, 400, 401, 403, 502, 599};
+                                201, 204, 301, 400, 401, 403, 502, 599};
 
 static void check_err(const char *err, size_t errlen)
 {
@@ -48,7 +48,7 @@ static void check_dispatch(long status, const char *body, size_t len)
 	memset(task_id, 'X', sizeof(task_id));
 	memset(err, 'X', sizeof(err));
 	rc = agentproto_parse_dispatch(status, body, len, task_id, sizeof(task_id), err,
-				       sizeof(err));
+	                               sizeof(err));
 	assert(rc == AGENT_OK || rc == AGENT_E_TRANSIENT || rc == AGENT_E_PERMANENT);
 	if (rc == AGENT_OK) {
 		assert(status == 200 || status == 202);

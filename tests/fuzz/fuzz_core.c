@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * harness ever reached them.
  */
 int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-	    uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen)
+            uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen)
 {
 	(void)c, (void)sql, (void)args, (void)nargs, (void)affected, (void)insert_id;
 	(void)err, (void)errlen;
@@ -30,7 +30,7 @@ int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_
 }
 
 int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-	     struct db_rows *out, char *err, size_t errlen)
+             struct db_rows *out, char *err, size_t errlen)
 {
 	(void)c, (void)sql, (void)args, (void)nargs, (void)out, (void)err, (void)errlen;
 	abort();

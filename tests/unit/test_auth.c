@@ -33,8 +33,7 @@ static int write_file(const char *text, mode_t mode)
 }
 
 /* A token file line for token, with its SHA-256 from sha256sum(1), as an operator makes it. */
-static void token_line(char *out, size_t len, const char *name, const char *token,
-		       const char *role)
+static void token_line(char *out, size_t len, const char *name, const char *token, const char *role)
 {
 	char cmd[128];
 	FILE *p;
@@ -66,7 +65,7 @@ static void test_tokens_writer_reader_invalid(void **state)
 	assert_string_equal(who, "token:audit");
 	assert_int_equal(auth_check_bearer(&a, "Bearer s3cret2", who, sizeof(who)), AUTH_INVALID);
 	assert_int_equal(auth_check_bearer(&a, "Basic b3BzOnMzY3JldA==", who, sizeof(who)),
-			 AUTH_INVALID);
+	                 AUTH_INVALID);
 	assert_int_equal(auth_check_bearer(&a, "Bearer ", who, sizeof(who)), AUTH_INVALID);
 	assert_int_equal(auth_check_bearer(&a, NULL, who, sizeof(who)), AUTH_ANONYMOUS);
 	auth_release(&a);
@@ -119,9 +118,9 @@ static void test_cert_principal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tokens_writer_reader_invalid),
-		cmocka_unit_test(test_token_file_rules),
-		cmocka_unit_test(test_cert_principal),
+	    cmocka_unit_test(test_tokens_writer_reader_invalid),
+	    cmocka_unit_test(test_token_file_rules),
+	    cmocka_unit_test(test_cert_principal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,11 +100,11 @@ static void test_rfc3339_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cache_hit_miss_replace),
-		cmocka_unit_test(test_cache_evicts_least_recently_used),
-		cmocka_unit_test(test_cache_respects_byte_budget),
-		cmocka_unit_test(test_poll_schedule),
-		cmocka_unit_test(test_rfc3339_round_trip),
+	    cmocka_unit_test(test_cache_hit_miss_replace),
+	    cmocka_unit_test(test_cache_evicts_least_recently_used),
+	    cmocka_unit_test(test_cache_respects_byte_budget),
+	    cmocka_unit_test(test_poll_schedule),
+	    cmocka_unit_test(test_rfc3339_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,7 +59,7 @@ static void test_status_names_round_trip(void **state)
 		assert_int_equal(node_status_parse(node_status_name((enum node_status)s)), s);
 	for (int s = 0; s < RELEASE_STATUS_COUNT; s++)
 		assert_int_equal(release_status_parse(release_status_name((enum release_status)s)),
-				 s);
+		                 s);
 	assert_int_equal(node_status_parse("SKIPPED"), -1);
 	assert_int_equal(release_status_parse("done"), -1);
 	assert_string_equal(node_health_name(NODE_OFFLINE), "offline");
@@ -95,7 +95,7 @@ static int load(const char *const *env, struct config *cfg, char *err)
 
 static void test_config_defaults(void **state)
 {
-	static const char *const env[] = { NULL };
+	static const char *const env[] = {NULL};
 	struct config cfg;
 	char err[256];
 
@@ -113,11 +113,11 @@ static void test_config_defaults(void **state)
 
 static void test_config_errors_name_the_variable(void **state)
 {
-	static const char *const bad_exec[] = { "RELEASE_EXECUTOR_ENABLED", "yes", NULL };
-	static const char *const bad_port[] = { "CMDB_DB_PORT", "70000", NULL };
-	static const char *const bad_listen[] = { "CMDB_LISTEN", "localhost", NULL };
-	static const char *const bad_interval[] = { "RELEASE_EXECUTOR_INTERVAL", "2s", NULL };
-	static const char *const no_certs[] = { "RELEASE_EXECUTOR_ENABLED", "1", NULL };
+	static const char *const bad_exec[] = {"RELEASE_EXECUTOR_ENABLED", "yes", NULL};
+	static const char *const bad_port[] = {"CMDB_DB_PORT", "70000", NULL};
+	static const char *const bad_listen[] = {"CMDB_LISTEN", "localhost", NULL};
+	static const char *const bad_interval[] = {"RELEASE_EXECUTOR_INTERVAL", "2s", NULL};
+	static const char *const no_certs[] = {"RELEASE_EXECUTOR_ENABLED", "1", NULL};
 	struct config cfg;
 	char err[256];
 
@@ -149,10 +149,11 @@ static void test_migrate_split(void **state)
 
 	(void)state;
 	assert_int_equal(migrate_split("-- comment;\nCREATE TABLE a (\n  x INT\n);\n\n"
-				       "  -- another\nINSERT INTO a VALUES (1);\nSELECT 1",
-				       collect, out),
-			 0);
-	assert_string_equal(out, "[CREATE TABLE a (\nx INT\n)][INSERT INTO a VALUES (1)][SELECT 1]");
+	                               "  -- another\nINSERT INTO a VALUES (1);\nSELECT 1",
+	                               collect, out),
+	                 0);
+	assert_string_equal(out,
+	                    "[CREATE TABLE a (\nx INT\n)][INSERT INTO a VALUES (1)][SELECT 1]");
 	out[0] = '\0'; /* a lone ";" is no statement (found by fuzz_core) */
 	assert_int_equal(migrate_split(";\nSELECT 2;\n", collect, out), 0);
 	assert_string_equal(out, "[SELECT 2]");
@@ -164,20 +165,20 @@ static void test_agent_failure_wording(void **state)
 
 	(void)state;
 	assert_int_equal(agentclient_describe_failure(CURLE_COULDNT_CONNECT, ECONNREFUSED, 0, "",
-						      "127.0.1.7", 9443, 60, out, sizeof(out)),
-			 AGENT_E_TRANSIENT);
+	                                              "127.0.1.7", 9443, 60, out, sizeof(out)),
+	                 AGENT_E_TRANSIENT);
 	assert_string_equal(out, "connect 127.0.1.7:9443: connection refused");
 	assert_int_equal(agentclient_describe_failure(CURLE_PEER_FAILED_VERIFICATION, 0, 1,
-						      "SSL certificate problem", "10.0.0.1", 8443,
-						      60, out, sizeof(out)),
-			 AGENT_E_PERMANENT);
+	                                              "SSL certificate problem", "10.0.0.1", 8443,
+	                                              60, out, sizeof(out)),
+	                 AGENT_E_PERMANENT);
 	assert_non_null(strstr(out, "tls: server certificate not trusted"));
-	assert_int_equal(agentclient_describe_failure(CURLE_OPERATION_TIMEDOUT, 0, 1, "", "10.0.0.1",
-						      8443, 60, out, sizeof(out)),
-			 AGENT_E_TRANSIENT);
+	assert_int_equal(agentclient_describe_failure(CURLE_OPERATION_TIMEDOUT, 0, 1, "",
+	                                              "10.0.0.1", 8443, 60, out, sizeof(out)),
+	                 AGENT_E_TRANSIENT);
 	assert_string_equal(out, "timeout: agent 10.0.0.1:8443 gave no answer within 60 s");
 	agentclient_describe_failure(CURLE_OPERATION_TIMEDOUT, 0, 0, "", "10.0.0.1", 8443, 60, out,
-				     sizeof(out));
+	                             sizeof(out));
 	assert_string_equal(out, "connect 10.0.0.1:8443: timed out");
 }
 
@@ -197,15 +198,15 @@ static void test_idempotency_key_is_stable_and_valid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_int64),
-		cmocka_unit_test(test_json_too_deep),
-		cmocka_unit_test(test_status_names_round_trip),
-		cmocka_unit_test(test_times),
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_errors_name_the_variable),
-		cmocka_unit_test(test_migrate_split),
-		cmocka_unit_test(test_agent_failure_wording),
-		cmocka_unit_test(test_idempotency_key_is_stable_and_valid),
+	    cmocka_unit_test(test_parse_int64),
+	    cmocka_unit_test(test_json_too_deep),
+	    cmocka_unit_test(test_status_names_round_trip),
+	    cmocka_unit_test(test_times),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_errors_name_the_variable),
+	    cmocka_unit_test(test_migrate_split),
+	    cmocka_unit_test(test_agent_failure_wording),
+	    cmocka_unit_test(test_idempotency_key_is_stable_and_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,15 +45,13 @@ static void test_release_accepts_valid_bodies(void **state)
 	assert_int_equal(in.version, 42);
 	assert_int_equal(in.batch_size, 2);
 	assert_null(in.node_ids);
-	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1,\"node_ids\":[3,1,2]}",
-					   &in, &e),
-			 0);
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"node_ids\":[3,1,2]}", &in, &e), 0);
 	assert_int_equal(in.n, 3);
 	assert_int_equal(in.node_ids[0], 3); /* order as given; the store sorts */
 	api_release_input_release(&in);
-	assert_int_equal(release_status_of("{\"version\":9007199254740991,\"batch_size\":1}", &in,
-					   &e),
-			 0);
+	assert_int_equal(
+	    release_status_of("{\"version\":9007199254740991,\"batch_size\":1}", &in, &e), 0);
 }
 
 static void test_release_rejects_with_the_right_status(void **state)
@@ -63,33 +61,33 @@ static void test_release_rejects_with_the_right_status(void **state)
 		int status;
 		const char *msg;
 	} cases[] = {
-		{ "", 400, "request body is empty; a JSON object is required" },
-		{ "{\"version\":1,", 400, "request body is not valid JSON" },
-		{ "[1,2]", 400, "request body must be a JSON object" },
-		{ "{\"version\":\"7\",\"batch_size\":1}", 400, "version must be an integer" },
-		{ "{\"version\":1.5,\"batch_size\":1}", 400, "version must be an integer" },
-		{ "{\"version\":0,\"batch_size\":1}", 422, NULL },
-		{ "{\"version\":-3,\"batch_size\":1}", 422, NULL },
-		{ "{\"version\":1e300,\"batch_size\":1}", 422, NULL },
-		{ "{\"version\":9007199254740993,\"batch_size\":1}", 422, NULL },
-		{ "{\"batch_size\":1}", 422, "version is required (a positive integer)" },
-		{ "{\"version\":1}", 422, "batch_size is required (a positive integer)" },
-		{ "{\"version\":1,\"batch_size\":10001}", 422, NULL },
-		{ "{\"version\":1,\"batch_size\":1,\"node_ids\":[]}", 422, NULL },
-		{ "{\"version\":1,\"batch_size\":1,\"node_ids\":\"1,2\"}", 400, NULL },
-		{ "{\"version\":1,\"batch_size\":1,\"node_ids\":[1,\"2\"]}", 400,
-		  "node_ids[1] must be an integer" },
-		{ "{\"version\":1,\"batch_size\":1,\"node_ids\":[1,0]}", 422,
-		  "node_ids[1] must be a positive node id" },
-		{ "{\"version\":1,\"batch_size\":1,\"node_ids\":[4,2,4]}", 422,
-		  "node_ids lists node 4 twice" },
-		{ "{\"version\":1,\"batch_size\":1,\"batchsize\":2}", 400,
-		  "unknown field \"batchsize\"" },
-		{ "{\"version\":1,\"version\":2,\"batch_size\":1}", 400,
-		  "member \"version\" given twice" },
-		{ "{\"version\":1,\"batch_size\":1,\"x\":[[[[[[[[[1]]]]]]]]]}", 400,
-		  "JSON nested deeper than 8 levels" },
-		{ "{\"version\":\"1; DROP TABLE nodes\",\"batch_size\":1}", 400, NULL },
+	    {"", 400, "request body is empty; a JSON object is required"},
+	    {"{\"version\":1,", 400, "request body is not valid JSON"},
+	    {"[1,2]", 400, "request body must be a JSON object"},
+	    {"{\"version\":\"7\",\"batch_size\":1}", 400, "version must be an integer"},
+	    {"{\"version\":1.5,\"batch_size\":1}", 400, "version must be an integer"},
+	    {"{\"version\":0,\"batch_size\":1}", 422, NULL},
+	    {"{\"version\":-3,\"batch_size\":1}", 422, NULL},
+	    {"{\"version\":1e300,\"batch_size\":1}", 422, NULL},
+	    {"{\"version\":9007199254740993,\"batch_size\":1}", 422, NULL},
+	    {"{\"batch_size\":1}", 422, "version is required (a positive integer)"},
+	    {"{\"version\":1}", 422, "batch_size is required (a positive integer)"},
+	    {"{\"version\":1,\"batch_size\":10001}", 422, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":[]}", 422, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":\"1,2\"}", 400, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":[1,\"2\"]}", 400,
+	     "node_ids[1] must be an integer"},
+	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":[1,0]}", 422,
+	     "node_ids[1] must be a positive node id"},
+	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":[4,2,4]}", 422,
+	     "node_ids lists node 4 twice"},
+	    {"{\"version\":1,\"batch_size\":1,\"batchsize\":2}", 400,
+	     "unknown field \"batchsize\""},
+	    {"{\"version\":1,\"version\":2,\"batch_size\":1}", 400,
+	     "member \"version\" given twice"},
+	    {"{\"version\":1,\"batch_size\":1,\"x\":[[[[[[[[[1]]]]]]]]]}", 400,
+	     "JSON nested deeper than 8 levels"},
+	    {"{\"version\":\"1; DROP TABLE nodes\",\"batch_size\":1}", 400, NULL},
 	};
 	struct release_input in;
 	struct api_error e;
@@ -103,7 +101,7 @@ static void test_release_rejects_with_the_right_status(void **state)
 
 		if (got != cases[i].status)
 			fail_msg("case %zu (%s): status %d, want %d (%s)", i, cases[i].body, got,
-				 cases[i].status, e.msg);
+			         cases[i].status, e.msg);
 		if (cases[i].msg)
 			assert_string_equal(e.msg, cases[i].msg);
 		assert_null(in.node_ids);
@@ -145,12 +143,10 @@ static void test_node_rules(void **state)
 	assert_int_equal(node_status_of("{\"hostname\":\"-a\",\"ip\":\"10.0.0.1\"}", &e), 422);
 	assert_int_equal(node_status_of("{\"hostname\":\"a b\",\"ip\":\"10.0.0.1\"}", &e), 422);
 	assert_int_equal(node_status_of("{\"hostname\":\"../etc\",\"ip\":\"10.0.0.1\"}", &e), 422);
-	assert_int_equal(node_status_of("{\"hostname\":\"a\",\"ip\":\"1.2.3.4\",\"agent_port\":0}",
-					&e),
-			 422);
 	assert_int_equal(
-		node_status_of("{\"hostname\":\"a\",\"ip\":\"1.2.3.4\",\"status\":\"gone\"}", &e),
-		422);
+	    node_status_of("{\"hostname\":\"a\",\"ip\":\"1.2.3.4\",\"agent_port\":0}", &e), 422);
+	assert_int_equal(
+	    node_status_of("{\"hostname\":\"a\",\"ip\":\"1.2.3.4\",\"status\":\"gone\"}", &e), 422);
 	assert_int_equal(node_status_of("{\"hostname\":7,\"ip\":\"1.2.3.4\"}", &e), 400);
 	assert_int_equal(node_status_of("{\"ip\":\"1.2.3.4\"}", &e), 422);
 	assert_string_equal(e.msg, "hostname is required (an RFC 1123 host name)");
@@ -159,10 +155,10 @@ static void test_node_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_release_accepts_valid_bodies),
-		cmocka_unit_test(test_release_rejects_with_the_right_status),
-		cmocka_unit_test(test_too_many_members_is_refused_fast),
-		cmocka_unit_test(test_node_rules),
+	    cmocka_unit_test(test_release_accepts_valid_bodies),
+	    cmocka_unit_test(test_release_rejects_with_the_right_status),
+	    cmocka_unit_test(test_too_many_members_is_refused_fast),
+	    cmocka_unit_test(test_node_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,8 +53,8 @@ void api_nodes_create(struct api_request *req)
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, req->principal,
-			       &n, err, sizeof(err));
+	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, req->principal, &n,
+	                       err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
@@ -116,9 +116,9 @@ static void get_or_patch(struct api_request *req, int patch)
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = patch ? store_node_set_status(db, req->id, health, req->principal, &n, err,
-					   sizeof(err))
-		   : store_node_get(db, req->id, &n, err, sizeof(err));
+	rc = patch
+	         ? store_node_set_status(db, req->id, health, req->principal, &n, err, sizeof(err))
+	         : store_node_get(db, req->id, &n, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);

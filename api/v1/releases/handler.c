@@ -13,7 +13,7 @@
 #include "store/store.h"
 
 #define LIST_DEFAULT 50
-#define LIST_MAX 1000
+#define LIST_MAX     1000
 
 static void add_time(cJSON *o, const char *name, const char *v)
 {
@@ -81,7 +81,7 @@ static cJSON *batches_json(const struct release_node *nodes, size_t n)
 	cJSON *arr = cJSON_CreateArray();
 
 	for (size_t i = 0; i < n;) {
-		int count[NODE_STATUS_COUNT] = { 0 };
+		int count[NODE_STATUS_COUNT] = {0};
 		cJSON *b = cJSON_CreateObject(), *list;
 		size_t j = i;
 
@@ -112,7 +112,7 @@ static cJSON *summary_json(const struct batch_counts *b, size_t n)
 		cJSON_AddNumberToObject(o, "total", b[i].total);
 		for (int s = 0; s < NODE_STATUS_COUNT; s++)
 			cJSON_AddNumberToObject(o, node_status_name((enum node_status)s),
-						b[i].count[s]);
+			                        b[i].count[s]);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -121,7 +121,7 @@ static cJSON *summary_json(const struct batch_counts *b, size_t n)
 void api_releases_create(struct api_request *req)
 {
 	struct mg_connection *conn = req->conn;
-	struct release_input in = { 0 };
+	struct release_input in = {0};
 	struct api_error e;
 	struct db_conn *db;
 	struct release r;
@@ -138,8 +138,8 @@ void api_releases_create(struct api_request *req)
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_release_create(db, in.version, in.batch_size, in.node_ids, in.n,
-				  req->principal, &r, err, sizeof(err));
+	rc = store_release_create(db, in.version, in.batch_size, in.node_ids, in.n, req->principal,
+	                          &r, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
@@ -167,7 +167,7 @@ void api_releases_list(struct api_request *req)
 	rc = api_query_param(req->query, "status", status, sizeof(status));
 	if (rc < 0 || (rc == 1 && (st = release_status_parse(status)) < 0)) {
 		api_send_error(req->conn, 400,
-			       "status must be pending, running, success or failed");
+		               "status must be pending, running, success or failed");
 		return;
 	}
 	rc = api_query_param(req->query, "limit", limit_s, sizeof(limit_s));
@@ -210,13 +210,15 @@ static int read_view(struct api_request *req, int *summary, int *node_status)
 	*summary = rc == 1 && strcmp(view, "summary") == 0;
 	rc = api_query_param(req->query, "node_status", status, sizeof(status));
 	if (rc < 0 || (rc == 1 && (*node_status = node_status_parse(status)) < 0)) {
-		api_send_error(req->conn, 400, "node_status must be pending, running, success,"
-					       " failed or skipped");
+		api_send_error(req->conn, 400,
+		               "node_status must be pending, running, success,"
+		               " failed or skipped");
 		return -1;
 	}
 	if (*summary && *node_status >= 0) {
-		api_send_error(req->conn, 400, "node_status filters the full view; the summary"
-					       " already counts every status");
+		api_send_error(req->conn, 400,
+		               "node_status filters the full view; the summary"
+		               " already counts every status");
 		return -1;
 	}
 	return 0;
@@ -227,7 +229,7 @@ static int read_view(struct api_request *req, int *summary, int *node_status)
  * rendering goes to the cache; *cacheable says so.
  */
 static int render(struct api_request *req, struct db_conn *db, int summary, int node_status,
-		  char **text, int *cacheable, char *err, size_t errlen)
+                  char **text, int *cacheable, char *err, size_t errlen)
 {
 	struct release_node *nodes = NULL;
 	struct batch_counts *counts = NULL;
@@ -238,14 +240,14 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 
 	rc = store_release_get(db, req->id, &r, err, errlen);
 	if (rc == 0)
-		rc = summary ? store_release_batch_counts(db, req->id, &counts, &n, err, errlen)
-			     : store_release_nodes(db, req->id, node_status, &nodes, &n, err,
-						   errlen);
+		rc = summary
+		         ? store_release_batch_counts(db, req->id, &counts, &n, err, errlen)
+		         : store_release_nodes(db, req->id, node_status, &nodes, &n, err, errlen);
 	if (rc)
 		return rc;
 	doc = release_json(&r);
 	cJSON_AddItemToObject(doc, "batches",
-			      summary ? summary_json(counts, n) : batches_json(nodes, n));
+	                      summary ? summary_json(counts, n) : batches_json(nodes, n));
 	*text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	free(nodes);
