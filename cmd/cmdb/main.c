@@ -38,6 +38,16 @@ static const char *env(const char *name)
 	return getenv(name);
 }
 
+extern char **environ;
+
+static void warn_unknown(const char *name)
+{
+	log_warn("config",
+	         "%s is not a setting of cmdb and is ignored (see README,"
+	         " Configuration)",
+	         name);
+}
+
 static int load_config(struct config *cfg, int need_agent)
 {
 	char err[1200];
@@ -45,6 +55,7 @@ static int load_config(struct config *cfg, int need_agent)
 
 	if (level && strcmp(level, "debug") == 0)
 		log_set_level(LOG_DEBUG);
+	config_check_unknown(environ, warn_unknown);
 	if (config_load(cfg, env, need_agent, err, sizeof(err))) {
 		log_error("config", "%s", err);
 		return -1;

@@ -128,6 +128,64 @@ static int check_file(const char *name, const char *path, char *err, size_t errl
 	return 0;
 }
 
+/* Every variable config_load() reads, and CMDB_LOG_LEVEL (read by cmd/cmdb). */
+static const char *const settings[] = {
+    "AGENT_CA_FILE",
+    "AGENT_CERT_FILE",
+    "AGENT_CONNECT_TIMEOUT",
+    "AGENT_KEY_FILE",
+    "AGENT_REQUEST_TIMEOUT",
+    "CMDB_API_THREADS",
+    "CMDB_API_TOKENS_FILE",
+    "CMDB_CLIENT_CA",
+    "CMDB_DB_HOST",
+    "CMDB_DB_NAME",
+    "CMDB_DB_PASSWORD",
+    "CMDB_DB_PORT",
+    "CMDB_DB_SOCKET",
+    "CMDB_DB_USER",
+    "CMDB_LISTEN",
+    "CMDB_LOG_LEVEL",
+    "CMDB_MIGRATIONS_DIR",
+    "CMDB_TLS_CERT",
+    "CMDB_TLS_KEY",
+    "RELEASE_EXECUTOR_ENABLED",
+    "RELEASE_EXECUTOR_INTERVAL",
+    "RELEASE_LEASE_SECONDS",
+    "RELEASE_MAX_INFLIGHT",
+    "RELEASE_NODE_RETRIES",
+    "RELEASE_NODE_TIMEOUT",
+    "RELEASE_POLL_INTERVAL_MS",
+    "RELEASE_POLL_MAX_MS",
+};
+
+int config_check_unknown(char *const *env, void (*warn)(const char *name))
+{
+	int unknown = 0;
+
+	for (; env && *env; env++) {
+		const char *eq = strchr(*env, '=');
+		size_t n = eq ? (size_t)(eq - *env) : strlen(*env), i;
+		char name[128];
+
+		if (strncmp(*env, "CMDB_", 5) != 0 && strncmp(*env, "RELEASE_", 8) != 0 &&
+		    strncmp(*env, "AGENT_", 6) != 0)
+			continue;
+		for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+			if (strlen(settings[i]) == n && strncmp(settings[i], *env, n) == 0)
+				break;
+		if (i < sizeof(settings) / sizeof(settings[0]))
+			continue;
+		if (n >= sizeof(name))
+			n = sizeof(name) - 1;
+		memcpy(name, *env, n);
+		name[n] = '\0';
+		warn(name);
+		unknown++;
+	}
+	return unknown;
+}
+
 int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen)
 {
 	const char *exec = get("RELEASE_EXECUTOR_ENABLED");

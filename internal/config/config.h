@@ -56,4 +56,12 @@ typedef const char *(*config_getenv_fn)(const char *name);
  */
 int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen);
 
+/*
+ * Calls warn(name) for each "NAME=VALUE" entry of env (NULL-terminated, like environ)
+ * whose NAME starts with CMDB_, RELEASE_ or AGENT_ but is no setting of ours: a typo
+ * such as RELEASE_POLL_INTERVAL would otherwise be ignored without a word. Only the
+ * name is passed on, never the value. Returns how many there were.
+ */
+int config_check_unknown(char *const *env, void (*warn)(const char *name));
+
 #endif

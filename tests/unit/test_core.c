@@ -134,6 +134,32 @@ static void test_config_errors_name_the_variable(void **state)
 	assert_non_null(strstr(err, "AGENT_CA_FILE"));
 }
 
+static int warned;
+static char last_warned[64];
+
+static void note_unknown(const char *name)
+{
+	warned++;
+	snprintf(last_warned, sizeof(last_warned), "%s", name);
+}
+
+static void test_config_unknown_names(void **state)
+{
+	char *env[] = {"PATH=/bin",
+	               "RELEASE_POLL_INTERVAL=50",
+	               "CMDB_DB_PASSWORD=s3cret",
+	               "AGENT_CA_FILE=/x",
+	               "ACCEPTANCE_AGENT_PORT=1",
+	               "CMDB_LOG_LEVEL=debug",
+	               NULL};
+
+	(void)state;
+	warned = 0;
+	assert_int_equal(config_check_unknown(env, note_unknown), 1);
+	assert_int_equal(warned, 1);
+	assert_string_equal(last_warned, "RELEASE_POLL_INTERVAL"); /* the name, no value */
+}
+
 static int collect(const char *stmt, void *arg)
 {
 	char *out = arg;
@@ -204,6 +230,7 @@ int main(void)
 	    cmocka_unit_test(test_times),
 	    cmocka_unit_test(test_config_defaults),
 	    cmocka_unit_test(test_config_errors_name_the_variable),
+	    cmocka_unit_test(test_config_unknown_names),
 	    cmocka_unit_test(test_migrate_split),
 	    cmocka_unit_test(test_agent_failure_wording),
 	    cmocka_unit_test(test_idempotency_key_is_stable_and_valid),
