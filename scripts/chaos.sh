@@ -28,10 +28,7 @@ while [ $# -gt 0 ]; do
 done
 RANDOM=$SEED
 
-WORK=${CHAOS_DIR:-$ROOT/var/chaos}
-rm -rf "$WORK"
-mkdir -p "$WORK"
-trap stop_all EXIT
+begin_test "${CHAOS_DIR:-$ROOT/var/chaos}"
 PORT=${CHAOS_AGENT_PORT:-9843}
 NODES=60
 FAILING=(7 23 41) # node ids whose agent fails every apply
@@ -39,8 +36,7 @@ LEASE=5
 
 echo "== chaos: seed $SEED, $SECONDS_CHAOS s of faults, $RELEASES releases, 3 controllers"
 DB_PORT=$(free_port)
-stack_db "$WORK/db" "$DB_PORT" >/dev/null || exit 1
-new_database cmdb_chaos || { echo "migrate failed" >&2; exit 1; }
+fresh_db cmdb_chaos "$DB_PORT"
 stack_certs "$WORK/certs" "$NODES"
 : >"$WORK/nodes.txt"
 for i in $(seq 1 "$NODES"); do
@@ -161,6 +157,4 @@ check "agentsim survived" kill -0 "$sim_pid"
 
 nodes_total=$(sql "SELECT COUNT(*) FROM release_task_nodes")
 echo "figures: seed=$SEED seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release")"
-echo
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+end_checks

@@ -67,6 +67,29 @@ stop_all() {
   fi
 }
 
+# begin_test DIR: a fresh, empty work directory $WORK for a test script; everything the
+# script starts through these helpers is stopped when it exits.
+begin_test() {
+  WORK=$1
+  rm -rf "$WORK"
+  mkdir -p "$WORK"
+  trap stop_all EXIT
+}
+
+# fresh_db NAME [PORT]: the private MariaDB in $WORK/db and an empty, migrated database
+# NAME; exits the script when either fails.
+fresh_db() {
+  stack_db "$WORK/db" "${2:-}" >/dev/null || { echo "MariaDB did not start" >&2; exit 1; }
+  new_database "$1" || { echo "migrate failed" >&2; exit 1; }
+}
+
+# end_checks: the summary line of check/check_eq; non-zero when any check failed.
+end_checks() {
+  echo
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
 # stack_db DIR [PORT]: starts the private MariaDB and exports CMDB_DB_*.
 stack_db() {
   local dir=$1 port=${2:-}

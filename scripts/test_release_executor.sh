@@ -8,16 +8,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-WORK=${ACCEPTANCE_DIR:-$ROOT/var/acceptance}
-rm -rf "$WORK"
-mkdir -p "$WORK"
-trap stop_all EXIT
+begin_test "${ACCEPTANCE_DIR:-$ROOT/var/acceptance}"
 # Agents listen on their own port so that `make run` (9443) can run beside the tests.
 PORT=${ACCEPTANCE_AGENT_PORT:-9543}
 
 echo "== set-up: MariaDB, certificates, agent simulator"
-stack_db "$WORK/db" >/dev/null || exit 1
-new_database cmdb_acceptance || { echo "migrate failed" >&2; exit 1; }
+fresh_db cmdb_acceptance
 stack_certs "$WORK/certs" 64
 cat >"$WORK/nodes.txt" <<NODES
 # six healthy agents, a failing one, four more healthy ones; 127.0.1.20 is not served
@@ -235,6 +231,4 @@ check_eq "sql: no release was created by bad input" "$releases_before" "$(sql 'S
 check_eq "sql: counters equal row counts in every release" 0 \
   "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE success_nodes <> (SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.status='success') OR failed_nodes <> (SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.status='failed')")"
 
-echo
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+end_checks

@@ -8,15 +8,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-WORK=${TEST_DIR:-$ROOT/var/test}/agent-faults
-rm -rf "$WORK"
-mkdir -p "$WORK"
-trap stop_all EXIT
+begin_test "${TEST_DIR:-$ROOT/var/test}/agent-faults"
 # Agents listen on their own port so that `make run` (9443) can run beside the tests.
 PORT=${FAULTS_AGENT_PORT:-9643}
 
-stack_db "$WORK/db" >/dev/null || exit 1
-new_database cmdb_faults || { echo "migrate failed" >&2; exit 1; }
+fresh_db cmdb_faults
 out=$("$ROOT/bin/cmdb" migrate 2>&1)
 check "migrate: a second run applies nothing" grep -q '0 migrations applied now' <<<"$out"
 check_eq "sql: schema_migrations holds one row per file" \
@@ -98,6 +94,4 @@ check_eq "flaky: applied exactly once" 1 "$(grep -c '^apply node=127.0.1.51:' "$
 check_eq "agents: the healthy node was never dispatched" 0 \
   "$(grep -c '^apply node=127.0.1.50:' "$WORK/applies.log")"
 
-echo
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+end_checks

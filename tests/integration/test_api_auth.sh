@@ -8,13 +8,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-WORK=${TEST_DIR:-$ROOT/var/test}/api-auth
-rm -rf "$WORK"
-mkdir -p "$WORK"
-trap stop_all EXIT
+begin_test "${TEST_DIR:-$ROOT/var/test}/api-auth"
 
-stack_db "$WORK/db" >/dev/null || exit 1
-new_database cmdb_auth || { echo "migrate failed" >&2; exit 1; }
+fresh_db cmdb_auth
 stack_certs "$WORK/certs" 4
 
 echo "== start-up refusals"
@@ -85,6 +81,4 @@ check_eq "  ...created_by is the certificate's CN" cert:cmdb-controller "$(jq -r
 check "the key material never appears in the log" bash -c "! grep -q 'PRIVATE KEY' '$WORK'/cmdb-*.log"
 check "no temporary PEM is left behind" bash -c "! ls -d \${TMPDIR:-/tmp}/cmdb-tls-* 2>/dev/null | grep -q ."
 
-echo
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+end_checks

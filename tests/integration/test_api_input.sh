@@ -8,13 +8,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-WORK=${TEST_DIR:-$ROOT/var/test}/api-input
-rm -rf "$WORK"
-mkdir -p "$WORK"
-trap stop_all EXIT
+begin_test "${TEST_DIR:-$ROOT/var/test}/api-input"
 
-stack_db "$WORK/db" >/dev/null || exit 1
-new_database cmdb_input || { echo "migrate failed" >&2; exit 1; }
+fresh_db cmdb_input
 stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=0 || exit 1
 
 api POST /api/v1/nodes '{"hostname":"web-01","ip":"10.0.0.1"}'
@@ -113,6 +109,4 @@ check_eq "curl: summary counts 1,201 pending nodes" 1201 \
 check_eq "sql: 1,201 rows, batches 1..13, node ids ascending within each batch" "1201 1 13 0" \
   "$(sql "SELECT COUNT(*), MIN(a.batch), MAX(a.batch), SUM(a.node_id > b.node_id) FROM release_task_nodes a LEFT JOIN release_task_nodes b ON b.release_task_id=a.release_task_id AND b.batch=a.batch AND b.id=a.id+1 WHERE a.release_task_id=$big" | tr '\t' ' ')"
 
-echo
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+end_checks

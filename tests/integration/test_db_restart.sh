@@ -7,14 +7,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-WORK=${TEST_DIR:-$ROOT/var/test}/db-restart
-rm -rf "$WORK"
-mkdir -p "$WORK"
-trap stop_all EXIT
+begin_test "${TEST_DIR:-$ROOT/var/test}/db-restart"
 
 DB_PORT=$(free_port)
-stack_db "$WORK/db" "$DB_PORT" >/dev/null || exit 1
-new_database cmdb_restart || { echo "migrate failed" >&2; exit 1; }
+fresh_db cmdb_restart "$DB_PORT"
 stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=0 || exit 1
 
 api POST /api/v1/nodes '{"hostname":"n1","ip":"10.1.2.3"}'
@@ -41,6 +37,4 @@ check "curl: GET /nodes works again after the restart" wait_until 20 \
 check_eq "sql: the node written before the restart is there, nothing else" "1 n1" \
   "$(sql 'SELECT COUNT(*), MIN(hostname) FROM nodes' | tr '\t' ' ')"
 
-echo
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+end_checks
