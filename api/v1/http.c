@@ -12,7 +12,9 @@
 #include "core/core.h"
 #include "core/log.h"
 
-void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len)
+/* Every answer goes out here: JSON, its length, no caching, and one optional header. */
+static void send_response(struct mg_connection *conn, int status, const char *body, size_t len,
+                          const char *extra_name, const char *extra_value)
 {
 	char clen[32];
 
@@ -21,8 +23,23 @@ void api_send_body(struct mg_connection *conn, int status, const char *body, siz
 	mg_response_header_add(conn, "Content-Type", "application/json", -1);
 	mg_response_header_add(conn, "Content-Length", clen, -1);
 	mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+	if (extra_name)
+		mg_response_header_add(conn, extra_name, extra_value, -1);
 	mg_response_header_send(conn);
 	mg_write(conn, body, len);
+}
+
+void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len)
+{
+	send_response(conn, status, body, len, NULL, NULL);
+}
+
+void api_json_add_optional(cJSON *obj, const char *name, const char *value)
+{
+	if (*value)
+		cJSON_AddStringToObject(obj, name, value);
+	else
+		cJSON_AddNullToObject(obj, name);
 }
 
 void api_send_json(struct mg_connection *conn, int status, const cJSON *doc)
@@ -58,7 +75,7 @@ static void send_error_with(struct mg_connection *conn, int status, const char *
                             const char *value, const char *msg)
 {
 	cJSON *doc = cJSON_CreateObject();
-	char *text, clen[32];
+	char *text;
 
 	cJSON_AddStringToObject(doc, "error", msg);
 	text = cJSON_PrintUnformatted(doc);
@@ -67,16 +84,9 @@ static void send_error_with(struct mg_connection *conn, int status, const char *
 		api_send_error(conn, 500, "out of memory");
 		return;
 	}
-	snprintf(clen, sizeof(clen), "%zu", strlen(text));
-	mg_response_header_start(conn, status);
-	mg_response_header_add(conn, "Content-Type", "application/json", -1);
-	mg_response_header_add(conn, "Content-Length", clen, -1);
-	mg_response_header_add(conn, name, value, -1);
-	mg_response_header_send(conn);
-	mg_write(conn, text, strlen(text));
+	send_response(conn, status, text, strlen(text), name, value);
 	cJSON_free(text);
 }
-
 void api_send_unauthorized(struct mg_connection *conn, const char *msg)
 {
 	send_error_with(conn, 401, "WWW-Authenticate", "Bearer realm=\"cmdb\"", msg);

@@ -34,6 +34,9 @@ struct api_request {
 	char principal[AUTH_PRINCIPAL_MAX]; /* who asks; "local" without authentication */
 };
 
+/* Adds name: value, or name: null when value is "" (our stores' "no value"). */
+void api_json_add_optional(cJSON *obj, const char *name, const char *value);
+
 /* Sends a ready JSON body. */
 void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len);
 /* Sends doc (not freed) with status; always "Content-Type: application/json". */

@@ -15,7 +15,13 @@
 	" failed_nodes, idempotency_token, owner, created_at, started_at, finished_at,"            \
 	" error_msg, created_by"
 
-/* Rows per multi-row INSERT; 6 parameters each stays far below the 65,535 limit. */
+/* Rows of a release are inserted in node order, so id order is node order. */
+#define RELEASE_NODE_SELECT                                                                        \
+	"SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"                    \
+	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"                           \
+	" FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
+
+/* Rows per multi-row INSERT; 5 parameters each stays far below the 65,535 limit. */
 #define INSERT_CHUNK 500
 /* Ids per IN (...) lookup. */
 #define LOOKUP_CHUNK 1000
@@ -131,11 +137,6 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
                         struct release_node **out, size_t *n, char *err, size_t errlen)
 {
-	/* Rows of a release are inserted in node order, so id order is node order. */
-#define RELEASE_NODE_SELECT                                                                        \
-	"SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"                    \
-	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"                           \
-	" FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg args[2] = {DB_I64(release_id)};
 	int rc;

@@ -160,6 +160,36 @@ static void test_config_unknown_names(void **state)
 	assert_string_equal(last_warned, "RELEASE_POLL_INTERVAL"); /* the name, no value */
 }
 
+/* Every name config_load() asks for, as "NAME=x" entries of a fake environment. */
+static char asked[64][48];
+static char *asked_env[65];
+static size_t nasked;
+
+static const char *record(const char *name)
+{
+	if (nasked < 64) {
+		snprintf(asked[nasked], sizeof(asked[nasked]), "%s=x", name);
+		asked_env[nasked] = asked[nasked];
+		nasked++;
+	}
+	return NULL;
+}
+
+/* The list of known settings cannot drift from what config_load() reads. */
+static void test_config_knows_every_setting_it_reads(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	nasked = 0;
+	assert_int_equal(config_load(&cfg, record, 0, err, sizeof(err)), 0);
+	assert_true(nasked > 20);
+	asked_env[nasked] = NULL;
+	warned = 0;
+	assert_int_equal(config_check_unknown(asked_env, note_unknown), 0);
+}
+
 static int collect(const char *stmt, void *arg)
 {
 	char *out = arg;
@@ -231,6 +261,7 @@ int main(void)
 	    cmocka_unit_test(test_config_defaults),
 	    cmocka_unit_test(test_config_errors_name_the_variable),
 	    cmocka_unit_test(test_config_unknown_names),
+	    cmocka_unit_test(test_config_knows_every_setting_it_reads),
 	    cmocka_unit_test(test_migrate_split),
 	    cmocka_unit_test(test_agent_failure_wording),
 	    cmocka_unit_test(test_idempotency_key_is_stable_and_valid),

@@ -22,14 +22,8 @@ static cJSON *node_json(const struct node *n)
 	cJSON_AddStringToObject(o, "status", node_health_name(n->status));
 	cJSON_AddStringToObject(o, "created_at", n->created_at);
 	cJSON_AddStringToObject(o, "updated_at", n->updated_at);
-	if (n->created_by[0])
-		cJSON_AddStringToObject(o, "created_by", n->created_by);
-	else
-		cJSON_AddNullToObject(o, "created_by");
-	if (n->updated_by[0])
-		cJSON_AddStringToObject(o, "updated_by", n->updated_by);
-	else
-		cJSON_AddNullToObject(o, "updated_by");
+	api_json_add_optional(o, "created_by", n->created_by);
+	api_json_add_optional(o, "updated_by", n->updated_by);
 	return o;
 }
 

@@ -15,14 +15,6 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX     1000
 
-static void add_time(cJSON *o, const char *name, const char *v)
-{
-	if (*v)
-		cJSON_AddStringToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
-}
-
 static cJSON *release_json(const struct release *r)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -35,11 +27,11 @@ static cJSON *release_json(const struct release *r)
 	cJSON_AddNumberToObject(o, "total_nodes", r->total_nodes);
 	cJSON_AddNumberToObject(o, "success_nodes", r->success_nodes);
 	cJSON_AddNumberToObject(o, "failed_nodes", r->failed_nodes);
-	add_time(o, "created_at", r->created_at);
-	add_time(o, "started_at", r->started_at);
-	add_time(o, "finished_at", r->finished_at);
-	add_time(o, "error_msg", r->error_msg);
-	add_time(o, "created_by", r->created_by);
+	api_json_add_optional(o, "created_at", r->created_at);
+	api_json_add_optional(o, "started_at", r->started_at);
+	api_json_add_optional(o, "finished_at", r->finished_at);
+	api_json_add_optional(o, "error_msg", r->error_msg);
+	api_json_add_optional(o, "created_by", r->created_by);
 	return o;
 }
 
@@ -52,10 +44,10 @@ static cJSON *node_json(const struct release_node *n)
 	cJSON_AddStringToObject(o, "node_ip", n->node_ip);
 	cJSON_AddNumberToObject(o, "agent_port", n->agent_port);
 	cJSON_AddStringToObject(o, "status", node_status_name(n->status));
-	add_time(o, "task_id", n->task_id);
-	add_time(o, "started_at", n->started_at);
-	add_time(o, "finished_at", n->finished_at);
-	add_time(o, "error_msg", n->error_msg);
+	api_json_add_optional(o, "task_id", n->task_id);
+	api_json_add_optional(o, "started_at", n->started_at);
+	api_json_add_optional(o, "finished_at", n->finished_at);
+	api_json_add_optional(o, "error_msg", n->error_msg);
 	return o;
 }
 
