@@ -1,5 +1,5 @@
 /*
- * core: status vocabulary, clocks and string helpers shared by every module.
+ * core: node health names, clocks, RFC 3339 and string helpers shared by every module.
  */
 #include "core/core.h"
 
@@ -8,18 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *const release_names[RELEASE_STATUS_COUNT] = {
-    [RELEASE_PENDING] = "pending",
-    [RELEASE_RUNNING] = "running",
-    [RELEASE_SUCCESS] = "success",
-    [RELEASE_FAILED] = "failed",
-};
-
-static const char *const node_names[NODE_STATUS_COUNT] = {
-    [NODE_PENDING] = "pending", [NODE_RUNNING] = "running", [NODE_SUCCESS] = "success",
-    [NODE_FAILED] = "failed",   [NODE_SKIPPED] = "skipped",
-};
 
 static const char *const health_names[NODE_HEALTH_COUNT] = {
     [NODE_ONLINE] = "online",
@@ -34,26 +22,6 @@ static int lookup(const char *const *table, int count, const char *name)
 		if (strcmp(table[i], name) == 0)
 			return i;
 	return -1;
-}
-
-const char *release_status_name(enum release_status s)
-{
-	return (unsigned)s < RELEASE_STATUS_COUNT ? release_names[s] : "unknown";
-}
-
-int release_status_parse(const char *name)
-{
-	return lookup(release_names, RELEASE_STATUS_COUNT, name);
-}
-
-const char *node_status_name(enum node_status s)
-{
-	return (unsigned)s < NODE_STATUS_COUNT ? node_names[s] : "unknown";
-}
-
-int node_status_parse(const char *name)
-{
-	return lookup(node_names, NODE_STATUS_COUNT, name);
 }
 
 const char *node_health_name(enum node_health h)
@@ -107,19 +75,84 @@ int db_time_to_rfc3339(const char *src, char *buf, size_t len)
 	return (w < 0 || (size_t)w >= len) ? -1 : 0;
 }
 
+/* Reads exactly n decimal digits at *p into *out and advances *p; -1 if they are not there. */
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
 int rfc3339_to_ms(const char *s, int64_t *out)
 {
-	struct tm tm = {0};
-	int ms = 0, n = 0;
+	int y, mo, d, h, mi, sec, ms = 0, off = 0;
+	const char *p = s;
+	int64_t v;
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+	if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+	    digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
 		return -1;
-	if (s[n] == '.' && sscanf(s + n + 1, "%3d", &ms) != 1)
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+	    digits(&p, 2, &sec))
 		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*out = (int64_t)timegm(&tm) * 1000 + ms;
+	if (*p == '.') {
+		int n = 0;
+
+		/* Any number of digits; milliseconds are kept, the rest is truncated. */
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				ms = ms * 10 + (*p - '0');
+		if (n == 0)
+			return -1;
+		for (; n < 3; n++)
+			ms *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om;
+
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		off = sign * (oh * 60 + om);
+	} else {
+		return -1;
+	}
+	/* A leap second (:60) cannot be stored in a DATETIME: refused like any bad value. */
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+	    sec > 59)
+		return -1;
+	v = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
+	*out = v * 1000 + ms;
 	return 0;
 }
 

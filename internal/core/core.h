@@ -1,13 +1,16 @@
 /*
- * core: the error codes and status vocabulary shared by every module, and small
- * helpers for time and bounded strings. Status strings that are stored in the database
- * or sent over the API come only from the tables here.
+ * core: the error codes shared by every module, the node inventory vocabulary, and small
+ * helpers for time and bounded strings. Release and node statuses come from
+ * state/state.h (included here), node health names from the table in core.c.
  */
 #ifndef CMDB_CORE_H
 #define CMDB_CORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The release and node status vocabulary and its transitions. */
+#include "state/state.h"
 
 /* Return codes: 0 is success, every failure is negative. */
 enum cmdb_err {
@@ -20,30 +23,9 @@ enum cmdb_err {
 	CMDB_ENOMEM = -6,
 };
 
-enum release_status {
-	RELEASE_PENDING = 0,
-	RELEASE_RUNNING,
-	RELEASE_SUCCESS,
-	RELEASE_FAILED,
-	RELEASE_STATUS_COUNT
-};
-
-enum node_status {
-	NODE_PENDING = 0,
-	NODE_RUNNING,
-	NODE_SUCCESS,
-	NODE_FAILED,
-	NODE_SKIPPED,
-	NODE_STATUS_COUNT
-};
-
 enum node_health { NODE_ONLINE = 0, NODE_OFFLINE, NODE_HEALTH_COUNT };
 
-/* Names as stored and sent; the parse functions return -1 for an unknown name. */
-const char *release_status_name(enum release_status s);
-int release_status_parse(const char *name);
-const char *node_status_name(enum node_status s);
-int node_status_parse(const char *name);
+/* Names as stored and sent; the parse function returns -1 for an unknown name. */
 const char *node_health_name(enum node_health h);
 int node_health_parse(const char *name);
 
@@ -63,7 +45,11 @@ void format_db_time(int64_t wall_ms, char *buf, size_t len);
  */
 int db_time_to_rfc3339(const char *src, char *buf, size_t len);
 
-/* Parses our own RFC 3339 form ("2026-11-22T04:39:32.123Z") into epoch ms; 0 or -1. */
+/*
+ * Parses an RFC 3339 date-time ("2026-11-22T04:39:32.123Z", "2026-11-22T06:39:32+02:00";
+ * any fraction, truncated to milliseconds) into epoch ms. Strict: every field in range,
+ * no leap second, nothing after the offset. Returns 0, or -1 if s is malformed.
+ */
 int rfc3339_to_ms(const char *s, int64_t *out);
 
 /*

@@ -1,0 +1,184 @@
+/*
+ * state: the transition tables. A transition not listed here does not exist: the API
+ * refuses it with 409, and neither the store nor the runner ever writes it.
+ */
+#include "state/state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct transition {
+	enum release_status from;
+	enum release_event ev;
+	enum release_status to;
+};
+
+static const struct transition release_table[] = {
+    {RELEASE_PENDING, RELEASE_EV_CLAIM, RELEASE_RUNNING},
+    {RELEASE_PENDING, RELEASE_EV_PAUSE, RELEASE_PAUSED},
+    {RELEASE_PENDING, RELEASE_EV_CANCEL, RELEASE_CANCELLED},
+    {RELEASE_PENDING, RELEASE_EV_EXPIRE, RELEASE_EXPIRED},
+
+    {RELEASE_RUNNING, RELEASE_EV_PAUSE, RELEASE_PAUSED},
+    {RELEASE_RUNNING, RELEASE_EV_PLAN_PAUSE, RELEASE_PAUSED},
+    {RELEASE_RUNNING, RELEASE_EV_CANCEL, RELEASE_CANCELLED},
+    {RELEASE_RUNNING, RELEASE_EV_HALT, RELEASE_FAILED},
+    {RELEASE_RUNNING, RELEASE_EV_SUCCEED, RELEASE_SUCCESS},
+    {RELEASE_RUNNING, RELEASE_EV_END_PARTIAL, RELEASE_PARTIAL},
+
+    /* Pausing a paused release changes nothing; a retried request must not fail. */
+    {RELEASE_PAUSED, RELEASE_EV_PAUSE, RELEASE_PAUSED},
+    {RELEASE_PAUSED, RELEASE_EV_RESUME, RELEASE_PENDING},
+    {RELEASE_PAUSED, RELEASE_EV_CANCEL, RELEASE_CANCELLED},
+    /* Calls in flight when it paused still end, and may fail it or finish it. */
+    {RELEASE_PAUSED, RELEASE_EV_HALT, RELEASE_FAILED},
+    {RELEASE_PAUSED, RELEASE_EV_SUCCEED, RELEASE_SUCCESS},
+    {RELEASE_PAUSED, RELEASE_EV_END_PARTIAL, RELEASE_PARTIAL},
+    /* Paused before it ever started, and its expires_at passed. */
+    {RELEASE_PAUSED, RELEASE_EV_EXPIRE, RELEASE_EXPIRED},
+
+    {RELEASE_CANCELLED, RELEASE_EV_CANCEL, RELEASE_CANCELLED},
+};
+
+#define NTRANSITIONS (sizeof(release_table) / sizeof(release_table[0]))
+
+static const struct {
+	const char *name;
+	int terminal;
+	int dispatches;
+} release_states[RELEASE_STATUS_COUNT] = {
+    [RELEASE_PENDING] = {"pending", 0, 0},     [RELEASE_RUNNING] = {"running", 0, 1},
+    [RELEASE_PAUSED] = {"paused", 0, 0},       [RELEASE_SUCCESS] = {"success", 1, 0},
+    [RELEASE_FAILED] = {"failed", 1, 0},       [RELEASE_PARTIAL] = {"partial", 1, 0},
+    [RELEASE_CANCELLED] = {"cancelled", 1, 0}, [RELEASE_EXPIRED] = {"expired", 1, 0},
+};
+
+/* The verb and its participle, for messages ("cannot resume ...: only ... can be resumed"). */
+static const struct {
+	const char *verb;
+	const char *done;
+} release_events[RELEASE_EVENT_COUNT] = {
+    [RELEASE_EV_PAUSE] = {"pause", "paused"},
+    [RELEASE_EV_RESUME] = {"resume", "resumed"},
+    [RELEASE_EV_CANCEL] = {"cancel", "cancelled"},
+    [RELEASE_EV_CLAIM] = {"claim", "claimed"},
+    [RELEASE_EV_PLAN_PAUSE] = {"pause by plan", "paused by its plan"},
+    [RELEASE_EV_HALT] = {"halt", "halted"},
+    [RELEASE_EV_SUCCEED] = {"succeed", "completed"},
+    [RELEASE_EV_END_PARTIAL] = {"end partially", "completed"},
+    [RELEASE_EV_EXPIRE] = {"expire", "expired"},
+};
+
+static const struct {
+	enum node_status from;
+	enum node_event ev;
+	enum node_status to;
+} node_table[] = {
+    {NODE_PENDING, NODE_EV_DISPATCH, NODE_RUNNING},
+    {NODE_RUNNING, NODE_EV_SUCCEED, NODE_SUCCESS},
+    {NODE_RUNNING, NODE_EV_FAIL, NODE_FAILED},
+    /* A call that could not even be started fails a node that was never dispatched. */
+    {NODE_PENDING, NODE_EV_FAIL, NODE_FAILED},
+    {NODE_PENDING, NODE_EV_SKIP, NODE_SKIPPED},
+};
+
+#define NNODE_TRANSITIONS (sizeof(node_table) / sizeof(node_table[0]))
+
+static const char *const node_names[NODE_STATUS_COUNT] = {
+    [NODE_PENDING] = "pending", [NODE_RUNNING] = "running", [NODE_SUCCESS] = "success",
+    [NODE_FAILED] = "failed",   [NODE_SKIPPED] = "skipped",
+};
+
+const char *release_status_name(enum release_status s)
+{
+	return (unsigned)s < RELEASE_STATUS_COUNT ? release_states[s].name : "unknown";
+}
+
+int release_status_parse(const char *name)
+{
+	for (int i = 0; name && i < RELEASE_STATUS_COUNT; i++)
+		if (strcmp(release_states[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const char *release_event_name(enum release_event ev)
+{
+	return (unsigned)ev < RELEASE_EVENT_COUNT ? release_events[ev].verb : "unknown";
+}
+
+const char *node_status_name(enum node_status s)
+{
+	return (unsigned)s < NODE_STATUS_COUNT ? node_names[s] : "unknown";
+}
+
+int node_status_parse(const char *name)
+{
+	for (int i = 0; name && i < NODE_STATUS_COUNT; i++)
+		if (strcmp(node_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int release_next(enum release_status from, enum release_event ev)
+{
+	for (size_t i = 0; i < NTRANSITIONS; i++)
+		if (release_table[i].from == from && release_table[i].ev == ev)
+			return (int)release_table[i].to;
+	return -1;
+}
+
+int release_is_terminal(enum release_status s)
+{
+	return (unsigned)s < RELEASE_STATUS_COUNT && release_states[s].terminal;
+}
+
+int release_dispatches(enum release_status s)
+{
+	return (unsigned)s < RELEASE_STATUS_COUNT && release_states[s].dispatches;
+}
+
+int release_refusal(long long id, enum release_status from, enum release_event ev, char *buf,
+                    size_t len)
+{
+	char allowed[160] = "";
+	size_t n = 0, k = 0, count = 0;
+
+	/* Statuses where ev changes something; a repeated action (a second pause) is not named. */
+	for (size_t i = 0; i < NTRANSITIONS; i++)
+		count += release_table[i].ev == ev && release_table[i].from != release_table[i].to;
+	for (size_t i = 0; i < NTRANSITIONS && n < sizeof(allowed); i++) {
+		if (release_table[i].ev != ev || release_table[i].from == release_table[i].to)
+			continue;
+		k++;
+		n += (size_t)snprintf(allowed + n, sizeof(allowed) - n, "%s%s",
+		                      k == 1       ? ""
+		                      : k == count ? " or "
+		                                   : ", ",
+		                      release_status_name(release_table[i].from));
+	}
+	if (count == 0)
+		return snprintf(buf, len, "cannot %s release %lld: no status allows it",
+		                release_event_name(ev), id);
+	return snprintf(buf, len, "cannot %s release %lld: it is %s; only a %s release can be %s",
+	                release_event_name(ev), id, release_status_name(from), allowed,
+	                (unsigned)ev < RELEASE_EVENT_COUNT ? release_events[ev].done : "changed");
+}
+
+int node_next(enum node_status from, enum node_event ev)
+{
+	for (size_t i = 0; i < NNODE_TRANSITIONS; i++)
+		if (node_table[i].from == from && node_table[i].ev == ev)
+			return (int)node_table[i].to;
+	return -1;
+}
+
+size_t node_from(enum node_event ev, enum node_status *from)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NNODE_TRANSITIONS; i++)
+		if (node_table[i].ev == ev)
+			from[n++] = node_table[i].from;
+	return n;
+}

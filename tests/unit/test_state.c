@@ -1,0 +1,143 @@
+/* Unit tests of the release and node state tables (internal/state). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "state/state.h"
+
+#define P  RELEASE_PENDING
+#define R  RELEASE_RUNNING
+#define PA RELEASE_PAUSED
+#define S  RELEASE_SUCCESS
+#define F  RELEASE_FAILED
+#define PT RELEASE_PARTIAL
+#define C  RELEASE_CANCELLED
+#define E  RELEASE_EXPIRED
+#define NO (-1)
+
+/*
+ * The state machine of docs/architecture.md, written out in full: for each status (row)
+ * and event (column), the status that follows, or NO where the change is refused.
+ */
+static const int want[RELEASE_STATUS_COUNT][RELEASE_EVENT_COUNT] = {
+    /*              pause resume cancel claim plan  halt succeed partial expire */
+    [RELEASE_PENDING] = {PA, NO, C, R, NO, NO, NO, NO, E},
+    [RELEASE_RUNNING] = {PA, NO, C, NO, PA, F, S, PT, NO},
+    [RELEASE_PAUSED] = {PA, P, C, NO, NO, F, S, PT, E},
+    [RELEASE_SUCCESS] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_FAILED] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_PARTIAL] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_CANCELLED] = {NO, NO, C, NO, NO, NO, NO, NO, NO},
+    [RELEASE_EXPIRED] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
+};
+
+static void test_release_transitions(void **state)
+{
+	(void)state;
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++)
+		for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++) {
+			int got = release_next((enum release_status)s, (enum release_event)ev);
+
+			if (got != want[s][ev])
+				fail_msg("%s + %s: got %d, want %d",
+				         release_status_name((enum release_status)s),
+				         release_event_name((enum release_event)ev), got,
+				         want[s][ev]);
+		}
+}
+
+/* A terminal status has no way out, and only running dispatches. */
+static void test_release_properties(void **state)
+{
+	(void)state;
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++) {
+		int way_out = 0;
+
+		for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++) {
+			int to = release_next((enum release_status)s, (enum release_event)ev);
+
+			way_out |= to >= 0 && to != s;
+		}
+		assert_int_equal(release_is_terminal((enum release_status)s), !way_out);
+		assert_int_equal(release_dispatches((enum release_status)s), s == RELEASE_RUNNING);
+	}
+	/* Every status is reachable from pending, and every non-terminal one can be cancelled. */
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++)
+		if (!release_is_terminal((enum release_status)s))
+			assert_int_equal(release_next((enum release_status)s, RELEASE_EV_CANCEL),
+			                 RELEASE_CANCELLED);
+}
+
+static void test_refusal_names_the_state(void **state)
+{
+	char buf[256];
+
+	(void)state;
+	release_refusal(7, RELEASE_RUNNING, RELEASE_EV_RESUME, buf, sizeof(buf));
+	assert_string_equal(buf, "cannot resume release 7: it is running; only a paused release"
+	                         " can be resumed");
+	release_refusal(8, RELEASE_SUCCESS, RELEASE_EV_CANCEL, buf, sizeof(buf));
+	assert_string_equal(buf, "cannot cancel release 8: it is success; only a pending, running"
+	                         " or paused release can be cancelled");
+	release_refusal(9, RELEASE_FAILED, RELEASE_EV_PAUSE, buf, sizeof(buf));
+	assert_string_equal(buf, "cannot pause release 9: it is failed; only a pending or running"
+	                         " release can be paused");
+	/* A short buffer is cut, never overrun. */
+	assert_true(release_refusal(9, RELEASE_FAILED, RELEASE_EV_PAUSE, buf, 10) > 10);
+	assert_int_equal(strlen(buf), 9);
+}
+
+static void test_names_round_trip(void **state)
+{
+	(void)state;
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++)
+		assert_int_equal(release_status_parse(release_status_name((enum release_status)s)),
+		                 s);
+	for (int s = 0; s < NODE_STATUS_COUNT; s++)
+		assert_int_equal(node_status_parse(node_status_name((enum node_status)s)), s);
+	assert_int_equal(release_status_parse("done"), -1);
+	assert_int_equal(release_status_parse(NULL), -1);
+	assert_int_equal(node_status_parse("Pending"), -1);
+	assert_string_equal(release_status_name(RELEASE_STATUS_COUNT), "unknown");
+}
+
+static void test_node_transitions(void **state)
+{
+	enum node_status from[NODE_STATUS_COUNT];
+
+	(void)state;
+	assert_int_equal(node_next(NODE_PENDING, NODE_EV_DISPATCH), NODE_RUNNING);
+	assert_int_equal(node_next(NODE_RUNNING, NODE_EV_SUCCEED), NODE_SUCCESS);
+	assert_int_equal(node_next(NODE_RUNNING, NODE_EV_FAIL), NODE_FAILED);
+	assert_int_equal(node_next(NODE_PENDING, NODE_EV_SKIP), NODE_SKIPPED);
+	/* Nothing leaves a terminal node status, and a dispatched node is never skipped. */
+	for (int ev = 0; ev < NODE_EVENT_COUNT; ev++) {
+		assert_int_equal(node_next(NODE_SUCCESS, (enum node_event)ev), -1);
+		assert_int_equal(node_next(NODE_FAILED, (enum node_event)ev), -1);
+		assert_int_equal(node_next(NODE_SKIPPED, (enum node_event)ev), -1);
+	}
+	assert_int_equal(node_next(NODE_RUNNING, NODE_EV_SKIP), -1);
+	assert_int_equal(node_next(NODE_RUNNING, NODE_EV_DISPATCH), -1);
+	assert_int_equal(node_from(NODE_EV_FAIL, from), 2);
+	assert_int_equal(from[0], NODE_RUNNING);
+	assert_int_equal(from[1], NODE_PENDING);
+	assert_int_equal(node_from(NODE_EV_SUCCEED, from), 1);
+	assert_int_equal(from[0], NODE_RUNNING);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_release_transitions),
+	    cmocka_unit_test(test_release_properties),
+	    cmocka_unit_test(test_refusal_names_the_state),
+	    cmocka_unit_test(test_names_round_trip),
+	    cmocka_unit_test(test_node_transitions),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
