@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Chaos test (issue: nothing lost, nothing applied twice). Starts a private MariaDB,
 # the agent simulator and 3 controllers on one database, creates releases of varied
-# size (some with a failing node), then for a while kill -9s a random controller at
-# random moments and restarts it, and restarts MariaDB twice (once gracefully, once
-# with kill -9). Then it waits for every release to end and checks, from the
-# simulator's apply log and the database, that nothing was applied twice, nothing was
-# lost and nothing is stuck.
+# size (some with a failing node, some tolerating one failure), then for a while
+# kill -9s a random controller at random moments and restarts it, pauses, resumes and
+# cancels random releases through random controllers, and restarts MariaDB twice (once
+# gracefully, once with kill -9). Then it resumes what is still paused, waits for every
+# release to end and checks, from the simulator's apply log and the database, that
+# nothing was applied twice, nothing was lost, nothing is stuck, and no release
+# dispatched a node after a pause or cancel of it had returned.
 #
 #   scripts/chaos.sh [--seconds N] [--releases N] [--seed N]
 #
@@ -82,10 +84,28 @@ for r in $(seq 1 "$RELEASES"); do
     ids=$(printf '%s\n' "$ids" | grep -vxE "$(IFS='|'; echo "${FAILING[*]}")")
   fi
   list=$(paste -sd, <<<"$ids")
-  api POST /api/v1/releases "{\"version\":$((1000 + r)),\"batch_size\":$((1 + RANDOM % 6)),\"node_ids\":[$list]}"
+  tolerate='' # every eighth release tolerates its one failing node and should end partial
+  [ $((r % 8)) -eq 0 ] && tolerate=',"max_failures":1'
+  api POST /api/v1/releases "{\"version\":$((1000 + r)),\"batch_size\":$((1 + RANDOM % 6)),\"node_ids\":[$list]$tolerate}"
   [ "$HTTP_STATUS" = 201 ] && created=$((created + 1))
 done
 check_eq "setup: $RELEASES releases created" "$RELEASES" "$created"
+
+# operate: pause, resume or cancel a random release through a random controller's API.
+# Each request that changed the release is logged as "ID ACTION MS_AFTER_RETURN".
+: >"$WORK/actions.log"
+operate() {
+  local id=$((1 + RANDOM % RELEASES)) k=$((RANDOM % 3)) action out code sent
+  case $((RANDOM % 5)) in
+    0 | 1) action=pause ;; 2 | 3) action=resume ;; *) action=cancel ;;
+  esac
+  [ "$action" = cancel ] && [ $((RANDOM % 2)) -eq 0 ] && action=pause # cancel less often
+  sent=$(date +%s%3N)
+  out=$(curl -s -m 10 -w '\n%{http_code}' -X POST "http://127.0.0.1:${CPORT[$k]}/api/v1/releases/$id/$action")
+  code=${out##*$'\n'}
+  [ "$code" = 200 ] || return 0
+  echo "$id $action $(date +%s%3N) $sent" >>"$WORK/actions.log"
+}
 
 echo "== faults for $SECONDS_CHAOS s"
 kills=0
@@ -94,7 +114,9 @@ start=$SECONDS
 next_db=$((SECONDS_CHAOS / 3))
 while [ $((SECONDS - start)) -lt "$SECONDS_CHAOS" ]; do
   sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+  operate
   sleep $((RANDOM % 3))
+  operate
   k=$((RANDOM % 3))
   if kill -9 "${CPID[$k]}" 2>/dev/null; then
     kills=$((kills + 1))
@@ -120,28 +142,42 @@ while [ $((SECONDS - start)) -lt "$SECONDS_CHAOS" ]; do
 done
 echo "== faults over: $kills controller kills, $db_restarts MariaDB restarts; waiting for releases"
 
+# Nothing may stay paused for ever: resume what an operator left paused.
+resume_paused() {
+  local id
+  for id in $(sql "SELECT id FROM release_tasks WHERE status='paused'"); do
+    api POST "/api/v1/releases/$id/resume"
+    [ "$HTTP_STATUS" = 200 ] && echo "$id resume $(date +%s%3N) $(date +%s%3N)" >>"$WORK/actions.log"
+  done
+  [ "$(sql "SELECT COUNT(*) FROM release_tasks WHERE status='paused'")" = 0 ]
+}
+check "every paused release could be resumed" wait_until 60 resume_paused
+
 # A release left by a killed controller is taken over once its lease expires.
 all_done() {
   [ "$(sql "SELECT COUNT(*) FROM release_tasks WHERE finished_at IS NULL")" = 0 ]
 }
 check "every release reached an end within 180 s" wait_until 180 all_done
 
-check_eq "sql: every release is success or failed" 0 \
-  "$(sql "SELECT COUNT(*) FROM release_tasks WHERE status NOT IN ('success','failed') OR finished_at IS NULL")"
+check_eq "sql: every release is success, failed, partial or cancelled" 0 \
+  "$(sql "SELECT COUNT(*) FROM release_tasks WHERE status NOT IN ('success','failed','partial','cancelled') OR finished_at IS NULL")"
 check_eq "sql: no node pending or running in a finished release" 0 \
   "$(sql "SELECT COUNT(*) FROM release_task_nodes WHERE status IN ('pending','running')")"
 check_eq "sql: counters equal row counts in every release" 0 \
   "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE success_nodes <> (SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.status='success') OR failed_nodes <> (SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.status='failed')")"
 failing_list=$(IFS=,; echo "${FAILING[*]}")
-check_eq "sql: every release without a failing node succeeded" 0 \
-  "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE status <> 'success' AND NOT EXISTS (SELECT 1 FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.node_id IN ($failing_list))")"
-check_eq "sql: every release with a failing node failed" 0 \
-  "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE status <> 'failed' AND EXISTS (SELECT 1 FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.node_id IN ($failing_list))")"
+check_eq "sql: every release not cancelled and without a failing node succeeded" 0 \
+  "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE status NOT IN ('success','cancelled') AND NOT EXISTS (SELECT 1 FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.node_id IN ($failing_list))")"
+failing_nodes="(SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.node_id IN ($failing_list))"
+check_eq "sql: every release not cancelled with failing nodes failed, or ended partial within its allowance" 0 \
+  "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE $failing_nodes > 0 AND status <> 'cancelled' AND status <> IF($failing_nodes > failure_allowance, 'failed', 'partial')")"
 check_eq "sql: in failed releases every batch after the failure is skipped" 0 \
-  "$(sql "SELECT COUNT(*) FROM release_task_nodes n JOIN (SELECT release_task_id, MIN(batch) AS fb FROM release_task_nodes WHERE status='failed' GROUP BY release_task_id) f ON f.release_task_id=n.release_task_id WHERE n.batch > f.fb AND n.status <> 'skipped'")"
+  "$(sql "SELECT COUNT(*) FROM release_task_nodes n JOIN release_tasks t ON t.id=n.release_task_id AND t.status='failed' JOIN (SELECT release_task_id, MAX(batch) AS fb FROM release_task_nodes WHERE status='failed' GROUP BY release_task_id) f ON f.release_task_id=n.release_task_id WHERE n.batch > f.fb AND n.status <> 'skipped'")"
 
-# Apply-log checks: key = cmdb-<token>-r<release>-n<node>.
-sql "SELECT CONCAT('cmdb-', t.idempotency_token, '-r', t.id, '-n', n.node_id), n.status, n.batch > COALESCE(f.fb, 1000000) FROM release_task_nodes n JOIN release_tasks t ON t.id=n.release_task_id LEFT JOIN (SELECT release_task_id, MIN(batch) AS fb FROM release_task_nodes WHERE status='failed' GROUP BY release_task_id) f ON f.release_task_id=n.release_task_id" >"$WORK/rows.tsv"
+# Apply-log checks: key = cmdb-<token>-r<release>-n<node>. Column 3: the node is in a
+# batch after the one whose failure halted a failed release; column 4: its intent (started_at) in
+# epoch ms, 0 when never dispatched.
+sql "SELECT CONCAT('cmdb-', t.idempotency_token, '-r', t.id, '-n', n.node_id), n.status, t.status = 'failed' AND n.batch > COALESCE(f.fb, 1000000), COALESCE(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', n.started_at) DIV 1000, 0) FROM release_task_nodes n JOIN release_tasks t ON t.id=n.release_task_id LEFT JOIN (SELECT release_task_id, MAX(batch) AS fb FROM release_task_nodes WHERE status='failed' GROUP BY release_task_id) f ON f.release_task_id=n.release_task_id" >"$WORK/rows.tsv"
 grep '^apply ' "$WORK/applies.log" | sed 's/.* key=//' | sort >"$WORK/applied-keys.txt"
 applies=$(wc -l <"$WORK/applied-keys.txt")
 replays=$(grep -c '^replay ' "$WORK/applies.log")
@@ -153,8 +189,36 @@ later=$(awk -F'\t' '$3=="1"{print $1}' "$WORK/rows.tsv" | sort | comm -12 - "$WO
 check_eq "agents: no node of a batch after a failure was ever dispatched" 0 "$later"
 skipped_applied=$(awk -F'\t' '$2=="skipped"{print $1}' "$WORK/rows.tsv" | sort | comm -12 - "$WORK/applied-keys.txt" | wc -l)
 check_eq "agents: no skipped node was applied" 0 "$skipped_applied"
+# After a pause or cancel returned (until the next resume was sent), an agent may still
+# see a request only for a node whose dispatch had begun before: its intent (started_at)
+# is older than the moment the request returned. A node dispatched later is a violation.
+awk '
+  FNR == 1 { f++ }
+  f == 1 { intent[$1] = $4; next }                                  # rows.tsv
+  f == 2 { n[$1]++; act[$1, n[$1]] = $2; ret[$1, n[$1]] = $3; sent[$1, n[$1]] = $4; next }
+  /^apply / {
+    at = 0; key = ""
+    for (i = 1; i <= NF; i++) {
+      if ($i ~ /^at=/) at = substr($i, 4) + 0
+      if ($i ~ /^key=/) key = substr($i, 5)
+    }
+    split(key, p, "-r"); split(p[2], q, "-n"); id = q[1]
+    stopped = 0; since = 0
+    for (k = 1; k <= n[id]; k++) {                                  # actions in time order
+      if (act[id, k] == "resume" && sent[id, k] <= at) stopped = 0
+      else if (act[id, k] != "resume" && ret[id, k] < at) { stopped = 1; since = ret[id, k] }
+    }
+    if (!stopped) next
+    late++
+    if (intent[key] >= since) { bad++; print "dispatched after a stop: " key " at " at " (stopped " since ")" > "/dev/stderr" }
+  }
+  END { printf "%d %d\n", late + 0, bad + 0 }
+' FS='\t' "$WORK/rows.tsv" FS=' ' "$WORK/actions.log" FS=' ' "$WORK/applies.log" >"$WORK/stops.txt"
+read -r late_applies stop_violations <"$WORK/stops.txt"
+actions=$(wc -l <"$WORK/actions.log")
+check_eq "agents: no release dispatched a node after a pause or cancel of it returned ($actions actions, $late_applies in-flight applies seen after one)" 0 "$stop_violations"
 check "agentsim survived" kill -0 "$sim_pid"
 
 nodes_total=$(sql "SELECT COUNT(*) FROM release_task_nodes")
-echo "figures: seed=$SEED seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release")"
+echo "figures: seed=$SEED seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release") actions=$actions pauses=$(grep -c ' pause ' "$WORK/actions.log") resumes=$(grep -c ' resume ' "$WORK/actions.log") cancels=$(grep -c ' cancel ' "$WORK/actions.log") late_applies=$late_applies $(sql "SELECT GROUP_CONCAT(CONCAT(status, '=', c) SEPARATOR ' ') FROM (SELECT status, COUNT(*) c FROM release_tasks GROUP BY status) x")"
 end_checks

@@ -3,6 +3,7 @@
  */
 #include "api/v1/http.h"
 
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,18 +57,38 @@ void api_send_json(struct mg_connection *conn, int status, const cJSON *doc)
 	cJSON_free(text);
 }
 
-void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
+/* {"error": msg} and, when code is not NULL, "code": code. */
+static void send_error_doc(struct mg_connection *conn, int status, const char *code,
+                           const char *fmt, va_list ap)
 {
 	char msg[1024];
 	cJSON *doc = cJSON_CreateObject();
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cJSON_AddStringToObject(doc, "error", msg);
+	if (code)
+		cJSON_AddStringToObject(doc, "code", code);
+	api_send_json(conn, status, doc);
+	cJSON_Delete(doc);
+}
+
+void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	send_error_doc(conn, status, NULL, fmt, ap);
 	va_end(ap);
-	cJSON_AddStringToObject(doc, "error", msg);
-	api_send_json(conn, status, doc);
-	cJSON_Delete(doc);
+}
+
+void api_send_error_code(struct mg_connection *conn, int status, const char *code, const char *fmt,
+                         ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	send_error_doc(conn, status, code, fmt, ap);
+	va_end(ap);
 }
 
 /* An error answer with one extra header. */
@@ -164,7 +185,11 @@ void api_send_store_error(struct mg_connection *conn, int code, const char *err)
 		api_send_error(conn, 404, "%s", err);
 		break;
 	case CMDB_ECONFLICT:
+	case CMDB_ESTATE:
 		api_send_error(conn, 409, "%s", err);
+		break;
+	case CMDB_EMISMATCH:
+		api_send_error_code(conn, 409, "idempotency_payload_mismatch", "%s", err);
 		break;
 	case CMDB_EINVAL:
 		api_send_error(conn, 422, "%s", err);
@@ -208,4 +233,60 @@ int api_query_param(const char *query, const char *name, char *buf, size_t len)
 	if (n < 0)
 		return -1;
 	return 1;
+}
+
+int api_idempotency_key(struct mg_connection *conn, char *key)
+{
+	const char *v = mg_get_header(conn, "Idempotency-Key");
+	size_t n;
+
+	if (!v)
+		return 0;
+	n = strlen(v);
+	for (size_t i = 0; i < n && n <= API_IDEM_KEY_MAX; i++) {
+		if (v[i] < 0x21 || v[i] > 0x7e) {
+			n = 0;
+			break;
+		}
+	}
+	if (n == 0 || n > API_IDEM_KEY_MAX) {
+		api_send_error(conn, 400,
+		               "Idempotency-Key must be 1 to %d printable ASCII characters"
+		               " without spaces",
+		               API_IDEM_KEY_MAX);
+		return -1;
+	}
+	memcpy(key, v, n + 1);
+	return 1;
+}
+
+int api_body_digest(const cJSON *doc, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	char *text = cJSON_PrintUnformatted(doc);
+
+	if (!text)
+		return -1;
+	SHA256((const unsigned char *)text, strlen(text), hash);
+	cJSON_free(text);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[hash[i] >> 4];
+		out[2 * i + 1] = hex[hash[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+int api_query_flag(struct api_request *req, const char *name)
+{
+	char v[8];
+	int rc = api_query_param(req->query, name, v, sizeof(v));
+
+	if (rc == 0 || (rc == 1 && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)))
+		return 0;
+	if (rc == 1 && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0))
+		return 1;
+	api_send_error(req->conn, 400, "%s must be 1, true, 0 or false", name);
+	return -1;
 }

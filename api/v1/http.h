@@ -15,6 +15,8 @@
 #include "db/db.h"
 
 #define API_BODY_MAX (1024 * 1024)
+/* Idempotency-Key: 1..128 printable ASCII characters, as the agent protocol has it. */
+#define API_IDEM_KEY_MAX 128
 
 struct api_cache;
 
@@ -31,6 +33,7 @@ struct api_request {
 	const char *method;
 	const char *query;                  /* raw query string or NULL */
 	int64_t id;                         /* the {id} path segment, 0 when the path has none */
+	const char *action;                 /* the segment after {id} ("pause"), or NULL */
 	char principal[AUTH_PRINCIPAL_MAX]; /* who asks; "local" without authentication */
 };
 
@@ -44,6 +47,9 @@ void api_send_json(struct mg_connection *conn, int status, const cJSON *doc);
 /* Sends {"error": "<formatted>"} with status. */
 void api_send_error(struct mg_connection *conn, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends {"error": "<formatted>", "code": code}: an error a client can tell apart. */
+void api_send_error_code(struct mg_connection *conn, int status, const char *code, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 /* 401 with "WWW-Authenticate: Bearer" and a JSON error. */
 void api_send_unauthorized(struct mg_connection *conn, const char *msg);
 /* 405 with an Allow header. */
@@ -57,7 +63,27 @@ void api_send_not_allowed(struct mg_connection *conn, const char *allow);
 int api_read_json(struct mg_connection *conn, cJSON **doc);
 
 /*
- * Answers a store/db error code: 404 for CMDB_ENOTFOUND, 409 for CMDB_ECONFLICT,
+ * Reads the Idempotency-Key header into key (API_IDEM_KEY_MAX + 1 bytes). Returns 1 when
+ * present and valid, 0 when absent, -1 after answering 400 for a malformed key.
+ */
+int api_idempotency_key(struct mg_connection *conn, char *key);
+
+/*
+ * The SHA-256 of a parsed body in one canonical form (members in the order sent, no
+ * white space), as 64 hex digits and a terminator: two requests with the same JSON
+ * have the same digest. 0, or -1 when out of memory.
+ */
+int api_body_digest(const cJSON *doc, char out[65]);
+
+/*
+ * Reads a yes/no query parameter: 1 for "1" or "true", 0 for "0", "false" or absent;
+ * -1 after answering 400 for anything else.
+ */
+int api_query_flag(struct api_request *req, const char *name);
+
+/*
+ * Answers a store/db error code: 404 for CMDB_ENOTFOUND, 409 for CMDB_ECONFLICT and
+ * CMDB_ESTATE, 409 with "code": "idempotency_payload_mismatch" for CMDB_EMISMATCH,
  * 422 for CMDB_EINVAL (with err as the message), 503 when the database is away,
  * 500 otherwise (logged, with a generic message).
  */

@@ -13,16 +13,23 @@
 
 struct route {
 	const char *collection;
-	int with_id; /* /api/v1/<collection>/{id} rather than /api/v1/<collection> */
+	int with_id;        /* /api/v1/<collection>/{id} rather than /api/v1/<collection> */
+	const char *action; /* /api/v1/<collection>/{id}/<action>; NULL for none */
 	const char *method;
 	void (*handle)(struct api_request *req);
 };
 
 static const struct route routes[] = {
-    {"nodes", 0, "GET", api_nodes_list},       {"nodes", 0, "POST", api_nodes_create},
-    {"nodes", 1, "GET", api_nodes_get},        {"nodes", 1, "PATCH", api_nodes_patch},
-    {"releases", 0, "GET", api_releases_list}, {"releases", 0, "POST", api_releases_create},
-    {"releases", 1, "GET", api_releases_get},
+    {"nodes", 0, NULL, "GET", api_nodes_list},
+    {"nodes", 0, NULL, "POST", api_nodes_create},
+    {"nodes", 1, NULL, "GET", api_nodes_get},
+    {"nodes", 1, NULL, "PATCH", api_nodes_patch},
+    {"releases", 0, NULL, "GET", api_releases_list},
+    {"releases", 0, NULL, "POST", api_releases_create},
+    {"releases", 1, NULL, "GET", api_releases_get},
+    {"releases", 1, "pause", "POST", api_releases_pause},
+    {"releases", 1, "resume", "POST", api_releases_resume},
+    {"releases", 1, "cancel", "POST", api_releases_cancel},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -37,7 +44,8 @@ static int dispatch(struct api_request *req, const char *collection, size_t clen
 		const struct route *r = &routes[i];
 
 		if (strlen(r->collection) != clen || strncmp(r->collection, collection, clen) ||
-		    r->with_id != (req->id != 0))
+		    r->with_id != (req->id != 0) || !r->action != !req->action ||
+		    (r->action && strcmp(r->action, req->action) != 0))
 			continue;
 		if (strcmp(r->method, req->method) == 0) {
 			r->handle(req);
@@ -135,8 +143,9 @@ static int route(struct mg_connection *conn, void *arg)
 	 * not become "/api/v1/nodes". Anything with dot segments is simply not a resource.
 	 */
 	const char *path = ri->local_uri_raw ? ri->local_uri_raw : "";
-	const char *rest, *slash;
-	size_t clen;
+	const char *rest, *slash, *action;
+	char id[24];
+	size_t clen, idlen;
 	int rc;
 
 	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
@@ -152,9 +161,21 @@ static int route(struct mg_connection *conn, void *arg)
 	slash = strchr(rest, '/');
 	clen = slash ? (size_t)(slash - rest) : strlen(rest);
 	if (slash && slash[1] != '\0') {
-		if (strchr(slash + 1, '/') || parse_int64(slash + 1, 1, INT64_MAX, &req.id) != 0) {
+		/* {id} and, for an action, one more segment: /api/v1/releases/7/pause */
+		action = strchr(slash + 1, '/');
+		idlen = action ? (size_t)(action - slash - 1) : strlen(slash + 1);
+		if (idlen < sizeof(id)) {
+			memcpy(id, slash + 1, idlen);
+			id[idlen] = '\0';
+		}
+		if (idlen >= sizeof(id) || parse_int64(id, 1, INT64_MAX, &req.id) != 0) {
 			api_send_error(conn, 404, "no such resource: ids are positive integers");
 			return 404;
+		}
+		if (action) {
+			req.action = action + 1;
+			if (!*req.action || strchr(req.action, '/'))
+				goto not_found;
 		}
 	}
 	rc = authenticate(&req, ri);

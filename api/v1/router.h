@@ -20,5 +20,8 @@ void api_nodes_patch(struct api_request *req);
 void api_releases_list(struct api_request *req);
 void api_releases_create(struct api_request *req);
 void api_releases_get(struct api_request *req);
+void api_releases_pause(struct api_request *req);
+void api_releases_resume(struct api_request *req);
+void api_releases_cancel(struct api_request *req);
 
 #endif

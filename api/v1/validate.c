@@ -296,22 +296,186 @@ bad:
 	return -1;
 }
 
-int api_parse_release_create(const cJSON *body, struct release_input *out, struct api_error *e)
+/* Reads "batches": node counts and "N%" strings, at least one, at most PLAN_STEPS_MAX. */
+static int get_batches(const cJSON *body, struct release_plan *plan, struct api_error *e)
 {
-	static const char *const fields[] = {"version", "batch_size", "node_ids", NULL};
-	int64_t batch = 0;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "batches"), *it;
+	size_t k = 0;
+
+	if (!arr)
+		return 1;
+	if (!cJSON_IsArray(arr))
+		return fail(e, 400,
+		            "batches must be an array of node counts and percentages such as"
+		            " [1, 5, \"20%%\"]");
+	if (cJSON_GetArraySize(arr) == 0)
+		return fail(e, 422, "batches is empty: give at least one batch size");
+	if (cJSON_GetArraySize(arr) > PLAN_STEPS_MAX)
+		return fail(e, 422, "batches has more than %d entries", PLAN_STEPS_MAX);
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct plan_step *st = &plan->steps[k];
+
+		if (cJSON_IsNumber(it)) {
+			double d = it->valuedouble;
+
+			if (!isfinite(d) || d != floor(d))
+				return fail(e, 400,
+				            "batches[%zu] must be an integer or a percentage", k);
+			if (d < 1 || d > API_BATCH_SIZE_MAX)
+				return fail(e, 422, "batches[%zu] must be from 1 to %d nodes", k,
+				            API_BATCH_SIZE_MAX);
+			*st = (struct plan_step){(int)d, 0};
+		} else if (cJSON_IsString(it)) {
+			const char *v = it->valuestring;
+			size_t n = strlen(v);
+			char digits[4];
+			int64_t pct;
+
+			if (n < 2 || n > 4 || v[n - 1] != '%')
+				return fail(
+				    e, 422,
+				    "batches[%zu] must be a node count or a percentage such as"
+				    " \"20%%\"",
+				    k);
+			memcpy(digits, v, n - 1);
+			digits[n - 1] = '\0';
+			if (parse_int64(digits, 1, 100, &pct) || digits[0] == '0')
+				return fail(e, 422,
+				            "batches[%zu] must be a percentage from \"1%%\" to"
+				            " \"100%%\"",
+				            k);
+			*st = (struct plan_step){(int)pct, 1};
+		} else {
+			return fail(e, 400, "batches[%zu] must be an integer or a percentage", k);
+		}
+		k++;
+	}
+	plan->nsteps = k;
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Reads "pause_after": distinct batch numbers, sorted here. */
+static int get_pauses(const cJSON *body, struct release_plan *plan, struct api_error *e)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "pause_after"), *it;
+	size_t k = 0;
+
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return fail(e, 400, "pause_after must be an array of batch numbers");
+	if (cJSON_GetArraySize(arr) == 0)
+		return fail(e, 422,
+		            "pause_after is empty: name at least one batch, or leave it out");
+	if (cJSON_GetArraySize(arr) > PLAN_PAUSES_MAX)
+		return fail(e, 422, "pause_after has more than %d entries", PLAN_PAUSES_MAX);
+	cJSON_ArrayForEach(it, arr)
+	{
+		double d = it->valuedouble;
+
+		if (!cJSON_IsNumber(it) || !isfinite(d) || d != floor(d))
+			return fail(e, 400, "pause_after[%zu] must be an integer", k);
+		if (d < 1 || d > API_NODE_IDS_MAX)
+			return fail(e, 422, "pause_after[%zu] must be a batch number from 1 to %d",
+			            k, API_NODE_IDS_MAX);
+		plan->pause_after[k++] = (int)d;
+	}
+	qsort(plan->pause_after, k, sizeof(int), cmp_int);
+	for (size_t i = 1; i < k; i++)
+		if (plan->pause_after[i] == plan->pause_after[i - 1])
+			return fail(e, 422, "pause_after names batch %d twice",
+			            plan->pause_after[i]);
+	plan->npauses = k;
+	return 0;
+}
+
+/* Reads an RFC 3339 time into *ms; 1 when absent. */
+static int get_time(const cJSON *body, const char *name, int64_t *ms, struct api_error *e)
+{
+	const char *v = NULL;
+	int rc = get_string(body, name, 64, &v, e);
+
+	if (rc != 0)
+		return rc;
+	if (rfc3339_to_ms(v, ms) || *ms <= 0)
+		return fail(e, 422, "%s must be an RFC 3339 time such as 2026-11-24T10:00:00Z",
+		            name);
+	return 0;
+}
+
+/* Exactly one of two members may be given: 422 naming both when both are. */
+static int one_of(const cJSON *body, const char *a, const char *b, struct api_error *e)
+{
+	if (cJSON_GetObjectItemCaseSensitive(body, a) && cJSON_GetObjectItemCaseSensitive(body, b))
+		return fail(e, 422, "give %s or %s, not both", a, b);
+	return 0;
+}
+
+/* The plan fields: batches or batch_size, pause_after, the allowance, the schedule. */
+static int get_plan(const cJSON *body, int64_t now_ms, struct release_plan *p, struct api_error *e)
+{
+	int64_t v = 0;
+	char err[200];
+	int rc;
+
+	if (one_of(body, "batch_size", "batches", e) ||
+	    one_of(body, "max_failures", "max_failure_percent", e))
+		return -1;
+	rc = get_int(body, "batch_size", 1, API_BATCH_SIZE_MAX, &v, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		p->batch_size = (int)v;
+		p->steps[0] = (struct plan_step){(int)v, 0};
+		p->nsteps = 1;
+	} else if ((rc = get_batches(body, p, e)) != 0) {
+		return rc < 0 ? -1
+		              : fail(e, 422,
+		                     "batch_size or batches is required (a node count, or a list of"
+		                     " counts and percentages)");
+	}
+	if (get_pauses(body, p, e))
+		return -1;
+	if ((rc = get_int(body, "max_failures", 0, PLAN_FAILURES_MAX, &v, e)) < 0)
+		return -1;
+	if (rc == 0)
+		p->max_failures = (int)v;
+	if ((rc = get_int(body, "max_failure_percent", 0, 100, &v, e)) < 0)
+		return -1;
+	if (rc == 0)
+		p->max_failure_percent = (int)v;
+	if (get_time(body, "not_before", &p->not_before_ms, e) < 0 ||
+	    get_time(body, "expires_at", &p->expires_at_ms, e) < 0)
+		return -1;
+	if (plan_check_schedule(p, now_ms, err, sizeof(err)))
+		return fail(e, 422, "%s", err);
+	return 0;
+}
+
+int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_input *out,
+                             struct api_error *e)
+{
+	static const char *const fields[] = {
+	    "version",      "batch_size",          "batches",    "node_ids",   "pause_after",
+	    "max_failures", "max_failure_percent", "not_before", "expires_at", NULL};
 
 	memset(out, 0, sizeof(*out));
+	plan_init(&out->plan);
 	if (only(body, fields, e) ||
 	    require(get_int(body, "version", 1, INT64_MAX, &out->version, e), "version",
 	            "a positive integer", e) ||
-	    require(get_int(body, "batch_size", 1, API_BATCH_SIZE_MAX, &batch, e), "batch_size",
-	            "a positive integer", e) ||
-	    get_node_ids(body, out, e)) {
+	    get_plan(body, now_ms, &out->plan, e) || get_node_ids(body, out, e)) {
 		api_release_input_release(out);
 		return -1;
 	}
-	out->batch_size = (int)batch;
 	return 0;
 }
 

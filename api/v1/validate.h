@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "plan/plan.h"
 
 #define API_JSON_DEPTH_MAX     8
 #define API_OBJECT_MEMBERS_MAX 32
@@ -44,13 +45,19 @@ int api_parse_node_patch(const cJSON *body, enum node_health *out, struct api_er
 
 struct release_input {
 	int64_t version;
-	int batch_size;
-	int64_t *node_ids; /* malloc'd, NULL when absent (every online node) */
+	struct release_plan plan; /* batches, pauses, allowance, schedule */
+	int64_t *node_ids; /* malloc'd, in the order given; NULL when absent (every online node) */
 	size_t n;
 };
 
-/* POST /api/v1/releases: {"version","batch_size","node_ids"?}; free with _release. */
-int api_parse_release_create(const cJSON *body, struct release_input *out, struct api_error *e);
+/*
+ * POST /api/v1/releases: {"version", "batch_size" | "batches", "node_ids"?, "pause_after"?,
+ * "max_failures" | "max_failure_percent"?, "not_before"?, "expires_at"?}. Times are
+ * checked against now_ms (epoch ms). What needs the node count (a pause_after batch that
+ * exists) is the store's to check. Free with api_release_input_release.
+ */
+int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_input *out,
+                             struct api_error *e);
 void api_release_input_release(struct release_input *in);
 
 #endif

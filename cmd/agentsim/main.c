@@ -33,7 +33,9 @@ static const char usage_text[] =
     "  --nodes FILE   one node per line: IP:PORT [behaviour...]; behaviours are\n"
     "                 delay=SECONDS fail flaky=N hang 5xx 429 garbage badstatus badtaskid\n"
     "                 forget cert=otherca|wrongname|expired\n"
-    "  --log FILE     append one line per apply and per replayed key to FILE\n"
+    "  --log FILE     append one line per apply and per replayed key to FILE:\n"
+    "                 apply node=IP:PORT task=ID version=N at=EPOCH_MS key=KEY\n"
+    "                 replay node=IP:PORT task=ID at=EPOCH_MS key=KEY\n"
     "  --threads N    worker threads (default 64); each hung request holds one until\n"
     "                 shutdown\n"
     "Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";

@@ -200,6 +200,18 @@ static struct simtask *find_by_key(struct simtask_store *s, size_t node, const c
 	return NULL;
 }
 
+/*
+ * Wall-clock milliseconds for the apply log's at= field: tests compare it with the moment
+ * an API request returned (date +%s%3N), to prove nothing was dispatched after it.
+ */
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Writes one apply-log line; called with the store locked so lines follow task order. */
 static void applylog_line(struct simtask_store *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -233,8 +245,8 @@ int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_
 		}
 		if (task) {
 			snprintf(id, idlen, "%s", task->id);
-			applylog_line(s, "replay node=%s task=%s key=%s\n", node->addr, task->id,
-			              key);
+			applylog_line(s, "replay node=%s task=%s at=%lld key=%s\n", node->addr,
+			              task->id, wall_ms(), key);
 			rc = SIMTASK_REPLAYED;
 			goto out;
 		}
@@ -258,8 +270,8 @@ int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_
 	if (key)
 		table_add(&s->by_key, task, true);
 	snprintf(id, idlen, "%s", task->id);
-	applylog_line(s, "apply node=%s task=%s version=%" PRId64 " key=%s\n", node->addr, task->id,
-	              version, key ? key : "-");
+	applylog_line(s, "apply node=%s task=%s version=%" PRId64 " at=%lld key=%s\n", node->addr,
+	              task->id, version, wall_ms(), key ? key : "-");
 	rc = SIMTASK_CREATED;
 out:
 	pthread_mutex_unlock(&s->lock);

@@ -152,6 +152,7 @@ static const char *const settings[] = {
     "RELEASE_EXECUTOR_ENABLED",
     "RELEASE_EXECUTOR_INTERVAL",
     "RELEASE_LEASE_SECONDS",
+    "RELEASE_MAX_ACTIVE",
     "RELEASE_MAX_INFLIGHT",
     "RELEASE_NODE_RETRIES",
     "RELEASE_NODE_TIMEOUT",
@@ -224,6 +225,7 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
 	    (rc = get_int(get, "RELEASE_POLL_MAX_MS", 2000, 10, 600000, &cfg->poll_max_ms, err,
 	                  errlen)) ||
 	    (rc = get_int(get, "RELEASE_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err, errlen)) ||
+	    (rc = get_int(get, "RELEASE_MAX_ACTIVE", 16, 1, 1000, &cfg->max_active, err, errlen)) ||
 	    (rc =
 	         get_int(get, "RELEASE_NODE_RETRIES", 3, 0, 20, &cfg->node_retries, err, errlen)) ||
 	    (rc = get_int(get, "RELEASE_NODE_TIMEOUT", 600, 1, 86400, &cfg->node_timeout_s, err,

@@ -33,6 +33,7 @@ struct config {
 	int executor_enabled;    /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
 	int executor_interval_s; /* RELEASE_EXECUTOR_INTERVAL, default 2 */
 	int max_inflight;        /* RELEASE_MAX_INFLIGHT, default 256 */
+	int max_active;          /* RELEASE_MAX_ACTIVE, releases driven at once, default 16 */
 	int poll_interval_ms;    /* RELEASE_POLL_INTERVAL_MS, shortest poll delay, default 20 */
 	int poll_max_ms;         /* RELEASE_POLL_MAX_MS, longest poll delay, default 2000 */
 	int lease_s;             /* RELEASE_LEASE_SECONDS, default 30 */

@@ -1,5 +1,5 @@
 /*
- * executor: the ticker loop around store_release_claim and release_runner_run.
+ * executor: the event loop around the store's claims and the runner's steps.
  */
 #include "release/executor.h"
 
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agentclient/agentclient.h"
@@ -18,17 +17,37 @@
 #include "release/runner.h"
 #include "store/store.h"
 
+/*
+ * How often the status of every release this controller drives is read when no write
+ * has confirmed it: a pause or cancel that reached another controller's API is seen
+ * within this (a write of the runner sees it at once).
+ */
+#define CONTROL_MS      250
+#define DB_RETRY_MIN_MS 250
+#define DB_RETRY_MAX_MS 5000
+/* Completed calls taken per wait. */
+#define DONE_MAX 256
+/* Releases expired per scan. */
+#define EXPIRE_MAX 64
+
 struct release_executor {
 	const struct config *cfg;
 	struct agentclient *ac;
-	struct db_conn conn;
+	struct db_conn conn; /* the executor's own connection: opened here and nowhere else */
 	struct runner_config rc;
 	char owner[STORE_OWNER_LEN];
+	struct run **runs; /* the releases driven now, at most cfg->max_active */
+	size_t nruns;
+	size_t rotate; /* where the next turn starts handing out call slots */
+	int64_t next_scan;
+	int64_t next_control;
+	int64_t db_retry_at;
+	int db_backoff_ms;
+	int db_failures;
 	atomic_int stop;
+	atomic_int scan_now;
 	pthread_t thread;
 	int started;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
 };
 
 struct release_executor *release_executor_new(const struct config *cfg, char *err, size_t errlen)
@@ -45,13 +64,15 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	char host[64] = "host";
 	unsigned int salt = 0;
 
-	if (!ex) {
+	if (!ex || !(ex->runs = calloc((size_t)cfg->max_active, sizeof(*ex->runs)))) {
+		free(ex);
 		snprintf(err, errlen, "executor: out of memory");
 		return NULL;
 	}
 	ex->cfg = cfg;
 	ex->ac = agentclient_new(&acfg, err, errlen);
 	if (!ex->ac) {
+		free(ex->runs);
 		free(ex);
 		return NULL;
 	}
@@ -62,16 +83,13 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	ex->rc = (struct runner_config){
 	    .owner = ex->owner,
 	    .lease_s = cfg->lease_s,
-	    .max_inflight = cfg->max_inflight,
 	    .poll_interval_ms = cfg->poll_interval_ms,
 	    .poll_max_ms = cfg->poll_max_ms,
 	    .node_retries = cfg->node_retries,
 	    .node_timeout_s = cfg->node_timeout_s,
-	    .db = &cfg->db,
 	};
 	atomic_init(&ex->stop, 0);
-	pthread_mutex_init(&ex->lock, NULL);
-	pthread_cond_init(&ex->wake, NULL);
+	atomic_init(&ex->scan_now, 1);
 	return ex;
 }
 
@@ -79,92 +97,287 @@ void release_executor_free(struct release_executor *ex)
 {
 	if (!ex)
 		return;
+	for (size_t i = 0; i < ex->nruns; i++)
+		run_free(ex->runs[i], ex->ac);
 	db_close(&ex->conn);
 	agentclient_free(ex->ac);
-	pthread_mutex_destroy(&ex->lock);
-	pthread_cond_destroy(&ex->wake);
+	free(ex->runs);
 	free(ex);
 }
 
-static int ensure_conn(struct release_executor *ex, char *err, size_t errlen)
+void release_executor_wake(struct release_executor *ex)
 {
-	if (ex->conn.mysql && !ex->conn.broken)
-		return 0;
-	db_close(&ex->conn);
-	return db_connect(&ex->conn, &ex->cfg->db, err, errlen);
+	atomic_store(&ex->scan_now, 1);
+	agentclient_wakeup(ex->ac);
 }
 
-int release_executor_run_once(struct release_executor *ex, char *err, size_t errlen)
+/* Notes a database failure: nothing touches the database again before the back-off. */
+static void db_failed(struct release_executor *ex, const char *what, const char *err)
 {
-	int driven = 0;
+	ex->db_backoff_ms = ex->db_backoff_ms ? ex->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
+	if (ex->db_backoff_ms > DB_RETRY_MAX_MS)
+		ex->db_backoff_ms = DB_RETRY_MAX_MS;
+	ex->db_retry_at = now_mono_ms() + ex->db_backoff_ms;
+	/* The first of a run of failures and then every 30th, not every retry. */
+	if (ex->db_failures++ % 30 == 0)
+		log_warn("executor", "%s failed (%s); retrying in %d ms", what, err,
+		         ex->db_backoff_ms);
+	if (ex->conn.mysql && !ex->conn.broken)
+		ex->conn.broken = 1; /* reconnect: the session's state is unknown after an error */
+}
 
-	while (!atomic_load(&ex->stop)) {
-		int64_t id = 0, started;
-		uint64_t statements;
-		int rc = ensure_conn(ex, err, errlen);
+/* 1 when the connection may be used now, reconnecting after a back-off. */
+static int db_ready(struct release_executor *ex)
+{
+	char err[512];
 
-		started = now_mono_ms();
-		statements = ex->conn.statements;
-		if (rc == 0)
-			rc = store_release_claim(&ex->conn, ex->owner, ex->cfg->lease_s, &id, err,
-			                         errlen);
+	if (ex->conn.mysql && !ex->conn.broken)
+		return 1;
+	if (now_mono_ms() < ex->db_retry_at)
+		return 0;
+	db_close(&ex->conn);
+	if (db_connect(&ex->conn, &ex->cfg->db, err, sizeof(err))) {
+		db_failed(ex, "connecting to the database", err);
+		return 0;
+	}
+	if (ex->db_failures)
+		log_info("executor", "database connection re-established after %d failures",
+		         ex->db_failures);
+	ex->db_failures = 0;
+	ex->db_backoff_ms = 0;
+	return 1;
+}
+
+static void add_run(struct release_executor *ex, int64_t id, uint64_t claim_statements)
+{
+	uint64_t before = ex->conn.statements;
+	struct run *r = NULL;
+	char err[512];
+	int rc = run_load(&ex->conn, &ex->rc, id, &r, err, sizeof(err));
+
+	if (rc) {
+		/* Rows this controller cannot drive: give the release up for another try later. */
+		log_error("executor", "release %lld: cannot load it: %s", (long long)id, err);
+		if (store_release_unlease(&ex->conn, id, ex->owner, err, sizeof(err)))
+			db_failed(ex, "handing back a release", err);
+		return;
+	}
+	run_add_statements(r, claim_statements + ex->conn.statements - before);
+	ex->runs[ex->nruns++] = r;
+}
+
+/* Expires releases that missed their expires_at, then claims work while there is room. */
+static void scan(struct release_executor *ex)
+{
+	int64_t expired[EXPIRE_MAX];
+	size_t nexpired = 0;
+	char err[512];
+	int rc;
+
+	rc = store_release_expire(&ex->conn, expired, EXPIRE_MAX, &nexpired, err, sizeof(err));
+	if (rc) {
+		db_failed(ex, "expiring releases", err);
+		return;
+	}
+	for (size_t i = 0; i < nexpired; i++)
+		log_info("executor", "release %lld expired: not started before its expires_at",
+		         (long long)expired[i]);
+	while (ex->nruns < (size_t)ex->cfg->max_active && !atomic_load(&ex->stop)) {
+		uint64_t before = ex->conn.statements;
+		int64_t id = 0;
+
+		rc = store_release_claim(&ex->conn, ex->owner, ex->cfg->lease_s, &id, err,
+		                         sizeof(err));
 		if (rc == CMDB_ENOTFOUND)
 			break;
-		if (rc)
-			return rc;
+		if (rc) {
+			db_failed(ex, "claiming a release", err);
+			return;
+		}
 		log_info("executor", "claimed release %lld", (long long)id);
-		rc = release_runner_run(&ex->conn, ex->ac, &ex->rc, id, &ex->stop, err, errlen);
-		if (rc < 0)
-			return rc;
-		driven++;
-		if (rc == RUNNER_FINISHED) {
-			int64_t wall = now_mono_ms() - started;
-			struct release rel;
+		add_run(ex, id, ex->conn.statements - before);
+	}
+}
 
-			/* Cost of this release: every statement from its claim to its end. */
-			statements = ex->conn.statements - statements;
-			if (store_release_get(&ex->conn, id, &rel, err, errlen) == 0)
-				log_info(
-				    "executor",
-				    "release %lld finished: %s (%d success, %d failed, %d nodes)"
-				    " in %lld ms, %llu SQL statements",
-				    (long long)id, release_status_name(rel.status),
-				    rel.success_nodes, rel.failed_nodes, rel.total_nodes,
-				    (long long)wall, (unsigned long long)statements);
+/* Reads the status of the releases no write has confirmed lately, and tells their runs. */
+static void control(struct release_executor *ex, int64_t now)
+{
+	struct release_control ctl[64];
+	int64_t ids[64];
+	size_t n = 0;
+	char err[512];
+	uint64_t before = ex->conn.statements;
+	int rc;
+
+	for (size_t i = 0; i < ex->nruns && n < 64; i++)
+		if (!run_gone(ex->runs[i]) && now - run_last_seen(ex->runs[i]) >= CONTROL_MS)
+			ids[n++] = run_id(ex->runs[i]);
+	if (n == 0)
+		return;
+	rc = store_release_control(&ex->conn, ex->owner, ids, n, ctl, err, sizeof(err));
+	if (rc) {
+		db_failed(ex, "reading release status", err);
+		return;
+	}
+	for (size_t i = 0; i < ex->nruns; i++) {
+		struct run *r = ex->runs[i];
+
+		for (size_t k = 0; k < n; k++) {
+			if (ctl[k].id != run_id(r))
+				continue;
+			run_add_statements(r, ex->conn.statements - before);
+			if (!ctl[k].owned) {
+				log_warn("executor",
+				         "release %lld: no longer ours (lease lost); leaving it",
+				         (long long)ctl[k].id);
+				run_lose(r);
+			} else {
+				run_observe(r, ctl[k].status, now);
+			}
 		}
 	}
-	return driven;
+}
+
+/*
+ * Hands out the free call slots: first an equal share per release, then what is left to
+ * whoever can use it. A release's plan also decides its pauses, halts and end.
+ */
+static void plan_all(struct release_executor *ex)
+{
+	size_t cap = (size_t)ex->cfg->max_inflight, inflight = agentclient_inflight(ex->ac);
+	size_t room = inflight < cap ? cap - inflight : 0, share, used = 0;
+	size_t *got = calloc(ex->nruns ? ex->nruns : 1, sizeof(*got));
+
+	if (!got)
+		return;
+	share = ex->nruns ? room / ex->nruns : 0;
+	if (share == 0 && room)
+		share = 1;
+	for (size_t k = 0; k < ex->nruns; k++) {
+		size_t i = (ex->rotate + k) % ex->nruns;
+
+		got[i] = run_plan(ex->runs[i], used < room ? share : 0);
+		used += got[i];
+	}
+	for (size_t k = 0; k < ex->nruns && used < room; k++) {
+		size_t i = (ex->rotate + k) % ex->nruns, more;
+
+		more = run_plan(ex->runs[i], got[i] + room - used);
+		used += more > got[i] ? more - got[i] : 0;
+	}
+	ex->rotate = ex->nruns ? (ex->rotate + 1) % ex->nruns : 0;
+	free(got);
+}
+
+/* Writes what each release gathered; stops at the first database failure. */
+static void flush_all(struct release_executor *ex, int64_t now)
+{
+	char err[512];
+
+	for (size_t i = 0; i < ex->nruns; i++) {
+		struct run *r = ex->runs[i];
+		enum run_flush_result rc;
+
+		if (!run_flush_due(r, now))
+			continue;
+		rc = run_flush(r, &ex->conn, err, sizeof(err));
+		if (rc == RUN_DB_DOWN) {
+			db_failed(ex, "writing release state", err);
+			return;
+		}
+		if (rc == RUN_LOST)
+			log_warn("executor", "%s", err);
+	}
+}
+
+/* Logs and frees the releases that are over for this controller. */
+static void reap(struct release_executor *ex, int64_t now)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < ex->nruns; i++) {
+		struct run *r = ex->runs[i];
+		struct run_summary s;
+
+		if (!run_gone(r)) {
+			ex->runs[k++] = r;
+			continue;
+		}
+		run_summary(r, &s);
+		/* A release that ends may let one that shares its nodes start: look now. */
+		if (s.finished)
+			atomic_store(&ex->scan_now, 1);
+		if (s.finished)
+			log_info(
+			    "executor",
+			    "release %lld finished: %s (%zu success, %zu failed, %zu nodes) in %lld"
+			    " ms, %llu SQL statements",
+			    (long long)run_id(r), release_status_name(s.status), s.success,
+			    s.failed, s.nodes, (long long)(now - s.claimed_ms),
+			    (unsigned long long)s.statements);
+		else if (s.status == RELEASE_PENDING)
+			atomic_store(&ex->scan_now, 1); /* resumed: claim it again at once */
+		run_free(r, ex->ac);
+	}
+	ex->nruns = k;
+}
+
+int release_executor_run_once(struct release_executor *ex)
+{
+	struct agent_call *done[DONE_MAX];
+	int64_t now = now_mono_ms(), wait = CONTROL_MS;
+	int db = db_ready(ex), n;
+
+	if (db && (now >= ex->next_scan || atomic_exchange(&ex->scan_now, 0))) {
+		ex->next_scan = now + (int64_t)ex->cfg->executor_interval_s * 1000;
+		scan(ex);
+	}
+	if (db_ready(ex) && now >= ex->next_control) {
+		ex->next_control = now + CONTROL_MS;
+		control(ex, now);
+	}
+	plan_all(ex);
+	if (db_ready(ex))
+		flush_all(ex, now_mono_ms());
+	reap(ex, now_mono_ms());
+	now = now_mono_ms();
+	for (size_t i = 0; i < ex->nruns; i++) {
+		int64_t due =
+		    run_start_calls(ex->runs[i], ex->ac, (size_t)ex->cfg->max_inflight, now);
+		int64_t write = run_next_write(ex->runs[i]) - now;
+
+		if (due < wait)
+			wait = due;
+		if (write < wait)
+			wait = write;
+	}
+	if (ex->next_control - now < wait)
+		wait = ex->next_control - now;
+	if (ex->db_retry_at > now && ex->db_retry_at - now < wait && ex->conn.broken)
+		wait = ex->db_retry_at - now;
+	if (wait < 1)
+		wait = 1;
+	n = agentclient_wait(ex->ac, (int)wait, done, DONE_MAX);
+	for (int i = 0; i < n; i++)
+		run_complete(done[i]);
+	return (int)ex->nruns;
 }
 
 static void *loop(void *arg)
 {
 	struct release_executor *ex = arg;
-	int failures = 0;
 
-	log_info("executor", "loop started (owner %s, every %d s)", ex->owner,
-	         ex->cfg->executor_interval_s);
-	while (!atomic_load(&ex->stop)) {
-		char err[512];
-		struct timespec until;
-		int rc = release_executor_run_once(ex, err, sizeof(err));
-
-		if (rc < 0) {
-			/* Log the first of a run of failures and then every 30th, not every tick.
-			 */
-			if (failures++ % 30 == 0)
-				log_warn("executor", "scan failed: %s", err);
-		} else if (failures) {
-			log_info("executor", "scan works again after %d failures", failures);
-			failures = 0;
-		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += ex->cfg->executor_interval_s;
-		pthread_mutex_lock(&ex->lock);
-		while (!atomic_load(&ex->stop) &&
-		       pthread_cond_timedwait(&ex->wake, &ex->lock, &until) == 0)
-			;
-		pthread_mutex_unlock(&ex->lock);
+	log_info("executor", "loop started (owner %s, scan every %d s, up to %d releases at once)",
+	         ex->owner, ex->cfg->executor_interval_s, ex->cfg->max_active);
+	while (!atomic_load(&ex->stop))
+		release_executor_run_once(ex);
+	/* Hand every release back so that another controller (or our restart) resumes it. */
+	for (size_t i = 0; i < ex->nruns; i++) {
+		if (db_ready(ex))
+			run_stop(ex->runs[i], ex->ac, &ex->conn);
+		run_free(ex->runs[i], ex->ac);
 	}
+	ex->nruns = 0;
 	log_info("executor", "loop stopped");
 	return NULL;
 }
@@ -181,10 +394,7 @@ void release_executor_stop(struct release_executor *ex)
 {
 	if (!ex->started)
 		return;
-	pthread_mutex_lock(&ex->lock);
 	atomic_store(&ex->stop, 1);
-	pthread_cond_broadcast(&ex->wake);
-	pthread_mutex_unlock(&ex->lock);
 	agentclient_wakeup(ex->ac);
 	pthread_join(ex->thread, NULL);
 	ex->started = 0;

@@ -1,9 +1,12 @@
 /*
- * executor: finds work and hands it to the runner (seed 003: RunOnce / RunLoop).
- * Every interval it claims a pending release with a conditional UPDATE (affected
- * rows = 1 means it is ours), or one whose previous owner's lease expired, and
- * drives it to the end. The loop runs on its own thread with its own database
- * connection; it never formats HTTP.
+ * executor: one thread, one event loop, many releases (seed 003's RunLoop). Every
+ * RELEASE_EXECUTOR_INTERVAL seconds it expires releases that missed their expires_at
+ * and claims work with conditional UPDATEs (one affected row means it is ours): pending
+ * releases that may start, and releases whose owner went away. It drives up to
+ * RELEASE_MAX_ACTIVE of them at once, stepping each one's runner, sharing one libcurl
+ * multi handle and RELEASE_MAX_INFLIGHT calls among them, and reads their status from
+ * the database often enough to obey a pause or cancel within a second. The executor owns
+ * its database connection (only this file opens it) and never formats HTTP.
  */
 #ifndef CMDB_EXECUTOR_H
 #define CMDB_EXECUTOR_H
@@ -14,19 +17,26 @@
 
 struct release_executor;
 
-/* Sets up the agent client (TLS files are checked by libcurl on first use). */
+/* Sets up the agent client (agentclient_new reads and checks the TLS files now). */
 struct release_executor *release_executor_new(const struct config *cfg, char *err, size_t errlen);
 void release_executor_free(struct release_executor *ex);
 
 /*
- * One scan: claims and drives releases until none is left. Returns how many it
- * drove, or a negative code (err set) when the database is unusable.
+ * One turn of the loop (the seed's RunOnce): scans for work when due, writes and starts
+ * what every release it drives needs, and waits for agent answers until the next
+ * deadline (at most a quarter of a second). Returns how many releases it drives.
  */
-int release_executor_run_once(struct release_executor *ex, char *err, size_t errlen);
+int release_executor_run_once(struct release_executor *ex);
 
-/* Starts the loop thread (RunLoop). Returns 0 or -1. */
+/* Starts the loop thread (the seed's RunLoop: run_once until stopped). Returns 0 or -1. */
 int release_executor_start(struct release_executor *ex);
-/* Asks the loop to stop, hands back the current release's lease, joins the thread. */
+/*
+ * Asks the loop to stop, hands every release it drives back (calls in flight are
+ * abandoned and resumed from the rows by the next owner), and joins the thread.
+ */
 void release_executor_stop(struct release_executor *ex);
+
+/* Makes the loop scan for work now instead of at its next interval; thread-safe. */
+void release_executor_wake(struct release_executor *ex);
 
 #endif

@@ -1,10 +1,8 @@
 /*
- * runner: one release's state machine. Each turn of the loop writes the pending state
- * changes in one transaction (which also renews the lease), starts agent calls for
- * the current batch, and waits for completions. A node's intent ("running", no task
- * yet) is committed before its dispatch is sent, so a crash never loses a dispatch:
- * the next owner re-sends it with the same Idempotency-Key and the agent answers
- * with the original task instead of applying twice.
+ * runner: one release's state machine, stepped by the executor. A node's intent
+ * ("running", no task yet) is committed before its dispatch is sent, so a crash never
+ * loses a dispatch: the next owner re-sends it with the same Idempotency-Key and the
+ * agent answers with the original task instead of applying twice.
  */
 #include "release/runner.h"
 
@@ -14,24 +12,25 @@
 
 #include "core/core.h"
 #include "core/log.h"
+#include "plan/plan.h"
 #include "release/poll.h"
 #include "store/store.h"
 
-#define WAIT_MAX_MS 1000
 /* Retry back-off of transient agent errors: 250 ms doubling up to 8 s, with jitter. */
 #define RETRY_BASE_MS 250
 #define RETRY_MAX_MS  8000
 /* A Retry-After from an agent is honoured up to this. */
 #define RETRY_AFTER_MAX_MS 60000
 /*
- * Task ids and successes are written at most this often (failures and intents at
- * once): one transaction per interval however many agents answered in it.
+ * Task ids and successes are written at most this often (intents and changes of status
+ * at once): one transaction per interval however many agents answered in it.
  */
-#define FLUSH_MS        100
-#define DB_RETRY_MIN_MS 250
-#define DB_RETRY_MAX_MS 5000
+#define FLUSH_MS 100
+/* What run_start_calls answers when nothing is due. */
+#define IDLE_MS 1000
 
 struct rnode {
+	struct run *run;
 	int64_t rtn_id;
 	int64_t node_id;
 	int batch;
@@ -49,23 +48,39 @@ struct rnode {
 };
 
 struct run {
-	struct db_conn *conn;
-	struct agentclient *ac;
 	const struct runner_config *cfg;
 	int64_t id;
 	int64_t version;
 	char token[17];
-	struct rnode *nodes;
+	/*
+	 * The status the database last confirmed. A change this runner decided but has not
+	 * written yet is `event`; the status it leads to is effective(r).
+	 */
+	enum release_status status;
+	int event; /* enum release_event, or -1 */
+	char event_msg[STORE_ERROR_LEN];
+	char skip_msg[STORE_ERROR_LEN];
+	int event_batch;     /* RELEASE_EV_PLAN_PAUSE: the batch it pauses after */
+	int handback;        /* give the release up with the next write */
+	int finish;          /* the release is over; the next write says so */
+	int gone;            /* over for this controller */
+	int finished;        /* gone because it was written as finished */
+	int stopping;        /* the controller shuts down */
+	struct rnode *nodes; /* in batch order, then the order the operator gave */
 	size_t n;
-	int failed; /* the release has failed (in memory; fail_pending until written) */
-	int fail_pending;
-	size_t intents_pending; /* nodes marked running in memory, not yet on disk */
-	char fail_msg[STORE_ERROR_LEN];
+	size_t first; /* nodes before this index are all terminal */
+	size_t count[NODE_STATUS_COUNT];
+	int allowance; /* failed nodes tolerated */
+	int pauses[PLAN_PAUSES_MAX];
+	size_t npauses;
+	int paused_through; /* highest pause_after batch at which it already paused */
 	struct node_change *changes;
 	size_t nchanges;
-	int64_t last_write;  /* monotonic ms of the last committed round */
-	int64_t db_retry_at; /* monotonic ms; while the database is away */
-	int db_backoff_ms;
+	size_t nintents;    /* intents among the changes */
+	int64_t last_write; /* monotonic ms of the last committed round */
+	int64_t last_seen;  /* monotonic ms the status was last confirmed */
+	int64_t claimed_ms;
+	uint64_t statements;
 	unsigned int seed; /* for retry jitter */
 };
 
@@ -74,13 +89,47 @@ void release_idem_key(const char *token, int64_t release_id, int64_t node_id, ch
 	snprintf(buf, len, "cmdb-%s-r%lld-n%lld", token, (long long)release_id, (long long)node_id);
 }
 
+int64_t run_id(const struct run *r)
+{
+	return r->id;
+}
+
+int64_t run_last_seen(const struct run *r)
+{
+	return r->last_seen;
+}
+
+int run_gone(const struct run *r)
+{
+	return r->gone;
+}
+
+void run_add_statements(struct run *r, uint64_t n)
+{
+	r->statements += n;
+}
+
+static enum release_status effective(const struct run *r)
+{
+	int to = r->event >= 0 ? release_next(r->status, (enum release_event)r->event) : -1;
+
+	return to >= 0 ? (enum release_status)to : r->status;
+}
+
+static void set_status(struct run *r, struct rnode *x, enum node_status to)
+{
+	r->count[x->status]--;
+	r->count[to]++;
+	x->status = to;
+}
+
 static void add_change(struct run *r, struct rnode *x, enum node_status to, const char *task_id,
                        const char *error_msg)
 {
 	/*
 	 * Between two committed rounds a node gathers at most three changes (intent, task
-	 * id, end), and nothing new starts while changes are unwritten; the buffer holds
-	 * 3 per node, so this guard only protects against a broken invariant.
+	 * id, end), and no new intent is made while one is unwritten; the buffer holds 3 per
+	 * node, so this guard only protects against a broken invariant.
 	 */
 	if (r->nchanges == 3 * r->n) {
 		log_error("runner", "release %lld: change buffer full", (long long)r->id);
@@ -93,105 +142,95 @@ static void add_change(struct run *r, struct rnode *x, enum node_status to, cons
 	    .task_id = task_id,
 	    .error_msg = error_msg,
 	};
+	r->nintents += to == NODE_RUNNING && !task_id;
+}
+
+/* The pending nodes can never be dispatched any more (the API or a halt skipped them). */
+static void skip_pending(struct run *r)
+{
+	for (size_t i = r->first; i < r->n; i++)
+		if (r->nodes[i].status == NODE_PENDING)
+			set_status(r, &r->nodes[i], NODE_SKIPPED);
+}
+
+/*
+ * Takes back intents that are not on disk: the database refused the status they needed
+ * (an operator paused or cancelled first), so those nodes were never dispatched.
+ */
+static void drop_intents(struct run *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->nchanges; i++) {
+		struct node_change *ch = &r->changes[i];
+
+		if (ch->to == NODE_RUNNING && !ch->task_id) {
+			for (size_t j = r->first; j < r->n; j++) {
+				if (r->nodes[j].rtn_id == ch->rtn_id) {
+					set_status(r, &r->nodes[j], NODE_PENDING);
+					r->nodes[j].started_wall = 0;
+					break;
+				}
+			}
+			continue;
+		}
+		r->changes[k++] = *ch;
+	}
+	r->nchanges = k;
+	r->nintents = 0;
+}
+
+/* Decides the halt when failed nodes exceed the allowance (in memory; written next). */
+static void halt_if_over(struct run *r, struct rnode *x, const char *why)
+{
+	enum release_status eff = effective(r);
+	char allowance[96] = "";
+
+	if (!plan_exceeds((int)r->count[NODE_FAILED], r->allowance) ||
+	    release_next(eff, RELEASE_EV_HALT) < 0)
+		return;
+	if (r->allowance > 0)
+		snprintf(allowance, sizeof(allowance),
+		         "; %zu failed nodes exceed the allowance of %d", r->count[NODE_FAILED],
+		         r->allowance);
+	snprintf(r->event_msg, sizeof(r->event_msg), "batch %d, node %lld (%s %s:%d): %.700s%s",
+	         x->batch, (long long)x->node_id, x->hostname, x->call.ip, x->call.port, why,
+	         allowance);
+	snprintf(r->skip_msg, sizeof(r->skip_msg),
+	         "release failed: batch %d node %lld (%s): %.700s", x->batch, (long long)x->node_id,
+	         x->hostname, why);
+	r->event = RELEASE_EV_HALT;
+	skip_pending(r);
 }
 
 static void fail_node(struct run *r, struct rnode *x, const char *why)
 {
 	str_copy(x->error, why, sizeof(x->error));
-	x->status = NODE_FAILED;
+	set_status(r, x, NODE_FAILED);
 	agent_call_release(&x->call); /* its TLS state is not needed any more */
 	add_change(r, x, NODE_FAILED, x->has_task ? x->call.task_id : NULL, x->error);
 	log_warn("runner", "release %lld: node %lld (%s) failed: %s", (long long)r->id,
 	         (long long)x->node_id, x->call.ip, why);
-	if (r->failed)
-		return;
-	r->failed = 1;
-	r->fail_pending = 1;
-	snprintf(r->fail_msg, sizeof(r->fail_msg), "batch %d, node %lld (%s %s:%d): %s", x->batch,
-	         (long long)x->node_id, x->hostname, x->call.ip, x->call.port, why);
-	for (size_t i = 0; i < r->n; i++)
-		if (r->nodes[i].status == NODE_PENDING)
-			r->nodes[i].status = NODE_SKIPPED;
+	halt_if_over(r, x, why);
 }
 
-/* Writes what is buffered. 0, CMDB_ECONFLICT (lease lost) or a database error. */
-static int flush(struct run *r, int finish, enum release_status final_status)
+/* Fills the per-node state from the rows, and the counters the loop keeps. */
+static int load_nodes(struct run *r, struct release_node *rows, size_t n)
 {
-	struct release_round round = {
-	    .changes = r->changes,
-	    .nchanges = r->nchanges,
-	    .fail_msg = r->fail_pending ? r->fail_msg : NULL,
-	    .finish = finish,
-	    .final_status = final_status,
-	    .at_ms = now_wall_ms(),
-	};
-	char err[512];
-	int rc;
-
-	if (r->conn->broken || !r->conn->mysql) {
-		if (now_mono_ms() < r->db_retry_at)
-			return CMDB_EDBDOWN;
-		db_close(r->conn);
-		rc = db_connect(r->conn, r->cfg->db, err, sizeof(err));
-		if (rc)
-			goto down;
-		log_info("runner", "release %lld: database connection re-established",
-		         (long long)r->id);
-	}
-	rc = store_release_apply(r->conn, r->id, r->cfg->owner, r->cfg->lease_s, &round, err,
-	                         sizeof(err));
-	if (rc == 0) {
-		r->nchanges = 0;
-		r->fail_pending = 0;
-		r->intents_pending = 0;
-		r->last_write = now_mono_ms();
-		r->db_backoff_ms = 0;
-		return 0;
-	}
-	if (rc == CMDB_ECONFLICT) {
-		log_warn("runner", "%s", err);
-		return rc;
-	}
-down:
-	r->db_backoff_ms = r->db_backoff_ms ? r->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
-	if (r->db_backoff_ms > DB_RETRY_MAX_MS)
-		r->db_backoff_ms = DB_RETRY_MAX_MS;
-	r->db_retry_at = now_mono_ms() + r->db_backoff_ms;
-	log_warn("runner", "release %lld: cannot write state (%s); retrying in %d ms",
-	         (long long)r->id, err, r->db_backoff_ms);
-	return rc;
-}
-
-static int load(struct run *r, char *err, size_t errlen)
-{
-	struct release rel;
-	struct release_node *rows = NULL;
-	size_t n = 0;
-	int rc;
-
-	rc = store_release_get(r->conn, r->id, &rel, err, errlen);
-	if (rc)
-		return rc;
-	rc = store_release_nodes(r->conn, r->id, -1, &rows, &n, err, errlen);
-	if (rc)
-		return rc;
-	r->version = rel.version;
-	str_copy(r->token, rel.idem_token, sizeof(r->token));
-	r->failed = rel.status == RELEASE_FAILED;
 	r->nodes = calloc(n ? n : 1, sizeof(*r->nodes));
 	r->changes = calloc(n ? 3 * n : 1, sizeof(*r->changes));
-	if (!r->nodes || !r->changes) {
-		free(rows);
+	if (!r->nodes || !r->changes)
 		return CMDB_ENOMEM;
-	}
 	r->n = n;
 	for (size_t i = 0; i < n; i++) {
 		struct rnode *x = &r->nodes[i];
 
+		x->run = r;
 		x->rtn_id = rows[i].id;
 		x->node_id = rows[i].node_id;
 		x->batch = rows[i].batch;
 		x->status = rows[i].status;
+		r->count[x->status]++;
 		x->has_task = rows[i].task_id[0] != '\0';
 		x->dispatched_at = now_mono_ms(); /* unknown after a resume: count from now */
 		if (rows[i].started_at[0] && rfc3339_to_ms(rows[i].started_at, &x->started_wall))
@@ -202,27 +241,281 @@ static int load(struct run *r, char *err, size_t errlen)
 		str_copy(x->call.task_id, rows[i].task_id, sizeof(x->call.task_id));
 		x->call.user = x;
 	}
-	free(rows);
 	return 0;
 }
 
-/* Index range [*begin, *end) of the first batch that still has unfinished nodes. */
-static int current_batch(const struct run *r, size_t *begin, size_t *end)
+int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, struct run **out,
+             char *err, size_t errlen)
 {
-	size_t i = 0;
+	struct release_node *rows = NULL;
+	struct run *r = calloc(1, sizeof(*r));
+	struct release rel;
+	size_t n = 0;
+	int rc;
 
-	while (i < r->n && r->nodes[i].status != NODE_PENDING && r->nodes[i].status != NODE_RUNNING)
-		i++;
-	if (i == r->n)
-		return 0;
-	*begin = i;
-	while (i < r->n && r->nodes[i].batch == r->nodes[*begin].batch)
-		i++;
-	*end = i;
-	return 1;
+	*out = NULL;
+	if (!r)
+		return CMDB_ENOMEM;
+	r->cfg = cfg;
+	r->id = id;
+	r->event = -1;
+	r->seed = (unsigned int)now_wall_ms() ^ (unsigned int)id;
+	r->claimed_ms = r->last_write = r->last_seen = now_mono_ms();
+	rc = store_release_get(c, id, &rel, err, errlen);
+	if (rc == 0 && plan_pauses_parse(rel.pause_after, r->pauses, &r->npauses)) {
+		snprintf(err, errlen,
+		         "release %lld: pause_after \"%.100s\" in the database is malformed",
+		         (long long)id, rel.pause_after);
+		rc = CMDB_ERR;
+	}
+	if (rc == 0)
+		rc = store_release_nodes(c, id, -1, &rows, &n, err, errlen);
+	if (rc == 0)
+		rc = load_nodes(r, rows, n);
+	free(rows);
+	if (rc) {
+		run_free(r, NULL);
+		return rc;
+	}
+	r->version = rel.version;
+	str_copy(r->token, rel.idem_token, sizeof(r->token));
+	r->status = rel.status;
+	r->allowance = rel.failure_allowance;
+	r->paused_through = rel.paused_through;
+	/* A cancel or halt skipped the pending nodes in the same transaction. */
+	log_info("runner", "release %lld: driving %zu nodes (version %lld, %s)", (long long)id, n,
+	         (long long)r->version, release_status_name(r->status));
+	*out = r;
+	return 0;
 }
 
-static void start_call(struct run *r, struct rnode *x, enum agent_op op)
+void run_free(struct run *r, struct agentclient *ac)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->nodes[i].inflight && ac)
+			agentclient_abort(ac, &r->nodes[i].call);
+		agent_call_release(&r->nodes[i].call);
+	}
+	free(r->nodes);
+	free(r->changes);
+	free(r);
+}
+
+/* Moves r->first past terminal nodes; returns the end of the current batch (or r->n). */
+static size_t current_batch(struct run *r)
+{
+	size_t end;
+
+	while (r->first < r->n && (r->nodes[r->first].status == NODE_SUCCESS ||
+	                           r->nodes[r->first].status == NODE_FAILED ||
+	                           r->nodes[r->first].status == NODE_SKIPPED))
+		r->first++;
+	for (end = r->first; end < r->n && r->nodes[end].batch == r->nodes[r->first].batch; end++)
+		;
+	return end;
+}
+
+/* 1 when some node of the batch at [begin, end) was ever dispatched. */
+static int batch_started(const struct run *r, size_t begin, size_t end)
+{
+	for (size_t i = begin; i < end; i++)
+		if (r->nodes[i].status != NODE_PENDING && r->nodes[i].status != NODE_SKIPPED)
+			return 1;
+	return 0;
+}
+
+/* The highest pause_after batch below batch that the release has not paused at yet. */
+static int due_pause(const struct run *r, int batch)
+{
+	int due = 0;
+
+	for (size_t i = 0; i < r->npauses; i++)
+		if (r->pauses[i] > r->paused_through && r->pauses[i] < batch)
+			due = r->pauses[i];
+	return due;
+}
+
+/* The end of the release: every node is terminal and nothing is in flight. */
+static void decide_end(struct run *r)
+{
+	enum release_status eff = effective(r);
+
+	if (release_next(eff, RELEASE_EV_SUCCEED) >= 0) {
+		size_t applied = r->count[NODE_SUCCESS] + r->count[NODE_FAILED];
+
+		if (applied == 0 && r->count[NODE_SKIPPED] > 0) {
+			/* Every node went offline before its turn: nothing was applied at all. */
+			snprintf(r->event_msg, sizeof(r->event_msg),
+			         "no node was dispatched: all %zu nodes went offline since the"
+			         " release was created",
+			         r->n);
+			r->skip_msg[0] = '\0';
+			r->event = RELEASE_EV_HALT;
+		} else {
+			r->event =
+			    r->count[NODE_FAILED] ? RELEASE_EV_END_PARTIAL : RELEASE_EV_SUCCEED;
+		}
+	}
+	r->finish = 1;
+}
+
+size_t run_plan(struct run *r, size_t room)
+{
+	enum release_status eff = effective(r);
+	size_t end, planned = 0;
+	int pause;
+
+	if (r->gone || r->finish || r->handback)
+		return 0;
+	end = current_batch(r);
+	if (r->count[NODE_RUNNING] == 0 && r->count[NODE_PENDING] == 0) {
+		decide_end(r);
+		return 0;
+	}
+	if (r->count[NODE_RUNNING] == 0 && eff == RELEASE_PAUSED && r->event < 0) {
+		r->handback = 1; /* drained: whoever resumes it claims it again */
+		return 0;
+	}
+	if (!release_dispatches(eff) || r->event >= 0)
+		return 0;
+	if (!batch_started(r, r->first, end) && (pause = due_pause(r, r->nodes[r->first].batch))) {
+		r->event = RELEASE_EV_PLAN_PAUSE;
+		r->event_batch = pause;
+		snprintf(r->event_msg, sizeof(r->event_msg), "paused after batch %d (pause_after)",
+		         pause);
+		if (r->count[NODE_RUNNING] == 0)
+			r->handback = 1;
+		return 0;
+	}
+	for (size_t i = r->first; i < end && planned < room; i++) {
+		struct rnode *x = &r->nodes[i];
+
+		if (x->status == NODE_RUNNING && !x->has_task && !x->inflight) {
+			planned++; /* intended already (resumed, or its write is pending): needs a
+			              slot */
+			continue;
+		}
+		if (x->status != NODE_PENDING)
+			continue;
+		set_status(r, x, NODE_RUNNING);
+		x->started_wall = now_wall_ms();
+		add_change(r, x, NODE_RUNNING, NULL, NULL);
+		planned++;
+	}
+	return planned;
+}
+
+int run_flush_due(const struct run *r, int64_t now_ms)
+{
+	if (r->gone)
+		return 0;
+	return r->nintents || r->event >= 0 || r->finish || r->handback ||
+	       (r->nchanges && now_ms - r->last_write >= FLUSH_MS) ||
+	       now_ms - r->last_write >= (int64_t)r->cfg->lease_s * 1000 / 3;
+}
+
+int64_t run_next_write(const struct run *r)
+{
+	int64_t renew = r->last_write + (int64_t)r->cfg->lease_s * 1000 / 3;
+
+	if (r->nintents || r->event >= 0 || r->finish || r->handback)
+		return r->last_write;
+	if (r->nchanges && r->last_write + FLUSH_MS < renew)
+		return r->last_write + FLUSH_MS;
+	return renew;
+}
+
+/* Adopts a status the database reports and what it means for r's gathered state. */
+static void adopt(struct run *r, enum release_status status)
+{
+	if (r->event >= 0 && release_next(status, (enum release_event)r->event) < 0) {
+		/* The operator's change came first and makes ours moot (a halt of a cancel). */
+		r->event = -1;
+		r->finish = 0;
+	}
+	if (!release_dispatches(status))
+		drop_intents(r);
+	if (status == RELEASE_CANCELLED || status == RELEASE_FAILED)
+		skip_pending(r); /* the same transaction that set the status skipped them */
+	if (status != r->status)
+		log_info("runner", "release %lld: now %s (was %s)", (long long)r->id,
+		         release_status_name(status), release_status_name(r->status));
+	r->status = status;
+	/*
+	 * Resumed while we still drained it: hand it back now (calls in flight are abandoned
+	 * and resumed from the rows) so that it is claimed again, node checks and all.
+	 */
+	r->handback = status == RELEASE_PENDING;
+}
+
+void run_observe(struct run *r, enum release_status status, int64_t now_ms)
+{
+	r->last_seen = now_ms;
+	if (status != r->status)
+		adopt(r, status);
+}
+
+enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, size_t errlen)
+{
+	enum release_status actual = r->status;
+	struct release_round round = {
+	    .expect = r->status,
+	    .changes = r->changes,
+	    .nchanges = r->nchanges,
+	    .event = r->event,
+	    .event_msg = r->event_msg,
+	    .skip_msg = r->skip_msg[0] ? r->skip_msg : NULL,
+	    .paused_through = r->event_batch,
+	    .finish = r->finish,
+	    .handback = r->handback,
+	    .at_ms = now_wall_ms(),
+	};
+	uint64_t before = c->statements;
+	int rc;
+
+	rc = store_release_apply(c, r->id, r->cfg->owner, r->cfg->lease_s, &round, &actual, err,
+	                         errlen);
+	r->statements += c->statements - before;
+	if (rc == CMDB_ESTATE) {
+		adopt(r, actual);
+		r->last_seen = now_mono_ms();
+		return RUN_RETRY;
+	}
+	if (rc == CMDB_ECONFLICT) {
+		r->gone = 1;
+		return RUN_LOST;
+	}
+	if (rc)
+		return RUN_DB_DOWN;
+	r->last_write = r->last_seen = now_mono_ms();
+	if (r->event == RELEASE_EV_PLAN_PAUSE)
+		r->paused_through = r->event_batch;
+	r->status = effective(r);
+	if (r->event >= 0)
+		log_info("runner", "release %lld: %s%s%s", (long long)r->id,
+		         release_status_name(r->status), r->event_msg[0] ? ": " : "",
+		         r->event == RELEASE_EV_HALT || r->event == RELEASE_EV_PLAN_PAUSE
+		             ? r->event_msg
+		             : "");
+	r->event = -1;
+	r->event_msg[0] = r->skip_msg[0] = '\0';
+	r->nchanges = r->nintents = 0;
+	if (r->finish || r->handback) {
+		r->gone = 1;
+		r->finished = r->finish;
+		if (r->handback && r->stopping)
+			log_info("runner", "release %lld: stopped, lease handed back",
+			         (long long)r->id);
+		else if (r->handback)
+			log_info("runner", "release %lld: %s, lease handed back", (long long)r->id,
+			         release_status_name(r->status));
+	}
+	return RUN_FLUSHED;
+}
+
+static void start_call(struct run *r, struct agentclient *ac, struct rnode *x, enum agent_op op)
 {
 	x->call.op = op;
 	if (op == AGENT_DISPATCH) {
@@ -231,32 +524,13 @@ static void start_call(struct run *r, struct rnode *x, enum agent_op op)
 		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
 		                 sizeof(x->call.idem_key));
 	}
-	if (agentclient_start(r->ac, &x->call) != 0) {
+	if (agentclient_start(ac, &x->call) != 0) {
 		fail_node(r, x, x->call.error);
 		return;
 	}
 	x->inflight = 1;
 }
 
-/* Marks the next pending nodes of the batch as dispatching (written before sending). */
-static void plan_dispatches(struct run *r, size_t begin, size_t end, size_t room)
-{
-	for (size_t i = begin; i < end && room > 0; i++) {
-		struct rnode *x = &r->nodes[i];
-
-		if (x->status == NODE_RUNNING && !x->has_task && !x->inflight) {
-			room--; /* already intended (resumed): sent below */
-		} else if (x->status == NODE_PENDING) {
-			x->status = NODE_RUNNING;
-			x->started_wall = now_wall_ms();
-			add_change(r, x, NODE_RUNNING, NULL, NULL);
-			r->intents_pending++;
-			room--;
-		}
-	}
-}
-
-/* Starts dispatches for intended nodes and polls that are due; returns ms to next poll. */
 /* A node running past RELEASE_NODE_TIMEOUT fails; 1 if it did. */
 static int past_deadline(struct run *r, struct rnode *x)
 {
@@ -266,42 +540,42 @@ static int past_deadline(struct run *r, struct rnode *x)
 	    now_wall_ms() - x->started_wall <= (int64_t)r->cfg->node_timeout_s * 1000)
 		return 0;
 	snprintf(why, sizeof(why),
-	         "timeout: the task did not finish within %d s"
-	         " (RELEASE_NODE_TIMEOUT)",
+	         "timeout: the task did not finish within %d s (RELEASE_NODE_TIMEOUT)",
 	         r->cfg->node_timeout_s);
 	fail_node(r, x, why);
 	return 1;
 }
 
-/* Starts dispatches for intended nodes and polls that are due; returns ms to wait. */
-static int start_calls(struct run *r, size_t begin, size_t end, int64_t now)
+int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms)
 {
-	size_t cap = (size_t)r->cfg->max_inflight;
-	int64_t next = now + WAIT_MAX_MS;
+	int64_t next = now_ms + IDLE_MS;
+	size_t end;
 
-	for (size_t i = begin; i < end; i++) {
+	/* Nothing is sent while an intent or a change of status is not yet on disk. */
+	if (r->gone || r->nintents || r->event >= 0 || r->handback)
+		return IDLE_MS;
+	end = current_batch(r);
+	/*
+	 * Only the current batch has running nodes. Whatever the release's status, a node
+	 * whose intent is written is followed to its end: a dispatch that was never answered
+	 * is sent again with the same key, which is not a new dispatch.
+	 */
+	for (size_t i = r->first; i < end; i++) {
 		struct rnode *x = &r->nodes[i];
 		int64_t due = x->has_task ? x->next_poll : x->not_before;
 
 		if (x->status != NODE_RUNNING || x->inflight || past_deadline(r, x))
 			continue;
-		if (!x->has_task && r->failed) {
-			/* The release failed: no dispatch is sent any more, not even a retry. */
-			char why[640];
-
-			snprintf(why, sizeof(why), "%s; not sent again because the release failed",
-			         x->error[0] ? x->error
-			                     : "dispatch outcome unknown: interrupted before the"
-			                       " agent answered");
-			fail_node(r, x, why);
-		} else if (due > now) {
+		if (due > now_ms) {
 			if (due < next)
 				next = due;
-		} else if (agentclient_inflight(r->ac) < cap) {
-			start_call(r, x, x->has_task ? AGENT_QUERY : AGENT_DISPATCH);
+		} else if (agentclient_inflight(ac) < cap) {
+			start_call(r, ac, x, x->has_task ? AGENT_QUERY : AGENT_DISPATCH);
+		} else {
+			next = now_ms; /* due, but no room: as soon as a call completes */
 		}
 	}
-	return (int)(next - now);
+	return next - now_ms;
 }
 
 /*
@@ -314,8 +588,7 @@ static int schedule_retry(struct run *r, struct rnode *x)
 	const struct agent_call *c = &x->call;
 	int64_t delay;
 
-	if (c->result != AGENT_E_TRANSIENT || x->attempts >= r->cfg->node_retries ||
-	    (c->op == AGENT_DISPATCH && r->failed))
+	if (c->result != AGENT_E_TRANSIENT || x->attempts >= r->cfg->node_retries)
 		return 0;
 	x->attempts++;
 	delay = (int64_t)RETRY_BASE_MS << (x->attempts - 1);
@@ -342,38 +615,38 @@ static void schedule_poll(const struct run *r, struct rnode *x)
 	                                           r->cfg->poll_max_ms);
 }
 
-static void on_complete(struct run *r, struct rnode *x)
+void run_complete(struct agent_call *call)
 {
-	struct agent_call *c = &x->call;
+	struct rnode *x = call->user;
+	struct run *r = x->run;
+	char why[640];
 
 	x->inflight = 0;
-	if (c->result != AGENT_OK) {
-		char why[640];
-
+	if (call->result != AGENT_OK) {
 		if (schedule_retry(r, x))
 			return;
 		if (x->attempts)
-			snprintf(why, sizeof(why), "%s (after %d %s)", c->error, x->attempts,
+			snprintf(why, sizeof(why), "%s (after %d %s)", call->error, x->attempts,
 			         x->attempts == 1 ? "retry" : "retries");
-		fail_node(r, x, x->attempts ? why : c->error);
+		fail_node(r, x, x->attempts ? why : call->error);
 		return;
 	}
 	x->attempts = 0;
 	x->error[0] = '\0';
-	if (c->op == AGENT_DISPATCH) {
+	if (call->op == AGENT_DISPATCH) {
 		x->has_task = 1;
-		add_change(r, x, NODE_RUNNING, c->task_id, NULL);
+		add_change(r, x, NODE_RUNNING, call->task_id, NULL);
 		schedule_poll(r, x);
 		return;
 	}
-	switch (c->state) {
+	switch (call->state) {
 	case AGENT_TASK_SUCCESS:
-		x->status = NODE_SUCCESS;
+		set_status(r, x, NODE_SUCCESS);
 		add_change(r, x, NODE_SUCCESS, NULL, NULL);
 		agent_call_release(&x->call); /* its TLS state is not needed any more */
 		break;
 	case AGENT_TASK_FAILED:
-		fail_node(r, x, c->error);
+		fail_node(r, x, call->error);
 		break;
 	default:
 		schedule_poll(r, x);
@@ -381,98 +654,51 @@ static void on_complete(struct run *r, struct rnode *x)
 	}
 }
 
-/* Hands the release back so another controller (or our restart) resumes it at once. */
-static void stop_run(struct run *r)
+void run_lose(struct run *r)
+{
+	r->gone = 1;
+}
+
+void run_stop(struct run *r, struct agentclient *ac, struct db_conn *c)
 {
 	char err[256];
 
-	for (size_t i = 0; i < r->n; i++)
-		if (r->nodes[i].inflight)
-			agentclient_abort(r->ac, &r->nodes[i].call);
-	if (flush(r, 0, RELEASE_RUNNING) == 0 &&
-	    store_release_unlease(r->conn, r->id, r->cfg->owner, err, sizeof(err)) == 0)
-		log_info("runner", "release %lld: stopped, lease handed back", (long long)r->id);
-}
-
-static int drive(struct run *r, const atomic_int *stop)
-{
-	struct agent_call *done[256];
-
-	for (;;) {
-		size_t begin = 0, end = 0, running = 0;
-		int64_t now = now_mono_ms();
-		int have, wait_ms, rc, n;
-
-		if (atomic_load(stop)) {
-			stop_run(r);
-			return RUNNER_STOPPED;
+	if (r->gone)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->nodes[i].inflight) {
+			agentclient_abort(ac, &r->nodes[i].call);
+			r->nodes[i].inflight = 0;
 		}
-		for (size_t i = 0; i < r->n; i++)
-			running += r->nodes[i].status == NODE_RUNNING;
-		have = current_batch(r, &begin, &end);
-		if (!have || (r->failed && running == 0)) {
-			rc = flush(r, 1, r->failed ? RELEASE_FAILED : RELEASE_SUCCESS);
-			if (rc == 0)
-				return RUNNER_FINISHED;
-			if (rc == CMDB_ECONFLICT)
-				return RUNNER_LEASE_LOST;
-			agentclient_wait(r->ac, r->db_backoff_ms, done, 0);
+	}
+	/* A release whose end is decided is written as finished, not handed back. */
+	r->handback = !r->finish;
+	r->stopping = 1;
+	/* One more try if an operator's change came first; after that the lease runs out. */
+	for (int tries = 0; tries < 2 && !r->gone; tries++) {
+		enum run_flush_result rc = run_flush(r, c, err, sizeof(err));
+
+		if (rc == RUN_RETRY) {
+			r->handback = !r->finish;
 			continue;
 		}
-		if (!r->failed && !r->conn->broken)
-			plan_dispatches(r, begin, end,
-			                (size_t)r->cfg->max_inflight - agentclient_inflight(r->ac));
-		if (r->intents_pending || r->fail_pending ||
-		    (r->nchanges && now - r->last_write >= FLUSH_MS) ||
-		    now - r->last_write >= r->cfg->lease_s * 1000 / 3) {
-			rc = flush(r, 0, RELEASE_RUNNING);
-			if (rc == CMDB_ECONFLICT) {
-				log_warn("runner", "release %lld: lease lost; leaving it",
-				         (long long)r->id);
-				for (size_t i = 0; i < r->n; i++)
-					if (r->nodes[i].inflight)
-						agentclient_abort(r->ac, &r->nodes[i].call);
-				return RUNNER_LEASE_LOST;
-			}
-		}
-		/* Nothing is sent while intents or a failure are not yet on disk. */
-		if (r->intents_pending || r->fail_pending) {
-			wait_ms = r->db_backoff_ms;
-		} else {
-			wait_ms = start_calls(r, begin, end, now_mono_ms());
-			if (r->nchanges && r->last_write + FLUSH_MS - now < wait_ms)
-				wait_ms = (int)(r->last_write + FLUSH_MS - now);
-		}
-		if (wait_ms < 1)
-			wait_ms = 1;
-		n = agentclient_wait(r->ac, wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms, done,
-		                     sizeof(done) / sizeof(done[0]));
-		for (int i = 0; i < n; i++)
-			on_complete(r, done[i]->user);
+		if (rc != RUN_FLUSHED)
+			log_warn("runner",
+			         "release %lld: could not hand the lease back (%s); it"
+			         " expires by itself",
+			         (long long)r->id, err);
+		break;
 	}
+	r->gone = 1;
 }
 
-int release_runner_run(struct db_conn *conn, struct agentclient *ac,
-                       const struct runner_config *cfg, int64_t release_id, const atomic_int *stop,
-                       char *err, size_t errlen)
+void run_summary(const struct run *r, struct run_summary *out)
 {
-	struct run r = {.conn = conn,
-	                .ac = ac,
-	                .cfg = cfg,
-	                .id = release_id,
-	                .seed = (unsigned int)now_wall_ms() ^ (unsigned int)release_id};
-	int rc;
-
-	rc = load(&r, err, errlen);
-	if (rc == 0) {
-		r.last_write = now_mono_ms();
-		log_info("runner", "release %lld: driving %zu nodes (version %lld)",
-		         (long long)release_id, r.n, (long long)r.version);
-		rc = drive(&r, stop);
-	}
-	for (size_t i = 0; i < r.n; i++)
-		agent_call_release(&r.nodes[i].call);
-	free(r.nodes);
-	free(r.changes);
-	return rc;
+	out->status = r->status;
+	out->finished = r->finished;
+	out->nodes = r->n;
+	out->success = r->count[NODE_SUCCESS];
+	out->failed = r->count[NODE_FAILED];
+	out->statements = r->statements;
+	out->claimed_ms = r->claimed_ms;
 }

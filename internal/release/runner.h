@@ -1,47 +1,115 @@
 /*
- * runner: the state machine of one claimed release (seed 003, "batch advance").
- * Batches run strictly in order; inside the current batch every pending node is
- * dispatched concurrently (up to max_inflight) and then polled until terminal. The
- * first node failure fails the release at once: nothing more is dispatched, every
- * node not yet dispatched is skipped, and nodes already in flight are followed to
- * their own end. All state lives in the database, so a release can be resumed by
- * any controller from the rows alone.
+ * runner: the state machine of one claimed release, as steps that the executor's event
+ * loop calls for many releases at once (seed 003, "batch advance"). Batches run strictly
+ * in order; inside the current batch pending nodes are dispatched concurrently and then
+ * polled until their agents report an end. What the release may do next comes from the
+ * state table (state/state.h): only a running release dispatches new nodes; a paused,
+ * failed or cancelled one follows the calls it already started to their real end.
+ *
+ * Every change is gathered in memory and written by run_flush in one transaction that
+ * first checks this controller still owns the release and that its status is the one
+ * the runner believes; a pause or cancel by an operator therefore wins over any write
+ * the runner had not made yet, and a node's dispatch intent is on disk before its
+ * request is sent.
  */
 #ifndef CMDB_RUNNER_H
 #define CMDB_RUNNER_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agentclient/agentclient.h"
 #include "db/db.h"
+#include "state/state.h"
 
 struct runner_config {
 	const char *owner; /* this controller's lease owner id */
 	int lease_s;
-	int max_inflight;           /* concurrent agent calls */
-	int poll_interval_ms;       /* first poll after a dispatch */
-	int poll_max_ms;            /* poll back-off ceiling */
-	int node_retries;           /* retries of a transient agent error before the node fails */
-	int node_timeout_s;         /* a node's task must end this long after its dispatch */
-	const struct db_config *db; /* to reconnect after a lost connection */
+	int poll_interval_ms; /* first poll after a dispatch */
+	int poll_max_ms;      /* poll back-off ceiling */
+	int node_retries;     /* retries of a transient agent error before the node fails */
+	int node_timeout_s;   /* a node's task must end this long after its dispatch */
 };
 
-enum runner_outcome {
-	RUNNER_FINISHED = 0, /* the release reached success or failed */
-	RUNNER_STOPPED,      /* *stop was set; the lease was handed back */
-	RUNNER_LEASE_LOST,   /* another controller owns it now; we touched nothing more */
-};
+struct run;
 
 /*
- * Drives release_id, which the caller has claimed for cfg->owner, until an outcome.
- * Returns an enum runner_outcome, or a negative code with err set when the release
- * could not even be loaded.
+ * Loads release id, which the caller has just claimed for cfg->owner, from its rows.
+ * Returns 0 with *out set (free with run_free), or a negative code with err set.
  */
-int release_runner_run(struct db_conn *conn, struct agentclient *ac,
-                       const struct runner_config *cfg, int64_t release_id, const atomic_int *stop,
-                       char *err, size_t errlen);
+int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, struct run **out,
+             char *err, size_t errlen);
+
+/* Abandons the calls still in flight (they are resumed from the rows) and frees r. */
+void run_free(struct run *r, struct agentclient *ac);
+
+int64_t run_id(const struct run *r);
+
+/*
+ * Decides what r does next: a plan pause at a batch boundary, the end of the release, or
+ * handing a drained paused release back. Then marks up to room pending nodes of the
+ * current batch as dispatching (their intents are written by the next run_flush).
+ * Returns how many call slots those nodes, and ones intended earlier but not yet sent,
+ * need.
+ */
+size_t run_plan(struct run *r, size_t room);
+
+/* 1 when r has something it must write now (or its lease needs renewing). */
+int run_flush_due(const struct run *r, int64_t now_ms);
+/* The monotonic ms at which r will next have something to write, if nothing happens. */
+int64_t run_next_write(const struct run *r);
+
+enum run_flush_result {
+	RUN_FLUSHED = 0, /* written; r goes on (or run_gone(r) says it is over) */
+	RUN_RETRY,       /* an operator changed the release first; r adjusted, write again */
+	RUN_LOST,        /* another controller owns it, or it finished: drop r */
+	RUN_DB_DOWN,     /* the database failed; nothing was written, r keeps its changes */
+};
+
+/* Writes what r gathered in one transaction. err is set for RUN_LOST and RUN_DB_DOWN. */
+enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, size_t errlen);
+
+/*
+ * Starts r's due calls (dispatches of written intents, polls, retries) while the
+ * client has fewer than cap calls in flight. Nothing starts while r has unwritten
+ * intents or an unwritten change of status. Returns ms until r next needs a call.
+ */
+int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms);
+
+/* Takes a completed call (started by some run; call->user finds it). */
+void run_complete(struct agent_call *call);
+
+/*
+ * Tells r the status its release has in the database, read outside a round (the
+ * executor's periodic control check). r adjusts: a pause or cancel stops new
+ * dispatches at once; a resume makes r hand the release back to be claimed again.
+ */
+void run_observe(struct run *r, enum release_status status, int64_t now_ms);
+
+/* When r last had its status confirmed by the database (monotonic ms). */
+int64_t run_last_seen(const struct run *r);
+
+/* 1 once r is over for this controller: finished, handed back, or lost. */
+int run_gone(const struct run *r);
+
+/* r's release is no longer ours (another controller owns it, or it finished): r is gone. */
+void run_lose(struct run *r);
+
+/* Stops r for a shutdown: abandons its calls, writes what it gathered, hands it back. */
+void run_stop(struct run *r, struct agentclient *ac, struct db_conn *c);
+
+/* For the executor's log line when r is gone: its status, counts and SQL statements. */
+struct run_summary {
+	enum release_status status;
+	int finished; /* terminal and written as finished (not handed back or lost) */
+	size_t nodes, success, failed;
+	uint64_t statements;
+	int64_t claimed_ms; /* monotonic ms of its claim */
+};
+void run_summary(const struct run *r, struct run_summary *out);
+
+/* Counts statements the executor ran on r's behalf (its claim, its share of reads). */
+void run_add_statements(struct run *r, uint64_t n);
 
 /* "cmdb-<token>-r<release>-n<node>": stable per (release, node), unique across databases. */
 void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,

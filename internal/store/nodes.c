@@ -11,42 +11,56 @@
 #define NODE_COLS                                                                                  \
 	"id, hostname, ip, agent_port, status, created_at, updated_at, created_by, updated_by"
 
-static void row_to_node(const struct db_rows *r, size_t i, struct node *n)
-{
-	memset(n, 0, sizeof(*n));
-	n->id = db_cell_i64(r, i, 0);
-	store_copy_cell(r, i, 1, n->hostname, sizeof(n->hostname));
-	store_copy_cell(r, i, 2, n->ip, sizeof(n->ip));
-	n->agent_port = (int)db_cell_i64(r, i, 3);
-	n->status =
-	    node_health_parse(db_cell(r, i, 4)) == NODE_OFFLINE ? NODE_OFFLINE : NODE_ONLINE;
-	store_copy_time(r, i, 5, n->created_at);
-	store_copy_time(r, i, 6, n->updated_at);
-	store_copy_cell(r, i, 7, n->created_by, sizeof(n->created_by));
-	store_copy_cell(r, i, 8, n->updated_by, sizeof(n->updated_by));
-}
+static const struct store_col node_cols[] = {
+    STORE_COL(COL_I64, struct node, id),          STORE_COL(COL_STR, struct node, hostname),
+    STORE_COL(COL_STR, struct node, ip),          STORE_COL(COL_INT, struct node, agent_port),
+    STORE_COL(COL_HEALTH, struct node, status),   STORE_COL(COL_TIME, struct node, created_at),
+    STORE_COL(COL_TIME, struct node, updated_at), STORE_COL(COL_STR, struct node, created_by),
+    STORE_COL(COL_STR, struct node, updated_by),
+};
+
+#define NNODE_COLS (sizeof(node_cols) / sizeof(node_cols[0]))
 
 int store_node_create(struct db_conn *c, const char *hostname, const char *ip, int agent_port,
-                      enum node_health status, const char *principal, struct node *out, char *err,
-                      size_t errlen)
+                      enum node_health status, const struct store_idem *idem, struct node *out,
+                      int *replayed, char *err, size_t errlen)
 {
 	struct db_arg args[5] = {DB_STR(hostname), DB_STR(ip), DB_I64(agent_port),
-	                         DB_STR(node_health_name(status)), DB_STR(principal)};
+	                         DB_STR(node_health_name(status)), DB_STR(idem->principal)};
 	uint64_t id = 0;
+	int64_t seen = 0;
 	int rc;
 
+	*replayed = 0;
+	rc = db_begin(c, err, errlen);
+	if (rc)
+		return rc;
+	if (idem->key) {
+		rc = store_idem_claim(c, "nodes", idem, &seen, err, errlen);
+		if (rc == 1) {
+			db_rollback(c);
+			*replayed = 1;
+			return store_node_get(c, seen, out, err, errlen);
+		}
+		if (rc)
+			goto out;
+	}
 	rc = db_exec(c,
 	             "INSERT INTO nodes (hostname, ip, agent_port, status, created_at, updated_at,"
 	             " created_by) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), ?)",
 	             args, 5, NULL, &id, err, errlen);
-	if (rc == CMDB_ECONFLICT) {
+	if (rc == CMDB_ECONFLICT)
 		snprintf(err, errlen, "a node with ip %s and agent_port %d already exists", ip,
 		         agent_port);
-		return rc;
-	}
-	if (rc)
-		return rc;
-	return store_node_get(c, (int64_t)id, out, err, errlen);
+	if (rc == 0 && idem->key)
+		rc = store_idem_bind(c, "nodes", idem, (int64_t)id, err, errlen);
+	if (rc == 0)
+		rc = db_commit(c, err, errlen);
+	if (rc == 0)
+		return store_node_get(c, (int64_t)id, out, err, errlen);
+out:
+	db_rollback(c);
+	return rc;
 }
 
 int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, size_t errlen)
@@ -63,7 +77,8 @@ int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, s
 		snprintf(err, errlen, "node %lld not found", (long long)id);
 		rc = CMDB_ENOTFOUND;
 	} else {
-		row_to_node(&rows, 0, out);
+		memset(out, 0, sizeof(*out));
+		store_map_row(&rows, 0, node_cols, NNODE_COLS, out);
 	}
 	db_rows_release(&rows);
 	return rc;
@@ -80,18 +95,9 @@ int store_node_list(struct db_conn *c, struct node **out, size_t *n, char *err, 
 	    db_query(c, "SELECT " NODE_COLS " FROM nodes ORDER BY id", NULL, 0, &rows, err, errlen);
 	if (rc)
 		return rc;
-	if (rows.nrows) {
-		*out = calloc(rows.nrows, sizeof(**out));
-		if (!*out) {
-			db_rows_release(&rows);
-			return CMDB_ENOMEM;
-		}
-	}
-	for (size_t i = 0; i < rows.nrows; i++)
-		row_to_node(&rows, i, &(*out)[i]);
-	*n = rows.nrows;
+	rc = store_map_rows(&rows, node_cols, NNODE_COLS, sizeof(**out), (void **)out, n);
 	db_rows_release(&rows);
-	return 0;
+	return rc;
 }
 
 int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status,

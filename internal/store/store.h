@@ -3,6 +3,11 @@
  * speak in nodes and releases. All statements are prepared with bound parameters.
  * Functions take a connection and a caller-owned err buffer and return 0 or a
  * negative enum cmdb_err code; CMDB_EINVAL errors are meant for the API client.
+ *
+ * Files: nodes.c (the inventory), release_views.c (reads), release_create.c (create and
+ * dry run), release_claim.c (claims), release_round.c (the runner's writes),
+ * release_control.c (operator actions, expiry, status reads), idempotency.c, rows.c.
+ * Every write to a release's status or its nodes locks the release row first.
  */
 #ifndef CMDB_STORE_H
 #define CMDB_STORE_H
@@ -12,12 +17,15 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "plan/plan.h"
+#include "state/state.h"
 
 #define STORE_TIME_LEN     32 /* RFC 3339 UTC with milliseconds, "" when NULL */
 #define STORE_ERROR_LEN    1025
 #define STORE_HOSTNAME_LEN 254
 #define STORE_IP_LEN       46
 #define STORE_OWNER_LEN    129
+#define STORE_REASON_LEN   301
 
 struct node {
 	int64_t id;
@@ -35,15 +43,26 @@ struct release {
 	int64_t id;
 	int64_t version;
 	enum release_status status;
-	int batch_size;
+	int batch_size; /* 0 when it was made with a "batches" plan */
 	int batch_count;
 	int total_nodes;
 	int success_nodes;
 	int failed_nodes;
+	char batch_plan[PLAN_TEXT_MAX];  /* "1,5,20%,50" */
+	char pause_after[PLAN_TEXT_MAX]; /* "1,3", "" when none */
+	int paused_through;              /* highest pause_after batch it paused at */
+	char paused_reason[STORE_REASON_LEN];
+	int max_failures;        /* -1 when not given */
+	int max_failure_percent; /* -1 when not given */
+	int failure_allowance;
+	char not_before[STORE_TIME_LEN];
+	char expires_at[STORE_TIME_LEN];
 	char idem_token[17];
 	char owner[STORE_OWNER_LEN];
 	char created_by[STORE_OWNER_LEN];
+	char updated_by[STORE_OWNER_LEN];
 	char created_at[STORE_TIME_LEN];
+	char updated_at[STORE_TIME_LEN];
 	char started_at[STORE_TIME_LEN];
 	char finished_at[STORE_TIME_LEN];
 	char error_msg[STORE_ERROR_LEN];
@@ -63,12 +82,23 @@ struct release_node {
 	char error_msg[STORE_ERROR_LEN];
 };
 
+/* A write with an Idempotency-Key: who sent it, the key, and the body's SHA-256. */
+struct store_idem {
+	const char *principal;
+	const char *key; /* NULL: the request has no key */
+	const char *body_sha256;
+};
+
 /* ---- nodes ---- */
 
-/* Inserts a node for principal. CMDB_ECONFLICT when ip+agent_port is already registered. */
+/*
+ * Inserts a node for idem->principal. CMDB_ECONFLICT when ip+agent_port is registered.
+ * With a key already used by the principal: *replayed = 1 and out is the node it made
+ * (the same body), or CMDB_EMISMATCH (another body).
+ */
 int store_node_create(struct db_conn *c, const char *hostname, const char *ip, int agent_port,
-                      enum node_health status, const char *principal, struct node *out, char *err,
-                      size_t errlen);
+                      enum node_health status, const struct store_idem *idem, struct node *out,
+                      int *replayed, char *err, size_t errlen);
 int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, size_t errlen);
 /* All nodes ordered by id; *out is malloc'd, the caller frees it. */
 int store_node_list(struct db_conn *c, struct node **out, size_t *n, char *err, size_t errlen);
@@ -78,22 +108,60 @@ int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status
 
 /* ---- releases: API side ---- */
 
+/* What an operator asks for with POST /api/v1/releases. */
+struct release_request {
+	int64_t version;
+	const struct release_plan *plan;
+	const int64_t
+	    *node_ids; /* in the order given: batch 1 takes the first; n == 0: all online */
+	size_t n;
+	struct store_idem idem;
+};
+
 /*
- * Creates a pending release of version to node_ids (n of them, distinct), or to every
- * online node when n is 0, ordered by node id and cut into batches of batch_size.
- * CMDB_EINVAL with err naming the node when one is unknown or offline, or when the
- * selection is empty. principal is recorded as created_by. All or nothing: one
- * transaction.
+ * Creates a pending release: checks that each node exists and is online (CMDB_EINVAL
+ * naming the node otherwise, or when there is no node at all, or when pause_after names
+ * a batch the cut does not have), cuts the nodes into batches by the plan, and writes it
+ * all in one transaction. An Idempotency-Key already used by the principal answers the
+ * release it made (*replayed = 1) or CMDB_EMISMATCH.
  */
-int store_release_create(struct db_conn *c, int64_t version, int batch_size,
-                         const int64_t *node_ids, size_t n, const char *principal,
-                         struct release *out, char *err, size_t errlen);
+int store_release_create(struct db_conn *c, const struct release_request *rq, struct release *out,
+                         int *replayed, char *err, size_t errlen);
+
+/* A node as a dry run lists it. */
+struct preview_node {
+	int64_t id;
+	char hostname[STORE_HOSTNAME_LEN];
+	char ip[STORE_IP_LEN];
+	int agent_port;
+	int batch;
+};
+
+/* What store_release_create would write; nothing is written. */
+struct release_preview {
+	int total;
+	int batch_count;
+	int *sizes;                 /* batch_count entries */
+	struct preview_node *nodes; /* total entries, in batch order */
+	size_t n;
+	struct preview_node
+	    *left_out; /* offline nodes a release to "every online node" leaves out */
+	size_t nleft;
+	int allowance;
+	int64_t waiting_for; /* an unfinished release that shares a node; 0 when none */
+};
+
+/* The dry run of store_release_create: same checks, same cut, no write. */
+int store_release_preview(struct db_conn *c, const struct release_request *rq,
+                          struct release_preview *out, char *err, size_t errlen);
+void store_release_preview_release(struct release_preview *p);
+
 int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err, size_t errlen);
 /* Newest first; status < 0 means any. *out is malloc'd, the caller frees it. */
 int store_release_list(struct db_conn *c, int status, int limit, struct release **out, size_t *n,
                        char *err, size_t errlen);
 /*
- * The release's nodes ordered by batch then node id, only those in status when
+ * The release's nodes ordered by batch then position, only those in status when
  * status >= 0 (an enum node_status); *out malloc'd, caller frees.
  */
 int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
@@ -110,16 +178,58 @@ struct batch_counts {
 int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct batch_counts **out,
                                size_t *n, char *err, size_t errlen);
 
+/*
+ * The lowest unfinished release created before id that shares a node with it: id may
+ * not start before that one ends. *waiting = 0 when there is none.
+ */
+int store_release_waiting_for(struct db_conn *c, int64_t id, int64_t *waiting, char *err,
+                              size_t errlen);
+
+/*
+ * An operator's action (RELEASE_EV_PAUSE, _RESUME or _CANCEL) as principal, checked
+ * against the state table under the release's row lock. A cancel skips every pending
+ * node ("release cancelled by <principal>") and, with nothing in flight, finishes the
+ * release. CMDB_ESTATE when the table refuses it: err says why and out->status is the
+ * current status. *changed = 0 when the release already was in the target status.
+ * out: the release afterwards.
+ */
+int store_release_act(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
+                      struct release *out, int *changed, char *err, size_t errlen);
+
 /* ---- releases: executor side ---- */
 
 /*
- * Claims one release for owner: the oldest pending one (UPDATE ... WHERE id=? AND
- * status='pending'), else one whose owner's lease expired before it finished. On
- * success *id is set and the lease runs for lease_s seconds. CMDB_ENOTFOUND: nothing
+ * Claims one release for owner, which then runs it for lease_s seconds: the oldest
+ * pending one that may start (its not_before passed, its expires_at not, no earlier
+ * unfinished release shares a node, no live owner), else one whose owner is gone and
+ * that still needs driving. Claiming a pending release skips its pending nodes that are
+ * offline now ("node offline since the release was created"). CMDB_ENOTFOUND: nothing
  * to do (or another controller won every race).
  */
 int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id, char *err,
                         size_t errlen);
+
+/* Gives owner's release up now (owner and lease cleared) so any controller may take it. */
+int store_release_unlease(struct db_conn *c, int64_t release_id, const char *owner, char *err,
+                          size_t errlen);
+
+/*
+ * Expires the releases that were never started and whose expires_at passed: status
+ * expired, pending nodes skipped. Their ids go to ids (at most max); *n says how many.
+ */
+int store_release_expire(struct db_conn *c, int64_t *ids, size_t max, size_t *n, char *err,
+                         size_t errlen);
+
+/* A release's status as its driver needs to know it. */
+struct release_control {
+	int64_t id;
+	enum release_status status;
+	int owned; /* the asking owner still holds it and it is not finished */
+};
+
+/* Reads the status of n releases at once (a missing one reads as not owned). */
+int store_release_control(struct db_conn *c, const char *owner, const int64_t *ids, size_t n,
+                          struct release_control *out, char *err, size_t errlen);
 
 /* One state change of one node, stamped with the time it happened. */
 struct node_change {
@@ -132,25 +242,29 @@ struct node_change {
 
 /* What one round of the runner writes, in one transaction. */
 struct release_round {
+	enum release_status expect; /* the round applies only while the release has this status */
 	const struct node_change *changes;
 	size_t nchanges;
-	const char *fail_msg; /* non-NULL: the release fails now; pending nodes are skipped */
-	int finish;           /* non-zero: the release is over: status, finished_at, lease off */
-	enum release_status final_status; /* with finish */
+	int event;             /* an enum release_event the runner decided, or -1 */
+	const char *event_msg; /* HALT: the release's error_msg; PLAN_PAUSE: its paused_reason */
+	const char *skip_msg;  /* HALT: error_msg of the pending nodes it skips (may be NULL) */
+	int paused_through;    /* PLAN_PAUSE: the batch it pauses after */
+	int finish;            /* the release is over: finished_at set, lease cleared */
+	int handback;          /* the runner gives it up: owner and lease cleared */
 	int64_t at_ms;
 };
 
 /*
- * Applies a round if owner still holds the release, renewing the lease for lease_s.
- * Each change applies only from its expected prior state, and success_nodes /
- * failed_nodes move by exactly the rows that changed, in the same transaction.
- * CMDB_ECONFLICT: the lease is no longer ours; nothing was written.
+ * Applies a round if owner still holds the release and its status is round->expect,
+ * renewing the lease for lease_s. Each node change applies only from the statuses the
+ * state table allows, and success_nodes / failed_nodes move by exactly the rows that
+ * changed, in the same transaction. Intents (running without a task id) need a status
+ * that dispatches. Nothing is written when it returns an error: CMDB_ECONFLICT when the
+ * lease is no longer ours (or the release finished), CMDB_ESTATE when an operator
+ * changed the status first (*actual says to what).
  */
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
-                        const struct release_round *round, char *err, size_t errlen);
-
-/* Ends owner's lease now so that any controller may resume the release at once. */
-int store_release_unlease(struct db_conn *c, int64_t release_id, const char *owner, char *err,
-                          size_t errlen);
+                        const struct release_round *round, enum release_status *actual, char *err,
+                        size_t errlen);
 
 #endif

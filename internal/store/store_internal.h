@@ -1,14 +1,65 @@
 /*
- * store_internal: helpers shared by the store's files; not for other modules.
+ * store_internal: what the store's files share; not for other modules. Rows are mapped
+ * to structs by a table of columns, one table per struct, next to its SELECT list.
  */
 #ifndef CMDB_STORE_INTERNAL_H
 #define CMDB_STORE_INTERNAL_H
 
-#include "db/db.h"
+#include <stddef.h>
 
-/* Copies a cell (NULL becomes "") into buf. */
-void store_copy_cell(const struct db_rows *r, size_t row, size_t col, char *buf, size_t len);
+#include "core/strbuf.h"
+#include "db/db.h"
+#include "store/store.h"
+
+enum store_col_kind {
+	COL_I64,            /* int64_t; NULL is 0 */
+	COL_INT,            /* int; NULL is 0 */
+	COL_INT_OR_UNSET,   /* int; NULL is -1 (a limit that was not given) */
+	COL_STR,            /* char[size]; NULL is "" */
+	COL_TIME,           /* char[STORE_TIME_LEN] as RFC 3339; NULL is "" */
+	COL_RELEASE_STATUS, /* enum release_status; unknown is pending */
+	COL_NODE_STATUS,    /* enum node_status; unknown is pending */
+	COL_HEALTH,         /* enum node_health; anything but offline is online */
+};
+
+/* One column of a SELECT, in order, and where it goes in the struct. */
+struct store_col {
+	enum store_col_kind kind;
+	size_t offset;
+	size_t size;
+};
+
+#define STORE_COL(kind, type, field)                                                               \
+	{                                                                                          \
+		kind, offsetof(type, field), sizeof(((type *)0)->field)                            \
+	}
+
+/* Fills the fields of out the column table names from row `row` of r; others stay. */
+void store_map_row(const struct db_rows *r, size_t row, const struct store_col *cols, size_t ncols,
+                   void *out);
+/*
+ * Maps every row into a malloc'd array of elem_size structs (*out, *n; NULL and 0 for no
+ * rows). The caller frees *out. 0 or CMDB_ENOMEM.
+ */
+int store_map_rows(const struct db_rows *r, const struct store_col *cols, size_t ncols,
+                   size_t elem_size, void **out, size_t *n);
+
 /* Copies a DATETIME cell as RFC 3339 into a STORE_TIME_LEN buffer ("" for NULL). */
 void store_copy_time(const struct db_rows *r, size_t row, size_t col, char *buf);
+
+/* Appends "?,?,...,?" (n placeholders) to sb. */
+void store_add_placeholders(struct strbuf *sb, size_t n);
+
+/*
+ * Idempotency-Key bookkeeping inside the caller's open transaction. store_idem_claim
+ * records the key (scope "releases" or "nodes") before the write: 0 when it is new,
+ * 1 with *resource_id set when the principal used it before with the same body,
+ * CMDB_EMISMATCH when with another body. store_idem_bind names the resource the new key
+ * made, before the commit.
+ */
+int store_idem_claim(struct db_conn *c, const char *scope, const struct store_idem *idem,
+                     int64_t *resource_id, char *err, size_t errlen);
+int store_idem_bind(struct db_conn *c, const char *scope, const struct store_idem *idem,
+                    int64_t resource_id, char *err, size_t errlen);
 
 #endif

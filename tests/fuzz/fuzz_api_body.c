@@ -77,14 +77,33 @@ static void check_release_create(const cJSON *doc)
 	int64_t *sorted;
 
 	reset_error(&e);
-	if (api_parse_release_create(doc, &in, &e)) {
+	/* A fixed "now" (2026-11-22T04:19:32Z), so that a crash reproduces. */
+	if (api_parse_release_create(doc, 1795321172000LL, &in, &e)) {
 		check_error(&e);
 		/* The failure path must have freed the ids already. */
 		assert(in.node_ids == NULL && in.n == 0);
 		return;
 	}
 	assert(in.version >= 1 && in.version <= 9007199254740991LL);
-	assert(in.batch_size >= 1 && in.batch_size <= API_BATCH_SIZE_MAX);
+	assert(in.plan.nsteps >= 1 && in.plan.nsteps <= PLAN_STEPS_MAX);
+	for (size_t i = 0; i < in.plan.nsteps; i++)
+		assert(in.plan.steps[i].percent
+		           ? in.plan.steps[i].value >= 1 && in.plan.steps[i].value <= 100
+		           : in.plan.steps[i].value >= 1 &&
+		                 in.plan.steps[i].value <= API_BATCH_SIZE_MAX);
+	assert(in.plan.batch_size == 0 ||
+	       (in.plan.nsteps == 1 && in.plan.batch_size == in.plan.steps[0].value));
+	assert(in.plan.npauses <= PLAN_PAUSES_MAX);
+	for (size_t i = 0; i < in.plan.npauses; i++)
+		assert(in.plan.pause_after[i] >= 1 &&
+		       (i == 0 || in.plan.pause_after[i] > in.plan.pause_after[i - 1]));
+	assert(in.plan.max_failures >= -1 && in.plan.max_failures <= PLAN_FAILURES_MAX);
+	assert(in.plan.max_failure_percent >= -1 && in.plan.max_failure_percent <= 100);
+	assert(in.plan.max_failures < 0 || in.plan.max_failure_percent < 0);
+	assert(in.plan.not_before_ms == 0 || in.plan.not_before_ms >= 1795321172000LL);
+	assert(in.plan.expires_at_ms == 0 || in.plan.expires_at_ms > 1795321172000LL);
+	assert(!in.plan.not_before_ms || !in.plan.expires_at_ms ||
+	       in.plan.expires_at_ms > in.plan.not_before_ms);
 	assert((in.node_ids == NULL) == (in.n == 0));
 	assert(in.n <= API_NODE_IDS_MAX);
 	if (in.n) {

@@ -11,6 +11,9 @@
 
 #include "api/v1/validate.h"
 
+/* 2026-11-22T04:19:32Z: the "now" of these tests. */
+#define NOW_MS 1795321172000LL
+
 /* Parses text as a body; returns the status a client would get (0 when accepted). */
 static int release_status_of(const char *text, struct release_input *in, struct api_error *e)
 {
@@ -18,7 +21,7 @@ static int release_status_of(const char *text, struct release_input *in, struct 
 	int rc = api_parse_object(text, strlen(text), &doc, e);
 
 	if (rc == 0)
-		rc = api_parse_release_create(doc, in, e);
+		rc = api_parse_release_create(doc, NOW_MS, in, e);
 	cJSON_Delete(doc);
 	return rc ? e->status : 0;
 }
@@ -43,7 +46,10 @@ static void test_release_accepts_valid_bodies(void **state)
 	(void)state;
 	assert_int_equal(release_status_of("{\"version\":42,\"batch_size\":2}", &in, &e), 0);
 	assert_int_equal(in.version, 42);
-	assert_int_equal(in.batch_size, 2);
+	assert_int_equal(in.plan.batch_size, 2);
+	assert_int_equal(in.plan.nsteps, 1);
+	assert_int_equal(in.plan.steps[0].value, 2);
+	assert_int_equal(in.plan.max_failures, -1);
 	assert_null(in.node_ids);
 	assert_int_equal(
 	    release_status_of("{\"version\":1,\"batch_size\":1,\"node_ids\":[3,1,2]}", &in, &e), 0);
@@ -71,7 +77,9 @@ static void test_release_rejects_with_the_right_status(void **state)
 	    {"{\"version\":1e300,\"batch_size\":1}", 422, NULL},
 	    {"{\"version\":9007199254740993,\"batch_size\":1}", 422, NULL},
 	    {"{\"batch_size\":1}", 422, "version is required (a positive integer)"},
-	    {"{\"version\":1}", 422, "batch_size is required (a positive integer)"},
+	    {"{\"version\":1}", 422,
+	     "batch_size or batches is required (a node count, or a list of counts and"
+	     " percentages)"},
 	    {"{\"version\":1,\"batch_size\":10001}", 422, NULL},
 	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":[]}", 422, NULL},
 	    {"{\"version\":1,\"batch_size\":1,\"node_ids\":\"1,2\"}", 400, NULL},
@@ -88,6 +96,40 @@ static void test_release_rejects_with_the_right_status(void **state)
 	    {"{\"version\":1,\"batch_size\":1,\"x\":[[[[[[[[[1]]]]]]]]]}", 400,
 	     "JSON nested deeper than 8 levels"},
 	    {"{\"version\":\"1; DROP TABLE nodes\",\"batch_size\":1}", 400, NULL},
+	    /* The plan fields. */
+	    {"{\"version\":1,\"batch_size\":1,\"batches\":[1]}", 422,
+	     "give batch_size or batches, not both"},
+	    {"{\"version\":1,\"batches\":[]}", 422,
+	     "batches is empty: give at least one batch size"},
+	    {"{\"version\":1,\"batches\":3}", 400, NULL},
+	    {"{\"version\":1,\"batches\":[0]}", 422, "batches[0] must be from 1 to 10000 nodes"},
+	    {"{\"version\":1,\"batches\":[1,-1]}", 422, NULL},
+	    {"{\"version\":1,\"batches\":[1.5]}", 400, NULL},
+	    {"{\"version\":1,\"batches\":[\"0%\"]}", 422,
+	     "batches[0] must be a percentage from \"1%\" to \"100%\""},
+	    {"{\"version\":1,\"batches\":[\"101%\"]}", 422, NULL},
+	    {"{\"version\":1,\"batches\":[\"05%\"]}", 422, NULL},
+	    {"{\"version\":1,\"batches\":[\"20\"]}", 422, NULL},
+	    {"{\"version\":1,\"batches\":[\"%\"]}", 422, NULL},
+	    {"{\"version\":1,\"batches\":[\"-5%\"]}", 422, NULL},
+	    {"{\"version\":1,\"batches\":[null]}", 400, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"pause_after\":[]}", 422, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"pause_after\":[0]}", 422, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"pause_after\":[2,1,2]}", 422,
+	     "pause_after names batch 2 twice"},
+	    {"{\"version\":1,\"batch_size\":1,\"pause_after\":{}}", 400, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"max_failures\":-1}", 422, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"max_failure_percent\":101}", 422, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"max_failures\":1,\"max_failure_percent\":1}", 422,
+	     "give max_failures or max_failure_percent, not both"},
+	    {"{\"version\":1,\"batch_size\":1,\"not_before\":\"soon\"}", 422,
+	     "not_before must be an RFC 3339 time such as 2026-11-24T10:00:00Z"},
+	    {"{\"version\":1,\"batch_size\":1,\"not_before\":5}", 400, NULL},
+	    {"{\"version\":1,\"batch_size\":1,\"not_before\":\"2026-11-22T04:19:31Z\"}", 422,
+	     "not_before 2026-11-22T04:19:31.000Z is in the past"},
+	    {"{\"version\":1,\"batch_size\":1,\"expires_at\":\"2026-11-22T05:00:00Z\","
+	     "\"not_before\":\"2026-11-22T06:00:00+01:00\"}",
+	     422, NULL},
 	};
 	struct release_input in;
 	struct api_error e;
@@ -106,6 +148,35 @@ static void test_release_rejects_with_the_right_status(void **state)
 			assert_string_equal(e.msg, cases[i].msg);
 		assert_null(in.node_ids);
 	}
+}
+
+static void test_release_plan_fields(void **state)
+{
+	struct release_input in;
+	struct api_error e;
+
+	(void)state;
+	assert_int_equal(
+	    release_status_of("{\"version\":3,\"batches\":[1,\"20%\",50],\"pause_after\":[3,1],"
+	                      "\"max_failure_percent\":10,\"node_ids\":[5,4],"
+	                      "\"not_before\":\"2026-11-22T05:00:00Z\","
+	                      "\"expires_at\":\"2026-11-22T08:00:00+02:00\"}",
+	                      &in, &e),
+	    0);
+	assert_int_equal(in.plan.batch_size, 0);
+	assert_int_equal(in.plan.nsteps, 3);
+	assert_true(in.plan.steps[1].percent);
+	assert_int_equal(in.plan.steps[1].value, 20);
+	assert_int_equal(in.plan.steps[2].value, 50);
+	assert_int_equal(in.plan.npauses, 2);
+	assert_int_equal(in.plan.pause_after[0], 1); /* sorted */
+	assert_int_equal(in.plan.pause_after[1], 3);
+	assert_int_equal(in.plan.max_failures, -1);
+	assert_int_equal(in.plan.max_failure_percent, 10);
+	assert_int_equal(in.plan.not_before_ms, NOW_MS + 40 * 60 * 1000 + 28000);
+	assert_int_equal(in.plan.expires_at_ms, in.plan.not_before_ms + 3600 * 1000);
+	assert_int_equal(in.node_ids[0], 5);
+	api_release_input_release(&in);
 }
 
 static void test_too_many_members_is_refused_fast(void **state)
@@ -157,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_release_accepts_valid_bodies),
 	    cmocka_unit_test(test_release_rejects_with_the_right_status),
+	    cmocka_unit_test(test_release_plan_fields),
 	    cmocka_unit_test(test_too_many_members_is_refused_fast),
 	    cmocka_unit_test(test_node_rules),
 	};

@@ -30,32 +30,38 @@ static cJSON *node_json(const struct node *n)
 void api_nodes_create(struct api_request *req)
 {
 	struct mg_connection *conn = req->conn;
+	char key[API_IDEM_KEY_MAX + 1], digest[65], err[512];
+	struct store_idem idem = {.principal = req->principal, .body_sha256 = digest};
+	int has_key, replayed = 0, rc;
 	struct node_input in;
 	struct api_error e;
-	char err[512];
 	struct db_conn *db;
 	struct node n;
 	cJSON *body;
-	int rc;
 
-	if (api_read_json(conn, &body))
+	if ((has_key = api_idempotency_key(conn, key)) < 0 || api_read_json(conn, &body))
 		return;
 	if (api_parse_node_create(body, &in, &e)) {
 		api_send_error(conn, e.status, "%s", e.msg);
 		goto out;
 	}
+	if (has_key && api_body_digest(body, digest)) {
+		api_send_error(conn, 500, "out of memory");
+		goto out;
+	}
+	idem.key = has_key ? key : NULL;
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, req->principal, &n,
-	                       err, sizeof(err));
+	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, &idem, &n,
+	                       &replayed, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
 	} else {
 		cJSON *doc = node_json(&n);
 
-		api_send_json(conn, 201, doc);
+		api_send_json(conn, replayed ? 200 : 201, doc);
 		cJSON_Delete(doc);
 	}
 out:

@@ -1,147 +1,115 @@
 /*
- * releases handler: POST /api/v1/releases creates a pending release; GET
- * /api/v1/releases lists them newest first; GET /api/v1/releases/{id} shows one with
- * its nodes grouped by batch. The executor, not this handler, makes releases move.
+ * releases handler: POST /api/v1/releases creates a pending release (or, with
+ * ?dry_run=1, shows what it would create); GET lists them newest first or shows one
+ * with its nodes grouped by batch; POST /api/v1/releases/{id}/pause|resume|cancel are
+ * the operator's controls. The executor, not this handler, makes releases move.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/v1/cache.h"
+#include "api/v1/releases/render.h"
 #include "api/v1/router.h"
 #include "api/v1/validate.h"
 #include "core/core.h"
+#include "core/log.h"
 #include "store/store.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     1000
 
-static cJSON *release_json(const struct release *r)
+/* The answer for one release: its fields, and which release it waits for if pending. */
+static void send_release(struct api_request *req, struct db_conn *db, int status,
+                         const struct release *r)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *doc = render_release(r, 1);
+	int64_t waiting = 0;
+	char err[512];
 
-	cJSON_AddNumberToObject(o, "id", (double)r->id);
-	cJSON_AddNumberToObject(o, "version", (double)r->version);
-	cJSON_AddStringToObject(o, "status", release_status_name(r->status));
-	cJSON_AddNumberToObject(o, "batch_size", r->batch_size);
-	cJSON_AddNumberToObject(o, "batch_count", r->batch_count);
-	cJSON_AddNumberToObject(o, "total_nodes", r->total_nodes);
-	cJSON_AddNumberToObject(o, "success_nodes", r->success_nodes);
-	cJSON_AddNumberToObject(o, "failed_nodes", r->failed_nodes);
-	api_json_add_optional(o, "created_at", r->created_at);
-	api_json_add_optional(o, "started_at", r->started_at);
-	api_json_add_optional(o, "finished_at", r->finished_at);
-	api_json_add_optional(o, "error_msg", r->error_msg);
-	api_json_add_optional(o, "created_by", r->created_by);
-	return o;
+	if (r->status == RELEASE_PENDING &&
+	    store_release_waiting_for(db, r->id, &waiting, err, sizeof(err)))
+		log_warn("api", "release %lld: waiting_for unknown: %s", (long long)r->id, err);
+	if (waiting)
+		cJSON_AddNumberToObject(doc, "waiting_for", (double)waiting);
+	else
+		cJSON_AddNullToObject(doc, "waiting_for");
+	api_send_json(req->conn, status, doc);
+	cJSON_Delete(doc);
 }
 
-static cJSON *node_json(const struct release_node *n)
+/* POST with ?dry_run=1: every check and the whole plan, and nothing written. */
+static void preview(struct api_request *req, struct db_conn *db, const struct release_input *in,
+                    const struct release_request *rq)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct release_preview pv;
+	char err[512];
+	int rc = store_release_preview(db, rq, &pv, err, sizeof(err));
+	cJSON *doc;
 
-	cJSON_AddNumberToObject(o, "node_id", (double)n->node_id);
-	cJSON_AddStringToObject(o, "hostname", n->hostname);
-	cJSON_AddStringToObject(o, "node_ip", n->node_ip);
-	cJSON_AddNumberToObject(o, "agent_port", n->agent_port);
-	cJSON_AddStringToObject(o, "status", node_status_name(n->status));
-	api_json_add_optional(o, "task_id", n->task_id);
-	api_json_add_optional(o, "started_at", n->started_at);
-	api_json_add_optional(o, "finished_at", n->finished_at);
-	api_json_add_optional(o, "error_msg", n->error_msg);
-	return o;
-}
-
-/*
- * A batch's status from its nodes: failed if any failed; pending, success or skipped
- * when all nodes are; running otherwise (some work started, not all finished).
- */
-static const char *batch_status(const int count[NODE_STATUS_COUNT], int total)
-{
-	if (count[NODE_FAILED])
-		return "failed";
-	if (count[NODE_PENDING] == total)
-		return "pending";
-	if (count[NODE_SUCCESS] == total)
-		return "success";
-	if (count[NODE_SKIPPED] == total)
-		return "skipped";
-	return "running";
-}
-
-static cJSON *batches_json(const struct release_node *nodes, size_t n)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; i < n;) {
-		int count[NODE_STATUS_COUNT] = {0};
-		cJSON *b = cJSON_CreateObject(), *list;
-		size_t j = i;
-
-		cJSON_AddNumberToObject(b, "batch", nodes[i].batch);
-		list = cJSON_CreateArray();
-		for (; j < n && nodes[j].batch == nodes[i].batch; j++) {
-			count[nodes[j].status]++;
-			cJSON_AddItemToArray(list, node_json(&nodes[j]));
-		}
-		cJSON_AddStringToObject(b, "status", batch_status(count, (int)(j - i)));
-		cJSON_AddItemToObject(b, "nodes", list);
-		cJSON_AddItemToArray(arr, b);
-		i = j;
+	if (rc) {
+		api_send_store_error(req->conn, rc, err);
+		return;
 	}
-	return arr;
-}
-
-/* ?view=summary: per batch its status and how many nodes are in each status. */
-static cJSON *summary_json(const struct batch_counts *b, size_t n)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; i < n; i++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddNumberToObject(o, "batch", b[i].batch);
-		cJSON_AddStringToObject(o, "status", batch_status(b[i].count, b[i].total));
-		cJSON_AddNumberToObject(o, "total", b[i].total);
-		for (int s = 0; s < NODE_STATUS_COUNT; s++)
-			cJSON_AddNumberToObject(o, node_status_name((enum node_status)s),
-			                        b[i].count[s]);
-		cJSON_AddItemToArray(arr, o);
-	}
-	return arr;
+	doc = render_preview(in->version, &in->plan, &pv);
+	api_send_json(req->conn, 200, doc);
+	cJSON_Delete(doc);
+	store_release_preview_release(&pv);
 }
 
 void api_releases_create(struct api_request *req)
 {
 	struct mg_connection *conn = req->conn;
+	char key[API_IDEM_KEY_MAX + 1], digest[65], err[512];
 	struct release_input in = {0};
+	struct release_request rq;
+	struct db_conn *db = NULL;
+	int dry_run, has_key, replayed = 0, rc;
 	struct api_error e;
-	struct db_conn *db;
 	struct release r;
-	char err[512];
 	cJSON *body;
-	int rc;
 
-	if (api_read_json(conn, &body))
+	if ((dry_run = api_query_flag(req, "dry_run")) < 0 ||
+	    (has_key = api_idempotency_key(conn, key)) < 0 || api_read_json(conn, &body))
 		return;
-	if (api_parse_release_create(body, &in, &e)) {
+	if (api_parse_release_create(body, now_wall_ms(), &in, &e)) {
 		api_send_error(conn, e.status, "%s", e.msg);
 		goto out;
 	}
+	if (has_key && api_body_digest(body, digest)) {
+		api_send_error(conn, 500, "out of memory");
+		goto out;
+	}
+	rq = (struct release_request){
+	    .version = in.version,
+	    .plan = &in.plan,
+	    .node_ids = in.node_ids,
+	    .n = in.n,
+	    /* A dry run writes nothing, its key included. */
+	    .idem = {.principal = req->principal,
+	             .key = has_key && !dry_run ? key : NULL,
+	             .body_sha256 = digest},
+	};
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = store_release_create(db, in.version, in.batch_size, in.node_ids, in.n, req->principal,
-	                          &r, err, sizeof(err));
-	api_db_release(req, db);
+	if (dry_run) {
+		preview(req, db, &in, &rq);
+		goto out;
+	}
+	rc = store_release_create(db, &rq, &r, &replayed, err, sizeof(err));
 	if (rc) {
 		api_send_store_error(conn, rc, err);
-	} else {
-		cJSON *doc = release_json(&r);
-
-		api_send_json(conn, 201, doc);
-		cJSON_Delete(doc);
+		goto out;
 	}
+	if (!replayed)
+		log_info("api", "release %lld created by %s: version %lld, %d node%s in %d batch%s",
+		         (long long)r.id, req->principal, (long long)r.version, r.total_nodes,
+		         r.total_nodes == 1 ? "" : "s", r.batch_count,
+		         r.batch_count == 1 ? "" : "es");
+	send_release(req, db, replayed ? 200 : 201, &r);
 out:
+	if (db)
+		api_db_release(req, db);
 	api_release_input_release(&in);
 	cJSON_Delete(body);
 }
@@ -159,7 +127,8 @@ void api_releases_list(struct api_request *req)
 	rc = api_query_param(req->query, "status", status, sizeof(status));
 	if (rc < 0 || (rc == 1 && (st = release_status_parse(status)) < 0)) {
 		api_send_error(req->conn, 400,
-		               "status must be pending, running, success or failed");
+		               "status must be pending, running, paused, success, failed, partial,"
+		               " cancelled or expired");
 		return;
 	}
 	rc = api_query_param(req->query, "limit", limit_s, sizeof(limit_s));
@@ -179,7 +148,7 @@ void api_releases_list(struct api_request *req)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "releases");
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, release_json(&rels[i]));
+		cJSON_AddItemToArray(arr, render_release(&rels[i], 0));
 	cJSON_AddNumberToObject(doc, "count", (double)n);
 	api_send_json(req->conn, 200, doc);
 	cJSON_Delete(doc);
@@ -225,21 +194,28 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 {
 	struct release_node *nodes = NULL;
 	struct batch_counts *counts = NULL;
+	int64_t waiting = 0;
 	struct release r;
 	size_t n = 0;
 	cJSON *doc;
 	int rc;
 
 	rc = store_release_get(db, req->id, &r, err, errlen);
+	if (rc == 0 && r.status == RELEASE_PENDING)
+		rc = store_release_waiting_for(db, req->id, &waiting, err, errlen);
 	if (rc == 0)
 		rc = summary
 		         ? store_release_batch_counts(db, req->id, &counts, &n, err, errlen)
 		         : store_release_nodes(db, req->id, node_status, &nodes, &n, err, errlen);
 	if (rc)
 		return rc;
-	doc = release_json(&r);
+	doc = render_release(&r, 1);
+	if (waiting)
+		cJSON_AddNumberToObject(doc, "waiting_for", (double)waiting);
+	else
+		cJSON_AddNullToObject(doc, "waiting_for");
 	cJSON_AddItemToObject(doc, "batches",
-	                      summary ? summary_json(counts, n) : batches_json(nodes, n));
+	                      summary ? render_summary(counts, n) : render_batches(nodes, n));
 	*text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	free(nodes);
@@ -282,4 +258,74 @@ void api_releases_get(struct api_request *req)
 	if (cacheable)
 		api_cache_put(req->ctx->cache, key, text, len);
 	cJSON_free(text);
+}
+
+/*
+ * An action's body is optional; when sent it must be an empty JSON object, so that a
+ * field a later version may take is not silently ignored now. 0, or -1 after answering.
+ */
+static int read_empty_body(struct api_request *req)
+{
+	const struct mg_request_info *ri = mg_get_request_info(req->conn);
+	cJSON *body = NULL;
+
+	if (ri->content_length <= 0 && !mg_get_header(req->conn, "Transfer-Encoding"))
+		return 0;
+	if (api_read_json(req->conn, &body))
+		return -1;
+	if (body->child) {
+		api_send_error(req->conn, 400, "this action takes no fields; send no body or {}");
+		cJSON_Delete(body);
+		return -1;
+	}
+	cJSON_Delete(body);
+	return 0;
+}
+
+/* POST /api/v1/releases/{id}/<action>: one transition of the state table, or 409. */
+static void act(struct api_request *req, enum release_event ev)
+{
+	struct db_conn *db;
+	struct release r;
+	int changed = 0, rc;
+	char err[512];
+
+	if (read_empty_body(req))
+		return;
+	db = api_db_acquire(req);
+	if (!db)
+		return;
+	rc = store_release_act(db, req->id, ev, req->principal, &r, &changed, err, sizeof(err));
+	if (rc == CMDB_ESTATE) {
+		cJSON *doc = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(doc, "error", err);
+		cJSON_AddStringToObject(doc, "code", "invalid_transition");
+		cJSON_AddStringToObject(doc, "status", release_status_name(r.status));
+		api_send_json(req->conn, 409, doc);
+		cJSON_Delete(doc);
+	} else if (rc) {
+		api_send_store_error(req->conn, rc, err);
+	} else {
+		log_info("api", "release %lld: %s by %s%s", (long long)req->id,
+		         release_event_name(ev), req->principal,
+		         changed ? "" : " (no change: already so)");
+		send_release(req, db, 200, &r);
+	}
+	api_db_release(req, db);
+}
+
+void api_releases_pause(struct api_request *req)
+{
+	act(req, RELEASE_EV_PAUSE);
+}
+
+void api_releases_resume(struct api_request *req)
+{
+	act(req, RELEASE_EV_RESUME);
+}
+
+void api_releases_cancel(struct api_request *req)
+{
+	act(req, RELEASE_EV_CANCEL);
 }

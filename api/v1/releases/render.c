@@ -1,0 +1,260 @@
+/*
+ * render: releases as JSON. Times are RFC 3339 or null; lists given by the operator are
+ * shown as given (batch_plan as [1, 5, "20%"]), and what the controller derived from
+ * them next to them (batch_sizes, failure_allowance).
+ */
+#include "api/v1/releases/render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/v1/http.h"
+#include "core/core.h"
+#include "plan/plan.h"
+
+/* [1, 5, "20%", 50] from the stored "1,5,20%,50"; null when the text is malformed. */
+static cJSON *steps_json(const struct plan_step *steps, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++) {
+		char pct[16];
+
+		if (steps[i].percent) {
+			snprintf(pct, sizeof(pct), "%d%%", steps[i].value);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(pct));
+		} else {
+			cJSON_AddItemToArray(arr, cJSON_CreateNumber(steps[i].value));
+		}
+	}
+	return arr;
+}
+
+static cJSON *ints_json(const int *v, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
+	return arr;
+}
+
+static void add_limit(cJSON *o, const char *name, int v)
+{
+	if (v >= 0)
+		cJSON_AddNumberToObject(o, name, v);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+/* The plan's fields, as the release holds them; sizes when asked for. */
+static void add_plan(cJSON *o, const struct release *r, int with_sizes)
+{
+	struct plan_step steps[PLAN_STEPS_MAX];
+	int pauses[PLAN_PAUSES_MAX];
+	size_t nsteps = 0, npauses = 0;
+	int steps_ok = plan_steps_parse(r->batch_plan, steps, &nsteps) == 0;
+
+	cJSON_AddItemToObject(o, "batch_plan",
+	                      steps_ok ? steps_json(steps, nsteps) : cJSON_CreateNull());
+	if (r->pause_after[0] && plan_pauses_parse(r->pause_after, pauses, &npauses) == 0)
+		cJSON_AddItemToObject(o, "pause_after", ints_json(pauses, npauses));
+	else
+		cJSON_AddNullToObject(o, "pause_after");
+	if (with_sizes) {
+		int *sizes = steps_ok && r->total_nodes > 0
+		                 ? calloc((size_t)r->total_nodes, sizeof(int))
+		                 : NULL;
+
+		if (sizes)
+			cJSON_AddItemToObject(
+			    o, "batch_sizes",
+			    ints_json(sizes,
+			              (size_t)plan_cut(steps, nsteps, r->total_nodes, sizes)));
+		else
+			cJSON_AddNullToObject(o, "batch_sizes");
+		free(sizes);
+	}
+}
+
+cJSON *render_release(const struct release *r, int with_sizes)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	cJSON_AddNumberToObject(o, "version", (double)r->version);
+	cJSON_AddStringToObject(o, "status", release_status_name(r->status));
+	if (r->batch_size > 0)
+		cJSON_AddNumberToObject(o, "batch_size", r->batch_size);
+	else
+		cJSON_AddNullToObject(o, "batch_size");
+	cJSON_AddNumberToObject(o, "batch_count", r->batch_count);
+	add_plan(o, r, with_sizes);
+	cJSON_AddNumberToObject(o, "total_nodes", r->total_nodes);
+	cJSON_AddNumberToObject(o, "success_nodes", r->success_nodes);
+	cJSON_AddNumberToObject(o, "failed_nodes", r->failed_nodes);
+	add_limit(o, "max_failures", r->max_failures);
+	add_limit(o, "max_failure_percent", r->max_failure_percent);
+	cJSON_AddNumberToObject(o, "failure_allowance", r->failure_allowance);
+	api_json_add_optional(o, "not_before", r->not_before);
+	api_json_add_optional(o, "expires_at", r->expires_at);
+	api_json_add_optional(o, "paused_reason", r->paused_reason);
+	api_json_add_optional(o, "created_at", r->created_at);
+	api_json_add_optional(o, "started_at", r->started_at);
+	api_json_add_optional(o, "finished_at", r->finished_at);
+	api_json_add_optional(o, "error_msg", r->error_msg);
+	api_json_add_optional(o, "created_by", r->created_by);
+	api_json_add_optional(o, "updated_by", r->updated_by);
+	api_json_add_optional(o, "updated_at", r->updated_at);
+	return o;
+}
+
+static cJSON *node_json(const struct release_node *n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "node_id", (double)n->node_id);
+	cJSON_AddStringToObject(o, "hostname", n->hostname);
+	cJSON_AddStringToObject(o, "node_ip", n->node_ip);
+	cJSON_AddNumberToObject(o, "agent_port", n->agent_port);
+	cJSON_AddStringToObject(o, "status", node_status_name(n->status));
+	api_json_add_optional(o, "task_id", n->task_id);
+	api_json_add_optional(o, "started_at", n->started_at);
+	api_json_add_optional(o, "finished_at", n->finished_at);
+	api_json_add_optional(o, "error_msg", n->error_msg);
+	return o;
+}
+
+/*
+ * A batch's status from its nodes: failed if any failed; pending, success or skipped
+ * when all nodes are; running otherwise (some work started, not all finished).
+ */
+static const char *batch_status(const int count[NODE_STATUS_COUNT], int total)
+{
+	if (count[NODE_FAILED])
+		return "failed";
+	if (count[NODE_PENDING] == total)
+		return "pending";
+	if (count[NODE_SUCCESS] == total)
+		return "success";
+	if (count[NODE_SKIPPED] == total)
+		return "skipped";
+	return "running";
+}
+
+cJSON *render_batches(const struct release_node *nodes, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n;) {
+		int count[NODE_STATUS_COUNT] = {0};
+		cJSON *b = cJSON_CreateObject(), *list;
+		size_t j = i;
+
+		cJSON_AddNumberToObject(b, "batch", nodes[i].batch);
+		list = cJSON_CreateArray();
+		for (; j < n && nodes[j].batch == nodes[i].batch; j++) {
+			count[nodes[j].status]++;
+			cJSON_AddItemToArray(list, node_json(&nodes[j]));
+		}
+		cJSON_AddStringToObject(b, "status", batch_status(count, (int)(j - i)));
+		cJSON_AddItemToObject(b, "nodes", list);
+		cJSON_AddItemToArray(arr, b);
+		i = j;
+	}
+	return arr;
+}
+
+cJSON *render_summary(const struct batch_counts *b, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "batch", b[i].batch);
+		cJSON_AddStringToObject(o, "status", batch_status(b[i].count, b[i].total));
+		cJSON_AddNumberToObject(o, "total", b[i].total);
+		for (int s = 0; s < NODE_STATUS_COUNT; s++)
+			cJSON_AddNumberToObject(o, node_status_name((enum node_status)s),
+			                        b[i].count[s]);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+static cJSON *preview_node_json(const struct preview_node *x, const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "node_id", (double)x->id);
+	cJSON_AddStringToObject(o, "hostname", x->hostname);
+	cJSON_AddStringToObject(o, "node_ip", x->ip);
+	cJSON_AddNumberToObject(o, "agent_port", x->agent_port);
+	if (reason)
+		cJSON_AddStringToObject(o, "reason", reason);
+	return o;
+}
+
+static void add_time(cJSON *o, const char *name, int64_t ms)
+{
+	char db[32], rfc[40];
+
+	if (!ms) {
+		cJSON_AddNullToObject(o, name);
+		return;
+	}
+	format_db_time(ms, db, sizeof(db));
+	if (db_time_to_rfc3339(db, rfc, sizeof(rfc)) == 0)
+		cJSON_AddStringToObject(o, name, rfc);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+cJSON *render_preview(int64_t version, const struct release_plan *plan,
+                      const struct release_preview *pv)
+{
+	cJSON *o = cJSON_CreateObject(), *batches = cJSON_CreateArray(), *left;
+
+	cJSON_AddTrueToObject(o, "dry_run");
+	cJSON_AddNumberToObject(o, "version", (double)version);
+	cJSON_AddNumberToObject(o, "total_nodes", pv->total);
+	cJSON_AddNumberToObject(o, "batch_count", pv->batch_count);
+	if (plan->batch_size > 0)
+		cJSON_AddNumberToObject(o, "batch_size", plan->batch_size);
+	else
+		cJSON_AddNullToObject(o, "batch_size");
+	cJSON_AddItemToObject(o, "batch_plan", steps_json(plan->steps, plan->nsteps));
+	cJSON_AddItemToObject(o, "batch_sizes", ints_json(pv->sizes, (size_t)pv->batch_count));
+	if (plan->npauses)
+		cJSON_AddItemToObject(o, "pause_after",
+		                      ints_json(plan->pause_after, plan->npauses));
+	else
+		cJSON_AddNullToObject(o, "pause_after");
+	add_limit(o, "max_failures", plan->max_failures);
+	add_limit(o, "max_failure_percent", plan->max_failure_percent);
+	cJSON_AddNumberToObject(o, "failure_allowance", pv->allowance);
+	add_time(o, "not_before", plan->not_before_ms);
+	add_time(o, "expires_at", plan->expires_at_ms);
+	if (pv->waiting_for)
+		cJSON_AddNumberToObject(o, "waiting_for", (double)pv->waiting_for);
+	else
+		cJSON_AddNullToObject(o, "waiting_for");
+	for (size_t i = 0; i < pv->n;) {
+		cJSON *b = cJSON_CreateObject(), *list = cJSON_CreateArray();
+		size_t j = i;
+
+		cJSON_AddNumberToObject(b, "batch", pv->nodes[i].batch);
+		for (; j < pv->n && pv->nodes[j].batch == pv->nodes[i].batch; j++)
+			cJSON_AddItemToArray(list, preview_node_json(&pv->nodes[j], NULL));
+		cJSON_AddItemToObject(b, "nodes", list);
+		cJSON_AddItemToArray(batches, b);
+		i = j;
+	}
+	cJSON_AddItemToObject(o, "batches", batches);
+	left = cJSON_AddArrayToObject(o, "left_out");
+	for (size_t i = 0; i < pv->nleft; i++)
+		cJSON_AddItemToArray(left, preview_node_json(&pv->left_out[i], "offline"));
+	return o;
+}

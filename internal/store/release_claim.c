@@ -1,0 +1,123 @@
+/*
+ * store/release_claim: which controller drives a release. A claim is a conditional
+ * UPDATE: one affected row means this controller owns the release for its lease; zero
+ * means another one was faster (or the release changed), and the next candidate is tried.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+/* Candidates per kind and scan. */
+#define CANDIDATES 8
+
+/* A pending release may start: its time has come, it has not expired, nobody holds it. */
+#define STARTABLE                                                                                  \
+	"status = 'pending' AND (not_before IS NULL OR not_before <= UTC_TIMESTAMP(3))"            \
+	" AND (expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3) OR started_at IS NOT NULL)"     \
+	" AND (owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < UTC_TIMESTAMP(3))"
+
+/*
+ * A started release needs a driver: it is not finished and its owner is gone (lease
+ * expired, or handed back). A paused one only while a call it started is unresolved.
+ */
+#define ORPHANED                                                                                   \
+	"finished_at IS NULL AND status IN ('running', 'paused', 'failed', 'cancelled')"           \
+	" AND (owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < UTC_TIMESTAMP(3))"
+
+/*
+ * A release waits while an earlier unfinished release shares one of its nodes, so a node
+ * is never in two running releases. Earlier releases only ever finish, and later ones
+ * get higher ids: once a release may start, it stays so, and the claim need not re-check.
+ */
+#define NOT_BLOCKED                                                                                \
+	" AND NOT EXISTS (SELECT 1 FROM release_tasks e JOIN release_task_nodes en"                \
+	" ON en.release_task_id = e.id JOIN release_task_nodes tn ON tn.release_task_id = t.id"    \
+	" AND tn.node_id = en.node_id WHERE e.finished_at IS NULL AND e.id < t.id)"
+
+static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *owner, int lease_s,
+                     char *err, size_t errlen)
+{
+	struct db_arg args[3] = {DB_STR(owner), DB_I64(lease_s), DB_I64(id)};
+	struct db_arg skip[1] = {DB_I64(id)};
+	uint64_t affected = 0;
+	int rc;
+
+	rc = db_begin(c, err, errlen);
+	if (rc)
+		return rc;
+	rc = db_exec(c,
+	             takeover ? "UPDATE release_tasks SET owner = ?,"
+	                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
+	                        " WHERE id = ? AND " ORPHANED
+	                      : "UPDATE release_tasks SET status = 'running', owner = ?,"
+	                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+	                        " started_at = COALESCE(started_at, UTC_TIMESTAMP(3)),"
+	                        " paused_reason = NULL WHERE id = ? AND " STARTABLE,
+	             args, 3, &affected, NULL, err, errlen);
+	if (rc == 0 && affected != 1)
+		rc = CMDB_ECONFLICT;
+	/*
+	 * Starting or resuming: every node not dispatched yet is checked again. It cannot have
+	 * gone (nodes are never deleted) but it may have gone offline.
+	 */
+	if (rc == 0 && !takeover)
+		rc = db_exec(c,
+		             "UPDATE release_task_nodes r JOIN nodes n ON n.id = r.node_id"
+		             " SET r.status = 'skipped', r.finished_at = UTC_TIMESTAMP(3),"
+		             " r.error_msg = 'node offline since the release was created'"
+		             " WHERE r.release_task_id = ? AND r.status = 'pending'"
+		             " AND n.status <> 'online'",
+		             skip, 1, NULL, NULL, err, errlen);
+	if (rc == 0)
+		rc = db_commit(c, err, errlen);
+	if (rc)
+		db_rollback(c);
+	return rc;
+}
+
+int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id, char *err,
+                        size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg args[2] = {DB_I64(CANDIDATES), DB_I64(CANDIDATES)};
+	int rc;
+
+	/* Pending work first, oldest first; then releases whose driver went away. */
+	rc = db_query(c,
+	              "(SELECT id, 0 AS takeover FROM release_tasks t WHERE " STARTABLE NOT_BLOCKED
+	              "  ORDER BY id LIMIT ?)"
+	              " UNION ALL"
+	              " (SELECT id, 1 FROM release_tasks t WHERE " ORPHANED
+	              "  AND (status <> 'paused' OR EXISTS (SELECT 1 FROM release_task_nodes n"
+	              "  WHERE n.release_task_id = t.id AND n.status = 'running'))"
+	              "  ORDER BY id LIMIT ?)",
+	              args, 2, &rows, err, errlen);
+	if (rc)
+		return rc;
+	rc = CMDB_ENOTFOUND;
+	for (size_t i = 0; i < rows.nrows && rc == CMDB_ENOTFOUND; i++) {
+		int64_t cand = db_cell_i64(&rows, i, 0);
+
+		rc = try_claim(c, cand, db_cell_i64(&rows, i, 1) != 0, owner, lease_s, err, errlen);
+		if (rc == 0)
+			*id = cand;
+		else if (rc == CMDB_ECONFLICT)
+			rc = CMDB_ENOTFOUND; /* another controller won; try the next */
+	}
+	db_rows_release(&rows);
+	return rc;
+}
+
+int store_release_unlease(struct db_conn *c, int64_t release_id, const char *owner, char *err,
+                          size_t errlen)
+{
+	struct db_arg args[2] = {DB_I64(release_id), DB_STR(owner)};
+
+	return db_exec(c,
+	               "UPDATE release_tasks SET owner = NULL, lease_expires_at = NULL"
+	               " WHERE id = ? AND owner = ? AND finished_at IS NULL",
+	               args, 2, NULL, NULL, err, errlen);
+}

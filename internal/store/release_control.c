@@ -1,0 +1,273 @@
+/*
+ * store/release_control: the operator's actions on a release (pause, resume, cancel),
+ * expiry, the executor's status reads, and the one-release-per-node rule. Every write
+ * that changes a release's status or its nodes first locks the release row, as the
+ * runner's rounds do, so the two never interleave.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+/* The release row, locked for the rest of the transaction; *running: its running nodes. */
+static int lock_release(struct db_conn *c, int64_t id, enum release_status *status,
+                        int64_t *running, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg arg = DB_I64(id);
+	int rc, st;
+
+	rc = db_query(c, "SELECT status FROM release_tasks WHERE id = ? FOR UPDATE", &arg, 1, &rows,
+	              err, errlen);
+	if (rc)
+		return rc;
+	if (rows.nrows == 0) {
+		db_rows_release(&rows);
+		snprintf(err, errlen, "release %lld not found", (long long)id);
+		return CMDB_ENOTFOUND;
+	}
+	st = release_status_parse(db_cell(&rows, 0, 0));
+	db_rows_release(&rows);
+	if (st < 0) {
+		snprintf(err, errlen, "release %lld: unknown status in the database",
+		         (long long)id);
+		return CMDB_ERR;
+	}
+	*status = (enum release_status)st;
+	/* Read after the lock: every writer of these rows holds it first. */
+	rc = db_query(c,
+	              "SELECT COUNT(*) FROM release_task_nodes WHERE release_task_id = ?"
+	              " AND status = 'running'",
+	              &arg, 1, &rows, err, errlen);
+	if (rc)
+		return rc;
+	*running = rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
+	db_rows_release(&rows);
+	return 0;
+}
+
+/* Skips the release's pending nodes with why; they are never dispatched. */
+static int skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen)
+{
+	struct db_arg args[2] = {DB_STR(why), DB_I64(id)};
+
+	return db_exec(c,
+	               "UPDATE release_task_nodes SET status = 'skipped',"
+	               " error_msg = LEFT(?, 1024), finished_at = UTC_TIMESTAMP(3)"
+	               " WHERE release_task_id = ? AND status = 'pending'",
+	               args, 2, NULL, NULL, err, errlen);
+}
+
+/* The UPDATE of release_tasks for an operator's transition from `from` to `to`. */
+static int write_action(struct db_conn *c, int64_t id, enum release_event ev,
+                        enum release_status to, int64_t running, const char *principal, char *err,
+                        size_t errlen)
+{
+	char why[STORE_OWNER_LEN + 64];
+	struct db_arg args[4];
+
+	switch (ev) {
+	case RELEASE_EV_PAUSE:
+		snprintf(why, sizeof(why), "paused by %s", principal);
+		args[0] = DB_STR(why);
+		args[1] = DB_STR(principal);
+		args[2] = DB_I64(id);
+		return db_exec(c,
+		               "UPDATE release_tasks SET status = 'paused', paused_reason = ?,"
+		               " updated_by = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+		               args, 3, NULL, NULL, err, errlen);
+	case RELEASE_EV_RESUME:
+		args[0] = DB_STR(principal);
+		args[1] = DB_I64(id);
+		return db_exec(c,
+		               "UPDATE release_tasks SET status = 'pending', paused_reason = NULL,"
+		               " updated_by = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+		               args, 2, NULL, NULL, err, errlen);
+	case RELEASE_EV_CANCEL: {
+		int rc;
+
+		snprintf(why, sizeof(why), "release cancelled by %s", principal);
+		rc = skip_pending(c, id, why, err, errlen);
+		if (rc)
+			return rc;
+		args[0] = DB_STR(principal);
+		args[1] = DB_I64(id);
+		/*
+		 * With nothing in flight it is over now. Otherwise whoever drives it (its owner,
+		 * or a controller taking it over) follows those calls to their end and then
+		 * sets finished_at.
+		 */
+		return db_exec(c,
+		               running ? "UPDATE release_tasks SET status = 'cancelled',"
+		                         " paused_reason = NULL, updated_by = ?,"
+		                         " updated_at = UTC_TIMESTAMP(3) WHERE id = ?"
+		                       : "UPDATE release_tasks SET status = 'cancelled',"
+		                         " paused_reason = NULL, updated_by = ?,"
+		                         " updated_at = UTC_TIMESTAMP(3),"
+		                         " finished_at = UTC_TIMESTAMP(3), lease_expires_at = NULL"
+		                         " WHERE id = ?",
+		               args, 2, NULL, NULL, err, errlen);
+	}
+	default:
+		(void)to;
+		snprintf(err, errlen, "%s is not an operator's action", release_event_name(ev));
+		return CMDB_ERR;
+	}
+}
+
+int store_release_act(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
+                      struct release *out, int *changed, char *err, size_t errlen)
+{
+	enum release_status from = RELEASE_PENDING;
+	int64_t running = 0;
+	int rc, to;
+
+	*changed = 0;
+	memset(out, 0, sizeof(*out));
+	rc = db_begin(c, err, errlen);
+	if (rc)
+		return rc;
+	rc = lock_release(c, id, &from, &running, err, errlen);
+	if (rc)
+		goto out;
+	to = release_next(from, ev);
+	if (to < 0) {
+		release_refusal((long long)id, from, ev, err, errlen);
+		out->status = from;
+		rc = CMDB_ESTATE;
+		goto out;
+	}
+	if (to != (int)from) {
+		rc = write_action(c, id, ev, (enum release_status)to, running, principal, err,
+		                  errlen);
+		if (rc)
+			goto out;
+		*changed = 1;
+	}
+	rc = db_commit(c, err, errlen);
+	if (rc)
+		goto out;
+	return store_release_get(c, id, out, err, errlen);
+out:
+	db_rollback(c);
+	return rc;
+}
+
+int store_release_expire(struct db_conn *c, int64_t *ids, size_t max, size_t *n, char *err,
+                         size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg arg = DB_I64((int64_t)max);
+	int rc;
+
+	*n = 0;
+	/* Not started (never claimed) and past its expires_at: pending, or paused before it ran. */
+	rc = db_query(
+	    c,
+	    "SELECT id, expires_at FROM release_tasks WHERE status IN ('pending', 'paused')"
+	    " AND started_at IS NULL AND expires_at <= UTC_TIMESTAMP(3)"
+	    " ORDER BY id LIMIT ?",
+	    &arg, 1, &rows, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < rows.nrows && rc == 0; i++) {
+		int64_t id = db_cell_i64(&rows, i, 0);
+		char at[STORE_TIME_LEN], why[STORE_TIME_LEN + 64];
+		struct db_arg args[2];
+		uint64_t moved = 0;
+
+		store_copy_time(&rows, i, 1, at);
+		snprintf(why, sizeof(why), "not started before its expires_at %s", at);
+		args[0] = DB_STR(why);
+		args[1] = DB_I64(id);
+		rc = db_begin(c, err, errlen);
+		if (rc)
+			break;
+		/* Guarded again: a claim or an operator may have acted since the SELECT. */
+		rc = db_exec(
+		    c,
+		    "UPDATE release_tasks SET status = 'expired', error_msg = ?,"
+		    " finished_at = UTC_TIMESTAMP(3), paused_reason = NULL"
+		    " WHERE id = ? AND status IN ('pending', 'paused') AND started_at IS NULL"
+		    " AND expires_at <= UTC_TIMESTAMP(3)",
+		    args, 2, &moved, NULL, err, errlen);
+		if (rc == 0 && moved == 1)
+			rc = skip_pending(c, id, "release expired before it started", err, errlen);
+		if (rc == 0)
+			rc = db_commit(c, err, errlen);
+		if (rc) {
+			db_rollback(c);
+			break;
+		}
+		if (moved == 1)
+			ids[(*n)++] = id;
+	}
+	db_rows_release(&rows);
+	return rc;
+}
+
+int store_release_control(struct db_conn *c, const char *owner, const int64_t *ids, size_t n,
+                          struct release_control *out, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct strbuf sql = STRBUF_INIT;
+	struct db_arg *args = calloc(n + 1, sizeof(*args));
+	int rc = CMDB_ENOMEM;
+
+	if (!args)
+		return rc;
+	strbuf_adds(&sql, "SELECT id, status, owner <=> ? AND finished_at IS NULL"
+	                  " FROM release_tasks WHERE id IN (");
+	args[0] = DB_STR(owner);
+	for (size_t i = 0; i < n; i++) {
+		strbuf_adds(&sql, i ? ",?" : "?");
+		args[i + 1] = DB_I64(ids[i]);
+	}
+	strbuf_adds(&sql, ")");
+	if (sql.failed)
+		goto out;
+	rc = db_query(c, sql.buf, args, n + 1, &rows, err, errlen);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		out[i] =
+		    (struct release_control){.id = ids[i], .status = RELEASE_PENDING, .owned = 0};
+		for (size_t k = 0; k < rows.nrows; k++) {
+			int st = release_status_parse(db_cell(&rows, k, 1));
+
+			if (db_cell_i64(&rows, k, 0) != ids[i] || st < 0)
+				continue;
+			out[i].status = (enum release_status)st;
+			out[i].owned = db_cell_i64(&rows, k, 2) == 1;
+		}
+	}
+out:
+	db_rows_release(&rows);
+	strbuf_release(&sql);
+	free(args);
+	return rc;
+}
+
+int store_release_waiting_for(struct db_conn *c, int64_t id, int64_t *waiting, char *err,
+                              size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg args[2] = {DB_I64(id), DB_I64(id)};
+	int rc;
+
+	*waiting = 0;
+	rc = db_query(c,
+	              "SELECT MIN(e.id) FROM release_tasks e WHERE e.finished_at IS NULL"
+	              " AND e.id < ? AND EXISTS (SELECT 1 FROM release_task_nodes en"
+	              " JOIN release_task_nodes tn ON tn.node_id = en.node_id"
+	              " AND tn.release_task_id = ? WHERE en.release_task_id = e.id)",
+	              args, 2, &rows, err, errlen);
+	if (rc)
+		return rc;
+	if (rows.nrows)
+		*waiting = db_cell_i64(&rows, 0, 0);
+	db_rows_release(&rows);
+	return 0;
+}

@@ -1,0 +1,417 @@
+/*
+ * store/release_create: a new release, or the dry run of one. Both resolve the target
+ * nodes (locked against a concurrent status change until the transaction ends), cut them
+ * into batches by the plan in the order the operator gave, and check what needs the
+ * count of nodes; the create then writes the release and its nodes in one transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+/* Rows per multi-row INSERT; 5 parameters each stays far below the 65,535 limit. */
+#define INSERT_CHUNK 500
+/* Ids per IN (...) lookup. */
+#define LOOKUP_CHUNK 1000
+
+#define TARGET_COLS "id, hostname, ip, agent_port, status"
+
+struct target {
+	struct preview_node p;
+	enum node_health health;
+};
+
+static const struct store_col target_cols[] = {
+    STORE_COL(COL_I64, struct target, p.id),      STORE_COL(COL_STR, struct target, p.hostname),
+    STORE_COL(COL_STR, struct target, p.ip),      STORE_COL(COL_INT, struct target, p.agent_port),
+    STORE_COL(COL_HEALTH, struct target, health),
+};
+
+#define NTARGET_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
+
+/* A resolved request: its nodes in release order, batch numbers set, and the cut. */
+struct cut {
+	struct target *t;
+	size_t n;
+	int *sizes;
+	int batches;
+	int allowance;
+};
+
+static void cut_release(struct cut *cut)
+{
+	free(cut->t);
+	free(cut->sizes);
+	memset(cut, 0, sizeof(*cut));
+}
+
+static int cmp_target(const void *a, const void *b)
+{
+	const struct target *x = a, *y = b;
+
+	return (x->p.id > y->p.id) - (x->p.id < y->p.id);
+}
+
+/* Appends the rows of sql (with args) to *t, growing it. */
+static int append_targets(struct db_conn *c, const char *sql, const struct db_arg *args,
+                          size_t nargs, struct target **t, size_t *nt, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct target *grown;
+	int rc = db_query(c, sql, args, nargs, &rows, err, errlen);
+
+	if (rc)
+		return rc;
+	grown = rows.nrows ? realloc(*t, (*nt + rows.nrows) * sizeof(**t)) : *t;
+	if (rows.nrows && !grown) {
+		db_rows_release(&rows);
+		return CMDB_ENOMEM;
+	}
+	*t = grown;
+	for (size_t i = 0; i < rows.nrows; i++) {
+		memset(&(*t)[*nt], 0, sizeof(**t));
+		store_map_row(&rows, i, target_cols, NTARGET_COLS, &(*t)[(*nt)++]);
+	}
+	db_rows_release(&rows);
+	return 0;
+}
+
+/*
+ * The named nodes in the order given, each checked to exist and be online; locked in
+ * share mode so that none goes offline before the release is written.
+ */
+static int load_named(struct db_conn *c, const int64_t *ids, size_t n, struct target **out,
+                      char *err, size_t errlen)
+{
+	struct target *found = NULL, *t = calloc(n, sizeof(*t));
+	struct db_arg *args = calloc(LOOKUP_CHUNK, sizeof(*args));
+	struct strbuf sql = STRBUF_INIT;
+	size_t nfound = 0;
+	int rc = CMDB_ENOMEM;
+
+	if (!t || !args)
+		goto out;
+	for (size_t at = 0; at < n; at += LOOKUP_CHUNK) {
+		size_t k = n - at < LOOKUP_CHUNK ? n - at : LOOKUP_CHUNK;
+
+		strbuf_release(&sql);
+		strbuf_adds(&sql, "SELECT " TARGET_COLS " FROM nodes WHERE id IN (");
+		store_add_placeholders(&sql, k);
+		strbuf_adds(&sql, ") LOCK IN SHARE MODE");
+		if (sql.failed) {
+			rc = CMDB_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < k; i++)
+			args[i] = DB_I64(ids[at + i]);
+		rc = append_targets(c, sql.buf, args, k, &found, &nfound, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (nfound)
+		qsort(found, nfound, sizeof(*found), cmp_target);
+	for (size_t i = 0; i < n; i++) {
+		struct target key = {.p.id = ids[i]};
+		struct target *hit =
+		    nfound ? bsearch(&key, found, nfound, sizeof(*found), cmp_target) : NULL;
+
+		if (!hit) {
+			snprintf(err, errlen, "node %lld does not exist", (long long)ids[i]);
+			rc = CMDB_EINVAL;
+			goto out;
+		}
+		if (hit->health != NODE_ONLINE) {
+			snprintf(err, errlen, "node %lld (%s) is offline", (long long)hit->p.id,
+			         hit->p.hostname);
+			rc = CMDB_EINVAL;
+			goto out;
+		}
+		t[i] = *hit;
+	}
+	*out = t;
+	t = NULL;
+	rc = 0;
+out:
+	strbuf_release(&sql);
+	free(found);
+	free(args);
+	free(t);
+	return rc;
+}
+
+/* Resolves the request's nodes and cuts them into batches; nothing is written. */
+static int resolve(struct db_conn *c, const struct release_request *rq, struct cut *cut, char *err,
+                   size_t errlen)
+{
+	const struct release_plan *p = rq->plan;
+	int rc;
+
+	memset(cut, 0, sizeof(*cut));
+	if (rq->n) {
+		rc = load_named(c, rq->node_ids, rq->n, &cut->t, err, errlen);
+		cut->n = rq->n;
+	} else {
+		rc = append_targets(c,
+		                    "SELECT " TARGET_COLS " FROM nodes WHERE status = 'online'"
+		                    " ORDER BY id LOCK IN SHARE MODE",
+		                    NULL, 0, &cut->t, &cut->n, err, errlen);
+		if (rc == 0 && cut->n == 0) {
+			snprintf(err, errlen, "no online nodes to release to");
+			rc = CMDB_EINVAL;
+		}
+	}
+	if (rc)
+		goto fail;
+	cut->sizes = calloc(cut->n, sizeof(*cut->sizes));
+	if (!cut->sizes) {
+		rc = CMDB_ENOMEM;
+		goto fail;
+	}
+	cut->batches = plan_cut(p->steps, p->nsteps, (int)cut->n, cut->sizes);
+	for (int b = 0, at = 0; b < cut->batches; at += cut->sizes[b++])
+		for (int i = 0; i < cut->sizes[b]; i++)
+			cut->t[at + i].p.batch = b + 1;
+	if (plan_check_pauses(p, cut->batches, err, errlen)) {
+		rc = CMDB_EINVAL;
+		goto fail;
+	}
+	cut->allowance = plan_allowance(p->max_failures, p->max_failure_percent, (int)cut->n);
+	return 0;
+fail:
+	cut_release(cut);
+	return rc;
+}
+
+static int insert_nodes(struct db_conn *c, int64_t release_id, const struct cut *cut, char *err,
+                        size_t errlen)
+{
+	struct db_arg *args = calloc(INSERT_CHUNK * 5, sizeof(*args));
+	struct strbuf sql = STRBUF_INIT;
+	int rc = 0;
+
+	if (!args)
+		return CMDB_ENOMEM;
+	for (size_t at = 0; at < cut->n && rc == 0; at += INSERT_CHUNK) {
+		size_t k = cut->n - at < INSERT_CHUNK ? cut->n - at : INSERT_CHUNK;
+
+		strbuf_release(&sql);
+		strbuf_adds(&sql, "INSERT INTO release_task_nodes"
+		                  " (release_task_id, node_id, node_ip, agent_port, batch, status)"
+		                  " VALUES ");
+		for (size_t i = 0; i < k; i++) {
+			const struct preview_node *x = &cut->t[at + i].p;
+
+			strbuf_adds(&sql, i ? ",(?, ?, ?, ?, ?, 'pending')"
+			                    : "(?, ?, ?, ?, ?, 'pending')");
+			args[i * 5 + 0] = DB_I64(release_id);
+			args[i * 5 + 1] = DB_I64(x->id);
+			args[i * 5 + 2] = DB_STR(x->ip);
+			args[i * 5 + 3] = DB_I64(x->agent_port);
+			args[i * 5 + 4] = DB_I64(x->batch);
+		}
+		rc = sql.failed ? CMDB_ENOMEM
+		                : db_exec(c, sql.buf, args, k * 5, NULL, NULL, err, errlen);
+	}
+	strbuf_release(&sql);
+	free(args);
+	return rc;
+}
+
+static int make_token(char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[8];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -1;
+	for (int i = 0; i < 8; i++) {
+		out[i * 2] = hex[raw[i] >> 4];
+		out[i * 2 + 1] = hex[raw[i] & 15];
+	}
+	out[16] = '\0';
+	return 0;
+}
+
+/* A time of the plan as a DATETIME literal, or SQL NULL when not given. */
+static struct db_arg time_arg(int64_t ms, char *buf)
+{
+	if (!ms)
+		return DB_NULL;
+	format_db_time(ms, buf, STORE_TIME_LEN);
+	return DB_STR(buf);
+}
+
+static int insert_release(struct db_conn *c, const struct release_request *rq,
+                          const struct cut *cut, uint64_t *id, char *err, size_t errlen)
+{
+	const struct release_plan *p = rq->plan;
+	char token[17], steps[PLAN_TEXT_MAX], pauses[PLAN_TEXT_MAX];
+	char nb[STORE_TIME_LEN], ea[STORE_TIME_LEN];
+	struct db_arg args[13];
+
+	if (make_token(token)) {
+		snprintf(err, errlen, "no randomness for the idempotency token");
+		return CMDB_ERR;
+	}
+	if (plan_steps_format(p->steps, p->nsteps, steps, sizeof(steps)) ||
+	    plan_pauses_format(p->pause_after, p->npauses, pauses, sizeof(pauses))) {
+		snprintf(err, errlen, "the plan is too long to store");
+		return CMDB_EINVAL;
+	}
+	args[0] = DB_I64(rq->version);
+	args[1] = p->batch_size > 0 ? DB_I64(p->batch_size) : DB_NULL;
+	args[2] = DB_I64(cut->batches);
+	args[3] = DB_I64((int64_t)cut->n);
+	args[4] = DB_STR(token);
+	args[5] = DB_STR(rq->idem.principal);
+	args[6] = DB_STR(steps);
+	args[7] = DB_STR(pauses);
+	args[8] = p->max_failures >= 0 ? DB_I64(p->max_failures) : DB_NULL;
+	args[9] = p->max_failure_percent >= 0 ? DB_I64(p->max_failure_percent) : DB_NULL;
+	args[10] = DB_I64(cut->allowance);
+	args[11] = time_arg(p->not_before_ms, nb);
+	args[12] = time_arg(p->expires_at_ms, ea);
+	return db_exec(c,
+	               "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
+	               " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
+	               " pause_after, max_failures, max_failure_percent, failure_allowance,"
+	               " not_before, expires_at) VALUES (?, 'pending', ?, ?, ?, ?,"
+	               " UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?)",
+	               args, 13, NULL, id, err, errlen);
+}
+
+int store_release_create(struct db_conn *c, const struct release_request *rq, struct release *out,
+                         int *replayed, char *err, size_t errlen)
+{
+	struct cut cut = {0};
+	int64_t seen = 0;
+	uint64_t id = 0;
+	int rc;
+
+	*replayed = 0;
+	rc = db_begin(c, err, errlen);
+	if (rc)
+		return rc;
+	if (rq->idem.key) {
+		rc = store_idem_claim(c, "releases", &rq->idem, &seen, err, errlen);
+		if (rc == 1) {
+			db_rollback(c);
+			*replayed = 1;
+			return store_release_get(c, seen, out, err, errlen);
+		}
+		if (rc)
+			goto out;
+	}
+	rc = resolve(c, rq, &cut, err, errlen);
+	if (rc == 0)
+		rc = insert_release(c, rq, &cut, &id, err, errlen);
+	if (rc == 0)
+		rc = insert_nodes(c, (int64_t)id, &cut, err, errlen);
+	if (rc == 0 && rq->idem.key)
+		rc = store_idem_bind(c, "releases", &rq->idem, (int64_t)id, err, errlen);
+	if (rc == 0)
+		rc = db_commit(c, err, errlen);
+	cut_release(&cut);
+	if (rc == 0)
+		return store_release_get(c, (int64_t)id, out, err, errlen);
+out:
+	db_rollback(c);
+	cut_release(&cut);
+	return rc;
+}
+
+/* The lowest unfinished release that has one of the cut's nodes, or 0. */
+static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *waiting, char *err,
+                           size_t errlen)
+{
+	struct db_arg *args = calloc(LOOKUP_CHUNK, sizeof(*args));
+	struct strbuf sql = STRBUF_INIT;
+	int rc = 0;
+
+	*waiting = 0;
+	if (!args)
+		return CMDB_ENOMEM;
+	for (size_t at = 0; at < cut->n && rc == 0; at += LOOKUP_CHUNK) {
+		size_t k = cut->n - at < LOOKUP_CHUNK ? cut->n - at : LOOKUP_CHUNK;
+		struct db_rows rows = DB_ROWS_INIT;
+		int64_t id;
+
+		strbuf_release(&sql);
+		strbuf_adds(&sql, "SELECT MIN(t.id) FROM release_tasks t JOIN release_task_nodes rn"
+		                  " ON rn.release_task_id = t.id WHERE t.finished_at IS NULL"
+		                  " AND rn.node_id IN (");
+		store_add_placeholders(&sql, k);
+		strbuf_adds(&sql, ")");
+		for (size_t i = 0; i < k; i++)
+			args[i] = DB_I64(cut->t[at + i].p.id);
+		rc = sql.failed ? CMDB_ENOMEM : db_query(c, sql.buf, args, k, &rows, err, errlen);
+		if (rc == 0 && rows.nrows && (id = db_cell_i64(&rows, 0, 0)) > 0 &&
+		    (*waiting == 0 || id < *waiting))
+			*waiting = id;
+		db_rows_release(&rows);
+	}
+	strbuf_release(&sql);
+	free(args);
+	return rc;
+}
+
+int store_release_preview(struct db_conn *c, const struct release_request *rq,
+                          struct release_preview *out, char *err, size_t errlen)
+{
+	struct target *offline = NULL;
+	struct cut cut = {0};
+	size_t noffline = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = db_begin(c, err, errlen);
+	if (rc)
+		return rc;
+	rc = resolve(c, rq, &cut, err, errlen);
+	if (rc == 0)
+		rc = preview_waiting(c, &cut, &out->waiting_for, err, errlen);
+	if (rc == 0 && rq->n == 0)
+		rc = append_targets(c,
+		                    "SELECT " TARGET_COLS " FROM nodes WHERE status <> 'online'"
+		                    " ORDER BY id",
+		                    NULL, 0, &offline, &noffline, err, errlen);
+	db_rollback(c); /* nothing was written; this only ends the share locks */
+	if (rc)
+		goto fail;
+	out->nodes = calloc(cut.n, sizeof(*out->nodes));
+	out->left_out = calloc(noffline ? noffline : 1, sizeof(*out->left_out));
+	if (!out->nodes || !out->left_out) {
+		rc = CMDB_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < cut.n; i++)
+		out->nodes[i] = cut.t[i].p;
+	for (size_t i = 0; i < noffline; i++)
+		out->left_out[i] = offline[i].p;
+	out->n = cut.n;
+	out->nleft = noffline;
+	out->total = (int)cut.n;
+	out->batch_count = cut.batches;
+	out->allowance = cut.allowance;
+	out->sizes = cut.sizes;
+	cut.sizes = NULL;
+	cut_release(&cut);
+	free(offline);
+	return 0;
+fail:
+	cut_release(&cut);
+	free(offline);
+	store_release_preview_release(out);
+	return rc;
+}
+
+void store_release_preview_release(struct release_preview *p)
+{
+	free(p->sizes);
+	free(p->nodes);
+	free(p->left_out);
+	memset(p, 0, sizeof(*p));
+}

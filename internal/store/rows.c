@@ -1,0 +1,86 @@
+/*
+ * store/rows: result rows into structs, by column tables (store_internal.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+void store_copy_time(const struct db_rows *r, size_t row, size_t col, char *buf)
+{
+	const char *v = db_cell(r, row, col);
+
+	if (!v || db_time_to_rfc3339(v, buf, STORE_TIME_LEN))
+		buf[0] = '\0';
+}
+
+void store_map_row(const struct db_rows *r, size_t row, const struct store_col *cols, size_t ncols,
+                   void *out)
+{
+	char *base = out;
+
+	for (size_t i = 0; i < ncols; i++) {
+		const char *v = db_cell(r, row, i);
+		void *field = base + cols[i].offset;
+		int st;
+
+		switch (cols[i].kind) {
+		case COL_I64:
+			*(int64_t *)field = db_cell_i64(r, row, i);
+			break;
+		case COL_INT:
+			*(int *)field = (int)db_cell_i64(r, row, i);
+			break;
+		case COL_INT_OR_UNSET:
+			*(int *)field = v ? (int)db_cell_i64(r, row, i) : -1;
+			break;
+		case COL_STR:
+			str_copy(field, v ? v : "", cols[i].size);
+			break;
+		case COL_TIME:
+			store_copy_time(r, row, i, field);
+			break;
+		case COL_RELEASE_STATUS:
+			st = release_status_parse(v);
+			*(enum release_status *)field =
+			    st < 0 ? RELEASE_PENDING : (enum release_status)st;
+			break;
+		case COL_NODE_STATUS:
+			st = node_status_parse(v);
+			*(enum node_status *)field = st < 0 ? NODE_PENDING : (enum node_status)st;
+			break;
+		case COL_HEALTH:
+			*(enum node_health *)field =
+			    node_health_parse(v) == NODE_OFFLINE ? NODE_OFFLINE : NODE_ONLINE;
+			break;
+		}
+	}
+}
+
+int store_map_rows(const struct db_rows *r, const struct store_col *cols, size_t ncols,
+                   size_t elem_size, void **out, size_t *n)
+{
+	char *arr = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (r->nrows == 0)
+		return 0;
+	arr = calloc(r->nrows, elem_size);
+	if (!arr)
+		return CMDB_ENOMEM;
+	for (size_t i = 0; i < r->nrows; i++) {
+		memset(arr + i * elem_size, 0, elem_size);
+		store_map_row(r, i, cols, ncols, arr + i * elem_size);
+	}
+	*out = arr;
+	*n = r->nrows;
+	return 0;
+}
+
+void store_add_placeholders(struct strbuf *sb, size_t n)
+{
+	strbuf_grow(sb, 2 * n);
+	for (size_t i = 0; i < n; i++)
+		strbuf_add(sb, i ? ",?" : "?", i ? 2 : 1);
+}
