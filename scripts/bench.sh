@@ -14,6 +14,9 @@ NODES=2000 BATCH=200 DELAY=0.5
 SMALL_NODES=200 SMALL_BATCH=50 SMALL_DELAY=0.2
 WRK_SECONDS=10 WRK_CONNECTIONS=32
 INFLIGHT='' POLL_MIN_MS=20 POLL_MAX_MS=2000 API_THREADS=''
+# Many releases at once: CONC_RELEASES of CONC_NODES disjoint nodes each, created together.
+CONC_RELEASES=20 CONC_NODES=100 CONC_BATCH=10 CONC_DELAY=1.0
+SECTIONS=big,small,api,concurrent
 # Agents listen here; tests use 9543/9643 and `make run` 9443, so all can run together.
 PORT=9743
 # Node i listens on 127.0.$((1 + i / 250)).$((1 + i % 250)): that range holds this many.
@@ -26,13 +29,18 @@ usage() {
 usage: scripts/bench.sh [--nodes N] [--batch B] [--delay S] [--small-nodes N]
                         [--small-batch B] [--small-delay S] [--wrk-seconds S]
                         [--wrk-connections C] [--inflight C] [--poll-min-ms M]
-                        [--poll-max-ms X] [--api-threads T]
+                        [--poll-max-ms X] [--api-threads T] [--conc-releases R]
+                        [--conc-nodes N] [--conc-batch B] [--conc-delay S]
+                        [--sections big,small,api,concurrent]
 Defaults: --nodes $NODES --batch $BATCH --delay $DELAY --small-nodes $SMALL_NODES
 --small-batch $SMALL_BATCH --small-delay $SMALL_DELAY --wrk-seconds $WRK_SECONDS
 --wrk-connections $WRK_CONNECTIONS; --inflight is RELEASE_MAX_INFLIGHT for the controller
 and the floor (default max(256, batch)); --poll-min-ms/--poll-max-ms are
 RELEASE_POLL_INTERVAL_MS/RELEASE_POLL_MAX_MS for both ($POLL_MIN_MS/$POLL_MAX_MS);
---api-threads is CMDB_API_THREADS under wrk (default: the connection count).
+--api-threads is CMDB_API_THREADS under wrk (default: the connection count);
+--conc-* shape the concurrent section ($CONC_RELEASES releases of $CONC_NODES nodes,
+batch $CONC_BATCH, delay $CONC_DELAY s); --sections runs only the named sections
+(api needs big). A section not run shows n/a.
 EOF
 }
 
@@ -60,22 +68,32 @@ while [ $# -gt 0 ]; do
   --poll-min-ms) POLL_MIN_MS=$2 ;;
   --poll-max-ms) POLL_MAX_MS=$2 ;;
   --api-threads) API_THREADS=$2 ;;
+  --conc-releases) CONC_RELEASES=$2 ;;
+  --conc-nodes) CONC_NODES=$2 ;;
+  --conc-batch) CONC_BATCH=$2 ;;
+  --conc-delay) CONC_DELAY=$2 ;;
+  --sections) SECTIONS=$2 ;;
   *) usage >&2; die "unknown option $1" ;;
   esac
   shift 2
 done
 for v in NODES BATCH SMALL_NODES SMALL_BATCH WRK_SECONDS WRK_CONNECTIONS POLL_MIN_MS \
-  POLL_MAX_MS; do
+  POLL_MAX_MS CONC_RELEASES CONC_NODES CONC_BATCH; do
   is_uint "${!v}" || die "${v,,} must be a positive integer, got '${!v}'"
 done
-for v in DELAY SMALL_DELAY; do
+for v in DELAY SMALL_DELAY CONC_DELAY; do
   is_secs "${!v}" || die "${v,,} must be seconds (e.g. 0.5), got '${!v}'"
 done
 [ -n "$INFLIGHT" ] || INFLIGHT=$((BATCH > 256 ? BATCH : 256))
 [ -n "$API_THREADS" ] || API_THREADS=$WRK_CONNECTIONS
 is_uint "$INFLIGHT" || die "--inflight must be a positive integer"
 is_uint "$API_THREADS" || die "--api-threads must be a positive integer"
-for n in "$NODES" "$SMALL_NODES"; do
+[[ ,$SECTIONS, =~ ,api, ]] && ! [[ ,$SECTIONS, =~ ,big, ]] && die "--sections: api needs big"
+for s in ${SECTIONS//,/ }; do
+  [[ $s =~ ^(big|small|api|concurrent)$ ]] || die "--sections: unknown section $s"
+done
+section() { [[ ,$SECTIONS, == *,$1,* ]]; }
+for n in "$NODES" "$SMALL_NODES" "$((CONC_RELEASES * CONC_NODES))"; do
   [ "$n" -le "$ADDR_MAX" ] || die "$n nodes: the simulated address range holds $ADDR_MAX"
 done
 
@@ -254,48 +272,122 @@ VERSION=$(date +%s)
 echo "== set-up: MariaDB"
 stack_db "$WORK/db" >/dev/null || die "MariaDB did not start"
 
-echo "== release of $NODES nodes, batch $BATCH, agent delay ${DELAY} s, then the floor"
-# agentsim mints each node's certificate from the dev CA itself; gen.sh's multi-address
-# agent.pem is not used here, so a handful of addresses is enough for it.
-stack_certs "$WORK/certs-big" 4
-start_sim "$NODES" "$DELAY" "$BATCH" big
-BIG_SIM_THREADS=$SIM_THREADS
-run_release big "$NODES" "$BATCH"
-BIG_ID=$R_ID BIG_STATUS=$R_STATUS BIG_WALL=$R_WALL_MS BIG_WALL_SOURCE=$R_WALL_SOURCE
-BIG_SQL=$R_SQL BIG_SQL_PER_NODE=$R_SQL_PER_NODE BIG_CPU=$R_CPU_S BIG_RSS=$R_RSS_MIB
-run_floor "$NODES" "$BATCH"
-BIG_FLOOR=$F_WALL_MS BIG_FLOOR_REQ=$F_REQUESTS BIG_FLOOR_CPU=$F_CPU_S BIG_FLOOR_RSS=$F_RSS_MIB
-BIG_IDEAL=$(awk -v n="$NODES" -v b="$BATCH" -v d="$DELAY" \
-  'BEGIN { printf "%d", int((n + b - 1) / b) * d * 1000 }')
-BIG_RATIO=$(calc "$BIG_WALL / $BIG_FLOOR")
-stop_pid "$SIM_PID"
+# Figures of a section that does not run stay null (shown as n/a).
+for v in BIG_ID BIG_STATUS BIG_WALL BIG_WALL_SOURCE BIG_SQL BIG_SQL_PER_NODE BIG_CPU BIG_RSS \
+  BIG_FLOOR BIG_FLOOR_REQ BIG_FLOOR_CPU BIG_FLOOR_RSS BIG_IDEAL BIG_RATIO BIG_SIM_THREADS \
+  SMALL_STATUS SMALL_WALL SMALL_WALL_SOURCE SMALL_SQL SMALL_SQL_PER_NODE SMALL_CPU SMALL_RSS \
+  SMALL_FLOOR SMALL_FLOOR_REQ SMALL_FLOOR_CPU SMALL_FLOOR_RSS SMALL_RATIO SMALL_SIM_THREADS \
+  FULL_STATUS FULL_RPS FULL_P99 FULL_NON2XX FULL_BYTES SUM_STATUS SUM_RPS SUM_P99 SUM_NON2XX \
+  SUM_BYTES WRK_THREADS C_ALONE_MS C_TOGETHER_MS C_RATIO C_STATUSES C_CPU C_RSS C_INFLIGHT; do
+  printf -v "$v" null
+done
 
-echo "== release of $SMALL_NODES nodes, batch $SMALL_BATCH, agent delay ${SMALL_DELAY} s"
-stack_certs "$WORK/certs-small" 4
-start_sim "$SMALL_NODES" "$SMALL_DELAY" "$SMALL_BATCH" small
-VERSION=$((VERSION + 1))
-run_release small "$SMALL_NODES" "$SMALL_BATCH"
-SMALL_STATUS=$R_STATUS SMALL_WALL=$R_WALL_MS SMALL_WALL_SOURCE=$R_WALL_SOURCE
-SMALL_SQL=$R_SQL SMALL_SQL_PER_NODE=$R_SQL_PER_NODE SMALL_CPU=$R_CPU_S SMALL_RSS=$R_RSS_MIB
-run_floor "$SMALL_NODES" "$SMALL_BATCH"
-SMALL_FLOOR=$F_WALL_MS SMALL_FLOOR_REQ=$F_REQUESTS SMALL_FLOOR_CPU=$F_CPU_S
-SMALL_FLOOR_RSS=$F_RSS_MIB
-SMALL_RATIO=$(calc "$SMALL_WALL / $SMALL_FLOOR")
-stop_pid "$SIM_PID"
+if section big; then
+  echo "== release of $NODES nodes, batch $BATCH, agent delay ${DELAY} s, then the floor"
+  # agentsim mints each node's certificate from the dev CA itself; gen.sh's multi-address
+  # agent.pem is not used here, so a handful of addresses is enough for it.
+  stack_certs "$WORK/certs-big" 4
+  start_sim "$NODES" "$DELAY" "$BATCH" big
+  BIG_SIM_THREADS=$SIM_THREADS
+  run_release big "$NODES" "$BATCH"
+  BIG_ID=$R_ID BIG_STATUS=$R_STATUS BIG_WALL=$R_WALL_MS BIG_WALL_SOURCE=$R_WALL_SOURCE
+  BIG_SQL=$R_SQL BIG_SQL_PER_NODE=$R_SQL_PER_NODE BIG_CPU=$R_CPU_S BIG_RSS=$R_RSS_MIB
+  run_floor "$NODES" "$BATCH"
+  BIG_FLOOR=$F_WALL_MS BIG_FLOOR_REQ=$F_REQUESTS BIG_FLOOR_CPU=$F_CPU_S BIG_FLOOR_RSS=$F_RSS_MIB
+  BIG_IDEAL=$(awk -v n="$NODES" -v b="$BATCH" -v d="$DELAY" \
+    'BEGIN { printf "%d", int((n + b - 1) / b) * d * 1000 }')
+  BIG_RATIO=$(calc "$BIG_WALL / $BIG_FLOOR")
+  stop_pid "$SIM_PID"
 
-echo "== API: wrk, $WRK_CONNECTIONS connections, ${WRK_SECONDS} s, release $BIG_ID ($NODES nodes)"
-export CMDB_DB_NAME=cmdb_bench_big
-stack_cmdb "$WORK/api-cmdb.log" RELEASE_EXECUTOR_ENABLED=0 CMDB_API_THREADS="$API_THREADS" ||
-  die "cmdb did not start"
-WRK_THREADS=$(nproc)
-[ "$WRK_THREADS" -le "$WRK_CONNECTIONS" ] || WRK_THREADS=$WRK_CONNECTIONS
-run_wrk "/api/v1/releases/$BIG_ID"
-FULL_STATUS=$W_STATUS FULL_RPS=$W_RPS FULL_P99=$W_P99_MS FULL_NON2XX=$W_NON2XX
-FULL_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID" | wc -c)
-run_wrk "/api/v1/releases/$BIG_ID?view=summary"
-SUM_STATUS=$W_STATUS SUM_RPS=$W_RPS SUM_P99=$W_P99_MS SUM_NON2XX=$W_NON2XX
-SUM_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID?view=summary" | wc -c)
-stop_pid "$CMDB_PID"
+fi
+
+if section small; then
+  echo "== release of $SMALL_NODES nodes, batch $SMALL_BATCH, agent delay ${SMALL_DELAY} s"
+  stack_certs "$WORK/certs-small" 4
+  start_sim "$SMALL_NODES" "$SMALL_DELAY" "$SMALL_BATCH" small
+  SMALL_SIM_THREADS=$SIM_THREADS
+  VERSION=$((VERSION + 1))
+  run_release small "$SMALL_NODES" "$SMALL_BATCH"
+  SMALL_STATUS=$R_STATUS SMALL_WALL=$R_WALL_MS SMALL_WALL_SOURCE=$R_WALL_SOURCE
+  SMALL_SQL=$R_SQL SMALL_SQL_PER_NODE=$R_SQL_PER_NODE SMALL_CPU=$R_CPU_S SMALL_RSS=$R_RSS_MIB
+  run_floor "$SMALL_NODES" "$SMALL_BATCH"
+  SMALL_FLOOR=$F_WALL_MS SMALL_FLOOR_REQ=$F_REQUESTS SMALL_FLOOR_CPU=$F_CPU_S
+  SMALL_FLOOR_RSS=$F_RSS_MIB
+  SMALL_RATIO=$(calc "$SMALL_WALL / $SMALL_FLOOR")
+  stop_pid "$SIM_PID"
+
+fi
+
+if section api; then
+  echo "== API: wrk, $WRK_CONNECTIONS connections, ${WRK_SECONDS} s, release $BIG_ID ($NODES nodes)"
+  export CMDB_DB_NAME=cmdb_bench_big
+  stack_cmdb "$WORK/api-cmdb.log" RELEASE_EXECUTOR_ENABLED=0 CMDB_API_THREADS="$API_THREADS" ||
+    die "cmdb did not start"
+  WRK_THREADS=$(nproc)
+  [ "$WRK_THREADS" -le "$WRK_CONNECTIONS" ] || WRK_THREADS=$WRK_CONNECTIONS
+  run_wrk "/api/v1/releases/$BIG_ID"
+  FULL_STATUS=$W_STATUS FULL_RPS=$W_RPS FULL_P99=$W_P99_MS FULL_NON2XX=$W_NON2XX
+  FULL_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID" | wc -c)
+  run_wrk "/api/v1/releases/$BIG_ID?view=summary"
+  SUM_STATUS=$W_STATUS SUM_RPS=$W_RPS SUM_P99=$W_P99_MS SUM_NON2XX=$W_NON2XX
+  SUM_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID?view=summary" | wc -c)
+  stop_pid "$CMDB_PID"
+
+fi
+
+# run_concurrent: one release of CONC_NODES nodes alone, then CONC_RELEASES releases of
+# as many disjoint nodes created together, each time timed in the database from the
+# first started_at to the last finished_at.
+run_concurrent() {
+  local total=$((CONC_RELEASES * CONC_NODES)) k list log ids=()
+  C_INFLIGHT=$((CONC_RELEASES * CONC_BATCH > 256 ? CONC_RELEASES * CONC_BATCH : 256))
+  stack_certs "$WORK/certs-conc" 4
+  start_sim "$total" "$CONC_DELAY" "$((CONC_RELEASES * CONC_BATCH))" conc
+  new_database cmdb_bench_conc || die "migrate of cmdb_bench_conc failed"
+  register_nodes "$total" || die "registering $total nodes failed"
+  # ids k*N+1 .. (k+1)*N for release k; node ids follow registration order.
+  list_of() { seq -s, $(($1 * CONC_NODES + 1)) $((($1 + 1) * CONC_NODES)); }
+  conc_cmdb() { # conc_cmdb LOG: an executor sized for the whole set
+    stack_cmdb "$1" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+      RELEASE_MAX_ACTIVE="$CONC_RELEASES" RELEASE_MAX_INFLIGHT="$C_INFLIGHT" \
+      RELEASE_POLL_INTERVAL_MS="$POLL_MIN_MS" RELEASE_POLL_MAX_MS="$POLL_MAX_MS" ||
+      die "cmdb did not start"
+  }
+  all_finished() { [ "$(sql "SELECT COUNT(*) FROM release_tasks WHERE finished_at IS NULL")" = 0 ]; }
+  span_ms() { sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, MIN(started_at), MAX(finished_at)) / 1000)
+                   FROM release_tasks WHERE id $1"; }
+
+  stack_cmdb "$WORK/conc-create.log" RELEASE_EXECUTOR_ENABLED=0 || die "cmdb did not start"
+  api POST /api/v1/releases "{\"version\":$VERSION,\"batch_size\":$CONC_BATCH,\"node_ids\":[$(list_of 0)]}"
+  [ "$HTTP_STATUS" = 201 ] || die "POST /api/v1/releases answered $HTTP_STATUS: $BODY"
+  stop_pid "$CMDB_PID"
+  conc_cmdb "$WORK/conc-alone.log"
+  wait_until 600 all_finished || die "the lone release did not finish"
+  stop_pid "$CMDB_PID"
+  C_ALONE_MS=$(span_ms "= 1")
+
+  stack_cmdb "$WORK/conc-create.log" RELEASE_EXECUTOR_ENABLED=0 || die "cmdb did not start"
+  for ((k = 0; k < CONC_RELEASES; k++)); do
+    api POST /api/v1/releases "{\"version\":$((VERSION + 1)),\"batch_size\":$CONC_BATCH,\"node_ids\":[$(list_of "$k")]}"
+    [ "$HTTP_STATUS" = 201 ] || die "POST /api/v1/releases answered $HTTP_STATUS: $BODY"
+  done
+  stop_pid "$CMDB_PID"
+  conc_cmdb "$WORK/conc-together.log"
+  wait_until 600 all_finished || die "the $CONC_RELEASES releases did not finish"
+  proc_figures "$CMDB_PID" || die "cannot read /proc/$CMDB_PID"
+  C_CPU=$CPU_S C_RSS=$RSS_MIB
+  stop_pid "$CMDB_PID"
+  C_TOGETHER_MS=$(span_ms "> 1")
+  C_STATUSES=$(sql "SELECT GROUP_CONCAT(DISTINCT status) FROM release_tasks")
+  C_RATIO=$(calc "$C_TOGETHER_MS / $C_ALONE_MS")
+  stop_pid "$SIM_PID"
+}
+
+if section concurrent; then
+  echo "== $CONC_RELEASES releases of $CONC_NODES nodes (batch $CONC_BATCH, delay ${CONC_DELAY} s): one alone, then all together"
+  VERSION=$((VERSION + 2))
+  run_concurrent
+fi
 
 V_RATIO=$(verdict "$BIG_RATIO" "<=" 1.15)
 V_SMALL=$(verdict "$SMALL_WALL" "<" 1000)
@@ -305,11 +397,12 @@ V_FULL_RPS=$(verdict "$FULL_RPS" ">=" 500)
 V_FULL_P99=$(verdict "$FULL_P99" "<" 50)
 V_SUM_RPS=$(verdict "$SUM_RPS" ">=" 5000)
 V_SUM_P99=$(verdict "$SUM_P99" "<" 50)
+V_CONC=$(verdict "$C_RATIO" "<=" 1.5)
 # Answers that are not 200 are no throughput: such a figure is flagged, not passed.
-if [ "$FULL_STATUS" != 200 ] || [ "$FULL_NON2XX" != 0 ]; then
+if section api && { [ "$FULL_STATUS" != 200 ] || [ "$FULL_NON2XX" != 0 ]; }; then
   V_FULL_RPS="miss (HTTP $FULL_STATUS)" V_FULL_P99="miss (HTTP $FULL_STATUS)"
 fi
-if [ "$SUM_STATUS" != 200 ] || [ "$SUM_NON2XX" != 0 ]; then
+if section api && { [ "$SUM_STATUS" != 200 ] || [ "$SUM_NON2XX" != 0 ]; }; then
   V_SUM_RPS="miss (HTTP $SUM_STATUS)" V_SUM_P99="miss (HTTP $SUM_STATUS)"
 fi
 
@@ -328,7 +421,7 @@ jq -n \
   --argjson inflight "$INFLIGHT" --argjson pmin "$POLL_MIN_MS" --argjson pmax "$POLL_MAX_MS" \
   --argjson wsec "$WRK_SECONDS" --argjson wconn "$WRK_CONNECTIONS" \
   --argjson wthr "$WRK_THREADS" --argjson athr "$API_THREADS" \
-  --argjson bsim "$BIG_SIM_THREADS" --argjson ssim "$SIM_THREADS" \
+  --argjson bsim "$BIG_SIM_THREADS" --argjson ssim "$SMALL_SIM_THREADS" \
   --arg bstatus "$BIG_STATUS" --argjson bwall "$(nul "$BIG_WALL")" --arg bsrc "$BIG_WALL_SOURCE" \
   --argjson bcpu "$BIG_CPU" --argjson brss "$BIG_RSS" --argjson bsql "$BIG_SQL" \
   --argjson bsqlpn "$BIG_SQL_PER_NODE" --argjson bfloor "$BIG_FLOOR" \
@@ -347,9 +440,15 @@ jq -n \
   --arg vratio "$V_RATIO" --arg vsmall "$V_SMALL" --arg vsql "$V_SQL" --arg vrss "$V_RSS" \
   --arg vfrps "$V_FULL_RPS" --arg vfp99 "$V_FULL_P99" --arg vurps "$V_SUM_RPS" \
   --arg vup99 "$V_SUM_P99" \
+  --argjson creleases "$CONC_RELEASES" --argjson cnodes "$CONC_NODES" \
+  --argjson cbatch "$CONC_BATCH" --argjson cdelay "$CONC_DELAY" --argjson cinflight "$C_INFLIGHT" \
+  --argjson calone "$C_ALONE_MS" --argjson ctogether "$C_TOGETHER_MS" \
+  --argjson cratio "$C_RATIO" --arg cstatuses "$C_STATUSES" --argjson ccpu "$C_CPU" \
+  --argjson crss "$C_RSS" --arg vconc "$V_CONC" --arg sections "$SECTIONS" \
   '{
     timestamp: $stamp, commit: $commit, uncommitted_changes: ($dirty == "yes"),
     machine: { nproc: $nproc, cpu_model: $cpu, mem_total_kib: $memkb, kernel: $kernel },
+    sections: $sections,
     params: { inflight: $inflight, poll_min_ms: $pmin, poll_max_ms: $pmax,
               wrk_seconds: $wsec, wrk_connections: $wconn, wrk_threads: $wthr,
               api_threads: $athr },
@@ -373,7 +472,13 @@ jq -n \
       summary: { http_status: $ustatus, requests_per_s: $urps, p99_ms: $up99,
                  non_2xx: $unon, body_bytes: $ubytes }
     },
+    concurrent: { releases: $creleases, nodes_each: $cnodes, batch: $cbatch,
+                  agent_delay_s: $cdelay, inflight: $cinflight, max_active: $creleases,
+                  alone_wall_ms: $calone, together_wall_ms: $ctogether,
+                  together_over_alone: $cratio, statuses: $cstatuses,
+                  controller_cpu_s: $ccpu, controller_peak_rss_mib: $crss },
     targets: {
+      concurrent_together_over_alone_max: 1.5,
       release_over_floor_max: 1.15, small_release_wall_ms_below: 1000,
       sql_statements_per_node_max: 4, peak_rss_mib_below: 64,
       full_get_rps_min: 500, summary_get_rps_min: 5000, p99_ms_below: 50
@@ -381,7 +486,8 @@ jq -n \
     verdicts: { release_over_floor: $vratio, small_release_wall: $vsmall,
                 sql_statements_per_node: $vsql, peak_rss: $vrss,
                 full_get_rps: $vfrps, full_get_p99: $vfp99,
-                summary_get_rps: $vurps, summary_get_p99: $vup99 }
+                summary_get_rps: $vurps, summary_get_p99: $vup99,
+                concurrent: $vconc }
   }' >"$OUT" || die "could not write $OUT"
 cp "$OUT" "$RESULTS/latest.json"
 
@@ -411,4 +517,9 @@ row "  p99 (ms)" "$(show "$FULL_P99")" "< 50" "$V_FULL_P99"
 row "GET ?view=summary ($SUM_BYTES B, HTTP $SUM_STATUS) req/s" "$(show "$SUM_RPS")" \
   ">= 5000" "$V_SUM_RPS"
 row "  p99 (ms)" "$(show "$SUM_P99")" "< 50" "$V_SUM_P99"
+row "$CONC_RELEASES x $CONC_NODES nodes /$CONC_BATCH @${CONC_DELAY}s: statuses" "$(show "$C_STATUSES")" "success" ""
+row "  one alone, first start to last end (ms)" "$(show "$C_ALONE_MS")" "" ""
+row "  all together (ms)" "$(show "$C_TOGETHER_MS")" "" ""
+row "  together / alone" "$(show "$C_RATIO")" "<= 1.5" "$V_CONC"
+row "  controller CPU (s); peak RSS (MiB)" "$(show "$C_CPU"); $(show "$C_RSS")" "" ""
 echo "written to ${OUT#"$ROOT"/} and bench/results/latest.json; logs in var/bench"

@@ -65,6 +65,11 @@ A release that succeeds (5 nodes, batches of 2):
 A release that fails in batch 2 at web-03; batch 3 is skipped:
   curl -s -X POST $API/api/v1/releases -H 'Content-Type: application/json' \\
        -d '{"version": 3, "batch_size": 2, "node_ids": [$all]}'
+A canary: web-01 alone, then a pause until you resume it:
+  curl -s -X POST $API/api/v1/releases -H 'Content-Type: application/json' \\
+       -d '{"version": 4, "batches": [1, 2], "node_ids": [$ids], "pause_after": [1]}'
+  curl -s -X POST $API/api/v1/releases/1/resume      # or .../pause, .../cancel
+Preview without creating:  add ?dry_run=1 to the POST
 Watch one:
   curl -s $API/api/v1/releases/1 | jq
 List, newest first:   curl -s '$API/api/v1/releases?limit=10'

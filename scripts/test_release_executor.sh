@@ -197,6 +197,29 @@ check_eq "logs: no controller lost a lease" 0 "$(cat "$WORK"/cmdb-*.log | grep -
 check_eq "agents: 18 applies for 3 x 6 nodes, none twice" "18 0" \
   "$(( $(total_applies) - applied )) $(grep '^apply ' "$APPLY_LOG" | sed 's/.* key=//' | sort | uniq -d | wc -l)"
 
+echo "== operator controls (issue 8): a canary pauses by itself, a cancel skips the rest, a tolerated failure"
+api POST /api/v1/releases '{"version":50,"batches":[1,2],"node_ids":[3,4,5],"pause_after":[1]}'
+check_eq "curl: canary release created (201)" 201 "$HTTP_STATUS"
+R6=$(jq -r .id <<<"$BODY")
+paused() { [ "$(sql "SELECT status, owner IS NULL FROM release_tasks WHERE id=$R6")" = $'paused\t1' ]; }
+check "sql: the canary pauses after batch 1 and is handed back (no owner)" wait_until 30 paused
+check_eq "sql: paused_reason and paused_through record the plan's pause" "paused after batch 1 (pause_after) 1" \
+  "$(sql "SELECT paused_reason, paused_through FROM release_tasks WHERE id=$R6" | tr '\t' ' ')"
+check_eq "sql: batch 1 (node 3) success, batch 2 pending" "1:3:success 2:4:pending 2:5:pending" \
+  "$(sql "SELECT GROUP_CONCAT(CONCAT(batch, ':', node_id, ':', status) ORDER BY id SEPARATOR ' ') FROM release_task_nodes WHERE release_task_id=$R6")"
+api POST "/api/v1/releases/$R6/cancel"
+check_eq "curl: cancel answers 200 cancelled" "200 cancelled" "$HTTP_STATUS $(jq -r .status <<<"$BODY")"
+check_eq "sql: cancelled and finished at once, by local; batch 2 skipped with the reason" \
+  "cancelled 1 local 2 release cancelled by local" \
+  "$(sql "SELECT t.status, t.finished_at IS NOT NULL, t.updated_by, COUNT(*), MAX(n.error_msg) FROM release_tasks t JOIN release_task_nodes n ON n.release_task_id=t.id AND n.status='skipped' WHERE t.id=$R6 GROUP BY t.id" | tr '\t' ' ')"
+check_eq "agents: only the canary node was applied" 1 "$(grep -c "^apply .*-r$R6-" "$APPLY_LOG")"
+api POST /api/v1/releases '{"version":51,"batch_size":2,"node_ids":[8,9,10],"max_failures":1}'
+R7=$(jq -r .id <<<"$BODY")
+check "curl: the tolerant release finishes" wait_done "$R7"
+check_eq "sql: one failure within max_failures 1: partial, 2 success, 1 failed, allowance 1" \
+  "partial 2 1 1" \
+  "$(sql "SELECT status, success_nodes, failed_nodes, failure_allowance FROM release_tasks WHERE id=$R7" | tr '\t' ' ')"
+
 echo "== bad input changes nothing"
 releases_before=$(sql 'SELECT COUNT(*) FROM release_tasks')
 api POST /api/v1/releases '{"version":1,'
