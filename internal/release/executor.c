@@ -148,7 +148,8 @@ static int db_ready(struct release_executor *ex)
 	return 1;
 }
 
-static void add_run(struct release_executor *ex, int64_t id, uint64_t claim_statements)
+/* Loads a claimed release into the loop; -1 (after handing it back) when it cannot. */
+static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_statements)
 {
 	uint64_t before = ex->conn.statements;
 	struct run *r = NULL;
@@ -160,10 +161,11 @@ static void add_run(struct release_executor *ex, int64_t id, uint64_t claim_stat
 		log_error("executor", "release %lld: cannot load it: %s", (long long)id, err);
 		if (store_release_unlease(&ex->conn, id, ex->owner, err, sizeof(err)))
 			db_failed(ex, "handing back a release", err);
-		return;
+		return -1;
 	}
 	run_add_statements(r, claim_statements + ex->conn.statements - before);
 	ex->runs[ex->nruns++] = r;
+	return 0;
 }
 
 /* Expires releases that missed their expires_at, then claims work while there is room. */
@@ -195,7 +197,9 @@ static void scan(struct release_executor *ex)
 			return;
 		}
 		log_info("executor", "claimed release %lld", (long long)id);
-		add_run(ex, id, ex->conn.statements - before);
+		/* The claim would find the same release again: leave it to the next scan. */
+		if (add_run(ex, id, ex->conn.statements - before))
+			break;
 	}
 }
 
