@@ -38,6 +38,7 @@ struct release_executor {
 	char owner[STORE_OWNER_LEN];
 	struct run **runs; /* the releases driven now, at most cfg->max_active */
 	size_t nruns;
+	size_t *got;       /* per release: call slots it took this turn (plan_all) */
 	size_t rotate; /* where the next turn starts handing out call slots */
 	int64_t next_scan;
 	int64_t next_control;
@@ -64,7 +65,10 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	char host[64] = "host";
 	unsigned int salt = 0;
 
-	if (!ex || !(ex->runs = calloc((size_t)cfg->max_active, sizeof(*ex->runs)))) {
+	if (!ex || !(ex->runs = calloc((size_t)cfg->max_active, sizeof(*ex->runs))) ||
+	    !(ex->got = calloc((size_t)cfg->max_active, sizeof(*ex->got)))) {
+		if (ex)
+			free(ex->runs);
 		free(ex);
 		snprintf(err, errlen, "executor: out of memory");
 		return NULL;
@@ -73,6 +77,7 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	ex->ac = agentclient_new(&acfg, err, errlen);
 	if (!ex->ac) {
 		free(ex->runs);
+		free(ex->got);
 		free(ex);
 		return NULL;
 	}
@@ -102,6 +107,7 @@ void release_executor_free(struct release_executor *ex)
 	db_close(&ex->conn);
 	agentclient_free(ex->ac);
 	free(ex->runs);
+	free(ex->got);
 	free(ex);
 }
 
@@ -203,41 +209,44 @@ static void scan(struct release_executor *ex)
 	}
 }
 
+/* Releases whose status is read in one query. */
+#define CONTROL_CHUNK 64
+
 /* Reads the status of the releases no write has confirmed lately, and tells their runs. */
 static void control(struct release_executor *ex, int64_t now)
 {
-	struct release_control ctl[64];
-	int64_t ids[64];
-	size_t n = 0;
+	struct release_control ctl[CONTROL_CHUNK];
+	struct run *runs[CONTROL_CHUNK];
+	int64_t ids[CONTROL_CHUNK];
 	char err[512];
-	uint64_t before = ex->conn.statements;
-	int rc;
 
-	for (size_t i = 0; i < ex->nruns && n < 64; i++)
-		if (!run_gone(ex->runs[i]) && now - run_last_seen(ex->runs[i]) >= CONTROL_MS)
-			ids[n++] = run_id(ex->runs[i]);
-	if (n == 0)
-		return;
-	rc = store_release_control(&ex->conn, ex->owner, ids, n, ctl, err, sizeof(err));
-	if (rc) {
-		db_failed(ex, "reading release status", err);
-		return;
-	}
-	for (size_t i = 0; i < ex->nruns; i++) {
-		struct run *r = ex->runs[i];
+	for (size_t i = 0; i < ex->nruns;) {
+		uint64_t before = ex->conn.statements;
+		size_t n = 0;
 
-		for (size_t k = 0; k < n; k++) {
-			if (ctl[k].id != run_id(r))
-				continue;
-			run_add_statements(r, ex->conn.statements - before);
-			if (!ctl[k].owned) {
-				log_warn("executor",
-				         "release %lld: no longer ours (lease lost); leaving it",
-				         (long long)ctl[k].id);
-				run_lose(r);
-			} else {
-				run_observe(r, ctl[k].status, now);
+		for (; i < ex->nruns && n < CONTROL_CHUNK; i++) {
+			struct run *r = ex->runs[i];
+
+			if (!run_gone(r) && now - run_last_seen(r) >= CONTROL_MS) {
+				runs[n] = r;
+				ids[n++] = run_id(r);
 			}
+		}
+		if (n == 0)
+			continue;
+		if (store_release_control(&ex->conn, ex->owner, ids, n, ctl, err, sizeof(err))) {
+			db_failed(ex, "reading release status", err);
+			return;
+		}
+		for (size_t k = 0; k < n; k++) {
+			run_add_statements(runs[k], ex->conn.statements - before);
+			if (ctl[k].owned) {
+				run_observe(runs[k], ctl[k].status, now);
+				continue;
+			}
+			log_warn("executor", "release %lld: no longer ours (lease lost); leaving it",
+			         (long long)ids[k]);
+			run_lose(runs[k]);
 		}
 	}
 }
@@ -250,10 +259,8 @@ static void plan_all(struct release_executor *ex)
 {
 	size_t cap = (size_t)ex->cfg->max_inflight, inflight = agentclient_inflight(ex->ac);
 	size_t room = inflight < cap ? cap - inflight : 0, share, used = 0;
-	size_t *got = calloc(ex->nruns ? ex->nruns : 1, sizeof(*got));
+	size_t *got = ex->got;
 
-	if (!got)
-		return;
 	share = ex->nruns ? room / ex->nruns : 0;
 	if (share == 0 && room)
 		share = 1;
@@ -270,7 +277,6 @@ static void plan_all(struct release_executor *ex)
 		used += more > got[i] ? more - got[i] : 0;
 	}
 	ex->rotate = ex->nruns ? (ex->rotate + 1) % ex->nruns : 0;
-	free(got);
 }
 
 /* Writes what each release gathered; stops at the first database failure. */
