@@ -1,101 +1,107 @@
 /*
- * config: reads and validates the environment into struct config.
+ * config: the table of every setting, and the three things made from it: loading
+ * (config_load), the unknown-variable warning (config_check_unknown) and the README's
+ * table (config_write_markdown). Rules that tie several settings together follow the
+ * table in config_load.
  */
 #include "config/config.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/core.h"
 
-static int get_int(config_getenv_fn get, const char *name, int def, int min, int max, int *out,
-                   char *err, size_t errlen)
-{
-	const char *v = get(name);
-	int64_t n;
+enum kind {
+	K_STR,  /* copied into a char buffer of the struct */
+	K_INT,  /* an integer within [min, max] */
+	K_FLAG, /* exactly "0" or "1" */
+	K_ENUM, /* one of choices; the index is stored as an int */
+};
 
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	if (parse_int64(v, min, max, &n)) {
-		snprintf(err, errlen, "%s: want an integer from %d to %d, got \"%.64s\"", name, min,
-		         max, v);
-		return CMDB_EINVAL;
-	}
-	*out = (int)n;
-	return 0;
-}
+struct setting {
+	const char *name;
+	enum kind kind;
+	const char *def;             /* default as text; "" is "unset" for K_STR */
+	int min, max;                /* K_INT */
+	const char *const *choices;  /* K_ENUM, NULL-terminated */
+	const char *values;          /* K_STR: what a value looks like, for the docs */
+	size_t off, size;            /* the field in struct config; its size for K_STR */
+	int (*check)(const char *name, const char *v, char *err, size_t errlen);
+	const char *doc;             /* one line of documentation */
+};
 
-static int get_str(config_getenv_fn get, const char *name, const char *def, char *buf, size_t len,
-                   char *err, size_t errlen)
-{
-	const char *v = get(name);
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define STR(n, f, d, vals, chk, doc)                                                             \
+	{n, K_STR, d, 0, 0, NULL, vals, FIELD(f), chk, doc}
+#define INT(n, f, d, lo, hi, doc) {n, K_INT, #d, lo, hi, NULL, NULL, FIELD(f), NULL, doc}
+#define FLAG(n, f, d, doc)        {n, K_FLAG, #d, 0, 1, NULL, NULL, FIELD(f), NULL, doc}
+#define ENUM(n, f, d, ch, doc)    {n, K_ENUM, d, 0, 0, ch, NULL, FIELD(f), NULL, doc}
 
-	if (!v)
-		v = def;
-	if (str_copy(buf, v, len) >= len) {
-		snprintf(err, errlen, "%s: longer than %zu characters", name, len - 1);
-		return CMDB_EINVAL;
-	}
-	return 0;
-}
+static int check_listen(const char *name, const char *v, char *err, size_t errlen);
 
-/* 1 when "ip:port" names a 127.0.0.0/8 address. */
-static int is_loopback(const char *listen)
-{
-	return strncmp(listen, "127.", 4) == 0;
-}
+/* The same order as enum log_level. */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 
-/* The API's transport and identity settings, and the rule that ties them together. */
-static int load_api_security(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
-{
-	int rc;
+static const struct setting settings[] = {
+    STR("CMDB_LISTEN", listen, "127.0.0.1:8080", "IPv4:port", check_listen, "API address"),
+    INT("CMDB_API_THREADS", api_threads, 16, 1, 512, "API worker threads"),
+    STR("CMDB_MIGRATIONS_DIR", migrations_dir, "migrations", "path", NULL,
+        "where `cmdb migrate` finds `NNNN_*.sql`"),
+    ENUM("CMDB_LOG_LEVEL", log_level, "info", log_levels, "records below this level are dropped"),
+    STR("CMDB_DB_HOST", db_host, "127.0.0.1", "host", NULL, "MariaDB server"),
+    INT("CMDB_DB_PORT", db_port, 3306, 1, 65535, "its port"),
+    STR("CMDB_DB_USER", db_user, "cmdb", "name", NULL, "database user"),
+    STR("CMDB_DB_PASSWORD", db_password, "", "secret", NULL,
+        "its password; never logged"),
+    STR("CMDB_DB_NAME", db_name, "cmdb", "name", NULL, "database"),
+    STR("CMDB_DB_SOCKET", db_socket, "", "path", NULL,
+        "unix socket; overrides host and port"),
+    FLAG("RELEASE_EXECUTOR_ENABLED", executor_enabled, 0,
+         "1 runs the executor in `cmdb serve`"),
+    INT("RELEASE_EXECUTOR_INTERVAL", executor_interval_s, 2, 1, 3600,
+        "seconds between scans for new work"),
+    INT("RELEASE_MAX_INFLIGHT", max_inflight, 256, 1, 10000, "agent calls in flight at once"),
+    INT("RELEASE_MAX_ACTIVE", max_active, 16, 1, 1000,
+        "releases one controller drives at once, all sharing `RELEASE_MAX_INFLIGHT`"),
+    INT("RELEASE_POLL_INTERVAL_MS", poll_interval_ms, 20, 1, 60000,
+        "shortest delay between task-status polls; a poll waits a tenth of the task's age,"
+        " at least this..."),
+    INT("RELEASE_POLL_MAX_MS", poll_max_ms, 2000, 10, 600000,
+        "...and at most this; not below `RELEASE_POLL_INTERVAL_MS`"),
+    INT("RELEASE_NODE_RETRIES", node_retries, 3, 0, 20,
+        "retries of a transient agent error (refused, reset, timeout, 429, 5xx) before the"
+        " node fails; back-off 250 ms doubling to 8 s, with jitter, honouring `Retry-After`"),
+    INT("RELEASE_NODE_TIMEOUT", node_timeout_s, 600, 1, 86400,
+        "seconds a node's task may take from its dispatch before the node fails"),
+    INT("RELEASE_LEASE_SECONDS", lease_s, 30, 5, 3600,
+        "how long a controller's claim on a running release lasts without renewal"),
+    STR("AGENT_CA_FILE", agent_ca_file, "", "path", NULL,
+        "CA that signs agent server certificates; required with the executor"),
+    STR("AGENT_CERT_FILE", agent_cert_file, "", "path", NULL,
+        "the controller's client certificate; required with the executor"),
+    STR("AGENT_KEY_FILE", agent_key_file, "", "path", NULL,
+        "its key; required with the executor"),
+    INT("AGENT_CONNECT_TIMEOUT", agent_connect_timeout_s, 15, 1, 600,
+        "seconds to connect to an agent"),
+    INT("AGENT_REQUEST_TIMEOUT", agent_request_timeout_s, 60, 1, 3600,
+        "seconds for one agent request"),
+    STR("CMDB_TLS_CERT", tls_cert, "", "path", NULL,
+        "serve the API over HTTPS with this certificate (chain); needs `CMDB_TLS_KEY`"),
+    STR("CMDB_TLS_KEY", tls_key, "", "path", NULL, "its unencrypted key"),
+    STR("CMDB_CLIENT_CA", client_ca, "", "path", NULL,
+        "verify API client certificates against this CA; a verified client may write"
+        " (`cert:<CN>`); needs TLS"),
+    STR("CMDB_API_TOKENS_FILE", tokens_file, "", "path", NULL,
+        "bearer tokens, `name:sha256hex[:writer|reader]` per line; the file must be mode 600"),
+};
 
-	if ((rc = get_str(get, "CMDB_TLS_CERT", "", cfg->tls_cert, sizeof(cfg->tls_cert), err,
-	                  errlen)) ||
-	    (rc = get_str(get, "CMDB_TLS_KEY", "", cfg->tls_key, sizeof(cfg->tls_key), err,
-	                  errlen)) ||
-	    (rc = get_str(get, "CMDB_CLIENT_CA", "", cfg->client_ca, sizeof(cfg->client_ca), err,
-	                  errlen)) ||
-	    (rc = get_str(get, "CMDB_API_TOKENS_FILE", "", cfg->tokens_file,
-	                  sizeof(cfg->tokens_file), err, errlen)))
-		return rc;
-	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
-		snprintf(err, errlen, "CMDB_TLS_CERT and CMDB_TLS_KEY: set both or neither");
-		return CMDB_EINVAL;
-	}
-	if (cfg->client_ca[0] && !cfg->tls_cert[0]) {
-		snprintf(err, errlen,
-		         "CMDB_CLIENT_CA: client certificates need TLS;"
-		         " set CMDB_TLS_CERT and CMDB_TLS_KEY too");
-		return CMDB_EINVAL;
-	}
-	if ((cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) != 0) ||
-	    (cfg->tls_key[0] && access(cfg->tls_key, R_OK) != 0) ||
-	    (cfg->client_ca[0] && access(cfg->client_ca, R_OK) != 0)) {
-		snprintf(err, errlen, "%s: cannot read the file",
-		         cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) ? "CMDB_TLS_CERT"
-		         : cfg->tls_key[0] && access(cfg->tls_key, R_OK) ? "CMDB_TLS_KEY"
-		                                                         : "CMDB_CLIENT_CA");
-		return CMDB_EINVAL;
-	}
-	cfg->auth_required = cfg->tokens_file[0] || cfg->client_ca[0];
-	if (!cfg->auth_required && !is_loopback(cfg->listen)) {
-		snprintf(err, errlen,
-		         "CMDB_LISTEN: %s is not a loopback address, and without"
-		         " CMDB_API_TOKENS_FILE or CMDB_CLIENT_CA anyone who reaches it"
-		         " could push configuration to the fleet; refusing to start",
-		         cfg->listen);
-		return CMDB_EINVAL;
-	}
-	return 0;
-}
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 /* Requires an IPv4 literal and a port: the API must never bind by accident. */
-static int check_listen(const char *v, char *err, size_t errlen)
+static int check_listen(const char *name, const char *v, char *err, size_t errlen)
 {
 	char ip[64];
 	const char *colon = strrchr(v, ':');
@@ -110,8 +116,54 @@ static int check_listen(const char *v, char *err, size_t errlen)
 		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "CMDB_LISTEN: want IPv4:port such as 127.0.0.1:8080, got \"%.64s\"",
-	         v);
+	snprintf(err, errlen, "%s: want IPv4:port such as 127.0.0.1:8080, got \"%.64s\"", name, v);
+	return CMDB_EINVAL;
+}
+
+/* Parses one setting's value (or its default) into cfg. */
+static int load_one(struct config *cfg, const struct setting *s, const char *v, char *err,
+                    size_t errlen)
+{
+	char *field = (char *)cfg + s->off;
+	int64_t n;
+	int i;
+
+	switch (s->kind) {
+	case K_STR:
+		if (str_copy(field, v, s->size) >= s->size) {
+			snprintf(err, errlen, "%s: longer than %zu characters", s->name, s->size - 1);
+			return CMDB_EINVAL;
+		}
+		return s->check ? s->check(s->name, field, err, errlen) : 0;
+	case K_INT:
+	case K_FLAG:
+		if (parse_int64(v, s->min, s->max, &n)) {
+			if (s->kind == K_FLAG)
+				snprintf(err, errlen, "%s: want 0 or 1, got \"%.64s\"", s->name, v);
+			else
+				snprintf(err, errlen, "%s: want an integer from %d to %d, got \"%.64s\"",
+				         s->name, s->min, s->max, v);
+			return CMDB_EINVAL;
+		}
+		*(int *)(void *)field = (int)n;
+		return 0;
+	case K_ENUM:
+		for (i = 0; s->choices[i]; i++)
+			if (strcmp(s->choices[i], v) == 0) {
+				*(int *)(void *)field = i;
+				return 0;
+			}
+		snprintf(err, errlen, "%s: want one of", s->name);
+		for (i = 0; s->choices[i]; i++) {
+			size_t len = strlen(err);
+			snprintf(err + len, errlen - len, "%s %s", i ? "," : "", s->choices[i]);
+		}
+		{
+			size_t len = strlen(err);
+			snprintf(err + len, errlen - len, "; got \"%.64s\"", v);
+		}
+		return CMDB_EINVAL;
+	}
 	return CMDB_EINVAL;
 }
 
@@ -128,37 +180,74 @@ static int check_file(const char *name, const char *path, char *err, size_t errl
 	return 0;
 }
 
-/* Every variable config_load() reads, and CMDB_LOG_LEVEL (read by cmd/cmdb). */
-static const char *const settings[] = {
-    "AGENT_CA_FILE",
-    "AGENT_CERT_FILE",
-    "AGENT_CONNECT_TIMEOUT",
-    "AGENT_KEY_FILE",
-    "AGENT_REQUEST_TIMEOUT",
-    "CMDB_API_THREADS",
-    "CMDB_API_TOKENS_FILE",
-    "CMDB_CLIENT_CA",
-    "CMDB_DB_HOST",
-    "CMDB_DB_NAME",
-    "CMDB_DB_PASSWORD",
-    "CMDB_DB_PORT",
-    "CMDB_DB_SOCKET",
-    "CMDB_DB_USER",
-    "CMDB_LISTEN",
-    "CMDB_LOG_LEVEL",
-    "CMDB_MIGRATIONS_DIR",
-    "CMDB_TLS_CERT",
-    "CMDB_TLS_KEY",
-    "RELEASE_EXECUTOR_ENABLED",
-    "RELEASE_EXECUTOR_INTERVAL",
-    "RELEASE_LEASE_SECONDS",
-    "RELEASE_MAX_ACTIVE",
-    "RELEASE_MAX_INFLIGHT",
-    "RELEASE_NODE_RETRIES",
-    "RELEASE_NODE_TIMEOUT",
-    "RELEASE_POLL_INTERVAL_MS",
-    "RELEASE_POLL_MAX_MS",
-};
+/* The API's transport and identity settings, and the rules that tie them together. */
+static int check_api_security(struct config *cfg, char *err, size_t errlen)
+{
+	const char *unreadable = NULL;
+
+	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+		snprintf(err, errlen, "CMDB_TLS_CERT and CMDB_TLS_KEY: set both or neither");
+		return CMDB_EINVAL;
+	}
+	if (cfg->client_ca[0] && !cfg->tls_cert[0]) {
+		snprintf(err, errlen,
+		         "CMDB_CLIENT_CA: client certificates need TLS;"
+		         " set CMDB_TLS_CERT and CMDB_TLS_KEY too");
+		return CMDB_EINVAL;
+	}
+	if (cfg->tls_cert[0] && access(cfg->tls_cert, R_OK) != 0)
+		unreadable = "CMDB_TLS_CERT";
+	else if (cfg->tls_key[0] && access(cfg->tls_key, R_OK) != 0)
+		unreadable = "CMDB_TLS_KEY";
+	else if (cfg->client_ca[0] && access(cfg->client_ca, R_OK) != 0)
+		unreadable = "CMDB_CLIENT_CA";
+	if (unreadable) {
+		snprintf(err, errlen, "%s: cannot read the file", unreadable);
+		return CMDB_EINVAL;
+	}
+	cfg->auth_required = cfg->tokens_file[0] || cfg->client_ca[0];
+	if (!cfg->auth_required && strncmp(cfg->listen, "127.", 4) != 0) {
+		snprintf(err, errlen,
+		         "CMDB_LISTEN: %s is not a loopback address, and without"
+		         " CMDB_API_TOKENS_FILE or CMDB_CLIENT_CA anyone who reaches it"
+		         " could push configuration to the fleet; refusing to start",
+		         cfg->listen);
+		return CMDB_EINVAL;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const char *v = get(settings[i].name);
+
+		if ((rc = load_one(cfg, &settings[i], v ? v : settings[i].def, err, errlen)))
+			return rc;
+	}
+	if (cfg->poll_max_ms < cfg->poll_interval_ms) {
+		snprintf(err, errlen,
+		         "RELEASE_POLL_MAX_MS: must not be below RELEASE_POLL_INTERVAL_MS");
+		return CMDB_EINVAL;
+	}
+	if (need_agent && cfg->executor_enabled &&
+	    ((rc = check_file("AGENT_CA_FILE", cfg->agent_ca_file, err, errlen)) ||
+	     (rc = check_file("AGENT_CERT_FILE", cfg->agent_cert_file, err, errlen)) ||
+	     (rc = check_file("AGENT_KEY_FILE", cfg->agent_key_file, err, errlen))))
+		return rc;
+	if ((rc = check_api_security(cfg, err, errlen)))
+		return rc;
+	cfg->db.host = cfg->db_host;
+	cfg->db.port = (unsigned int)cfg->db_port;
+	cfg->db.user = cfg->db_user;
+	cfg->db.password = cfg->db_password;
+	cfg->db.name = cfg->db_name;
+	cfg->db.socket = cfg->db_socket[0] ? cfg->db_socket : NULL;
+	return 0;
+}
 
 int config_check_unknown(char *const *env, void (*warn)(const char *name))
 {
@@ -172,10 +261,10 @@ int config_check_unknown(char *const *env, void (*warn)(const char *name))
 		if (strncmp(*env, "CMDB_", 5) != 0 && strncmp(*env, "RELEASE_", 8) != 0 &&
 		    strncmp(*env, "AGENT_", 6) != 0)
 			continue;
-		for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-			if (strlen(settings[i]) == n && strncmp(settings[i], *env, n) == 0)
+		for (i = 0; i < NSETTINGS; i++)
+			if (strlen(settings[i].name) == n && strncmp(settings[i].name, *env, n) == 0)
 				break;
-		if (i < sizeof(settings) / sizeof(settings[0]))
+		if (i < NSETTINGS)
 			continue;
 		if (n >= sizeof(name))
 			n = sizeof(name) - 1;
@@ -187,77 +276,45 @@ int config_check_unknown(char *const *env, void (*warn)(const char *name))
 	return unknown;
 }
 
-int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen)
+/* Writes s with every '|' escaped, as a Markdown table cell needs. */
+static void cell(FILE *out, const char *s)
 {
-	const char *exec = get("RELEASE_EXECUTOR_ENABLED");
-	int port = 0, rc;
+	for (; *s; s++) {
+		if (*s == '|')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+}
 
-	memset(cfg, 0, sizeof(*cfg));
-	if ((rc = get_str(get, "CMDB_LISTEN", "127.0.0.1:8080", cfg->listen, sizeof(cfg->listen),
-	                  err, errlen)) ||
-	    (rc = check_listen(cfg->listen, err, errlen)) ||
-	    (rc = get_int(get, "CMDB_API_THREADS", 16, 1, 512, &cfg->api_threads, err, errlen)) ||
-	    (rc = get_str(get, "CMDB_MIGRATIONS_DIR", "migrations", cfg->migrations_dir,
-	                  sizeof(cfg->migrations_dir), err, errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_HOST", "127.0.0.1", cfg->db_host, sizeof(cfg->db_host), err,
-	                  errlen)) ||
-	    (rc = get_int(get, "CMDB_DB_PORT", 3306, 1, 65535, &port, err, errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_USER", "cmdb", cfg->db_user, sizeof(cfg->db_user), err,
-	                  errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_PASSWORD", "", cfg->db_password, sizeof(cfg->db_password),
-	                  err, errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_NAME", "cmdb", cfg->db_name, sizeof(cfg->db_name), err,
-	                  errlen)) ||
-	    (rc = get_str(get, "CMDB_DB_SOCKET", "", cfg->db_socket, sizeof(cfg->db_socket), err,
-	                  errlen)))
-		return rc;
-	if (exec && strcmp(exec, "0") != 0 && strcmp(exec, "1") != 0) {
-		snprintf(err, errlen, "RELEASE_EXECUTOR_ENABLED: want 0 or 1, got \"%.64s\"", exec);
-		return CMDB_EINVAL;
+void config_write_markdown(FILE *out)
+{
+	fputs("| variable | default | values | meaning |\n|---|---|---|---|\n", out);
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+
+		fprintf(out, "| `%s` | ", s->name);
+		if (s->def[0])
+			fprintf(out, "`%s`", s->def);
+		else
+			fputs("unset", out);
+		fputs(" | ", out);
+		switch (s->kind) {
+		case K_STR:
+			cell(out, s->values);
+			break;
+		case K_INT:
+			fprintf(out, "%d to %d", s->min, s->max);
+			break;
+		case K_FLAG:
+			fputs("0 or 1", out);
+			break;
+		case K_ENUM:
+			for (int j = 0; s->choices[j]; j++)
+				fprintf(out, "%s`%s`", j ? ", " : "", s->choices[j]);
+			break;
+		}
+		fputs(" | ", out);
+		cell(out, s->doc);
+		fputs(" |\n", out);
 	}
-	cfg->executor_enabled = exec && strcmp(exec, "1") == 0;
-	if ((rc = get_int(get, "RELEASE_EXECUTOR_INTERVAL", 2, 1, 3600, &cfg->executor_interval_s,
-	                  err, errlen)) ||
-	    (rc = get_int(get, "RELEASE_MAX_INFLIGHT", 256, 1, 10000, &cfg->max_inflight, err,
-	                  errlen)) ||
-	    (rc = get_int(get, "RELEASE_POLL_INTERVAL_MS", 20, 1, 60000, &cfg->poll_interval_ms,
-	                  err, errlen)) ||
-	    (rc = get_int(get, "RELEASE_POLL_MAX_MS", 2000, 10, 600000, &cfg->poll_max_ms, err,
-	                  errlen)) ||
-	    (rc = get_int(get, "RELEASE_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err, errlen)) ||
-	    (rc = get_int(get, "RELEASE_MAX_ACTIVE", 16, 1, 1000, &cfg->max_active, err, errlen)) ||
-	    (rc =
-	         get_int(get, "RELEASE_NODE_RETRIES", 3, 0, 20, &cfg->node_retries, err, errlen)) ||
-	    (rc = get_int(get, "RELEASE_NODE_TIMEOUT", 600, 1, 86400, &cfg->node_timeout_s, err,
-	                  errlen)) ||
-	    (rc = get_str(get, "AGENT_CA_FILE", "", cfg->agent_ca_file, sizeof(cfg->agent_ca_file),
-	                  err, errlen)) ||
-	    (rc = get_str(get, "AGENT_CERT_FILE", "", cfg->agent_cert_file,
-	                  sizeof(cfg->agent_cert_file), err, errlen)) ||
-	    (rc = get_str(get, "AGENT_KEY_FILE", "", cfg->agent_key_file,
-	                  sizeof(cfg->agent_key_file), err, errlen)) ||
-	    (rc = get_int(get, "AGENT_CONNECT_TIMEOUT", 15, 1, 600, &cfg->agent_connect_timeout_s,
-	                  err, errlen)) ||
-	    (rc = get_int(get, "AGENT_REQUEST_TIMEOUT", 60, 1, 3600, &cfg->agent_request_timeout_s,
-	                  err, errlen)))
-		return rc;
-	if (cfg->poll_max_ms < cfg->poll_interval_ms) {
-		snprintf(err, errlen,
-		         "RELEASE_POLL_MAX_MS: must not be below RELEASE_POLL_INTERVAL_MS");
-		return CMDB_EINVAL;
-	}
-	if (need_agent && cfg->executor_enabled &&
-	    ((rc = check_file("AGENT_CA_FILE", cfg->agent_ca_file, err, errlen)) ||
-	     (rc = check_file("AGENT_CERT_FILE", cfg->agent_cert_file, err, errlen)) ||
-	     (rc = check_file("AGENT_KEY_FILE", cfg->agent_key_file, err, errlen))))
-		return rc;
-	if ((rc = load_api_security(cfg, get, err, errlen)))
-		return rc;
-	cfg->db.host = cfg->db_host;
-	cfg->db.port = (unsigned int)port;
-	cfg->db.user = cfg->db_user;
-	cfg->db.password = cfg->db_password;
-	cfg->db.name = cfg->db_name;
-	cfg->db.socket = cfg->db_socket[0] ? cfg->db_socket : NULL;
-	return 0;
 }

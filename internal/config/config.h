@@ -1,50 +1,56 @@
 /*
  * config: every setting of `cmdb` comes from the environment (never argv, so secrets
- * stay out of /proc/<pid>/cmdline). config_load validates all of it up front; a
- * missing or malformed value is an error naming the variable.
+ * stay out of /proc/<pid>/cmdline). Each setting is one row of a table in config.c
+ * (name, default, range, parser, one line of doc), from which config_load reads and
+ * validates everything up front, config_check_unknown warns about typos, and
+ * config_write_markdown prints the README's table. A missing or malformed value is an
+ * error naming the variable.
  */
 #ifndef CMDB_CONFIG_H
 #define CMDB_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "db/db.h"
 
 struct config {
-	char listen[64];           /* CMDB_LISTEN "ip:port", default 127.0.0.1:8080 */
-	int api_threads;           /* CMDB_API_THREADS, default 16 */
-	char migrations_dir[1024]; /* CMDB_MIGRATIONS_DIR, default "migrations" */
+	char listen[64];           /* CMDB_LISTEN "ip:port" */
+	int api_threads;           /* CMDB_API_THREADS */
+	char migrations_dir[1024]; /* CMDB_MIGRATIONS_DIR */
+	int log_level;             /* CMDB_LOG_LEVEL as an enum log_level (core/log.h) */
 
 	/* API transport and identity (all optional; see README "Security"). */
 	char tls_cert[1024];    /* CMDB_TLS_CERT: serve HTTPS with this certificate (chain) */
 	char tls_key[1024];     /* CMDB_TLS_KEY: its unencrypted key; required with the cert */
 	char client_ca[1024];   /* CMDB_CLIENT_CA: verify client certificates; needs TLS */
 	char tokens_file[1024]; /* CMDB_API_TOKENS_FILE: bearer tokens, mode 600 */
-	int auth_required;      /* a token file or a client CA is configured */
+	int auth_required;      /* derived: a token file or a client CA is configured */
 
-	/* CMDB_DB_*: strings point into buffers below */
+	/* CMDB_DB_*: the strings of db point into the buffers below */
 	struct db_config db;
 	char db_host[256];
+	int db_port;
 	char db_user[128];
 	char db_password[256];
 	char db_name[128];
 	char db_socket[1024];
 
 	int executor_enabled;    /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
-	int executor_interval_s; /* RELEASE_EXECUTOR_INTERVAL, default 2 */
-	int max_inflight;        /* RELEASE_MAX_INFLIGHT, default 256 */
-	int max_active;          /* RELEASE_MAX_ACTIVE, releases driven at once, default 16 */
-	int poll_interval_ms;    /* RELEASE_POLL_INTERVAL_MS, shortest poll delay, default 20 */
-	int poll_max_ms;         /* RELEASE_POLL_MAX_MS, longest poll delay, default 2000 */
-	int lease_s;             /* RELEASE_LEASE_SECONDS, default 30 */
-	int node_retries;        /* RELEASE_NODE_RETRIES, transient agent errors, default 3 */
-	int node_timeout_s;      /* RELEASE_NODE_TIMEOUT, one node's task at most, default 600 */
+	int executor_interval_s; /* RELEASE_EXECUTOR_INTERVAL */
+	int max_inflight;        /* RELEASE_MAX_INFLIGHT */
+	int max_active;          /* RELEASE_MAX_ACTIVE, releases driven at once */
+	int poll_interval_ms;    /* RELEASE_POLL_INTERVAL_MS, shortest poll delay */
+	int poll_max_ms;         /* RELEASE_POLL_MAX_MS, longest poll delay */
+	int lease_s;             /* RELEASE_LEASE_SECONDS */
+	int node_retries;        /* RELEASE_NODE_RETRIES, transient agent errors */
+	int node_timeout_s;      /* RELEASE_NODE_TIMEOUT, one node's task at most */
 
 	char agent_ca_file[1024];    /* AGENT_CA_FILE */
 	char agent_cert_file[1024];  /* AGENT_CERT_FILE */
 	char agent_key_file[1024];   /* AGENT_KEY_FILE */
-	int agent_connect_timeout_s; /* AGENT_CONNECT_TIMEOUT, default 15 */
-	int agent_request_timeout_s; /* AGENT_REQUEST_TIMEOUT, default 60 */
+	int agent_connect_timeout_s; /* AGENT_CONNECT_TIMEOUT */
+	int agent_request_timeout_s; /* AGENT_REQUEST_TIMEOUT */
 };
 
 /* Looks a variable up; NULL when unset. getenv() in production, a table in tests. */
@@ -53,7 +59,7 @@ typedef const char *(*config_getenv_fn)(const char *name);
 /*
  * Fills cfg from the environment. need_agent: the agent TLS files must be set and
  * readable (when the executor will run). Returns 0, or CMDB_EINVAL with err naming
- * the variable and what is wrong with it.
+ * the variable and what is wrong with it (never the value of a secret).
  */
 int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *err, size_t errlen);
 
@@ -64,5 +70,8 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
  * name is passed on, never the value. Returns how many there were.
  */
 int config_check_unknown(char *const *env, void (*warn)(const char *name));
+
+/* Writes the settings table as Markdown (the README's "Configuration" table). */
+void config_write_markdown(FILE *out);
 
 #endif

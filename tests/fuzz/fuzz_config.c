@@ -81,7 +81,8 @@ static void check_config(const struct config *c, int need_agent)
 	assert(c->db.host == c->db_host && c->db.user == c->db_user &&
 	       c->db.password == c->db_password && c->db.name == c->db_name);
 	assert(c->db.socket == (c->db_socket[0] ? c->db_socket : NULL));
-	assert(c->db.port >= 1 && c->db.port <= 65535);
+	assert(c->db.port >= 1 && c->db.port <= 65535 && c->db.port == (unsigned int)c->db_port);
+	assert(c->log_level >= 0 && c->log_level <= 3);
 	assert(c->executor_enabled == 0 || c->executor_enabled == 1);
 	assert(c->executor_interval_s >= 1 && c->executor_interval_s <= 3600);
 	assert(c->max_inflight >= 1 && c->max_inflight <= 10000);

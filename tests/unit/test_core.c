@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -11,6 +13,7 @@
 
 #include "agentclient/agentclient.h"
 #include "config/config.h"
+#include "core/log.h"
 #include "core/core.h"
 #include "db/migrate.h"
 #include "release/runner.h"
@@ -190,6 +193,32 @@ static void test_config_knows_every_setting_it_reads(void **state)
 	assert_int_equal(config_check_unknown(asked_env, note_unknown), 0);
 }
 
+static void test_config_log_level_and_markdown(void **state)
+{
+	static const char *const debug[] = {"CMDB_LOG_LEVEL", "warn", NULL};
+	static const char *const bad[] = {"CMDB_LOG_LEVEL", "trace", NULL};
+	struct config cfg;
+	char err[256], *doc = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(load(debug, &cfg, err), 0);
+	assert_int_equal(cfg.log_level, LOG_WARN);
+	assert_int_equal(load(bad, &cfg, err), CMDB_EINVAL);
+	assert_string_equal(err,
+	                    "CMDB_LOG_LEVEL: want one of debug, info, warn, error; got \"trace\"");
+	f = open_memstream(&doc, &len);
+	assert_non_null(f);
+	config_write_markdown(f);
+	fclose(f);
+	/* One row per setting, with its default, its range, and '|' escaped for Markdown. */
+	assert_non_null(strstr(doc, "| `RELEASE_MAX_INFLIGHT` | `256` | 1 to 10000 |"));
+	assert_non_null(strstr(doc, "| `AGENT_CA_FILE` | unset | path |"));
+	assert_non_null(strstr(doc, "[:writer\\|reader]"));
+	free(doc);
+}
+
 static int collect(const char *stmt, void *arg)
 {
 	char *out = arg;
@@ -262,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(test_config_errors_name_the_variable),
 	    cmocka_unit_test(test_config_unknown_names),
 	    cmocka_unit_test(test_config_knows_every_setting_it_reads),
+	    cmocka_unit_test(test_config_log_level_and_markdown),
 	    cmocka_unit_test(test_migrate_split),
 	    cmocka_unit_test(test_agent_failure_wording),
 	    cmocka_unit_test(test_idempotency_key_is_stable_and_valid),
