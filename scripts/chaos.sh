@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Chaos test (issue: nothing lost, nothing applied twice). Starts a private MariaDB,
 # the agent simulator and 3 controllers on one database, creates releases of varied
-# size (some with a failing node, some tolerating one failure), then for a while
+# size (half with a failing node: some tolerating one failure, the others rolling
+# themselves back when they fail), then for a while
 # kill -9s a random controller at random moments and restarts it, pauses, resumes and
 # cancels random releases through random controllers, and restarts MariaDB twice (once
 # gracefully, once with kill -9). Then it resumes what is still paused, waits for every
 # release to end and checks, from the simulator's apply log and the database, that
 # nothing was applied twice, nothing was lost, nothing is stuck, and no release
-# dispatched a node after a pause or cancel of it had returned.
+# dispatched a node after a pause or cancel of it had returned, and every failed release
+# with auto_rollback has exactly one rollback release.
 #
 #   scripts/chaos.sh [--seconds N] [--releases N] [--seed N]
 #
@@ -50,11 +52,12 @@ done
 stack_agentsim "$WORK/nodes.txt" "$WORK/agentsim.log" "$WORK/applies.log" || exit 1
 sim_pid=$AGENTSIM_PID
 
+# The fleet already runs version 1000, so that a rollback has a version to go back to.
 values=""
 for i in $(seq 1 "$NODES"); do
-  values+="${values:+,}('node-$i','127.0.$((1 + (i - 1) / 250)).$((1 + (i - 1) % 250))',$PORT,'online',UTC_TIMESTAMP(3),UTC_TIMESTAMP(3))"
+  values+="${values:+,}('node-$i','127.0.$((1 + (i - 1) / 250)).$((1 + (i - 1) % 250))',$PORT,'online',UTC_TIMESTAMP(3),UTC_TIMESTAMP(3),1000)"
 done
-sql "INSERT INTO nodes (hostname, ip, agent_port, status, created_at, updated_at) VALUES $values"
+sql "INSERT INTO nodes (hostname, ip, agent_port, status, created_at, updated_at, config_version) VALUES $values"
 
 # Controllers: slot k runs on a fixed API port; its log is appended across restarts.
 declare -a CPID CPORT
@@ -78,7 +81,7 @@ created=0
 for r in $(seq 1 "$RELEASES"); do
   size=$((3 + RANDOM % 30))
   ids=$(shuf -i 1-"$NODES" -n "$size" --random-source=<(yes "$SEED$r") | sort -n)
-  if [ $((r % 4)) -eq 0 ]; then # every fourth release includes a failing node
+  if [ $((r % 2)) -eq 0 ]; then # every other release includes a failing node
     ids=$(printf '%s\n%s\n' "$ids" "${FAILING[$((r % 3))]}" | sort -nu)
   else
     ids=$(printf '%s\n' "$ids" | grep -vxE "$(IFS='|'; echo "${FAILING[*]}")")
@@ -86,6 +89,8 @@ for r in $(seq 1 "$RELEASES"); do
   list=$(paste -sd, <<<"$ids")
   tolerate='' # every eighth release tolerates its one failing node and should end partial
   [ $((r % 8)) -eq 0 ] && tolerate=',"max_failures":1'
+  # The others with a failing node roll themselves back when they fail.
+  [ $((r % 8)) -ne 0 ] && [ $((r % 2)) -eq 0 ] && tolerate+=',"auto_rollback":true'
   api POST /api/v1/releases "{\"version\":$((1000 + r)),\"batch_size\":$((1 + RANDOM % 6)),\"node_ids\":[$list]$tolerate}"
   [ "$HTTP_STATUS" = 201 ] && created=$((created + 1))
 done
@@ -217,8 +222,13 @@ awk '
 read -r late_applies stop_violations <"$WORK/stops.txt"
 actions=$(wc -l <"$WORK/actions.log")
 check_eq "agents: no release dispatched a node after a pause or cancel of it returned ($actions actions, $late_applies in-flight applies seen after one)" 0 "$stop_violations"
+check_eq "sql: every failed release with auto_rollback has exactly one rollback release" 0 \
+  "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE t.auto_rollback = 1 AND t.status = 'failed' AND (SELECT COUNT(*) FROM release_tasks b WHERE b.rollback_of = t.id) <> 1")"
+check_eq "sql: no release that did not fail was rolled back on its own" 0 \
+  "$(sql "SELECT COUNT(*) FROM release_tasks b JOIN release_tasks t ON t.id = b.rollback_of WHERE t.status <> 'failed'")"
+rollbacks=$(sql "SELECT COUNT(*) FROM release_tasks WHERE rollback_of IS NOT NULL")
 check "agentsim survived" kill -0 "$sim_pid"
 
 nodes_total=$(sql "SELECT COUNT(*) FROM release_task_nodes")
-echo "figures: seed=$SEED seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release") actions=$actions pauses=$(grep -c ' pause ' "$WORK/actions.log") resumes=$(grep -c ' resume ' "$WORK/actions.log") cancels=$(grep -c ' cancel ' "$WORK/actions.log") late_applies=$late_applies $(sql "SELECT GROUP_CONCAT(CONCAT(status, '=', c) SEPARATOR ' ') FROM (SELECT status, COUNT(*) c FROM release_tasks GROUP BY status) x")"
+echo "figures: seed=$SEED seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release") actions=$actions pauses=$(grep -c ' pause ' "$WORK/actions.log") resumes=$(grep -c ' resume ' "$WORK/actions.log") cancels=$(grep -c ' cancel ' "$WORK/actions.log") late_applies=$late_applies rollbacks=$rollbacks $(sql "SELECT GROUP_CONCAT(CONCAT(status, '=', c) SEPARATOR ' ') FROM (SELECT status, COUNT(*) c FROM release_tasks GROUP BY status) x")"
 end_checks

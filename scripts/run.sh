@@ -65,6 +65,11 @@ A release that succeeds (5 nodes, batches of 2):
 A release that fails in batch 2 at web-03; batch 3 is skipped:
   curl -s -X POST $API/api/v1/releases -H 'Content-Type: application/json' \\
        -d '{"version": 3, "batch_size": 2, "node_ids": [$all]}'
+Roll it back (each node it touched gets its previous version), or let it roll
+itself back with "auto_rollback": true in the release:
+  curl -s -X POST $API/api/v1/releases/2/rollback
+Which nodes do not run version 2:
+  curl -s '$API/api/v1/nodes?config_version_not=2'
 A canary: web-01 alone, then a pause until you resume it:
   curl -s -X POST $API/api/v1/releases -H 'Content-Type: application/json' \\
        -d '{"version": 4, "batches": [1, 2], "node_ids": [$ids], "pause_after": [1]}'

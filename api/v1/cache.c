@@ -17,7 +17,8 @@ struct entry {
 	char key[KEY_MAX];
 	char *body;
 	size_t len;
-	uint64_t used; /* tick of the last hit, for LRU */
+	uint64_t used;      /* tick of the last hit, for LRU */
+	int64_t expires_ms; /* monotonic ms after which it is gone; 0: never */
 };
 
 struct api_cache {
@@ -80,6 +81,10 @@ int api_cache_get(struct api_cache *cache, const char *key, char **body, size_t 
 
 	pthread_mutex_lock(&cache->lock);
 	e = find(cache, key);
+	if (e && e->expires_ms && now_mono_ms() >= e->expires_ms) {
+		drop(cache, e);
+		e = NULL;
+	}
 	if (e && (*body = malloc(e->len)) != NULL) {
 		memcpy(*body, e->body, e->len);
 		*len = e->len;
@@ -113,7 +118,8 @@ static void evict_lru(struct api_cache *c)
 		drop(c, victim);
 }
 
-void api_cache_put(struct api_cache *cache, const char *key, const char *body, size_t len)
+void api_cache_put(struct api_cache *cache, const char *key, const char *body, size_t len,
+                   int64_t ttl_ms)
 {
 	struct entry *e;
 	char *copy;
@@ -136,6 +142,18 @@ void api_cache_put(struct api_cache *cache, const char *key, const char *body, s
 	e->body = copy;
 	e->len = len;
 	e->used = ++cache->tick;
+	e->expires_ms = ttl_ms > 0 ? now_mono_ms() + ttl_ms : 0;
 	cache->bytes += len;
+	pthread_mutex_unlock(&cache->lock);
+}
+
+void api_cache_drop_prefix(struct api_cache *cache, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->max_entries; i++)
+		if (cache->entries[i].body && strncmp(cache->entries[i].key, prefix, n) == 0)
+			drop(cache, &cache->entries[i]);
 	pthread_mutex_unlock(&cache->lock);
 }

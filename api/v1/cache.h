@@ -1,12 +1,15 @@
 /*
  * cache: rendered JSON bodies of finished releases. A finished release never changes
- * (history is kept, nothing rewrites it), so its answer can be served from memory.
- * Bounded by entry count and bytes; least recently used goes first. Thread-safe.
+ * (history is kept, nothing rewrites it), so its answer can be served from memory; the
+ * one thing that can still come is its rollback release (rolled_back_by), which is why
+ * an entry may carry a time to live. Bounded by entry count and bytes; least recently
+ * used goes first. Thread-safe.
  */
 #ifndef CMDB_API_CACHE_H
 #define CMDB_API_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct api_cache;
 
@@ -20,7 +23,14 @@ void api_cache_free(struct api_cache *cache);
  */
 int api_cache_get(struct api_cache *cache, const char *key, char **body, size_t *len);
 
-/* Stores a copy of body under key (replacing an older one); too large a body is skipped. */
-void api_cache_put(struct api_cache *cache, const char *key, const char *body, size_t len);
+/*
+ * Stores a copy of body under key (replacing an older one) for ttl_ms milliseconds, or
+ * for good when ttl_ms is 0; too large a body is skipped.
+ */
+void api_cache_put(struct api_cache *cache, const char *key, const char *body, size_t len,
+                   int64_t ttl_ms);
+
+/* Drops every entry whose key starts with prefix. */
+void api_cache_drop_prefix(struct api_cache *cache, const char *prefix);
 
 #endif

@@ -121,6 +121,16 @@ void api_send_not_allowed(struct mg_connection *conn, const char *allow)
 	send_error_with(conn, 405, "Allow", allow, msg);
 }
 
+int api_read_optional_json(struct mg_connection *conn, cJSON **doc)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
+	*doc = NULL;
+	if (ri->content_length <= 0 && !mg_get_header(conn, "Transfer-Encoding"))
+		return 0;
+	return api_read_json(conn, doc);
+}
+
 int api_read_json(struct mg_connection *conn, cJSON **doc)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -194,9 +204,16 @@ void api_send_store_error(struct mg_connection *conn, int code, const char *err)
 	case CMDB_EINVAL:
 		api_send_error(conn, 422, "%s", err);
 		break;
+	case CMDB_EFORBIDDEN:
+		api_send_error(conn, 403, "%s", err);
+		break;
 	case CMDB_EDBDOWN:
 		log_warn("api", "%s", err);
 		api_send_error(conn, 503, "database unavailable; retry later");
+		break;
+	case CMDB_ERETRY:
+		log_warn("api", "%s (tried again, and lost every time)", err);
+		api_send_error(conn, 503, "the database was busy with conflicting changes; retry");
 		break;
 	default:
 		log_error("api", "%s", err);

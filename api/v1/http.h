@@ -22,9 +22,12 @@ struct api_cache;
 
 struct api_ctx {
 	struct db_pool *pool;
-	struct api_cache *cache; /* rendered finished releases */
-	const struct auth *auth; /* bearer tokens; may hold none */
-	int auth_required;       /* writes need a principal (tokens or client CA configured) */
+	struct api_cache *cache;  /* rendered finished releases */
+	const struct auth *auth;  /* bearer tokens; may hold none */
+	int auth_required;        /* writes need a principal (tokens or client CA configured) */
+	int auto_rollback;        /* RELEASE_AUTO_ROLLBACK: a release's default auto_rollback */
+	int approval_min_nodes;   /* RELEASE_APPROVAL_MIN_NODES; 0: no such rule */
+	int approval_min_percent; /* RELEASE_APPROVAL_MIN_PERCENT; 0: no such rule */
 };
 
 struct api_request {
@@ -61,6 +64,8 @@ void api_send_not_allowed(struct mg_connection *conn, const char *allow);
  * 415) has been sent and -1 is returned.
  */
 int api_read_json(struct mg_connection *conn, cJSON **doc);
+/* The same for a body that may be left out: 0 with *doc NULL when there is none. */
+int api_read_optional_json(struct mg_connection *conn, cJSON **doc);
 
 /*
  * Reads the Idempotency-Key header into key (API_IDEM_KEY_MAX + 1 bytes). Returns 1 when
@@ -84,8 +89,9 @@ int api_query_flag(struct api_request *req, const char *name);
 /*
  * Answers a store/db error code: 404 for CMDB_ENOTFOUND, 409 for CMDB_ECONFLICT and
  * CMDB_ESTATE, 409 with "code": "idempotency_payload_mismatch" for CMDB_EMISMATCH,
- * 422 for CMDB_EINVAL (with err as the message), 503 when the database is away,
- * 500 otherwise (logged, with a generic message).
+ * 422 for CMDB_EINVAL (with err as the message), 403 for CMDB_EFORBIDDEN, 503 when the
+ * database is away or a transaction kept losing races (CMDB_ERETRY), 500 otherwise
+ * (logged, with a generic message).
  */
 void api_send_store_error(struct mg_connection *conn, int code, const char *err);
 

@@ -30,6 +30,10 @@ static const struct route routes[] = {
     {"releases", 1, "pause", "POST", api_releases_pause},
     {"releases", 1, "resume", "POST", api_releases_resume},
     {"releases", 1, "cancel", "POST", api_releases_cancel},
+    {"releases", 1, "approve", "POST", api_releases_approve},
+    {"releases", 1, "reject", "POST", api_releases_reject},
+    {"releases", 1, "rollback", "POST", api_releases_rollback},
+    {"alerts", 0, NULL, "POST", api_alerts_receive},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -12,7 +12,7 @@
 /* Registers every route on mg; ctx must outlive the server. */
 void api_router_install(struct mg_context *mg, struct api_ctx *ctx);
 
-/* Handlers, one module per collection (api/v1/nodes, api/v1/releases). */
+/* Handlers, one module per collection (api/v1/nodes, api/v1/releases, api/v1/alerts). */
 void api_nodes_list(struct api_request *req);
 void api_nodes_create(struct api_request *req);
 void api_nodes_get(struct api_request *req);
@@ -23,5 +23,9 @@ void api_releases_get(struct api_request *req);
 void api_releases_pause(struct api_request *req);
 void api_releases_resume(struct api_request *req);
 void api_releases_cancel(struct api_request *req);
+void api_releases_approve(struct api_request *req);
+void api_releases_reject(struct api_request *req);
+void api_releases_rollback(struct api_request *req);
+void api_alerts_receive(struct api_request *req);
 
 #endif

@@ -226,13 +226,49 @@ int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_
 	return 0;
 }
 
-int api_parse_node_patch(const cJSON *body, enum node_health *out, struct api_error *e)
+int api_parse_node_patch(const cJSON *body, struct node_patch_input *out, struct api_error *e)
 {
-	static const char *const fields[] = {"status", NULL};
+	static const char *const fields[] = {"status", "hostname", "ip", "agent_port", NULL};
+	enum node_health health = NODE_ONLINE;
+	const char *ip = NULL;
+	int64_t port = 0;
+	int rc;
 
+	memset(out, 0, sizeof(*out));
+	out->status = -1;
 	if (only(body, fields, e))
 		return -1;
-	return require(get_health(body, out, e), "status", "\"online\" or \"offline\"", e);
+	if (!body->child)
+		return fail(e, 422, "nothing to change: give status, hostname, ip or agent_port");
+	if ((rc = get_health(body, &health, e)) < 0)
+		return -1;
+	if (rc == 0)
+		out->status = (int)health;
+	if ((rc = get_string(body, "hostname", 253, &out->hostname, e)) < 0)
+		return -1;
+	if (rc == 0 && !valid_hostname(out->hostname))
+		return fail(e, 422, "hostname must be an RFC 1123 host name");
+	if ((rc = get_string(body, "ip", 64, &ip, e)) < 0)
+		return -1;
+	if (rc == 0 && canonical_ip(ip, out->ip, sizeof(out->ip)))
+		return fail(e, 422, "ip must be an IPv4 or IPv6 address");
+	if (get_int(body, "agent_port", 1, 65535, &port, e) < 0)
+		return -1;
+	out->agent_port = (int)port;
+	return 0;
+}
+
+/* 1 absent, 0 present and a boolean, -1 otherwise (e filled). */
+static int get_bool(const cJSON *obj, const char *name, int *out, struct api_error *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (!v)
+		return 1;
+	if (!cJSON_IsBool(v))
+		return fail(e, 400, "%s must be true or false", name);
+	*out = cJSON_IsTrue(v) ? 1 : 0;
+	return 0;
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -463,16 +499,28 @@ static int get_plan(const cJSON *body, int64_t now_ms, struct release_plan *p, s
 int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_input *out,
                              struct api_error *e)
 {
-	static const char *const fields[] = {
-	    "version",      "batch_size",          "batches",    "node_ids",   "pause_after",
-	    "max_failures", "max_failure_percent", "not_before", "expires_at", NULL};
+	static const char *const fields[] = {"version",
+	                                     "batch_size",
+	                                     "batches",
+	                                     "node_ids",
+	                                     "pause_after",
+	                                     "max_failures",
+	                                     "max_failure_percent",
+	                                     "not_before",
+	                                     "expires_at",
+	                                     "auto_rollback",
+	                                     "require_approval",
+	                                     NULL};
 
 	memset(out, 0, sizeof(*out));
 	plan_init(&out->plan);
+	out->auto_rollback = -1;
 	if (only(body, fields, e) ||
 	    require(get_int(body, "version", 1, INT64_MAX, &out->version, e), "version",
 	            "a positive integer", e) ||
-	    get_plan(body, now_ms, &out->plan, e) || get_node_ids(body, out, e)) {
+	    get_plan(body, now_ms, &out->plan, e) || get_node_ids(body, out, e) ||
+	    get_bool(body, "auto_rollback", &out->auto_rollback, e) < 0 ||
+	    get_bool(body, "require_approval", &out->require_approval, e) < 0) {
 		api_release_input_release(out);
 		return -1;
 	}
@@ -484,4 +532,115 @@ void api_release_input_release(struct release_input *in)
 	free(in->node_ids);
 	in->node_ids = NULL;
 	in->n = 0;
+}
+
+int api_parse_decision(const cJSON *body, const char **comment, struct api_error *e)
+{
+	static const char *const fields[] = {"comment", NULL};
+
+	*comment = NULL;
+	if (!body)
+		return 0;
+	if (only(body, fields, e) || get_string(body, "comment", API_COMMENT_MAX, comment, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* A label's value: NULL when absent, -1 when not a string. */
+static int get_label(const cJSON *labels, const char *name, size_t maxlen, const char **out,
+                     size_t i, struct api_error *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, name);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v))
+		return fail(e, 400, "alerts[%zu].labels.%s must be a string", i, name);
+	if (strlen(v->valuestring) > maxlen)
+		return fail(e, 400, "alerts[%zu].labels.%s is longer than %zu characters", i, name,
+		            maxlen);
+	*out = v->valuestring;
+	return 0;
+}
+
+/* Printable ASCII without spaces: what a fingerprint can be and still be shown safely. */
+static int printable_token(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (; *s; s++)
+		if (*s <= 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int parse_alert(const cJSON *a, size_t i, struct alert_entry *out, struct api_error *e)
+{
+	const cJSON *status, *labels, *fp, *starts, *v;
+	int64_t ms;
+
+	if (!cJSON_IsObject(a))
+		return fail(e, 400, "alerts[%zu] must be an object", i);
+	status = cJSON_GetObjectItemCaseSensitive(a, "status");
+	labels = cJSON_GetObjectItemCaseSensitive(a, "labels");
+	fp = cJSON_GetObjectItemCaseSensitive(a, "fingerprint");
+	starts = cJSON_GetObjectItemCaseSensitive(a, "startsAt");
+	if (!cJSON_IsString(status) || (strcmp(status->valuestring, "firing") != 0 &&
+	                                strcmp(status->valuestring, "resolved") != 0))
+		return fail(e, 400, "alerts[%zu].status must be \"firing\" or \"resolved\"", i);
+	if (!cJSON_IsObject(labels))
+		return fail(e, 400, "alerts[%zu].labels must be an object of strings", i);
+	for (v = labels->child; v; v = v->next)
+		if (!cJSON_IsString(v))
+			return fail(e, 400, "alerts[%zu].labels must be an object of strings", i);
+	if (!cJSON_IsString(fp) || !printable_token(fp->valuestring, 128))
+		return fail(e, 400, "alerts[%zu].fingerprint must be 1 to 128 printable characters",
+		            i);
+	if (!cJSON_IsString(starts) || strlen(starts->valuestring) > 64 ||
+	    rfc3339_to_ms(starts->valuestring, &ms))
+		return fail(e, 400, "alerts[%zu].startsAt must be an RFC 3339 time", i);
+	out->status = status->valuestring;
+	out->fingerprint = fp->valuestring;
+	out->starts_at = starts->valuestring;
+	if (get_label(labels, "alertname", 255, &out->alertname, i, e) ||
+	    get_label(labels, "release_id", 64, &out->release_label, i, e))
+		return -1;
+	return 0;
+}
+
+int api_parse_alerts(const cJSON *body, struct alert_entry **out, size_t *n, struct api_error *e)
+{
+	const cJSON *version = cJSON_GetObjectItemCaseSensitive(body, "version");
+	const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(body, "alerts"), *a;
+	size_t count, i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsString(version) || strcmp(version->valuestring, "4") != 0)
+		return fail(e, 400,
+		            "version must be \"4\": this is Alertmanager's webhook payload,"
+		            " version 4");
+	if (!cJSON_IsArray(alerts))
+		return fail(e, 400, "alerts must be an array of alerts");
+	count = (size_t)cJSON_GetArraySize(alerts);
+	if (count > API_ALERTS_MAX)
+		return fail(e, 400, "alerts has %zu entries; at most %d per request", count,
+		            API_ALERTS_MAX);
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out)
+		return fail(e, 500, "out of memory");
+	cJSON_ArrayForEach(a, alerts)
+	{
+		if (parse_alert(a, i, &(*out)[i], e)) {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		i++;
+	}
+	*n = i;
+	return 0;
 }

@@ -15,7 +15,7 @@
 #include "plan/plan.h"
 
 #define API_JSON_DEPTH_MAX     8
-#define API_OBJECT_MEMBERS_MAX 32
+#define API_OBJECT_MEMBERS_MAX 64
 #define API_NODE_IDS_MAX       10000
 #define API_BATCH_SIZE_MAX     10000
 
@@ -40,24 +40,57 @@ struct node_input {
 
 /* POST /api/v1/nodes: {"hostname","ip","agent_port"?,"status"?}. */
 int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_error *e);
-/* PATCH /api/v1/nodes/{id}: {"status"}. */
-int api_parse_node_patch(const cJSON *body, enum node_health *out, struct api_error *e);
+/* PATCH /api/v1/nodes/{id}: any of "status", "hostname", "ip", "agent_port". */
+struct node_patch_input {
+	int status;           /* enum node_health, or -1 when not given */
+	const char *hostname; /* NULL when not given; points into the document */
+	char ip[46];          /* canonical form; "" when not given */
+	int agent_port;       /* 0 when not given */
+};
+int api_parse_node_patch(const cJSON *body, struct node_patch_input *out, struct api_error *e);
 
 struct release_input {
 	int64_t version;
 	struct release_plan plan; /* batches, pauses, allowance, schedule */
 	int64_t *node_ids; /* malloc'd, in the order given; NULL when absent (every online node) */
 	size_t n;
+	int auto_rollback;    /* 1 or 0; -1 when not given (RELEASE_AUTO_ROLLBACK decides) */
+	int require_approval; /* 1 or 0 */
 };
 
 /*
  * POST /api/v1/releases: {"version", "batch_size" | "batches", "node_ids"?, "pause_after"?,
- * "max_failures" | "max_failure_percent"?, "not_before"?, "expires_at"?}. Times are
- * checked against now_ms (epoch ms). What needs the node count (a pause_after batch that
- * exists) is the store's to check. Free with api_release_input_release.
+ * "max_failures" | "max_failure_percent"?, "not_before"?, "expires_at"?, "auto_rollback"?,
+ * "require_approval"?}. Times are checked against now_ms (epoch ms). What needs the node
+ * count (a pause_after batch that exists) is the store's to check. Free with
+ * api_release_input_release.
  */
 int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_input *out,
                              struct api_error *e);
 void api_release_input_release(struct release_input *in);
+
+#define API_COMMENT_MAX 1024
+
+/* POST .../approve and .../reject: {"comment"?}; *comment is NULL when not given. */
+int api_parse_decision(const cJSON *body, const char **comment, struct api_error *e);
+
+#define API_ALERTS_MAX 1000
+
+/* One alert of an Alertmanager webhook; the strings point into the document. */
+struct alert_entry {
+	const char *status; /* "firing" or "resolved" */
+	const char *fingerprint;
+	const char *starts_at;     /* RFC 3339, as sent */
+	const char *alertname;     /* the alertname label, NULL when absent */
+	const char *release_label; /* the release_id label, NULL when absent */
+};
+
+/*
+ * POST /api/v1/alerts: Alertmanager's webhook payload, version "4": {"version": "4",
+ * "alerts": [{"status", "labels": {...}, "fingerprint", "startsAt", ...}], ...}. Members
+ * Alertmanager adds (groupKey, annotations, ...) are accepted and not used. *out is
+ * malloc'd (free it), *n entries.
+ */
+int api_parse_alerts(const cJSON *body, struct alert_entry **out, size_t *n, struct api_error *e);
 
 #endif

@@ -395,14 +395,14 @@ static void handle_status(struct simhttp *h, struct mg_connection *conn, const s
 {
 	char last_error[64];
 	enum simtask_status st;
-	int64_t created_us;
+	int64_t created_us, version = 0;
 
 	if (node->fault == SIMNODE_FAULT_HANG) {
 		hang(h, node);
 		return;
 	}
 	if (!valid_task_id(id) || node->fault == SIMNODE_FAULT_FORGET ||
-	    simtask_find(h->cfg.tasks, node, id, &created_us) < 0) {
+	    simtask_find(h->cfg.tasks, node, id, &created_us, &version) < 0) {
 		send_error(conn, 404, "unknown task");
 		return;
 	}
@@ -414,7 +414,7 @@ static void handle_status(struct simhttp *h, struct mg_connection *conn, const s
 		send_status(conn, id, "exploded", "");
 		return;
 	}
-	st = simtask_status_at(node, simtask_now_us() - created_us);
+	st = simtask_status_at(node, simtask_now_us() - created_us, version);
 	last_error[0] = '\0';
 	if (st == SIMTASK_FAILED)
 		snprintf(last_error, sizeof(last_error), "simulated apply failure on %s", node->ip);

@@ -120,6 +120,18 @@ static int parse_behaviour(const char *tok, struct simnode *n, unsigned *seen, c
 		n->flaky = (unsigned)v;
 		return 0;
 	}
+	if (strncmp(tok, "failversion=", 12) == 0) {
+		char *end;
+		unsigned long long v = strtoull(tok + 12, &end, 10);
+
+		if (tok[12] < '1' || tok[12] > '9' || *end || v > 9007199254740991ULL) {
+			snprintf(err, errlen, "failversion must be a positive version, got '%s'",
+			         tok + 12);
+			return -1;
+		}
+		n->fail_version = (int64_t)v;
+		return 0;
+	}
 	if (strcmp(tok, "fail") == 0) {
 		if (*seen & SEEN_FAIL)
 			goto twice;

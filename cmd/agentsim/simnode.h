@@ -40,9 +40,10 @@ struct simnode {
 	char addr[SIMNODE_ADDR_MAX]; /* canonical "IP:PORT" */
 	char ip[16];
 	unsigned port;
-	int64_t delay_us; /* dispatch to terminal status */
-	bool fail;        /* terminal status is "failed" instead of "success" */
-	unsigned flaky;   /* the first flaky POSTs answer 503, later ones work */
+	int64_t delay_us;     /* dispatch to terminal status */
+	bool fail;            /* terminal status is "failed" instead of "success" */
+	int64_t fail_version; /* failversion=N: only applies of version N fail; 0: none */
+	unsigned flaky;       /* the first flaky POSTs answer 503, later ones work */
 	enum simnode_fault fault;
 	enum simnode_cert cert;
 	unsigned line; /* nodes-file line, for messages */

@@ -63,10 +63,12 @@ int64_t simtask_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-enum simtask_status simtask_status_at(const struct simnode *node, int64_t age_us)
+enum simtask_status simtask_status_at(const struct simnode *node, int64_t age_us, int64_t version)
 {
 	if (age_us >= node->delay_us)
-		return node->fail ? SIMTASK_FAILED : SIMTASK_SUCCESS;
+		return node->fail || (node->fail_version && node->fail_version == version)
+		           ? SIMTASK_FAILED
+		           : SIMTASK_SUCCESS;
 	if (age_us < node->delay_us / 5)
 		return SIMTASK_QUEUED;
 	return SIMTASK_RUNNING;
@@ -279,7 +281,7 @@ out:
 }
 
 int simtask_find(struct simtask_store *s, const struct simnode *node, const char *id,
-                 int64_t *created_us)
+                 int64_t *created_us, int64_t *version)
 {
 	struct simtask *cur;
 	int rc = -1;
@@ -289,6 +291,7 @@ int simtask_find(struct simtask_store *s, const struct simnode *node, const char
 	for (; cur; cur = cur->id_next) {
 		if (cur->node == node->index && strcmp(cur->id, id) == 0) {
 			*created_us = cur->created_us;
+			*version = cur->version;
 			rc = 0;
 			break;
 		}

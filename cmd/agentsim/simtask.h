@@ -53,16 +53,17 @@ int simtask_dispatch(struct simtask_store *s, const struct simnode *node, int64_
 
 /*
  * Looks up task id on node (a task of another node is unknown here) and sets *created_us
- * to its dispatch time on the simtask_now_us() clock. Returns 0, or -1 when unknown.
+ * to its dispatch time on the simtask_now_us() clock and *version to the version it
+ * applies. Returns 0, or -1 when unknown.
  */
 int simtask_find(struct simtask_store *s, const struct simnode *node, const char *id,
-                 int64_t *created_us);
+                 int64_t *created_us, int64_t *version);
 
 /*
  * The status of a task of node that was dispatched age_us ago: queued for the first
  * fifth of the node's delay, running until the delay is over, then success or failed.
  */
-enum simtask_status simtask_status_at(const struct simnode *node, int64_t age_us);
+enum simtask_status simtask_status_at(const struct simnode *node, int64_t age_us, int64_t version);
 
 const char *simtask_status_name(enum simtask_status st);
 

@@ -152,6 +152,9 @@ static int cmd_serve(void)
 	}
 	api.auth = &auth;
 	api.auth_required = cfg.auth_required;
+	api.auto_rollback = cfg.auto_rollback;
+	api.approval_min_nodes = cfg.approval_min_nodes;
+	api.approval_min_percent = cfg.approval_min_percent;
 	if (db_connect(&probe, &cfg.db, err, sizeof(err)))
 		log_warn("serve", "%s; the API answers 503 until it is reachable", err);
 	db_close(&probe);

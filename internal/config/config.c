@@ -24,21 +24,32 @@ enum kind {
 struct setting {
 	const char *name;
 	enum kind kind;
-	const char *def;             /* default as text; "" is "unset" for K_STR */
-	int min, max;                /* K_INT */
-	const char *const *choices;  /* K_ENUM, NULL-terminated */
-	const char *values;          /* K_STR: what a value looks like, for the docs */
-	size_t off, size;            /* the field in struct config; its size for K_STR */
+	const char *def;            /* default as text; "" is "unset" for K_STR */
+	int min, max;               /* K_INT */
+	const char *const *choices; /* K_ENUM, NULL-terminated */
+	const char *values;         /* K_STR: what a value looks like, for the docs */
+	size_t off, size;           /* the field in struct config; its size for K_STR */
 	int (*check)(const char *name, const char *v, char *err, size_t errlen);
-	const char *doc;             /* one line of documentation */
+	const char *doc; /* one line of documentation */
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
-#define STR(n, f, d, vals, chk, doc)                                                             \
-	{n, K_STR, d, 0, 0, NULL, vals, FIELD(f), chk, doc}
-#define INT(n, f, d, lo, hi, doc) {n, K_INT, #d, lo, hi, NULL, NULL, FIELD(f), NULL, doc}
-#define FLAG(n, f, d, doc)        {n, K_FLAG, #d, 0, 1, NULL, NULL, FIELD(f), NULL, doc}
-#define ENUM(n, f, d, ch, doc)    {n, K_ENUM, d, 0, 0, ch, NULL, FIELD(f), NULL, doc}
+#define STR(n, f, d, vals, chk, doc)                                                               \
+	{                                                                                          \
+		n, K_STR, d, 0, 0, NULL, vals, FIELD(f), chk, doc                                  \
+	}
+#define INT(n, f, d, lo, hi, doc)                                                                  \
+	{                                                                                          \
+		n, K_INT, #d, lo, hi, NULL, NULL, FIELD(f), NULL, doc                              \
+	}
+#define FLAG(n, f, d, doc)                                                                         \
+	{                                                                                          \
+		n, K_FLAG, #d, 0, 1, NULL, NULL, FIELD(f), NULL, doc                               \
+	}
+#define ENUM(n, f, d, ch, doc)                                                                     \
+	{                                                                                          \
+		n, K_ENUM, d, 0, 0, ch, NULL, FIELD(f), NULL, doc                                  \
+	}
 
 static int check_listen(const char *name, const char *v, char *err, size_t errlen);
 
@@ -54,13 +65,10 @@ static const struct setting settings[] = {
     STR("CMDB_DB_HOST", db_host, "127.0.0.1", "host", NULL, "MariaDB server"),
     INT("CMDB_DB_PORT", db_port, 3306, 1, 65535, "its port"),
     STR("CMDB_DB_USER", db_user, "cmdb", "name", NULL, "database user"),
-    STR("CMDB_DB_PASSWORD", db_password, "", "secret", NULL,
-        "its password; never logged"),
+    STR("CMDB_DB_PASSWORD", db_password, "", "secret", NULL, "its password; never logged"),
     STR("CMDB_DB_NAME", db_name, "cmdb", "name", NULL, "database"),
-    STR("CMDB_DB_SOCKET", db_socket, "", "path", NULL,
-        "unix socket; overrides host and port"),
-    FLAG("RELEASE_EXECUTOR_ENABLED", executor_enabled, 0,
-         "1 runs the executor in `cmdb serve`"),
+    STR("CMDB_DB_SOCKET", db_socket, "", "path", NULL, "unix socket; overrides host and port"),
+    FLAG("RELEASE_EXECUTOR_ENABLED", executor_enabled, 0, "1 runs the executor in `cmdb serve`"),
     INT("RELEASE_EXECUTOR_INTERVAL", executor_interval_s, 2, 1, 3600,
         "seconds between scans for new work"),
     INT("RELEASE_MAX_INFLIGHT", max_inflight, 256, 1, 10000, "agent calls in flight at once"),
@@ -78,12 +86,18 @@ static const struct setting settings[] = {
         "seconds a node's task may take from its dispatch before the node fails"),
     INT("RELEASE_LEASE_SECONDS", lease_s, 30, 5, 3600,
         "how long a controller's claim on a running release lasts without renewal"),
+    FLAG("RELEASE_AUTO_ROLLBACK", auto_rollback, 0,
+         "default of a release's `auto_rollback`: 1 rolls a failed release back at once"),
+    INT("RELEASE_APPROVAL_MIN_NODES", approval_min_nodes, 0, 0, 1000000,
+        "a release to more nodes than this awaits approval; 0: no such rule"),
+    INT("RELEASE_APPROVAL_MIN_PERCENT", approval_min_percent, 0, 0, 100,
+        "a release to more than this percentage of the online nodes awaits approval;"
+        " 0: no such rule"),
     STR("AGENT_CA_FILE", agent_ca_file, "", "path", NULL,
         "CA that signs agent server certificates; required with the executor"),
     STR("AGENT_CERT_FILE", agent_cert_file, "", "path", NULL,
         "the controller's client certificate; required with the executor"),
-    STR("AGENT_KEY_FILE", agent_key_file, "", "path", NULL,
-        "its key; required with the executor"),
+    STR("AGENT_KEY_FILE", agent_key_file, "", "path", NULL, "its key; required with the executor"),
     INT("AGENT_CONNECT_TIMEOUT", agent_connect_timeout_s, 15, 1, 600,
         "seconds to connect to an agent"),
     INT("AGENT_REQUEST_TIMEOUT", agent_request_timeout_s, 60, 1, 3600,
@@ -131,7 +145,8 @@ static int load_one(struct config *cfg, const struct setting *s, const char *v, 
 	switch (s->kind) {
 	case K_STR:
 		if (str_copy(field, v, s->size) >= s->size) {
-			snprintf(err, errlen, "%s: longer than %zu characters", s->name, s->size - 1);
+			snprintf(err, errlen, "%s: longer than %zu characters", s->name,
+			         s->size - 1);
 			return CMDB_EINVAL;
 		}
 		return s->check ? s->check(s->name, field, err, errlen) : 0;
@@ -141,7 +156,8 @@ static int load_one(struct config *cfg, const struct setting *s, const char *v, 
 			if (s->kind == K_FLAG)
 				snprintf(err, errlen, "%s: want 0 or 1, got \"%.64s\"", s->name, v);
 			else
-				snprintf(err, errlen, "%s: want an integer from %d to %d, got \"%.64s\"",
+				snprintf(err, errlen,
+				         "%s: want an integer from %d to %d, got \"%.64s\"",
 				         s->name, s->min, s->max, v);
 			return CMDB_EINVAL;
 		}
@@ -262,7 +278,8 @@ int config_check_unknown(char *const *env, void (*warn)(const char *name))
 		    strncmp(*env, "AGENT_", 6) != 0)
 			continue;
 		for (i = 0; i < NSETTINGS; i++)
-			if (strlen(settings[i].name) == n && strncmp(settings[i].name, *env, n) == 0)
+			if (strlen(settings[i].name) == n &&
+			    strncmp(settings[i].name, *env, n) == 0)
 				break;
 		if (i < NSETTINGS)
 			continue;

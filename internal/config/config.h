@@ -36,15 +36,18 @@ struct config {
 	char db_name[128];
 	char db_socket[1024];
 
-	int executor_enabled;    /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
-	int executor_interval_s; /* RELEASE_EXECUTOR_INTERVAL */
-	int max_inflight;        /* RELEASE_MAX_INFLIGHT */
-	int max_active;          /* RELEASE_MAX_ACTIVE, releases driven at once */
-	int poll_interval_ms;    /* RELEASE_POLL_INTERVAL_MS, shortest poll delay */
-	int poll_max_ms;         /* RELEASE_POLL_MAX_MS, longest poll delay */
-	int lease_s;             /* RELEASE_LEASE_SECONDS */
-	int node_retries;        /* RELEASE_NODE_RETRIES, transient agent errors */
-	int node_timeout_s;      /* RELEASE_NODE_TIMEOUT, one node's task at most */
+	int executor_enabled;     /* RELEASE_EXECUTOR_ENABLED, 0 or 1 */
+	int executor_interval_s;  /* RELEASE_EXECUTOR_INTERVAL */
+	int max_inflight;         /* RELEASE_MAX_INFLIGHT */
+	int max_active;           /* RELEASE_MAX_ACTIVE, releases driven at once */
+	int poll_interval_ms;     /* RELEASE_POLL_INTERVAL_MS, shortest poll delay */
+	int poll_max_ms;          /* RELEASE_POLL_MAX_MS, longest poll delay */
+	int lease_s;              /* RELEASE_LEASE_SECONDS */
+	int node_retries;         /* RELEASE_NODE_RETRIES, transient agent errors */
+	int node_timeout_s;       /* RELEASE_NODE_TIMEOUT, one node's task at most */
+	int auto_rollback;        /* RELEASE_AUTO_ROLLBACK: default of a release's auto_rollback */
+	int approval_min_nodes;   /* RELEASE_APPROVAL_MIN_NODES; 0: no such rule */
+	int approval_min_percent; /* RELEASE_APPROVAL_MIN_PERCENT; 0: no such rule */
 
 	char agent_ca_file[1024];    /* AGENT_CA_FILE */
 	char agent_cert_file[1024];  /* AGENT_CERT_FILE */

@@ -21,8 +21,10 @@ enum cmdb_err {
 	CMDB_ECONFLICT = -4, /* a uniqueness rule or a concurrent change won */
 	CMDB_EDBDOWN = -5,   /* the database connection is lost or refused (HTTP 503) */
 	CMDB_ENOMEM = -6,
-	CMDB_ESTATE = -7,    /* the object is not in the state the change needs (HTTP 409) */
-	CMDB_EMISMATCH = -8, /* an idempotency key reused with another request (HTTP 409) */
+	CMDB_ESTATE = -7,     /* the object is not in the state the change needs (HTTP 409) */
+	CMDB_EMISMATCH = -8,  /* an idempotency key reused with another request (HTTP 409) */
+	CMDB_EFORBIDDEN = -9, /* this principal may not do it (HTTP 403), e.g. approve its own */
+	CMDB_ERETRY = -10,    /* the transaction lost a race (deadlock, lock wait): run it again */
 };
 
 enum node_health { NODE_ONLINE = 0, NODE_OFFLINE, NODE_HEALTH_COUNT };

@@ -55,6 +55,9 @@ static int classify(struct db_conn *c, unsigned int code, const char *msg, char 
 	}
 	if (code == ER_DUP_ENTRY)
 		return CMDB_ECONFLICT;
+	/* The server rolled the transaction back (or must): the connection is fine. */
+	if (code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT)
+		return CMDB_ERETRY;
 	return CMDB_ERR;
 }
 

@@ -33,6 +33,7 @@ struct rnode {
 	struct run *run;
 	int64_t rtn_id;
 	int64_t node_id;
+	int64_t version; /* what this node applies (a rollback gives each its own) */
 	int batch;
 	enum node_status status;
 	int has_task;
@@ -51,6 +52,7 @@ struct run {
 	const struct runner_config *cfg;
 	int64_t id;
 	int64_t version;
+	int64_t rollback_of; /* the release this one rolls back; 0 none */
 	char token[17];
 	/*
 	 * The status the database last confirmed. A change this runner decided but has not
@@ -76,6 +78,7 @@ struct run {
 	int paused_through; /* highest pause_after batch at which it already paused */
 	struct node_change *changes;
 	size_t nchanges;
+	int64_t *refused;   /* room for the store to name intents its dispatch check refused */
 	size_t nintents;    /* intents among the changes */
 	int64_t last_write; /* monotonic ms of the last committed round */
 	int64_t last_seen;  /* monotonic ms the status was last confirmed */
@@ -219,7 +222,8 @@ static int load_nodes(struct run *r, struct release_node *rows, size_t n)
 {
 	r->nodes = calloc(n ? n : 1, sizeof(*r->nodes));
 	r->changes = calloc(n ? 3 * n : 1, sizeof(*r->changes));
-	if (!r->nodes || !r->changes)
+	r->refused = calloc(n ? n : 1, sizeof(*r->refused));
+	if (!r->nodes || !r->changes || !r->refused)
 		return CMDB_ENOMEM;
 	r->n = n;
 	for (size_t i = 0; i < n; i++) {
@@ -228,6 +232,7 @@ static int load_nodes(struct run *r, struct release_node *rows, size_t n)
 		x->run = r;
 		x->rtn_id = rows[i].id;
 		x->node_id = rows[i].node_id;
+		x->version = rows[i].version;
 		x->batch = rows[i].batch;
 		x->status = rows[i].status;
 		r->count[x->status]++;
@@ -278,6 +283,7 @@ int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, str
 		return rc;
 	}
 	r->version = rel.version;
+	r->rollback_of = rel.rollback_of;
 	str_copy(r->token, rel.idem_token, sizeof(r->token));
 	r->status = rel.status;
 	r->allowance = rel.failure_allowance;
@@ -300,6 +306,7 @@ void run_free(struct run *r, struct agentclient *ac)
 	}
 	free(r->nodes);
 	free(r->changes);
+	free(r->refused);
 	free(r);
 }
 
@@ -346,11 +353,12 @@ static void decide_end(struct run *r)
 		size_t applied = r->count[NODE_SUCCESS] + r->count[NODE_FAILED];
 
 		if (applied == 0 && r->count[NODE_SKIPPED] > 0) {
-			/* Every node went offline before its turn: nothing was applied at all. */
-			snprintf(r->event_msg, sizeof(r->event_msg),
-			         "no node was dispatched: all %zu nodes went offline since the"
-			         " release was created",
-			         r->n);
+			/* Every node was skipped before its turn: nothing was applied at all. */
+			snprintf(
+			    r->event_msg, sizeof(r->event_msg),
+			    "no node was dispatched: all %zu nodes were skipped (offline, moved"
+			    " or changed since the release was created; see each node)",
+			    r->n);
 			r->skip_msg[0] = '\0';
 			r->event = RELEASE_EV_HALT;
 		} else {
@@ -457,10 +465,34 @@ void run_observe(struct run *r, enum release_status status, int64_t now_ms)
 		adopt(r, status);
 }
 
+/*
+ * Intents the store refused at dispatch (node offline, moved, or changed since): those
+ * nodes were written skipped and are never sent.
+ */
+static void skip_refused(struct run *r, const int64_t *ids, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = r->first; i < r->n; i++) {
+			struct rnode *x = &r->nodes[i];
+
+			if (x->rtn_id != ids[k] || x->status != NODE_RUNNING || x->has_task)
+				continue;
+			set_status(r, x, NODE_SKIPPED);
+			x->started_wall = 0;
+			log_info("runner",
+			         "release %lld: node %lld (%s) skipped at dispatch: it is"
+			         " offline, moved, or changed since",
+			         (long long)r->id, (long long)x->node_id, x->call.ip);
+			break;
+		}
+	}
+}
+
 enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, size_t errlen)
 {
 	enum release_status actual = r->status;
 	struct release_round round = {
+	    .rollback_of = r->rollback_of,
 	    .expect = r->status,
 	    .changes = r->changes,
 	    .nchanges = r->nchanges,
@@ -471,6 +503,7 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	    .finish = r->finish,
 	    .handback = r->handback,
 	    .at_ms = now_wall_ms(),
+	    .refused = r->refused,
 	};
 	uint64_t before = c->statements;
 	int rc;
@@ -487,9 +520,18 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 		r->gone = 1;
 		return RUN_LOST;
 	}
+	if (rc == CMDB_ERETRY) {
+		/* Rolled back whole after losing a race (a deadlock): write it all again. */
+		log_debug("runner", "release %lld: %s; writing again", (long long)r->id, err);
+		return RUN_RETRY;
+	}
 	if (rc)
 		return RUN_DB_DOWN;
 	r->last_write = r->last_seen = now_mono_ms();
+	skip_refused(r, round.refused, round.nrefused);
+	if (round.rollback_id)
+		log_info("runner", "release %lld: rollback release %lld created (auto_rollback)",
+		         (long long)r->id, (long long)round.rollback_id);
 	if (r->event == RELEASE_EV_PLAN_PAUSE)
 		r->paused_through = r->event_batch;
 	r->status = effective(r);
@@ -520,7 +562,7 @@ static void start_call(struct run *r, struct agentclient *ac, struct rnode *x, e
 	x->call.op = op;
 	if (op == AGENT_DISPATCH) {
 		x->dispatched_at = now_mono_ms();
-		x->call.version = r->version;
+		x->call.version = x->version;
 		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
 		                 sizeof(x->call.idem_key));
 	}

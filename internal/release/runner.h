@@ -61,7 +61,8 @@ int64_t run_next_write(const struct run *r);
 
 enum run_flush_result {
 	RUN_FLUSHED = 0, /* written; r goes on (or run_gone(r) says it is over) */
-	RUN_RETRY,       /* an operator changed the release first; r adjusted, write again */
+	RUN_RETRY,       /* an operator changed the release first (r adjusted), or the write lost a
+	                    race with another transaction: write again */
 	RUN_LOST,        /* another controller owns it, or it finished: drop r */
 	RUN_DB_DOWN,     /* the database failed; nothing was written, r keeps its changes */
 };

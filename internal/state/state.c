@@ -38,6 +38,13 @@ static const struct transition release_table[] = {
     {RELEASE_PAUSED, RELEASE_EV_EXPIRE, RELEASE_EXPIRED},
 
     {RELEASE_CANCELLED, RELEASE_EV_CANCEL, RELEASE_CANCELLED},
+
+    /* The approval gate: never claimed until a second principal approves. */
+    {RELEASE_AWAITING_APPROVAL, RELEASE_EV_APPROVE, RELEASE_PENDING},
+    {RELEASE_AWAITING_APPROVAL, RELEASE_EV_REJECT, RELEASE_REJECTED},
+    {RELEASE_AWAITING_APPROVAL, RELEASE_EV_CANCEL, RELEASE_CANCELLED},
+    {RELEASE_AWAITING_APPROVAL, RELEASE_EV_EXPIRE, RELEASE_EXPIRED},
+    {RELEASE_REJECTED, RELEASE_EV_REJECT, RELEASE_REJECTED},
 };
 
 #define NTRANSITIONS (sizeof(release_table) / sizeof(release_table[0]))
@@ -46,11 +53,18 @@ static const struct {
 	const char *name;
 	int terminal;
 	int dispatches;
+	enum release_rollback rollback;
 } release_states[RELEASE_STATUS_COUNT] = {
-    [RELEASE_PENDING] = {"pending", 0, 0},     [RELEASE_RUNNING] = {"running", 0, 1},
-    [RELEASE_PAUSED] = {"paused", 0, 0},       [RELEASE_SUCCESS] = {"success", 1, 0},
-    [RELEASE_FAILED] = {"failed", 1, 0},       [RELEASE_PARTIAL] = {"partial", 1, 0},
-    [RELEASE_CANCELLED] = {"cancelled", 1, 0}, [RELEASE_EXPIRED] = {"expired", 1, 0},
+    [RELEASE_PENDING] = {"pending", 0, 0, ROLLBACK_NOT_YET},
+    [RELEASE_RUNNING] = {"running", 0, 1, ROLLBACK_NOT_YET},
+    [RELEASE_PAUSED] = {"paused", 0, 0, ROLLBACK_NOT_YET},
+    [RELEASE_SUCCESS] = {"success", 1, 0, ROLLBACK_ALLOWED},
+    [RELEASE_FAILED] = {"failed", 1, 0, ROLLBACK_ALLOWED},
+    [RELEASE_PARTIAL] = {"partial", 1, 0, ROLLBACK_ALLOWED},
+    [RELEASE_CANCELLED] = {"cancelled", 1, 0, ROLLBACK_ALLOWED},
+    [RELEASE_EXPIRED] = {"expired", 1, 0, ROLLBACK_NOTHING},
+    [RELEASE_AWAITING_APPROVAL] = {"awaiting_approval", 0, 0, ROLLBACK_NOT_YET},
+    [RELEASE_REJECTED] = {"rejected", 1, 0, ROLLBACK_NOTHING},
 };
 
 /* The verb and its participle, for messages ("cannot resume ...: only ... can be resumed"). */
@@ -61,6 +75,8 @@ static const struct {
     [RELEASE_EV_PAUSE] = {"pause", "paused"},
     [RELEASE_EV_RESUME] = {"resume", "resumed"},
     [RELEASE_EV_CANCEL] = {"cancel", "cancelled"},
+    [RELEASE_EV_APPROVE] = {"approve", "approved"},
+    [RELEASE_EV_REJECT] = {"reject", "rejected"},
     [RELEASE_EV_CLAIM] = {"claim", "claimed"},
     [RELEASE_EV_PLAN_PAUSE] = {"pause by plan", "paused by its plan"},
     [RELEASE_EV_HALT] = {"halt", "halted"},
@@ -138,6 +154,22 @@ int release_dispatches(enum release_status s)
 	return (unsigned)s < RELEASE_STATUS_COUNT && release_states[s].dispatches;
 }
 
+enum release_rollback release_rollback_rule(enum release_status s)
+{
+	return (unsigned)s < RELEASE_STATUS_COUNT ? release_states[s].rollback : ROLLBACK_NOT_YET;
+}
+
+void release_status_list(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (int i = 0; i < RELEASE_STATUS_COUNT && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+		                      release_states[i].name);
+}
+
 int release_refusal(long long id, enum release_status from, enum release_event ev, char *buf,
                     size_t len)
 {
@@ -160,8 +192,9 @@ int release_refusal(long long id, enum release_status from, enum release_event e
 	if (count == 0)
 		return snprintf(buf, len, "cannot %s release %lld: no status allows it",
 		                release_event_name(ev), id);
-	return snprintf(buf, len, "cannot %s release %lld: it is %s; only a %s release can be %s",
-	                release_event_name(ev), id, release_status_name(from), allowed,
+	return snprintf(buf, len, "cannot %s release %lld: it is %s; only %s %s release can be %s",
+	                release_event_name(ev), id, release_status_name(from),
+	                strchr("aeiou", allowed[0]) ? "an" : "a", allowed,
 	                (unsigned)ev < RELEASE_EVENT_COUNT ? release_events[ev].done : "changed");
 }
 

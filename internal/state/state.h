@@ -10,14 +10,16 @@
 #include <stddef.h>
 
 enum release_status {
-	RELEASE_PENDING = 0, /* waiting to be claimed (or resumed, not yet claimed again) */
-	RELEASE_RUNNING,     /* a controller dispatches its batches */
-	RELEASE_PAUSED,      /* nothing new is dispatched until an operator resumes it */
-	RELEASE_SUCCESS,     /* every batch ran, no node failed */
-	RELEASE_FAILED,      /* halted: a failure exceeded the allowance */
-	RELEASE_PARTIAL,     /* every batch ran, failures within the allowance */
-	RELEASE_CANCELLED,   /* an operator stopped it */
-	RELEASE_EXPIRED,     /* not started before its expires_at */
+	RELEASE_PENDING = 0,       /* waiting to be claimed (or resumed, not yet claimed again) */
+	RELEASE_RUNNING,           /* a controller dispatches its batches */
+	RELEASE_PAUSED,            /* nothing new is dispatched until an operator resumes it */
+	RELEASE_SUCCESS,           /* every batch ran, no node failed */
+	RELEASE_FAILED,            /* halted: a failure exceeded the allowance */
+	RELEASE_PARTIAL,           /* every batch ran, failures within the allowance */
+	RELEASE_CANCELLED,         /* an operator stopped it */
+	RELEASE_EXPIRED,           /* not started before its expires_at */
+	RELEASE_AWAITING_APPROVAL, /* needs a second principal's approval before it may start */
+	RELEASE_REJECTED,          /* an approver turned it down */
 	RELEASE_STATUS_COUNT
 };
 
@@ -26,6 +28,8 @@ enum release_event {
 	RELEASE_EV_PAUSE = 0,   /* operator: POST .../pause */
 	RELEASE_EV_RESUME,      /* operator: POST .../resume */
 	RELEASE_EV_CANCEL,      /* operator: POST .../cancel */
+	RELEASE_EV_APPROVE,     /* operator (not the creator): POST .../approve */
+	RELEASE_EV_REJECT,      /* operator: POST .../reject */
 	RELEASE_EV_CLAIM,       /* a controller takes it up */
 	RELEASE_EV_PLAN_PAUSE,  /* the plan's pause_after reached */
 	RELEASE_EV_HALT,        /* a node failure exceeded the allowance */
@@ -69,6 +73,17 @@ int release_next(enum release_status from, enum release_event ev);
 /* Properties of a status, from the same table. */
 int release_is_terminal(enum release_status s); /* nothing will ever change its status */
 int release_dispatches(enum release_status s);  /* new nodes may be dispatched */
+
+/* What POST /api/v1/releases/{id}/rollback may do in a status. */
+enum release_rollback {
+	ROLLBACK_NOT_YET = 0, /* it has not ended: 409 (cancel it first, or wait) */
+	ROLLBACK_ALLOWED,     /* ended after dispatching: its dispatched nodes are rolled back */
+	ROLLBACK_NOTHING,     /* ended without ever dispatching (expired, rejected): 422 */
+};
+enum release_rollback release_rollback_rule(enum release_status s);
+
+/* Writes "pending, running, paused, ..." (every status, in table order) for messages. */
+void release_status_list(char *buf, size_t len);
 
 /*
  * Explains a refused transition for a client, naming the current status and the ones

@@ -11,9 +11,8 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* The release row, locked for the rest of the transaction; *running: its running nodes. */
-static int lock_release(struct db_conn *c, int64_t id, enum release_status *status,
-                        int64_t *running, char *err, size_t errlen)
+int store_lock_release(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
+                       char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64(id);
@@ -48,8 +47,7 @@ static int lock_release(struct db_conn *c, int64_t id, enum release_status *stat
 	return 0;
 }
 
-/* Skips the release's pending nodes with why; they are never dispatched. */
-static int skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen)
+int store_skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen)
 {
 	struct db_arg args[2] = {DB_STR(why), DB_I64(id)};
 
@@ -60,13 +58,36 @@ static int skip_pending(struct db_conn *c, int64_t id, const char *why, char *er
 	               args, 2, NULL, NULL, err, errlen);
 }
 
-/* The UPDATE of release_tasks for an operator's transition from `from` to `to`. */
-static int write_action(struct db_conn *c, int64_t id, enum release_event ev,
-                        enum release_status to, int64_t running, const char *principal, char *err,
-                        size_t errlen)
+/* Four eyes: the principal that created a release may not approve it. */
+static int check_approver(struct db_conn *c, int64_t id, const char *principal, char *err,
+                          size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg arg = DB_I64(id);
+	int rc;
+
+	rc = db_query(c, "SELECT created_by FROM release_tasks WHERE id = ?", &arg, 1, &rows, err,
+	              errlen);
+	if (rc)
+		return rc;
+	if (rows.nrows && db_cell(&rows, 0, 0) && strcmp(db_cell(&rows, 0, 0), principal) == 0) {
+		snprintf(err, errlen,
+		         "%s created release %lld and cannot approve it too: another principal"
+		         " must approve (four eyes)",
+		         principal, (long long)id);
+		rc = CMDB_EFORBIDDEN;
+	}
+	db_rows_release(&rows);
+	return rc;
+}
+
+/* The UPDATE of release_tasks for an operator's transition. */
+static int write_action(struct db_conn *c, int64_t id, enum release_event ev, int64_t running,
+                        const char *principal, const char *comment, char *err, size_t errlen)
 {
 	char why[STORE_OWNER_LEN + 64];
 	struct db_arg args[4];
+	int rc;
 
 	switch (ev) {
 	case RELEASE_EV_PAUSE:
@@ -85,11 +106,38 @@ static int write_action(struct db_conn *c, int64_t id, enum release_event ev,
 		               "UPDATE release_tasks SET status = 'pending', paused_reason = NULL,"
 		               " updated_by = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
 		               args, 2, NULL, NULL, err, errlen);
-	case RELEASE_EV_CANCEL: {
-		int rc;
-
+	case RELEASE_EV_APPROVE:
+		rc = check_approver(c, id, principal, err, errlen);
+		if (rc)
+			return rc;
+		args[0] = DB_STR(principal);
+		args[1] = DB_STR(principal);
+		args[2] = DB_STR_OR_NULL(comment);
+		args[3] = DB_I64(id);
+		return db_exec(c,
+		               "UPDATE release_tasks SET status = 'pending', approved_by = ?,"
+		               " approved_at = UTC_TIMESTAMP(3), updated_by = ?,"
+		               " updated_at = UTC_TIMESTAMP(3), approval_comment = LEFT(?, 1024)"
+		               " WHERE id = ?",
+		               args, 4, NULL, NULL, err, errlen);
+	case RELEASE_EV_REJECT:
+		snprintf(why, sizeof(why), "release rejected by %s", principal);
+		rc = store_skip_pending(c, id, why, err, errlen);
+		if (rc)
+			return rc;
+		args[0] = DB_STR(principal);
+		args[1] = DB_STR(principal);
+		args[2] = DB_STR_OR_NULL(comment);
+		args[3] = DB_I64(id);
+		return db_exec(c,
+		               "UPDATE release_tasks SET status = 'rejected', rejected_by = ?,"
+		               " rejected_at = UTC_TIMESTAMP(3), updated_by = ?,"
+		               " updated_at = UTC_TIMESTAMP(3), approval_comment = LEFT(?, 1024),"
+		               " finished_at = UTC_TIMESTAMP(3) WHERE id = ?",
+		               args, 4, NULL, NULL, err, errlen);
+	case RELEASE_EV_CANCEL:
 		snprintf(why, sizeof(why), "release cancelled by %s", principal);
-		rc = skip_pending(c, id, why, err, errlen);
+		rc = store_skip_pending(c, id, why, err, errlen);
 		if (rc)
 			return rc;
 		args[0] = DB_STR(principal);
@@ -109,43 +157,52 @@ static int write_action(struct db_conn *c, int64_t id, enum release_event ev,
 		                         " finished_at = UTC_TIMESTAMP(3), lease_expires_at = NULL"
 		                         " WHERE id = ?",
 		               args, 2, NULL, NULL, err, errlen);
-	}
 	default:
-		(void)to;
 		snprintf(err, errlen, "%s is not an operator's action", release_event_name(ev));
 		return CMDB_ERR;
 	}
 }
 
-int store_release_act(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
-                      struct release *out, int *changed, char *err, size_t errlen)
+int store_act_in_tx(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
+                    const char *comment, enum release_status *from, int *changed, char *err,
+                    size_t errlen)
 {
-	enum release_status from = RELEASE_PENDING;
 	int64_t running = 0;
 	int rc, to;
 
 	*changed = 0;
+	rc = store_lock_release(c, id, from, &running, err, errlen);
+	if (rc)
+		return rc;
+	to = release_next(*from, ev);
+	if (to < 0) {
+		release_refusal((long long)id, *from, ev, err, errlen);
+		return CMDB_ESTATE;
+	}
+	if (to == (int)*from)
+		return 0;
+	rc = write_action(c, id, ev, running, principal, comment, err, errlen);
+	if (rc == 0)
+		*changed = 1;
+	return rc;
+}
+
+static int release_act_once(struct db_conn *c, int64_t id, enum release_event ev,
+                            const char *principal, const char *comment, struct release *out,
+                            int *changed, char *err, size_t errlen)
+{
+	enum release_status from = RELEASE_PENDING;
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	rc = db_begin(c, err, errlen);
 	if (rc)
 		return rc;
-	rc = lock_release(c, id, &from, &running, err, errlen);
+	rc = store_act_in_tx(c, id, ev, principal, comment, &from, changed, err, errlen);
+	if (rc == CMDB_ESTATE)
+		out->status = from;
 	if (rc)
 		goto out;
-	to = release_next(from, ev);
-	if (to < 0) {
-		release_refusal((long long)id, from, ev, err, errlen);
-		out->status = from;
-		rc = CMDB_ESTATE;
-		goto out;
-	}
-	if (to != (int)from) {
-		rc = write_action(c, id, ev, (enum release_status)to, running, principal, err,
-		                  errlen);
-		if (rc)
-			goto out;
-		*changed = 1;
-	}
 	rc = db_commit(c, err, errlen);
 	if (rc)
 		goto out;
@@ -163,13 +220,16 @@ int store_release_expire(struct db_conn *c, int64_t *ids, size_t max, size_t *n,
 	int rc;
 
 	*n = 0;
-	/* Not started (never claimed) and past its expires_at: pending, or paused before it ran. */
-	rc = db_query(
-	    c,
-	    "SELECT id, expires_at FROM release_tasks WHERE status IN ('pending', 'paused')"
-	    " AND started_at IS NULL AND expires_at <= UTC_TIMESTAMP(3)"
-	    " ORDER BY id LIMIT ?",
-	    &arg, 1, &rows, err, errlen);
+	/*
+	 * Not started (never claimed) and past its expires_at: pending, paused before it ran,
+	 * or still awaiting approval.
+	 */
+	rc = db_query(c,
+	              "SELECT id, expires_at FROM release_tasks"
+	              " WHERE status IN ('pending', 'paused', 'awaiting_approval')"
+	              " AND started_at IS NULL AND expires_at <= UTC_TIMESTAMP(3)"
+	              " ORDER BY id LIMIT ?",
+	              &arg, 1, &rows, err, errlen);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < rows.nrows && rc == 0; i++) {
@@ -186,15 +246,17 @@ int store_release_expire(struct db_conn *c, int64_t *ids, size_t max, size_t *n,
 		if (rc)
 			break;
 		/* Guarded again: a claim or an operator may have acted since the SELECT. */
-		rc = db_exec(
-		    c,
-		    "UPDATE release_tasks SET status = 'expired', error_msg = ?,"
-		    " finished_at = UTC_TIMESTAMP(3), paused_reason = NULL"
-		    " WHERE id = ? AND status IN ('pending', 'paused') AND started_at IS NULL"
-		    " AND expires_at <= UTC_TIMESTAMP(3)",
-		    args, 2, &moved, NULL, err, errlen);
+		rc =
+		    db_exec(c,
+		            "UPDATE release_tasks SET status = 'expired', error_msg = ?,"
+		            " finished_at = UTC_TIMESTAMP(3), paused_reason = NULL"
+		            " WHERE id = ? AND status IN ('pending', 'paused', 'awaiting_approval')"
+		            " AND started_at IS NULL"
+		            " AND expires_at <= UTC_TIMESTAMP(3)",
+		            args, 2, &moved, NULL, err, errlen);
 		if (rc == 0 && moved == 1)
-			rc = skip_pending(c, id, "release expired before it started", err, errlen);
+			rc = store_skip_pending(c, id, "release expired before it started", err,
+			                        errlen);
 		if (rc == 0)
 			rc = db_commit(c, err, errlen);
 		if (rc) {
@@ -270,4 +332,14 @@ int store_release_waiting_for(struct db_conn *c, int64_t id, int64_t *waiting, c
 		*waiting = db_cell_i64(&rows, 0, 0);
 	db_rows_release(&rows);
 	return 0;
+}
+
+int store_release_act(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
+                      const char *comment, struct release *out, int *changed, char *err,
+                      size_t errlen)
+{
+	int rc;
+
+	STORE_RETRY(rc, release_act_once(c, id, ev, principal, comment, out, changed, err, errlen));
+	return rc;
 }

@@ -1,8 +1,10 @@
 /*
  * store/release_create: a new release, or the dry run of one. Both resolve the target
- * nodes (locked against a concurrent status change until the transaction ends), cut them
- * into batches by the plan in the order the operator gave, and check what needs the
- * count of nodes; the create then writes the release and its nodes in one transaction.
+ * nodes, cut them into batches by the plan in the order the operator gave, and check
+ * what needs the count of nodes; the create then writes the release and its nodes in one
+ * transaction. Nodes are read without locks: one that goes offline or moves meanwhile
+ * is caught by the check before its dispatch (store/release_round.c), and a create never
+ * holds up an operator's PATCH or a runner's round.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,22 +14,23 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT; 5 parameters each stays far below the 65,535 limit. */
-#define INSERT_CHUNK 500
+/* Rows per multi-row INSERT: 9 parameters each, within db.c's MAX_ARGS (4096). */
+#define INSERT_CHUNK 400
 /* Ids per IN (...) lookup. */
 #define LOOKUP_CHUNK 1000
 
-#define TARGET_COLS "id, hostname, ip, agent_port, status"
+#define TARGET_COLS "id, hostname, ip, agent_port, status, config_version"
 
 struct target {
 	struct preview_node p;
 	enum node_health health;
+	int64_t config_version; /* 0: none */
 };
 
 static const struct store_col target_cols[] = {
     STORE_COL(COL_I64, struct target, p.id),      STORE_COL(COL_STR, struct target, p.hostname),
     STORE_COL(COL_STR, struct target, p.ip),      STORE_COL(COL_INT, struct target, p.agent_port),
-    STORE_COL(COL_HEALTH, struct target, health),
+    STORE_COL(COL_HEALTH, struct target, health), STORE_COL(COL_I64, struct target, config_version),
 };
 
 #define NTARGET_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
@@ -39,6 +42,8 @@ struct cut {
 	int *sizes;
 	int batches;
 	int allowance;
+	int approval; /* needs approval before it may start */
+	char approval_reason[STORE_REASON_LEN];
 };
 
 static void cut_release(struct cut *cut)
@@ -80,8 +85,7 @@ static int append_targets(struct db_conn *c, const char *sql, const struct db_ar
 }
 
 /*
- * The named nodes in the order given, each checked to exist and be online; locked in
- * share mode so that none goes offline before the release is written.
+ * The named nodes in the order given, each checked to exist and be online.
  */
 static int load_named(struct db_conn *c, const int64_t *ids, size_t n, struct target **out,
                       char *err, size_t errlen)
@@ -100,7 +104,7 @@ static int load_named(struct db_conn *c, const int64_t *ids, size_t n, struct ta
 		strbuf_release(&sql);
 		strbuf_adds(&sql, "SELECT " TARGET_COLS " FROM nodes WHERE id IN (");
 		store_add_placeholders(&sql, k);
-		strbuf_adds(&sql, ") LOCK IN SHARE MODE");
+		strbuf_adds(&sql, ")");
 		if (sql.failed) {
 			rc = CMDB_ENOMEM;
 			goto out;
@@ -142,6 +146,50 @@ out:
 	return rc;
 }
 
+/*
+ * Whether the release must wait for approval, and why: asked for, or more nodes than the
+ * policy lets through without a second pair of eyes.
+ */
+static int decide_approval(struct db_conn *c, const struct release_request *rq, struct cut *cut,
+                           char *err, size_t errlen)
+{
+	const struct approval_policy *pol = &rq->policy;
+	struct db_rows rows = DB_ROWS_INIT;
+	int64_t online;
+	int rc;
+
+	cut->approval = 0;
+	cut->approval_reason[0] = '\0';
+	if (rq->require_approval) {
+		cut->approval = 1;
+		snprintf(cut->approval_reason, sizeof(cut->approval_reason),
+		         "require_approval was set");
+		return 0;
+	}
+	if (pol->min_nodes > 0 && cut->n > (size_t)pol->min_nodes) {
+		cut->approval = 1;
+		snprintf(cut->approval_reason, sizeof(cut->approval_reason),
+		         "%zu nodes, more than RELEASE_APPROVAL_MIN_NODES=%d", cut->n,
+		         pol->min_nodes);
+		return 0;
+	}
+	if (pol->min_percent <= 0)
+		return 0;
+	rc = db_query(c, "SELECT COUNT(*) FROM nodes WHERE status = 'online'", NULL, 0, &rows, err,
+	              errlen);
+	if (rc)
+		return rc;
+	online = rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
+	db_rows_release(&rows);
+	if (online > 0 && (int64_t)cut->n * 100 > (int64_t)pol->min_percent * online) {
+		cut->approval = 1;
+		snprintf(cut->approval_reason, sizeof(cut->approval_reason),
+		         "%zu of %lld online nodes, more than RELEASE_APPROVAL_MIN_PERCENT=%d%%",
+		         cut->n, (long long)online, pol->min_percent);
+	}
+	return 0;
+}
+
 /* Resolves the request's nodes and cuts them into batches; nothing is written. */
 static int resolve(struct db_conn *c, const struct release_request *rq, struct cut *cut, char *err,
                    size_t errlen)
@@ -156,7 +204,7 @@ static int resolve(struct db_conn *c, const struct release_request *rq, struct c
 	} else {
 		rc = append_targets(c,
 		                    "SELECT " TARGET_COLS " FROM nodes WHERE status = 'online'"
-		                    " ORDER BY id LOCK IN SHARE MODE",
+		                    " ORDER BY id",
 		                    NULL, 0, &cut->t, &cut->n, err, errlen);
 		if (rc == 0 && cut->n == 0) {
 			snprintf(err, errlen, "no online nodes to release to");
@@ -179,48 +227,94 @@ static int resolve(struct db_conn *c, const struct release_request *rq, struct c
 		goto fail;
 	}
 	cut->allowance = plan_allowance(p->max_failures, p->max_failure_percent, (int)cut->n);
+	rc = decide_approval(c, rq, cut, err, errlen);
+	if (rc)
+		goto fail;
 	return 0;
 fail:
 	cut_release(cut);
 	return rc;
 }
 
-static int insert_nodes(struct db_conn *c, int64_t release_id, const struct cut *cut, char *err,
-                        size_t errlen)
+int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store_new_node *rows,
+                       size_t n, char *err, size_t errlen)
 {
-	struct db_arg *args = calloc(INSERT_CHUNK * 5, sizeof(*args));
+	struct db_arg *args = calloc(INSERT_CHUNK * 9, sizeof(*args));
 	struct strbuf sql = STRBUF_INIT;
-	int rc = 0;
+	int rc = 0, skipped = 0;
 
 	if (!args)
 		return CMDB_ENOMEM;
-	for (size_t at = 0; at < cut->n && rc == 0; at += INSERT_CHUNK) {
-		size_t k = cut->n - at < INSERT_CHUNK ? cut->n - at : INSERT_CHUNK;
+	for (size_t at = 0; at < n && rc == 0; at += INSERT_CHUNK) {
+		size_t k = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK;
 
 		strbuf_release(&sql);
-		strbuf_adds(&sql, "INSERT INTO release_task_nodes"
-		                  " (release_task_id, node_id, node_ip, agent_port, batch, status)"
-		                  " VALUES ");
+		strbuf_adds(&sql,
+		            "INSERT INTO release_task_nodes (release_task_id, node_id, node_ip,"
+		            " agent_port, batch, status, version, previous_version, error_msg)"
+		            " VALUES ");
 		for (size_t i = 0; i < k; i++) {
-			const struct preview_node *x = &cut->t[at + i].p;
+			const struct store_new_node *x = &rows[at + i];
+			struct db_arg *a = &args[i * 9];
 
-			strbuf_adds(&sql, i ? ",(?, ?, ?, ?, ?, 'pending')"
-			                    : "(?, ?, ?, ?, ?, 'pending')");
-			args[i * 5 + 0] = DB_I64(release_id);
-			args[i * 5 + 1] = DB_I64(x->id);
-			args[i * 5 + 2] = DB_STR(x->ip);
-			args[i * 5 + 3] = DB_I64(x->agent_port);
-			args[i * 5 + 4] = DB_I64(x->batch);
+			strbuf_adds(&sql, i ? ",(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			                    : "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			a[0] = DB_I64(release_id);
+			a[1] = DB_I64(x->node_id);
+			a[2] = DB_STR(x->ip);
+			a[3] = DB_I64(x->agent_port);
+			a[4] = DB_I64(x->batch);
+			a[5] = DB_STR(node_status_name(x->status));
+			a[6] = DB_I64(x->version);
+			a[7] = x->previous_version ? DB_I64(x->previous_version) : DB_NULL;
+			a[8] = DB_STR_OR_NULL(x->error_msg);
+			skipped |= x->status == NODE_SKIPPED;
 		}
 		rc = sql.failed ? CMDB_ENOMEM
-		                : db_exec(c, sql.buf, args, k * 5, NULL, NULL, err, errlen);
+		                : db_exec(c, sql.buf, args, k * 9, NULL, NULL, err, errlen);
 	}
 	strbuf_release(&sql);
 	free(args);
+	if (rc == 0 && skipped) {
+		struct db_arg id = DB_I64(release_id);
+
+		rc = db_exec(
+		    c,
+		    "UPDATE release_task_nodes SET finished_at = UTC_TIMESTAMP(3)"
+		    " WHERE release_task_id = ? AND status = 'skipped' AND finished_at IS NULL",
+		    &id, 1, NULL, NULL, err, errlen);
+	}
 	return rc;
 }
 
-static int make_token(char out[17])
+/* The cut's nodes as rows to insert: pending, each to apply version. */
+static int insert_cut(struct db_conn *c, int64_t release_id, int64_t version, const struct cut *cut,
+                      char *err, size_t errlen)
+{
+	struct store_new_node *rows = calloc(cut->n ? cut->n : 1, sizeof(*rows));
+	int rc;
+
+	if (!rows)
+		return CMDB_ENOMEM;
+	for (size_t i = 0; i < cut->n; i++) {
+		const struct target *x = &cut->t[i];
+
+		rows[i] = (struct store_new_node){
+		    .node_id = x->p.id,
+		    .ip = x->p.ip,
+		    .agent_port = x->p.agent_port,
+		    .batch = x->p.batch,
+		    .status = NODE_PENDING,
+		    .version = version,
+		    .previous_version = x->config_version,
+		};
+	}
+	rc = store_insert_nodes(c, release_id, rows, cut->n, err, errlen);
+	free(rows);
+	return rc;
+}
+
+int store_make_token(char out[17])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[8];
@@ -250,9 +344,9 @@ static int insert_release(struct db_conn *c, const struct release_request *rq,
 	const struct release_plan *p = rq->plan;
 	char token[17], steps[PLAN_TEXT_MAX], pauses[PLAN_TEXT_MAX];
 	char nb[STORE_TIME_LEN], ea[STORE_TIME_LEN];
-	struct db_arg args[13];
+	struct db_arg args[17];
 
-	if (make_token(token)) {
+	if (store_make_token(token)) {
 		snprintf(err, errlen, "no randomness for the idempotency token");
 		return CMDB_ERR;
 	}
@@ -274,17 +368,23 @@ static int insert_release(struct db_conn *c, const struct release_request *rq,
 	args[10] = DB_I64(cut->allowance);
 	args[11] = time_arg(p->not_before_ms, nb);
 	args[12] = time_arg(p->expires_at_ms, ea);
+	args[13] = DB_STR(
+	    release_status_name(cut->approval ? RELEASE_AWAITING_APPROVAL : RELEASE_PENDING));
+	args[14] = DB_I64(rq->auto_rollback ? 1 : 0);
+	args[15] = DB_I64(cut->approval);
+	args[16] = cut->approval ? DB_STR(cut->approval_reason) : DB_NULL;
 	return db_exec(c,
-	               "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
+	               "INSERT INTO release_tasks (version, batch_size, batch_count,"
 	               " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
 	               " pause_after, max_failures, max_failure_percent, failure_allowance,"
-	               " not_before, expires_at) VALUES (?, 'pending', ?, ?, ?, ?,"
-	               " UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?)",
-	               args, 13, NULL, id, err, errlen);
+	               " not_before, expires_at, status, auto_rollback, approval_required,"
+	               " approval_reason) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, ?, ?, ?,"
+	               " ?, ?, ?, ?, ?, ?, ?)",
+	               args, 17, NULL, id, err, errlen);
 }
 
-int store_release_create(struct db_conn *c, const struct release_request *rq, struct release *out,
-                         int *replayed, char *err, size_t errlen)
+static int release_create_once(struct db_conn *c, const struct release_request *rq,
+                               struct release *out, int *replayed, char *err, size_t errlen)
 {
 	struct cut cut = {0};
 	int64_t seen = 0;
@@ -309,7 +409,7 @@ int store_release_create(struct db_conn *c, const struct release_request *rq, st
 	if (rc == 0)
 		rc = insert_release(c, rq, &cut, &id, err, errlen);
 	if (rc == 0)
-		rc = insert_nodes(c, (int64_t)id, &cut, err, errlen);
+		rc = insert_cut(c, (int64_t)id, rq->version, &cut, err, errlen);
 	if (rc == 0 && rq->idem.key)
 		rc = store_idem_bind(c, "releases", &rq->idem, (int64_t)id, err, errlen);
 	if (rc == 0)
@@ -378,7 +478,7 @@ int store_release_preview(struct db_conn *c, const struct release_request *rq,
 		                    "SELECT " TARGET_COLS " FROM nodes WHERE status <> 'online'"
 		                    " ORDER BY id",
 		                    NULL, 0, &offline, &noffline, err, errlen);
-	db_rollback(c); /* nothing was written; this only ends the share locks */
+	db_rollback(c); /* nothing was written: one snapshot for every read, and no locks */
 	if (rc)
 		goto fail;
 	out->nodes = calloc(cut.n, sizeof(*out->nodes));
@@ -396,6 +496,8 @@ int store_release_preview(struct db_conn *c, const struct release_request *rq,
 	out->total = (int)cut.n;
 	out->batch_count = cut.batches;
 	out->allowance = cut.allowance;
+	out->approval_required = cut.approval;
+	str_copy(out->approval_reason, cut.approval_reason, sizeof(out->approval_reason));
 	out->sizes = cut.sizes;
 	cut.sizes = NULL;
 	cut_release(&cut);
@@ -414,4 +516,13 @@ void store_release_preview_release(struct release_preview *p)
 	free(p->nodes);
 	free(p->left_out);
 	memset(p, 0, sizeof(*p));
+}
+
+int store_release_create(struct db_conn *c, const struct release_request *rq, struct release *out,
+                         int *replayed, char *err, size_t errlen)
+{
+	int rc;
+
+	STORE_RETRY(rc, release_create_once(c, rq, out, replayed, err, errlen));
+	return rc;
 }

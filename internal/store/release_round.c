@@ -11,7 +11,7 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Rows per grouped UPDATE: 3 parameters each, far below the 65,535 limit. */
+/* Rows per grouped UPDATE: 3 parameters each, within db.c's MAX_ARGS (4096). */
 #define GROUP_CHUNK 1000
 
 enum change_kind { KIND_INTENT, KIND_TASK_ID, KIND_SUCCESS, KIND_FAILED, KIND_COUNT };
@@ -36,13 +36,23 @@ static const enum node_event kind_event[KIND_COUNT] = {
     [KIND_FAILED] = NODE_EV_FAIL,
 };
 
-/* Appends " AND status IN ('a', 'b')" for the statuses ev may leave. */
+/*
+ * Right before a node is dispatched it is checked again (issue 9, "validate before every
+ * dispatch"): it is online, at the address the release was made for, and, for a
+ * rollback, no release later than the rolled-back one has changed it since. Two
+ * parameters: the release's rollback_of, twice (0 for an ordinary release).
+ */
+#define DISPATCH_CHECK                                                                             \
+	"n.status = 'online' AND n.ip = r.node_ip AND n.agent_port = r.agent_port"                 \
+	" AND (? = 0 OR n.config_release_id IS NULL OR n.config_release_id <= ?)"
+
+/* Appends " AND r.status IN ('a', 'b')" for the statuses ev may leave. */
 static void add_guard(struct strbuf *sql, enum node_event ev)
 {
 	enum node_status from[NODE_STATUS_COUNT];
 	size_t n = node_from(ev, from);
 
-	strbuf_adds(sql, " AND status IN (");
+	strbuf_adds(sql, " AND r.status IN (");
 	for (size_t i = 0; i < n; i++)
 		strbuf_addf(sql, "%s'%s'", i ? ", " : "", node_status_name(from[i]));
 	strbuf_adds(sql, ")");
@@ -50,31 +60,43 @@ static void add_guard(struct strbuf *sql, enum node_event ev)
 
 /*
  * One grouped UPDATE for up to GROUP_CHUNK changes of the same kind:
- *   UPDATE release_task_nodes SET <set> = CASE id WHEN ? THEN ? ... END
- *   WHERE release_task_id = ? AND status IN (<from>) AND id IN (?, ...)
+ *   UPDATE release_task_nodes r SET <set> = CASE r.id WHEN ? THEN ? ... END
+ *   WHERE r.release_task_id = ? AND r.status IN (<from>) AND r.id IN (?, ...)
+ * Intents join the node and apply only where dispatching it is still right (see
+ * DISPATCH_CHECK); the rows it leaves pending are the refused ones.
  */
 static int group_update(struct db_conn *c, int64_t release_id, enum change_kind kind,
                         const char *set, const struct node_change **ch, size_t n,
-                        const char *const *values, uint64_t *moved, char *err, size_t errlen)
+                        const char *const *values, int64_t rollback_of, uint64_t *moved, char *err,
+                        size_t errlen)
 {
-	struct db_arg *args = calloc(n * 3 + 1, sizeof(*args));
+	struct db_arg *args = calloc(n * 3 + 3, sizeof(*args));
 	struct strbuf sql = STRBUF_INIT;
 	size_t k = 0;
 	int rc = CMDB_ENOMEM;
 
 	if (!args)
 		return rc;
-	strbuf_grow(&sql, 128 + n * 22);
-	strbuf_addf(&sql, "UPDATE release_task_nodes SET %s = CASE id", set);
+	strbuf_grow(&sql, 256 + n * 22);
+	strbuf_adds(&sql, kind == KIND_INTENT
+	                      ? "UPDATE release_task_nodes r JOIN nodes n ON n.id = r.node_id SET"
+	                        " r.previous_version = n.config_version, "
+	                      : "UPDATE release_task_nodes r SET ");
+	strbuf_addf(&sql, "%s = CASE r.id", set);
 	for (size_t i = 0; i < n; i++) {
 		strbuf_adds(&sql, " WHEN ? THEN ?");
 		args[k++] = DB_I64(ch[i]->rtn_id);
 		args[k++] = DB_STR(values[i]);
 	}
-	strbuf_adds(&sql, " END WHERE release_task_id = ?");
+	strbuf_adds(&sql, " END WHERE r.release_task_id = ?");
 	args[k++] = DB_I64(release_id);
 	add_guard(&sql, kind_event[kind]);
-	strbuf_adds(&sql, " AND id IN (");
+	if (kind == KIND_INTENT) {
+		strbuf_adds(&sql, " AND " DISPATCH_CHECK);
+		args[k++] = DB_I64(rollback_of);
+		args[k++] = DB_I64(rollback_of);
+	}
+	strbuf_adds(&sql, " AND r.id IN (");
 	store_add_placeholders(&sql, n);
 	strbuf_adds(&sql, ")");
 	for (size_t i = 0; i < n; i++)
@@ -101,9 +123,9 @@ static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64
 	args[2] = DB_STR(at);
 	args[3] = DB_STR_OR_NULL(ch->task_id);
 	args[4] = DB_I64(ch->rtn_id);
-	strbuf_adds(&sql, "UPDATE release_task_nodes SET status = 'failed', finished_at = ?,"
-	                  " error_msg = LEFT(?, 1024), started_at = COALESCE(started_at, ?),"
-	                  " task_id = COALESCE(task_id, ?) WHERE id = ?");
+	strbuf_adds(&sql, "UPDATE release_task_nodes r SET r.status = 'failed', r.finished_at = ?,"
+	                  " r.error_msg = LEFT(?, 1024), r.started_at = COALESCE(r.started_at, ?),"
+	                  " r.task_id = COALESCE(r.task_id, ?) WHERE r.id = ?");
 	add_guard(&sql, NODE_EV_FAIL);
 	if (!sql.failed)
 		rc = db_exec(c, sql.buf, args, 5, moved, NULL, err, errlen);
@@ -111,15 +133,127 @@ static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64
 	return rc;
 }
 
+/*
+ * Finishes a statement that ends in "r.release_task_id = ? ... r.id IN (" for a chunk of
+ * changes: appends the placeholders and returns its arguments (release_id, then the row
+ * ids; the caller frees them), or NULL when out of memory.
+ */
+static struct db_arg *chunk_args(struct strbuf *sql, int64_t release_id,
+                                 const struct node_change **ch, size_t n)
+{
+	struct db_arg *args = calloc(n + 1, sizeof(*args));
+
+	store_add_placeholders(sql, n);
+	strbuf_adds(sql, ")");
+	if (!args || sql->failed) {
+		free(args);
+		return NULL;
+	}
+	args[0] = DB_I64(release_id);
+	for (size_t i = 0; i < n; i++)
+		args[i + 1] = DB_I64(ch[i]->rtn_id);
+	return args;
+}
+
+/* Why the dispatch check refused a node, from its row and the node as it is now. */
+static void refusal(const struct db_rows *rows, size_t i, int64_t rollback_of, char *why,
+                    size_t len)
+{
+	const char *health = db_cell(rows, i, 3), *ip = db_cell(rows, i, 4);
+	int64_t port = db_cell_i64(rows, i, 5), changed_by = db_cell_i64(rows, i, 6);
+
+	if (!health || strcmp(health, "online") != 0)
+		snprintf(why, len, "node offline since the release was created; not contacted");
+	else if (!ip || strcmp(ip, db_cell(rows, i, 1)) != 0 || port != db_cell_i64(rows, i, 2))
+		snprintf(why, len,
+		         "node moved to %.64s:%lld since the release was created (was %.64s:%lld);"
+		         " not contacted",
+		         ip ? ip : "?", (long long)port, db_cell(rows, i, 1),
+		         (long long)db_cell_i64(rows, i, 2));
+	else if (rollback_of && changed_by > rollback_of)
+		snprintf(why, len,
+		         "node changed since by release %lld (now version %lld); rolling back"
+		         " would undo that release, so it is not contacted",
+		         (long long)changed_by, (long long)db_cell_i64(rows, i, 7));
+	else
+		snprintf(why, len, "node not dispatchable; not contacted");
+}
+
+/*
+ * The intents of a chunk that the dispatch check left pending: each becomes skipped with
+ * its reason (not a failure) and goes to round->refused, so the runner never sends it.
+ */
+static int refuse_intents(struct db_conn *c, int64_t release_id, struct release_round *round,
+                          const struct node_change **ch, size_t n, const char *at, char *err,
+                          size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct strbuf sql = STRBUF_INIT;
+	struct db_arg *args;
+	int rc = CMDB_ENOMEM;
+
+	strbuf_adds(&sql, "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
+	                  " n.config_release_id, n.config_version FROM release_task_nodes r"
+	                  " JOIN nodes n ON n.id = r.node_id WHERE r.release_task_id = ?"
+	                  " AND r.status = 'pending' AND r.id IN (");
+	args = chunk_args(&sql, release_id, ch, n);
+	if (!args)
+		goto out;
+	rc = db_query(c, sql.buf, args, n + 1, &rows, err, errlen);
+	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
+		char why[STORE_ERROR_LEN];
+		struct db_arg skip[3];
+
+		refusal(&rows, i, round->rollback_of, why, sizeof(why));
+		skip[0] = DB_STR(at);
+		skip[1] = DB_STR(why);
+		skip[2] = DB_I64(db_cell_i64(&rows, i, 0));
+		rc = db_exec(c,
+		             "UPDATE release_task_nodes SET status = 'skipped', finished_at = ?,"
+		             " error_msg = LEFT(?, 1024) WHERE id = ? AND status = 'pending'",
+		             skip, 3, NULL, NULL, err, errlen);
+		if (rc == 0 && round->refused)
+			round->refused[round->nrefused++] = db_cell_i64(&rows, i, 0);
+	}
+out:
+	db_rows_release(&rows);
+	strbuf_release(&sql);
+	free(args);
+	return rc;
+}
+
+/*
+ * The nodes that succeeded in this chunk now run their version: nodes.config_version is
+ * set in the same transaction that marks them success.
+ */
+static int record_versions(struct db_conn *c, int64_t release_id, const struct node_change **ch,
+                           size_t n, char *err, size_t errlen)
+{
+	struct strbuf sql = STRBUF_INIT;
+	struct db_arg *args;
+	int rc = CMDB_ENOMEM;
+
+	strbuf_adds(&sql, "UPDATE nodes n JOIN release_task_nodes r ON r.node_id = n.id"
+	                  " SET n.config_version = r.version, n.config_applied_at = r.finished_at,"
+	                  " n.config_release_id = r.release_task_id"
+	                  " WHERE r.release_task_id = ? AND r.status = 'success' AND r.id IN (");
+	args = chunk_args(&sql, release_id, ch, n);
+	if (args)
+		rc = db_exec(c, sql.buf, args, n + 1, NULL, NULL, err, errlen);
+	strbuf_release(&sql);
+	free(args);
+	return rc;
+}
+
 /* Applies the changes of one kind in chunks; *moved_total: rows that changed. */
 static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind kind,
                       const struct node_change **ch, char (*times)[STORE_TIME_LEN], size_t n,
-                      uint64_t *moved_total, char *err, size_t errlen)
+                      struct release_round *round, uint64_t *moved_total, char *err, size_t errlen)
 {
 	static const char *const set[] = {
-	    [KIND_INTENT] = "status = 'running', started_at",
-	    [KIND_TASK_ID] = "task_id",
-	    [KIND_SUCCESS] = "status = 'success', finished_at",
+	    [KIND_INTENT] = "r.status = 'running', r.started_at",
+	    [KIND_TASK_ID] = "r.task_id",
+	    [KIND_SUCCESS] = "r.status = 'success', r.finished_at",
 	};
 	const char **values = calloc(n ? n : 1, sizeof(*values));
 	uint64_t moved = 0;
@@ -142,16 +276,21 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
 			}
 			continue;
 		}
-		rc = group_update(c, release_id, kind, set[kind], ch + at, k, values + at, &moved,
-		                  err, errlen);
+		rc = group_update(c, release_id, kind, set[kind], ch + at, k, values + at,
+		                  round->rollback_of, &moved, err, errlen);
 		*moved_total += moved;
+		if (rc == 0 && kind == KIND_SUCCESS && moved)
+			rc = record_versions(c, release_id, ch + at, k, err, errlen);
+		if (rc == 0 && kind == KIND_INTENT && moved < k)
+			rc = refuse_intents(c, release_id, round, ch + at, k, times[at], err,
+			                    errlen);
 	}
 	free(values);
 	return rc;
 }
 
 /* Writes the node changes of a round, in state order; counts successes and failures. */
-static int apply_changes(struct db_conn *c, int64_t release_id, const struct release_round *round,
+static int apply_changes(struct db_conn *c, int64_t release_id, struct release_round *round,
                          int64_t *ok, int64_t *failed, char *err, size_t errlen)
 {
 	size_t n = round->nchanges;
@@ -178,8 +317,8 @@ static int apply_changes(struct db_conn *c, int64_t release_id, const struct rel
 			rc = CMDB_ERR;
 			break;
 		}
-		rc = apply_kind(c, release_id, (enum change_kind)kind, byk, times, k, &moved, err,
-		                errlen);
+		rc = apply_kind(c, release_id, (enum change_kind)kind, byk, times, k, round, &moved,
+		                err, errlen);
 		if (kind == KIND_SUCCESS)
 			*ok += (int64_t)moved;
 		else if (kind == KIND_FAILED)
@@ -288,13 +427,57 @@ static int release_update(struct db_conn *c, int64_t id, const struct release_ro
 	return rc;
 }
 
+/*
+ * A halted release with auto_rollback gets its rollback release in the same transaction,
+ * so that no crash can come between the two. When there is nothing to roll back, its
+ * error_msg says so instead.
+ */
+static int auto_rollback(struct db_conn *c, int64_t id, const char *owner,
+                         struct release_round *round, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg arg = DB_I64(id);
+	char who[STORE_OWNER_LEN + 16], reason[STORE_REASON_LEN], why[STORE_ERROR_LEN];
+	int wanted, existing = 0, rc;
+
+	rc = db_query(c, "SELECT auto_rollback FROM release_tasks WHERE id = ?", &arg, 1, &rows,
+	              err, errlen);
+	if (rc)
+		return rc;
+	wanted = rows.nrows && db_cell_i64(&rows, 0, 0) == 1;
+	db_rows_release(&rows);
+	if (!wanted)
+		return 0;
+	snprintf(who, sizeof(who), "controller:%s", owner);
+	snprintf(reason, sizeof(reason), "automatic: release %lld failed (auto_rollback)",
+	         (long long)id);
+	rc = store_rollback_in_tx(c, id, who, reason, 1, &round->rollback_id, &existing, why,
+	                          sizeof(why));
+	if (rc == CMDB_EINVAL || rc == CMDB_ESTATE) {
+		struct db_arg note[2] = {DB_STR(why), DB_I64(id)};
+
+		round->rollback_id = 0;
+		return db_exec(
+		    c,
+		    "UPDATE release_tasks SET error_msg ="
+		    " LEFT(CONCAT(COALESCE(error_msg, ''), '; no automatic rollback: ', ?),"
+		    " 1024) WHERE id = ?",
+		    note, 2, NULL, NULL, err, errlen);
+	}
+	if (rc)
+		snprintf(err, errlen, "%s", why);
+	return rc;
+}
+
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
-                        const struct release_round *round, enum release_status *actual, char *err,
+                        struct release_round *round, enum release_status *actual, char *err,
                         size_t errlen)
 {
 	int64_t ok = 0, failed = 0;
 	int rc;
 
+	round->nrefused = 0;
+	round->rollback_id = 0;
 	rc = db_begin(c, err, errlen);
 	if (rc)
 		return rc;
@@ -322,12 +505,16 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 			goto out;
 	}
 	rc = release_update(c, release_id, round, ok, failed, err, errlen);
+	if (rc == 0 && round->event == RELEASE_EV_HALT && !round->rollback_of)
+		rc = auto_rollback(c, release_id, owner, round, err, errlen);
 	if (rc)
 		goto out;
 	rc = db_commit(c, err, errlen);
 	if (rc == 0)
 		return 0;
 out:
+	round->nrefused = 0;
+	round->rollback_id = 0;
 	db_rollback(c);
 	return rc;
 }

@@ -13,7 +13,10 @@
 	" failed_nodes, batch_plan, pause_after, paused_through, paused_reason, max_failures,"     \
 	" max_failure_percent, failure_allowance, not_before, expires_at, idempotency_token,"      \
 	" owner, created_by, updated_by, created_at, updated_at, started_at, finished_at,"         \
-	" error_msg"
+	" error_msg, rollback_of,"                                                                 \
+	" (SELECT b.id FROM release_tasks b WHERE b.rollback_of = t.id) AS rolled_back_by,"        \
+	" rollback_reason, auto_rollback, approval_required, approval_reason, approved_by,"        \
+	" approved_at, rejected_by, rejected_at, approval_comment"
 
 static const struct store_col release_cols[] = {
     STORE_COL(COL_I64, struct release, id),
@@ -42,6 +45,17 @@ static const struct store_col release_cols[] = {
     STORE_COL(COL_TIME, struct release, started_at),
     STORE_COL(COL_TIME, struct release, finished_at),
     STORE_COL(COL_STR, struct release, error_msg),
+    STORE_COL(COL_I64, struct release, rollback_of),
+    STORE_COL(COL_I64, struct release, rolled_back_by),
+    STORE_COL(COL_STR, struct release, rollback_reason),
+    STORE_COL(COL_INT, struct release, auto_rollback),
+    STORE_COL(COL_INT, struct release, approval_required),
+    STORE_COL(COL_STR, struct release, approval_reason),
+    STORE_COL(COL_STR, struct release, approved_by),
+    STORE_COL(COL_TIME, struct release, approved_at),
+    STORE_COL(COL_STR, struct release, rejected_by),
+    STORE_COL(COL_TIME, struct release, rejected_at),
+    STORE_COL(COL_STR, struct release, approval_comment),
 };
 
 #define NRELEASE_COLS (sizeof(release_cols) / sizeof(release_cols[0]))
@@ -49,7 +63,8 @@ static const struct store_col release_cols[] = {
 /* Rows of a release are inserted in the order of its batches, so id order is that order. */
 #define RELEASE_NODE_SELECT                                                                        \
 	"SELECT r.id, r.node_id, n.hostname, r.node_ip, r.agent_port, r.batch,"                    \
-	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg"                           \
+	" r.status, r.task_id, r.started_at, r.finished_at, r.error_msg, r.version,"               \
+	" r.previous_version"                                                                      \
 	" FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
 
 static const struct store_col release_node_cols[] = {
@@ -64,6 +79,8 @@ static const struct store_col release_node_cols[] = {
     STORE_COL(COL_TIME, struct release_node, started_at),
     STORE_COL(COL_TIME, struct release_node, finished_at),
     STORE_COL(COL_STR, struct release_node, error_msg),
+    STORE_COL(COL_I64, struct release_node, version),
+    STORE_COL(COL_I64, struct release_node, previous_version),
 };
 
 #define NRELEASE_NODE_COLS (sizeof(release_node_cols) / sizeof(release_node_cols[0]))
@@ -74,8 +91,8 @@ int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *
 	struct db_arg arg = DB_I64(id);
 	int rc;
 
-	rc = db_query(c, "SELECT " RELEASE_COLS " FROM release_tasks WHERE id = ?", &arg, 1, &rows,
-	              err, errlen);
+	rc = db_query(c, "SELECT " RELEASE_COLS " FROM release_tasks t WHERE id = ?", &arg, 1,
+	              &rows, err, errlen);
 	if (rc)
 		return rc;
 	if (rows.nrows == 0) {
@@ -102,14 +119,14 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 		args[0] = DB_STR(release_status_name((enum release_status)status));
 		args[1] = DB_I64(limit);
 		rc = db_query(c,
-		              "SELECT " RELEASE_COLS " FROM release_tasks WHERE status = ?"
+		              "SELECT " RELEASE_COLS " FROM release_tasks t WHERE status = ?"
 		              " ORDER BY id DESC LIMIT ?",
 		              args, 2, &rows, err, errlen);
 	} else {
 		args[0] = DB_I64(limit);
-		rc = db_query(c,
-		              "SELECT " RELEASE_COLS " FROM release_tasks ORDER BY id DESC LIMIT ?",
-		              args, 1, &rows, err, errlen);
+		rc = db_query(
+		    c, "SELECT " RELEASE_COLS " FROM release_tasks t ORDER BY id DESC LIMIT ?",
+		    args, 1, &rows, err, errlen);
 	}
 	if (rc)
 		return rc;

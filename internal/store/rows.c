@@ -1,8 +1,10 @@
 /*
- * store/rows: result rows into structs, by column tables (store_internal.h).
+ * store/rows: result rows into structs, by column tables (store_internal.h), and the
+ * pause between two tries of a transaction that lost a race.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_internal.h"
 
@@ -83,4 +85,19 @@ void store_add_placeholders(struct strbuf *sb, size_t n)
 	strbuf_grow(sb, 2 * n);
 	for (size_t i = 0; i < n; i++)
 		strbuf_add(sb, i ? ",?" : "?", i ? 2 : 1);
+}
+
+void store_tx_pause(int attempt)
+{
+	static __thread unsigned int seed;
+	struct timespec ts;
+	long ms;
+
+	if (!seed)
+		seed = (unsigned int)now_mono_ms() ^ (unsigned int)(uintptr_t)&ts;
+	/* 5 to 20 ms, then twice that: long enough for the winner to commit. */
+	ms = (5 + rand_r(&seed) % 16) << (attempt < 4 ? attempt : 4);
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000L;
+	nanosleep(&ts, NULL);
 }

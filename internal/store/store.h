@@ -6,7 +6,8 @@
  *
  * Files: nodes.c (the inventory), release_views.c (reads), release_create.c (create and
  * dry run), release_claim.c (claims), release_round.c (the runner's writes),
- * release_control.c (operator actions, expiry, status reads), idempotency.c, rows.c.
+ * release_control.c (operator actions, expiry, status reads), release_rollback.c
+ * (rollback releases), alerts.c (Alertmanager's alerts), idempotency.c, rows.c.
  * Every write to a release's status or its nodes locks the release row first.
  */
 #ifndef CMDB_STORE_H
@@ -37,6 +38,9 @@ struct node {
 	char updated_at[STORE_TIME_LEN];
 	char created_by[STORE_OWNER_LEN]; /* "" when unknown (rows from before 0003) */
 	char updated_by[STORE_OWNER_LEN];
+	int64_t config_version;    /* of the last release that succeeded on it; 0: none yet */
+	int64_t config_release_id; /* that release; 0: none */
+	char config_applied_at[STORE_TIME_LEN];
 };
 
 struct release {
@@ -66,6 +70,17 @@ struct release {
 	char started_at[STORE_TIME_LEN];
 	char finished_at[STORE_TIME_LEN];
 	char error_msg[STORE_ERROR_LEN];
+	int64_t rollback_of;    /* the release this one rolls back; 0: it is no rollback */
+	int64_t rolled_back_by; /* the rollback release of this one; 0: none */
+	char rollback_reason[STORE_REASON_LEN];
+	int auto_rollback; /* a failure creates the rollback release at once */
+	int approval_required;
+	char approval_reason[STORE_REASON_LEN];
+	char approved_by[STORE_OWNER_LEN];
+	char approved_at[STORE_TIME_LEN];
+	char rejected_by[STORE_OWNER_LEN];
+	char rejected_at[STORE_TIME_LEN];
+	char approval_comment[STORE_ERROR_LEN];
 };
 
 struct release_node {
@@ -80,6 +95,8 @@ struct release_node {
 	char started_at[STORE_TIME_LEN];
 	char finished_at[STORE_TIME_LEN];
 	char error_msg[STORE_ERROR_LEN];
+	int64_t version;          /* what this node applies */
+	int64_t previous_version; /* what it ran before (at creation, then at dispatch); 0: none */
 };
 
 /* A write with an Idempotency-Key: who sent it, the key, and the body's SHA-256. */
@@ -100,13 +117,39 @@ int store_node_create(struct db_conn *c, const char *hostname, const char *ip, i
                       enum node_health status, const struct store_idem *idem, struct node *out,
                       int *replayed, char *err, size_t errlen);
 int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, size_t errlen);
-/* All nodes ordered by id; *out is malloc'd, the caller frees it. */
-int store_node_list(struct db_conn *c, struct node **out, size_t *n, char *err, size_t errlen);
-/* Sets online/offline as principal; CMDB_ENOTFOUND for an unknown id. out: the new row. */
-int store_node_set_status(struct db_conn *c, int64_t id, enum node_health status,
-                          const char *principal, struct node *out, char *err, size_t errlen);
+
+/* Which nodes GET /api/v1/nodes lists: every one, or by the config version they run. */
+struct node_filter {
+	int by_version;  /* 0: all; 1: config_version = version; -1: config_version <> version */
+	int64_t version; /* (a node that ran nothing yet is "not version") */
+};
+
+/* The nodes the filter selects, ordered by id; *out is malloc'd, the caller frees it. */
+int store_node_list(struct db_conn *c, const struct node_filter *f, struct node **out, size_t *n,
+                    char *err, size_t errlen);
+
+/* What PATCH /api/v1/nodes/{id} changes; NULL or -1 fields stay as they are. */
+struct node_patch {
+	int status; /* enum node_health, or -1 */
+	const char *hostname;
+	const char *ip; /* canonical form */
+	int agent_port; /* 0: unchanged */
+};
+
+/*
+ * Applies a patch as principal; CMDB_ENOTFOUND for an unknown id, CMDB_ECONFLICT when the
+ * new ip and agent_port belong to another node. out: the row afterwards.
+ */
+int store_node_update(struct db_conn *c, int64_t id, const struct node_patch *p,
+                      const char *principal, struct node *out, char *err, size_t errlen);
 
 /* ---- releases: API side ---- */
+
+/* When a new release must wait for a second principal's approval (RELEASE_APPROVAL_*). */
+struct approval_policy {
+	int min_nodes;   /* more nodes than this need approval; 0: no such rule */
+	int min_percent; /* more than this percentage of the online nodes; 0: no such rule */
+};
 
 /* What an operator asks for with POST /api/v1/releases. */
 struct release_request {
@@ -115,15 +158,20 @@ struct release_request {
 	const int64_t
 	    *node_ids; /* in the order given: batch 1 takes the first; n == 0: all online */
 	size_t n;
+	int auto_rollback;    /* a failure creates its rollback release at once */
+	int require_approval; /* asked for explicitly */
+	struct approval_policy policy;
 	struct store_idem idem;
 };
 
 /*
- * Creates a pending release: checks that each node exists and is online (CMDB_EINVAL
- * naming the node otherwise, or when there is no node at all, or when pause_after names
- * a batch the cut does not have), cuts the nodes into batches by the plan, and writes it
- * all in one transaction. An Idempotency-Key already used by the principal answers the
- * release it made (*replayed = 1) or CMDB_EMISMATCH.
+ * Creates a release: checks that each node exists and is online (CMDB_EINVAL naming the
+ * node otherwise, or when there is no node at all, or when pause_after names a batch the
+ * cut does not have), cuts the nodes into batches by the plan, records each node's
+ * current config version as its previous_version, and writes it all in one transaction.
+ * It is pending, or awaiting_approval when asked or when the policy says so. An
+ * Idempotency-Key already used by the principal answers the release it made
+ * (*replayed = 1) or CMDB_EMISMATCH.
  */
 int store_release_create(struct db_conn *c, const struct release_request *rq, struct release *out,
                          int *replayed, char *err, size_t errlen);
@@ -149,6 +197,8 @@ struct release_preview {
 	size_t nleft;
 	int allowance;
 	int64_t waiting_for; /* an unfinished release that shares a node; 0 when none */
+	int approval_required;
+	char approval_reason[STORE_REASON_LEN];
 };
 
 /* The dry run of store_release_create: same checks, same cut, no write. */
@@ -186,15 +236,59 @@ int store_release_waiting_for(struct db_conn *c, int64_t id, int64_t *waiting, c
                               size_t errlen);
 
 /*
- * An operator's action (RELEASE_EV_PAUSE, _RESUME or _CANCEL) as principal, checked
- * against the state table under the release's row lock. A cancel skips every pending
- * node ("release cancelled by <principal>") and, with nothing in flight, finishes the
- * release. CMDB_ESTATE when the table refuses it: err says why and out->status is the
- * current status. *changed = 0 when the release already was in the target status.
+ * An operator's action (RELEASE_EV_PAUSE, _RESUME, _CANCEL, _APPROVE or _REJECT) as
+ * principal, checked against the state table under the release's row lock. A cancel or
+ * a reject skips every pending node ("release cancelled by <principal>") and, with
+ * nothing in flight, finishes the release. An approval must come from another principal
+ * than the creator (CMDB_EFORBIDDEN). comment (approve, reject; may be NULL) is kept with
+ * the decision. CMDB_ESTATE when the table refuses it: err says why and out->status is
+ * the current status. *changed = 0 when the release already was in the target status.
  * out: the release afterwards.
  */
 int store_release_act(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
-                      struct release *out, int *changed, char *err, size_t errlen);
+                      const char *comment, struct release *out, int *changed, char *err,
+                      size_t errlen);
+
+/* ---- rollback ---- */
+
+/*
+ * Creates the rollback release of release id as principal (reason: why, for the record),
+ * or finds the one it already has (*existing = 1). It targets every node the release
+ * dispatched and gives each its own previous_version, in the original's order and batch
+ * plan; nodes with no previous version, or whose release left them on it, are rows
+ * skipped with that reason. CMDB_ESTATE when id is itself a rollback or has not ended;
+ * CMDB_EINVAL when it dispatched nothing or no node has anything to roll back (err
+ * says why); CMDB_ENOTFOUND. out: the rollback release.
+ */
+int store_release_rollback(struct db_conn *c, int64_t id, const char *principal, const char *reason,
+                           struct release *out, int *existing, char *err, size_t errlen);
+
+/* ---- alerts (POST /api/v1/alerts, Alertmanager's webhook) ---- */
+
+struct alert_input {
+	const char *fingerprint;
+	const char *starts_at;     /* as Alertmanager sent it: part of the alert's identity */
+	int firing;                /* 0: resolved */
+	const char *alertname;     /* may be NULL */
+	const char *release_label; /* the release_id label as sent; NULL when absent */
+};
+
+/* What the controller did about one alert. */
+struct alert_result {
+	int duplicate;               /* delivered before: nothing new was done */
+	int64_t release_id;          /* the release its label names; 0: none or not a number */
+	int64_t rollback_release_id; /* the rollback it caused (or found); 0: none */
+	char outcome[STORE_REASON_LEN];
+};
+
+/*
+ * Records one alert as principal and acts on it, in one transaction: a firing alert
+ * whose release_id names a release rolls that release back (a release still running,
+ * paused or pending is cancelled first, in the same transaction); the same alert
+ * (fingerprint, startsAt, status) delivered again changes nothing but its delivery count.
+ */
+int store_alert_receive(struct db_conn *c, const struct alert_input *a, const char *principal,
+                        struct alert_result *out, char *err, size_t errlen);
 
 /* ---- releases: executor side ---- */
 
@@ -242,6 +336,7 @@ struct node_change {
 
 /* What one round of the runner writes, in one transaction. */
 struct release_round {
+	int64_t rollback_of; /* the release's rollback_of: dispatch checks it is still valid */
 	enum release_status expect; /* the round applies only while the release has this status */
 	const struct node_change *changes;
 	size_t nchanges;
@@ -252,19 +347,29 @@ struct release_round {
 	int finish;            /* the release is over: finished_at set, lease cleared */
 	int handback;          /* the runner gives it up: owner and lease cleared */
 	int64_t at_ms;
+	/*
+	 * Out: intents the dispatch check refused (the node went offline, moved, or, for a
+	 * rollback, was changed by a later release): those nodes were written skipped instead.
+	 * The caller gives room for every intent of the round.
+	 */
+	int64_t *refused; /* rtn ids */
+	size_t nrefused;
+	int64_t rollback_id; /* out: the rollback release a halt created (auto_rollback); 0 */
 };
 
 /*
  * Applies a round if owner still holds the release and its status is round->expect,
  * renewing the lease for lease_s. Each node change applies only from the statuses the
  * state table allows, and success_nodes / failed_nodes move by exactly the rows that
- * changed, in the same transaction. Intents (running without a task id) need a status
- * that dispatches. Nothing is written when it returns an error: CMDB_ECONFLICT when the
- * lease is no longer ours (or the release finished), CMDB_ESTATE when an operator
- * changed the status first (*actual says to what).
+ * changed, in the same transaction; a node's success sets its nodes.config_version.
+ * Intents (running without a task id) need a status that dispatches, and are checked
+ * against the node first (round->refused). A halt of a release with auto_rollback
+ * creates its rollback release in the same transaction. Nothing is written when it
+ * returns an error: CMDB_ECONFLICT when the lease is no longer ours (or the release
+ * finished), CMDB_ESTATE when an operator changed the status first (*actual says to what).
  */
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
-                        const struct release_round *round, enum release_status *actual, char *err,
+                        struct release_round *round, enum release_status *actual, char *err,
                         size_t errlen);
 
 #endif

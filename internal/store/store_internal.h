@@ -62,4 +62,68 @@ int store_idem_claim(struct db_conn *c, const char *scope, const struct store_id
 int store_idem_bind(struct db_conn *c, const char *scope, const struct store_idem *idem,
                     int64_t resource_id, char *err, size_t errlen);
 
+/*
+ * A transaction that lost a race with another (CMDB_ERETRY: a deadlock, a lock wait
+ * timeout) is rolled back whole and may simply run again. STORE_RETRY runs call up to
+ * STORE_TX_TRIES times, pausing a few jittered milliseconds between tries.
+ */
+#define STORE_TX_TRIES 4
+void store_tx_pause(int attempt);
+#define STORE_RETRY(rc, call)                                                                      \
+	do {                                                                                       \
+		for (int try_ = 0;; try_++) {                                                      \
+			(rc) = (call);                                                             \
+			if ((rc) != CMDB_ERETRY || try_ + 1 >= STORE_TX_TRIES)                     \
+				break;                                                             \
+			store_tx_pause(try_);                                                      \
+		}                                                                                  \
+	} while (0)
+
+/* One row of release_task_nodes to insert. */
+struct store_new_node {
+	int64_t node_id;
+	const char *ip;
+	int agent_port;
+	int batch;
+	enum node_status status; /* pending, or skipped with error_msg (finished now) */
+	int64_t version;
+	int64_t previous_version; /* 0: none */
+	const char *error_msg;    /* may be NULL */
+};
+
+/* Inserts rows of release_id in multi-row INSERTs, in the caller's transaction. */
+int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store_new_node *rows,
+                       size_t n, char *err, size_t errlen);
+
+/* 16 random hex digits: a release's idempotency_token. 0, or -1 without randomness. */
+int store_make_token(char out[17]);
+
+/*
+ * Locks release id's row (SELECT ... FOR UPDATE) for the rest of the caller's
+ * transaction: its status, and how many of its nodes are running. CMDB_ENOTFOUND.
+ */
+int store_lock_release(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
+                       char *err, size_t errlen);
+
+/* Skips release id's pending nodes with why, in the caller's transaction. */
+int store_skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen);
+
+/*
+ * Creates or finds the rollback release of id inside the caller's transaction (see
+ * store_release_rollback). unfinished: allow it while id has not ended (a halt creating
+ * its own rollback, an alert that cancels it first). *rollback_id: the release;
+ * *existing = 1 when it was there before.
+ */
+int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, const char *reason,
+                         int unfinished, int64_t *rollback_id, int *existing, char *err,
+                         size_t errlen);
+
+/*
+ * An operator's action inside the caller's transaction (see store_release_act); the
+ * alert handler cancels with it before it rolls back.
+ */
+int store_act_in_tx(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
+                    const char *comment, enum release_status *from, int *changed, char *err,
+                    size_t errlen);
+
 #endif

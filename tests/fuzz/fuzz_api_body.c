@@ -59,15 +59,58 @@ static void check_node_create(const cJSON *doc)
 
 static void check_node_patch(const cJSON *doc)
 {
-	enum node_health h = NODE_HEALTH_COUNT;
+	struct node_patch_input in;
 	struct api_error e;
 
 	reset_error(&e);
-	if (api_parse_node_patch(doc, &h, &e)) {
+	if (api_parse_node_patch(doc, &in, &e)) {
 		check_error(&e);
 		return;
 	}
-	assert(h == NODE_ONLINE || h == NODE_OFFLINE);
+	assert(in.status == -1 || in.status == NODE_ONLINE || in.status == NODE_OFFLINE);
+	assert(!in.hostname || (strlen(in.hostname) >= 1 && strlen(in.hostname) <= 253));
+	assert(strnlen(in.ip, sizeof(in.ip)) < sizeof(in.ip));
+	assert(in.agent_port >= 0 && in.agent_port <= 65535);
+	/* Something to change, always. */
+	assert(in.status >= 0 || in.hostname || in.ip[0] || in.agent_port);
+}
+
+static void check_decision(const cJSON *doc)
+{
+	const char *comment = (const char *)1;
+	struct api_error e;
+
+	reset_error(&e);
+	if (api_parse_decision(doc, &comment, &e)) {
+		check_error(&e);
+		return;
+	}
+	assert(!comment || strlen(comment) <= API_COMMENT_MAX);
+}
+
+static void check_alerts(const cJSON *doc)
+{
+	struct alert_entry *a = (struct alert_entry *)1;
+	struct api_error e;
+	size_t n = 99;
+
+	reset_error(&e);
+	if (api_parse_alerts(doc, &a, &n, &e)) {
+		check_error(&e);
+		assert(a == NULL && n == 0);
+		return;
+	}
+	assert(n <= API_ALERTS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		int64_t ms;
+
+		assert(strcmp(a[i].status, "firing") == 0 || strcmp(a[i].status, "resolved") == 0);
+		assert(strlen(a[i].fingerprint) >= 1 && strlen(a[i].fingerprint) <= 128);
+		assert(rfc3339_to_ms(a[i].starts_at, &ms) == 0);
+		assert(!a[i].release_label || strlen(a[i].release_label) <= 64);
+		assert(!a[i].alertname || strlen(a[i].alertname) <= 255);
+	}
+	free(a);
 }
 
 static void check_release_create(const cJSON *doc)
@@ -106,6 +149,8 @@ static void check_release_create(const cJSON *doc)
 	       in.plan.expires_at_ms > in.plan.not_before_ms);
 	assert((in.node_ids == NULL) == (in.n == 0));
 	assert(in.n <= API_NODE_IDS_MAX);
+	assert(in.auto_rollback >= -1 && in.auto_rollback <= 1);
+	assert(in.require_approval == 0 || in.require_approval == 1);
 	if (in.n) {
 		sorted = malloc(in.n * sizeof(*sorted));
 		assert(sorted);
@@ -136,6 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_node_create(doc);
 	check_node_patch(doc);
 	check_release_create(doc);
+	check_decision(doc);
+	check_alerts(doc);
 	cJSON_Delete(doc);
 	return 0;
 }

@@ -16,7 +16,7 @@ stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=0 || exit 1
 api POST /api/v1/nodes '{"hostname":"web-01","ip":"10.0.0.1"}'
 api POST /api/v1/nodes '{"hostname":"web-02","ip":"10.0.0.2","status":"offline"}'
 api POST /api/v1/releases '{"version":1,"batch_size":1,"node_ids":[1]}'
-checksum() { sql 'CHECKSUM TABLE nodes, release_tasks, release_task_nodes' | cut -f2 | paste -sd' '; }
+checksum() { sql 'CHECKSUM TABLE nodes, release_tasks, release_task_nodes, alerts' | cut -f2 | paste -sd' '; }
 before=$(checksum)
 
 # expect STATUS METHOD PATH [BODY] [CONTENT-TYPE]: the status and a JSON {"error"}.
@@ -85,6 +85,19 @@ expect 400 GET "$R?limit=abc"
 expect 400 GET "$R?status=DROP%20TABLE"
 expect 400 GET "$R/1?view=x"
 expect 400 GET "$R/1?node_status=gone"
+expect 400 GET "$N?config_version=1%20OR%201=1"
+expect 409 PATCH $N/1 '{"ip":"10.0.0.2","agent_port":8443}'
+expect 422 PATCH $N/1 '{"ip":"10.0.0.1; DROP TABLE nodes"}'
+expect 409 POST "$R/1/rollback"
+expect 400 POST "$R/1/rollback" '{"force":true}'
+expect 404 POST "$R/424242/rollback"
+expect 409 POST "$R/1/approve"
+expect 400 POST "$R/1/approve" '{"comment":["x"]}'
+expect 409 POST "$R/1/reject" '{"comment":"x"}'
+expect 400 POST $R '{"version":1,"batch_size":1,"auto_rollback":"yes"}'
+expect 400 POST /api/v1/alerts '{"version":4,"alerts":[]}'
+expect 400 POST /api/v1/alerts "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"release_id\":\"1\"},\"fingerprint\":\"$(head -c 300 /dev/zero | tr '\0' f)\",\"startsAt\":\"2026-11-30T10:00:00Z\"}]}"
+expect 405 GET /api/v1/alerts
 head -c 2200000 /dev/zero | tr '\0' ' ' >"$WORK/big.json"
 code=$(curl -s -o "$WORK/big.out" -w '%{http_code}' -H 'Content-Type: application/json' \
   --data-binary @"$WORK/big.json" "$API$R")

@@ -31,9 +31,9 @@ static void test_cache_hit_miss_replace(void **state)
 
 	(void)state;
 	assert_false(has(c, "1/0/-1", NULL));
-	api_cache_put(c, "1/0/-1", "{\"a\":1}", 7);
+	api_cache_put(c, "1/0/-1", "{\"a\":1}", 7, 0);
 	assert_true(has(c, "1/0/-1", "{\"a\":1}"));
-	api_cache_put(c, "1/0/-1", "{\"a\":2}", 7);
+	api_cache_put(c, "1/0/-1", "{\"a\":2}", 7, 0);
 	assert_true(has(c, "1/0/-1", "{\"a\":2}"));
 	assert_false(has(c, "1/1/-1", NULL));
 	api_cache_free(c);
@@ -44,10 +44,10 @@ static void test_cache_evicts_least_recently_used(void **state)
 	struct api_cache *c = api_cache_new(2, 1000);
 
 	(void)state;
-	api_cache_put(c, "a", "1", 1);
-	api_cache_put(c, "b", "2", 1);
+	api_cache_put(c, "a", "1", 1, 0);
+	api_cache_put(c, "b", "2", 1, 0);
 	assert_true(has(c, "a", "1")); /* a is now more recent than b */
-	api_cache_put(c, "c", "3", 1);
+	api_cache_put(c, "c", "3", 1, 0);
 	assert_true(has(c, "a", "1"));
 	assert_false(has(c, "b", NULL));
 	assert_true(has(c, "c", "3"));
@@ -62,16 +62,38 @@ static void test_cache_respects_byte_budget(void **state)
 	(void)state;
 	memset(big, 'x', 100);
 	big[100] = '\0';
-	api_cache_put(c, "too-big", big, 101); /* over a quarter of the budget: skipped */
+	api_cache_put(c, "too-big", big, 101, 0); /* over a quarter of the budget: skipped */
 	assert_false(has(c, "too-big", NULL));
 	for (int i = 0; i < 5; i++) {
 		char key[8];
 
 		snprintf(key, sizeof(key), "k%d", i);
-		api_cache_put(c, key, big, 100);
+		api_cache_put(c, key, big, 100, 0);
 	}
 	assert_false(has(c, "k0", NULL)); /* 5 x 100 > 400: the oldest went */
 	assert_true(has(c, "k4", NULL));
+	api_cache_free(c);
+}
+
+/* An entry with a time to live goes once it has passed; a prefix drop takes a release's keys. */
+static void test_cache_ttl_and_drop(void **state)
+{
+	struct api_cache *c = api_cache_new(8, 1000);
+	int64_t start = now_mono_ms();
+
+	(void)state;
+	api_cache_put(c, "7/0/-1", "x", 1, 5);
+	api_cache_put(c, "7/1/-1", "y", 1, 0);
+	api_cache_put(c, "70/0/-1", "z", 1, 0);
+	assert_true(has(c, "7/1/-1", "y"));
+	while (has(c, "7/0/-1", NULL) && now_mono_ms() - start < 2000)
+		;
+	assert_false(has(c, "7/0/-1", NULL));
+	assert_true(now_mono_ms() - start >= 5);
+	assert_true(has(c, "7/1/-1", "y")); /* no time to live: still there */
+	api_cache_drop_prefix(c, "7/");
+	assert_false(has(c, "7/1/-1", NULL));
+	assert_true(has(c, "70/0/-1", "z"));
 	api_cache_free(c);
 }
 
@@ -103,6 +125,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_hit_miss_replace),
 	    cmocka_unit_test(test_cache_evicts_least_recently_used),
 	    cmocka_unit_test(test_cache_respects_byte_budget),
+	    cmocka_unit_test(test_cache_ttl_and_drop),
 	    cmocka_unit_test(test_poll_schedule),
 	    cmocka_unit_test(test_rfc3339_round_trip),
 	};

@@ -17,6 +17,8 @@
 #define PT RELEASE_PARTIAL
 #define C  RELEASE_CANCELLED
 #define E  RELEASE_EXPIRED
+#define AA RELEASE_AWAITING_APPROVAL
+#define RJ RELEASE_REJECTED
 #define NO (-1)
 
 /*
@@ -24,15 +26,17 @@
  * and event (column), the status that follows, or NO where the change is refused.
  */
 static const int want[RELEASE_STATUS_COUNT][RELEASE_EVENT_COUNT] = {
-    /*              pause resume cancel claim plan  halt succeed partial expire */
-    [RELEASE_PENDING] = {PA, NO, C, R, NO, NO, NO, NO, E},
-    [RELEASE_RUNNING] = {PA, NO, C, NO, PA, F, S, PT, NO},
-    [RELEASE_PAUSED] = {PA, P, C, NO, NO, F, S, PT, E},
-    [RELEASE_SUCCESS] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [RELEASE_FAILED] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [RELEASE_PARTIAL] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [RELEASE_CANCELLED] = {NO, NO, C, NO, NO, NO, NO, NO, NO},
-    [RELEASE_EXPIRED] = {NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    /*      pause resume cancel approve reject claim plan halt succeed partial expire */
+    [RELEASE_PENDING] = {PA, NO, C, NO, NO, R, NO, NO, NO, NO, E},
+    [RELEASE_RUNNING] = {PA, NO, C, NO, NO, NO, PA, F, S, PT, NO},
+    [RELEASE_PAUSED] = {PA, P, C, NO, NO, NO, NO, F, S, PT, E},
+    [RELEASE_SUCCESS] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_FAILED] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_PARTIAL] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_CANCELLED] = {NO, NO, C, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_EXPIRED] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [RELEASE_AWAITING_APPROVAL] = {NO, NO, C, P, RJ, NO, NO, NO, NO, NO, E},
+    [RELEASE_REJECTED] = {NO, NO, NO, NO, RJ, NO, NO, NO, NO, NO, NO},
 };
 
 static void test_release_transitions(void **state)
@@ -81,14 +85,41 @@ static void test_refusal_names_the_state(void **state)
 	assert_string_equal(buf, "cannot resume release 7: it is running; only a paused release"
 	                         " can be resumed");
 	release_refusal(8, RELEASE_SUCCESS, RELEASE_EV_CANCEL, buf, sizeof(buf));
-	assert_string_equal(buf, "cannot cancel release 8: it is success; only a pending, running"
-	                         " or paused release can be cancelled");
+	assert_string_equal(buf, "cannot cancel release 8: it is success; only a pending, running,"
+	                         " paused or awaiting_approval release can be cancelled");
+	release_refusal(10, RELEASE_PENDING, RELEASE_EV_APPROVE, buf, sizeof(buf));
+	assert_string_equal(buf, "cannot approve release 10: it is pending; only an"
+	                         " awaiting_approval release can be approved");
 	release_refusal(9, RELEASE_FAILED, RELEASE_EV_PAUSE, buf, sizeof(buf));
 	assert_string_equal(buf, "cannot pause release 9: it is failed; only a pending or running"
 	                         " release can be paused");
 	/* A short buffer is cut, never overrun. */
 	assert_true(release_refusal(9, RELEASE_FAILED, RELEASE_EV_PAUSE, buf, 10) > 10);
 	assert_int_equal(strlen(buf), 9);
+}
+
+/* Only an ended release can be rolled back; one that never dispatched has nothing to undo. */
+static void test_rollback_rule(void **state)
+{
+	char list[256];
+
+	(void)state;
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++) {
+		enum release_rollback rule = release_rollback_rule((enum release_status)s);
+
+		if (!release_is_terminal((enum release_status)s))
+			assert_int_equal(rule, ROLLBACK_NOT_YET);
+		else
+			assert_int_not_equal(rule, ROLLBACK_NOT_YET);
+	}
+	assert_int_equal(release_rollback_rule(RELEASE_CANCELLED), ROLLBACK_ALLOWED);
+	assert_int_equal(release_rollback_rule(RELEASE_EXPIRED), ROLLBACK_NOTHING);
+	assert_int_equal(release_rollback_rule(RELEASE_REJECTED), ROLLBACK_NOTHING);
+	release_status_list(list, sizeof(list));
+	assert_string_equal(list, "pending, running, paused, success, failed, partial, cancelled,"
+	                          " expired, awaiting_approval, rejected");
+	release_status_list(list, 12);
+	assert_string_equal(list, "pending, ru");
 }
 
 static void test_names_round_trip(void **state)
@@ -135,6 +166,7 @@ int main(void)
 	    cmocka_unit_test(test_release_transitions),
 	    cmocka_unit_test(test_release_properties),
 	    cmocka_unit_test(test_refusal_names_the_state),
+	    cmocka_unit_test(test_rollback_rule),
 	    cmocka_unit_test(test_names_round_trip),
 	    cmocka_unit_test(test_node_transitions),
 	};

@@ -192,7 +192,7 @@ static void test_too_many_members_is_refused_fast(void **state)
 		len += (size_t)snprintf(body + len, cap - len, "%s\"k%d\":1", i ? "," : "", i);
 	snprintf(body + len, cap - len, "}");
 	assert_int_equal(release_status_of(body, &in, &e), 400);
-	assert_string_equal(e.msg, "JSON object with more than 32 members");
+	assert_string_equal(e.msg, "JSON object with more than 64 members");
 	free(body);
 }
 
@@ -223,6 +223,158 @@ static void test_node_rules(void **state)
 	assert_string_equal(e.msg, "hostname is required (an RFC 1123 host name)");
 }
 
+static int patch_status_of(const char *text, struct node_patch_input *in, struct api_error *e)
+{
+	cJSON *doc = NULL;
+	int rc = api_parse_object(text, strlen(text), &doc, e);
+
+	if (rc == 0)
+		rc = api_parse_node_patch(doc, in, e);
+	cJSON_Delete(doc);
+	return rc ? e->status : 0;
+}
+
+static void test_node_patch_rules(void **state)
+{
+	struct node_patch_input in;
+	struct api_error e;
+
+	(void)state;
+	assert_int_equal(patch_status_of("{\"status\":\"offline\"}", &in, &e), 0);
+	assert_int_equal(in.status, NODE_OFFLINE);
+	assert_null(in.hostname);
+	assert_string_equal(in.ip, "");
+	assert_int_equal(in.agent_port, 0);
+	assert_int_equal(patch_status_of("{\"ip\":\"10.0.0.07\",\"agent_port\":9443}", &in, &e),
+	                 422); /* a leading zero is not an IPv4 literal */
+	assert_int_equal(patch_status_of("{\"ip\":\"10.0.0.7\",\"agent_port\":9443}", &in, &e), 0);
+	assert_int_equal(in.status, -1);
+	assert_string_equal(in.ip, "10.0.0.7");
+	assert_int_equal(in.agent_port, 9443);
+	assert_int_equal(patch_status_of("{}", &in, &e), 422);
+	assert_string_equal(e.msg, "nothing to change: give status, hostname, ip or agent_port");
+	assert_int_equal(patch_status_of("{\"agent_port\":70000}", &in, &e), 422);
+	assert_int_equal(patch_status_of("{\"hostname\":\"a_b\"}", &in, &e), 422);
+	assert_int_equal(patch_status_of("{\"config_version\":3}", &in, &e), 400);
+}
+
+static void test_release_safety_fields(void **state)
+{
+	struct release_input in;
+	struct api_error e;
+
+	(void)state;
+	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1}", &in, &e), 0);
+	assert_int_equal(in.auto_rollback, -1); /* not given: the server's default decides */
+	assert_int_equal(in.require_approval, 0);
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"auto_rollback\":false,"
+	                      "\"require_approval\":true}",
+	                      &in, &e),
+	    0);
+	assert_int_equal(in.auto_rollback, 0);
+	assert_int_equal(in.require_approval, 1);
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"auto_rollback\":1}", &in, &e),
+	    400);
+	assert_string_equal(e.msg, "auto_rollback must be true or false");
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"require_approval\":\"yes\"}", &in,
+	                      &e),
+	    400);
+}
+
+static int alerts_status_of(const char *text, struct alert_entry **a, size_t *n,
+                            struct api_error *e)
+{
+	cJSON *doc = NULL;
+	int rc = api_parse_object(text, strlen(text), &doc, e);
+
+	*a = NULL;
+	*n = 0;
+	if (rc == 0)
+		rc = api_parse_alerts(doc, a, n, e);
+	/* The entries point into the document: check them before it goes. */
+	if (rc == 0 && *n)
+		assert_non_null((*a)[0].fingerprint);
+	cJSON_Delete(doc);
+	return rc ? e->status : 0;
+}
+
+/* Alertmanager's webhook body (version 4), as its documentation shows it. */
+#define AM_ALERT(status, labels, fp, starts)                                                       \
+	"{\"status\":\"" status "\",\"labels\":" labels                                            \
+	",\"annotations\":{},\"startsAt\":\"" starts                                               \
+	"\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"http://"                        \
+	"p\",\"fingerprint\":\"" fp "\"}"
+#define AM_BODY(alerts)                                                                            \
+	"{\"version\":\"4\",\"groupKey\":\"g\",\"truncatedAlerts\":0,\"status\":\"firing\","       \
+	"\"receiver\":\"cmdb\",\"groupLabels\":{},\"commonLabels\":{},\"commonAnnotations\":{},"   \
+	"\"externalURL\":\"http://am\",\"alerts\":[" alerts "]}"
+
+static void test_alert_payloads(void **state)
+{
+	struct alert_entry *a;
+	struct api_error e;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(
+	    alerts_status_of(
+	        AM_BODY(AM_ALERT(
+	            "firing", "{\"alertname\":\"X\",\"release_id\":\"7\"}", "abc123",
+	            "2026-11-30T10:00:00.123456789Z") "," AM_ALERT("resolved", "{}", "def",
+	                                                           "2026-11-30T10:00:00Z")),
+	        &a, &n, &e),
+	    0);
+	assert_int_equal(n, 2);
+	free(a);
+	assert_int_equal(alerts_status_of(AM_BODY(""), &a, &n, &e), 0);
+	assert_int_equal(n, 0);
+	free(a);
+	assert_int_equal(alerts_status_of("{\"version\":\"3\",\"alerts\":[]}", &a, &n, &e), 400);
+	assert_int_equal(alerts_status_of("{\"version\":\"4\"}", &a, &n, &e), 400);
+	assert_string_equal(e.msg, "alerts must be an array of alerts");
+	assert_int_equal(
+	    alerts_status_of(AM_BODY(AM_ALERT("pending", "{}", "f", "2026-11-30T10:00:00Z")), &a,
+	                     &n, &e),
+	    400);
+	assert_int_equal(alerts_status_of(AM_BODY(AM_ALERT("firing", "{\"release_id\":7}", "f",
+	                                                   "2026-11-30T10:00:00Z")),
+	                                  &a, &n, &e),
+	                 400);
+	assert_string_equal(e.msg, "alerts[0].labels must be an object of strings");
+	assert_int_equal(
+	    alerts_status_of(AM_BODY(AM_ALERT("firing", "{}", "a b", "2026-11-30T10:00:00Z")), &a,
+	                     &n, &e),
+	    400);
+	assert_int_equal(
+	    alerts_status_of(AM_BODY(AM_ALERT("firing", "{}", "f", "yesterday")), &a, &n, &e), 400);
+	assert_int_equal(alerts_status_of(AM_BODY("7"), &a, &n, &e), 400);
+	assert_null(a);
+}
+
+static void test_decision(void **state)
+{
+	const char *comment = NULL;
+	struct api_error e;
+	cJSON *doc = cJSON_Parse("{\"comment\":\"ok\"}");
+
+	(void)state;
+	assert_int_equal(api_parse_decision(NULL, &comment, &e), 0);
+	assert_null(comment);
+	assert_int_equal(api_parse_decision(doc, &comment, &e), 0);
+	assert_string_equal(comment, "ok");
+	cJSON_Delete(doc);
+	doc = cJSON_Parse("{\"reason\":\"ok\"}");
+	assert_int_equal(api_parse_decision(doc, &comment, &e), -1);
+	assert_int_equal(e.status, 400);
+	cJSON_Delete(doc);
+	doc = cJSON_Parse("{\"comment\":5}");
+	assert_int_equal(api_parse_decision(doc, &comment, &e), -1);
+	cJSON_Delete(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +383,10 @@ int main(void)
 	    cmocka_unit_test(test_release_plan_fields),
 	    cmocka_unit_test(test_too_many_members_is_refused_fast),
 	    cmocka_unit_test(test_node_rules),
+	    cmocka_unit_test(test_node_patch_rules),
+	    cmocka_unit_test(test_release_safety_fields),
+	    cmocka_unit_test(test_alert_payloads),
+	    cmocka_unit_test(test_decision),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

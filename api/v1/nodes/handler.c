@@ -1,7 +1,8 @@
 /*
- * nodes handler: POST /api/v1/nodes, GET /api/v1/nodes, GET and PATCH /api/v1/nodes/{id}.
- * PATCH takes {"status": "online"|"offline"}: how an operator takes a node out of
- * future releases without deleting its history.
+ * nodes handler: POST /api/v1/nodes, GET /api/v1/nodes (?config_version=,
+ * ?config_version_not=), GET and PATCH /api/v1/nodes/{id}. PATCH takes "status"
+ * ("online"|"offline": how an operator takes a node out of releases without deleting
+ * its history), "hostname", "ip" and "agent_port" (a node that moved).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,15 @@ static cJSON *node_json(const struct node *n)
 	cJSON_AddStringToObject(o, "updated_at", n->updated_at);
 	api_json_add_optional(o, "created_by", n->created_by);
 	api_json_add_optional(o, "updated_by", n->updated_by);
+	if (n->config_version)
+		cJSON_AddNumberToObject(o, "config_version", (double)n->config_version);
+	else
+		cJSON_AddNullToObject(o, "config_version");
+	api_json_add_optional(o, "config_applied_at", n->config_applied_at);
+	if (n->config_release_id)
+		cJSON_AddNumberToObject(o, "config_release_id", (double)n->config_release_id);
+	else
+		cJSON_AddNullToObject(o, "config_release_id");
 	return o;
 }
 
@@ -68,18 +78,45 @@ out:
 	cJSON_Delete(body);
 }
 
+/* Reads ?config_version= or ?config_version_not=; 0, or -1 after answering 400. */
+static int read_filter(struct api_request *req, struct node_filter *f)
+{
+	char v[32], not_v[32];
+	int has = api_query_param(req->query, "config_version", v, sizeof(v));
+	int has_not = api_query_param(req->query, "config_version_not", not_v, sizeof(not_v));
+
+	memset(f, 0, sizeof(*f));
+	if (has < 0 || has_not < 0 || (has == 1 && has_not == 1)) {
+		api_send_error(req->conn, 400,
+		               "give config_version or config_version_not (a version), not both");
+		return -1;
+	}
+	if ((has == 1 && parse_int64(v, 1, INT64_MAX, &f->version)) ||
+	    (has_not == 1 && parse_int64(not_v, 1, INT64_MAX, &f->version))) {
+		api_send_error(req->conn, 400, "%s must be a positive integer (a config version)",
+		               has == 1 ? "config_version" : "config_version_not");
+		return -1;
+	}
+	f->by_version = has == 1 ? 1 : has_not == 1 ? -1 : 0;
+	return 0;
+}
+
 void api_nodes_list(struct api_request *req)
 {
 	struct node *nodes = NULL;
+	struct node_filter f;
 	char err[512];
 	size_t n = 0;
-	struct db_conn *db = api_db_acquire(req);
+	struct db_conn *db;
 	cJSON *doc, *arr;
 	int rc;
 
+	if (read_filter(req, &f))
+		return;
+	db = api_db_acquire(req);
 	if (!db)
 		return;
-	rc = store_node_list(db, &nodes, &n, err, sizeof(err));
+	rc = store_node_list(db, &f, &nodes, &n, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
@@ -97,7 +134,8 @@ void api_nodes_list(struct api_request *req)
 
 static void get_or_patch(struct api_request *req, int patch)
 {
-	enum node_health health = NODE_ONLINE;
+	struct node_patch_input in;
+	struct node_patch p = {0};
 	cJSON *body = NULL, *doc;
 	struct api_error e;
 	struct db_conn *db;
@@ -108,17 +146,20 @@ static void get_or_patch(struct api_request *req, int patch)
 	if (patch) {
 		if (api_read_json(req->conn, &body))
 			return;
-		if (api_parse_node_patch(body, &health, &e)) {
+		if (api_parse_node_patch(body, &in, &e)) {
 			api_send_error(req->conn, e.status, "%s", e.msg);
 			goto out;
 		}
+		p = (struct node_patch){.status = in.status,
+		                        .hostname = in.hostname,
+		                        .ip = in.ip[0] ? in.ip : NULL,
+		                        .agent_port = in.agent_port};
 	}
 	db = api_db_acquire(req);
 	if (!db)
 		goto out;
-	rc = patch
-	         ? store_node_set_status(db, req->id, health, req->principal, &n, err, sizeof(err))
-	         : store_node_get(db, req->id, &n, err, sizeof(err));
+	rc = patch ? store_node_update(db, req->id, &p, req->principal, &n, err, sizeof(err))
+	           : store_node_get(db, req->id, &n, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);

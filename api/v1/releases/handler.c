@@ -1,9 +1,11 @@
 /*
  * releases handler: POST /api/v1/releases creates a pending release (or, with
  * ?dry_run=1, shows what it would create); GET lists them newest first or shows one
- * with its nodes grouped by batch; POST /api/v1/releases/{id}/pause|resume|cancel are
- * the operator's controls. The executor, not this handler, makes releases move.
+ * with its nodes grouped by batch; POST /api/v1/releases/{id}/pause|resume|cancel|
+ * approve|reject are the operator's controls, and .../rollback creates the release that
+ * undoes one. The executor, not this handler, makes releases move.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,11 @@
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     1000
+/*
+ * A finished release that may still be rolled back gets rolled_back_by when that
+ * happens, maybe through another controller's API: its cached answer lives this long.
+ */
+#define CACHE_OPEN_TTL_MS 1000
 
 /* The answer for one release: its fields, and which release it waits for if pending. */
 static void send_release(struct api_request *req, struct db_conn *db, int status,
@@ -50,7 +57,7 @@ static void preview(struct api_request *req, struct db_conn *db, const struct re
 		api_send_store_error(req->conn, rc, err);
 		return;
 	}
-	doc = render_preview(in->version, &in->plan, &pv);
+	doc = render_preview(in->version, &in->plan, rq->auto_rollback, &pv);
 	api_send_json(req->conn, 200, doc);
 	cJSON_Delete(doc);
 	store_release_preview_release(&pv);
@@ -84,6 +91,10 @@ void api_releases_create(struct api_request *req)
 	    .plan = &in.plan,
 	    .node_ids = in.node_ids,
 	    .n = in.n,
+	    .auto_rollback = in.auto_rollback >= 0 ? in.auto_rollback : req->ctx->auto_rollback,
+	    .require_approval = in.require_approval,
+	    .policy = {.min_nodes = req->ctx->approval_min_nodes,
+	               .min_percent = req->ctx->approval_min_percent},
 	    /* A dry run writes nothing, its key included. */
 	    .idem = {.principal = req->principal,
 	             .key = has_key && !dry_run ? key : NULL,
@@ -102,10 +113,11 @@ void api_releases_create(struct api_request *req)
 		goto out;
 	}
 	if (!replayed)
-		log_info("api", "release %lld created by %s: version %lld, %d node%s in %d batch%s",
-		         (long long)r.id, req->principal, (long long)r.version, r.total_nodes,
-		         r.total_nodes == 1 ? "" : "s", r.batch_count,
-		         r.batch_count == 1 ? "" : "es");
+		log_info(
+		    "api", "release %lld created by %s: version %lld, %d node%s in %d batch%s%s",
+		    (long long)r.id, req->principal, (long long)r.version, r.total_nodes,
+		    r.total_nodes == 1 ? "" : "s", r.batch_count, r.batch_count == 1 ? "" : "es",
+		    r.approval_required ? ", awaiting approval" : "");
 	send_release(req, db, replayed ? 200 : 201, &r);
 out:
 	if (db)
@@ -126,9 +138,10 @@ void api_releases_list(struct api_request *req)
 
 	rc = api_query_param(req->query, "status", status, sizeof(status));
 	if (rc < 0 || (rc == 1 && (st = release_status_parse(status)) < 0)) {
-		api_send_error(req->conn, 400,
-		               "status must be pending, running, paused, success, failed, partial,"
-		               " cancelled or expired");
+		char list[256];
+
+		release_status_list(list, sizeof(list));
+		api_send_error(req->conn, 400, "status must be one of %s", list);
 		return;
 	}
 	rc = api_query_param(req->query, "limit", limit_s, sizeof(limit_s));
@@ -190,7 +203,7 @@ static int read_view(struct api_request *req, int *summary, int *node_status)
  * rendering goes to the cache; *cacheable says so.
  */
 static int render(struct api_request *req, struct db_conn *db, int summary, int node_status,
-                  char **text, int *cacheable, char *err, size_t errlen)
+                  char **text, int *cacheable, int64_t *ttl_ms, char *err, size_t errlen)
 {
 	struct release_node *nodes = NULL;
 	struct batch_counts *counts = NULL;
@@ -221,6 +234,12 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 	free(nodes);
 	free(counts);
 	*cacheable = r.finished_at[0] != '\0';
+	/* Sealed for good once it has its rollback, is one, or never dispatched anything. */
+	*ttl_ms = r.rolled_back_by || r.rollback_of ||
+	                  release_rollback_rule(r.status) != ROLLBACK_ALLOWED ||
+	                  r.success_nodes + r.failed_nodes == 0
+	              ? 0
+	              : CACHE_OPEN_TTL_MS;
 	if (!*text) {
 		snprintf(err, errlen, "out of memory rendering release %lld", (long long)req->id);
 		return CMDB_ENOMEM;
@@ -231,6 +250,7 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 void api_releases_get(struct api_request *req)
 {
 	int summary, node_status, cacheable = 0, rc;
+	int64_t ttl_ms = 0;
 	char key[64], err[512];
 	char *text = NULL;
 	struct db_conn *db;
@@ -247,7 +267,7 @@ void api_releases_get(struct api_request *req)
 	db = api_db_acquire(req);
 	if (!db)
 		return;
-	rc = render(req, db, summary, node_status, &text, &cacheable, err, sizeof(err));
+	rc = render(req, db, summary, node_status, &text, &cacheable, &ttl_ms, err, sizeof(err));
 	api_db_release(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
@@ -256,7 +276,7 @@ void api_releases_get(struct api_request *req)
 	len = strlen(text);
 	api_send_body(req->conn, 200, text, len);
 	if (cacheable)
-		api_cache_put(req->ctx->cache, key, text, len);
+		api_cache_put(req->ctx->cache, key, text, len, ttl_ms);
 	cJSON_free(text);
 }
 
@@ -266,14 +286,11 @@ void api_releases_get(struct api_request *req)
  */
 static int read_empty_body(struct api_request *req)
 {
-	const struct mg_request_info *ri = mg_get_request_info(req->conn);
 	cJSON *body = NULL;
 
-	if (ri->content_length <= 0 && !mg_get_header(req->conn, "Transfer-Encoding"))
-		return 0;
-	if (api_read_json(req->conn, &body))
+	if (api_read_optional_json(req->conn, &body))
 		return -1;
-	if (body->child) {
+	if (body && body->child) {
 		api_send_error(req->conn, 400, "this action takes no fields; send no body or {}");
 		cJSON_Delete(body);
 		return -1;
@@ -282,28 +299,49 @@ static int read_empty_body(struct api_request *req)
 	return 0;
 }
 
-/* POST /api/v1/releases/{id}/<action>: one transition of the state table, or 409. */
+/* The 409 of a refused transition: the error, a code to tell it apart, the current status. */
+static void send_refusal(struct api_request *req, const char *err, enum release_status status)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(doc, "error", err);
+	cJSON_AddStringToObject(doc, "code", "invalid_transition");
+	cJSON_AddStringToObject(doc, "status", release_status_name(status));
+	api_send_json(req->conn, 409, doc);
+	cJSON_Delete(doc);
+}
+
+/*
+ * POST /api/v1/releases/{id}/<action>: one transition of the state table, or 409.
+ * Approve and reject take an optional {"comment": "..."}; the others no fields.
+ */
 static void act(struct api_request *req, enum release_event ev)
 {
-	struct db_conn *db;
+	const char *comment = NULL;
+	struct db_conn *db = NULL;
+	cJSON *body = NULL;
+	struct api_error e;
 	struct release r;
 	int changed = 0, rc;
 	char err[512];
 
-	if (read_empty_body(req))
+	if (ev == RELEASE_EV_APPROVE || ev == RELEASE_EV_REJECT) {
+		if (api_read_optional_json(req->conn, &body))
+			return;
+		if (api_parse_decision(body, &comment, &e)) {
+			api_send_error(req->conn, e.status, "%s", e.msg);
+			goto out;
+		}
+	} else if (read_empty_body(req)) {
 		return;
+	}
 	db = api_db_acquire(req);
 	if (!db)
-		return;
-	rc = store_release_act(db, req->id, ev, req->principal, &r, &changed, err, sizeof(err));
+		goto out;
+	rc = store_release_act(db, req->id, ev, req->principal, comment, &r, &changed, err,
+	                       sizeof(err));
 	if (rc == CMDB_ESTATE) {
-		cJSON *doc = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(doc, "error", err);
-		cJSON_AddStringToObject(doc, "code", "invalid_transition");
-		cJSON_AddStringToObject(doc, "status", release_status_name(r.status));
-		api_send_json(req->conn, 409, doc);
-		cJSON_Delete(doc);
+		send_refusal(req, err, r.status);
 	} else if (rc) {
 		api_send_store_error(req->conn, rc, err);
 	} else {
@@ -312,7 +350,10 @@ static void act(struct api_request *req, enum release_event ev)
 		         changed ? "" : " (no change: already so)");
 		send_release(req, db, 200, &r);
 	}
-	api_db_release(req, db);
+out:
+	if (db)
+		api_db_release(req, db);
+	cJSON_Delete(body);
 }
 
 void api_releases_pause(struct api_request *req)
@@ -328,4 +369,57 @@ void api_releases_resume(struct api_request *req)
 void api_releases_cancel(struct api_request *req)
 {
 	act(req, RELEASE_EV_CANCEL);
+}
+
+void api_releases_approve(struct api_request *req)
+{
+	act(req, RELEASE_EV_APPROVE);
+}
+
+void api_releases_reject(struct api_request *req)
+{
+	act(req, RELEASE_EV_REJECT);
+}
+
+/*
+ * POST /api/v1/releases/{id}/rollback: 201 with the new rollback release, 200 with the
+ * one it already has; 409 when it has not ended or is itself a rollback, 422 when there
+ * is nothing to roll back.
+ */
+void api_releases_rollback(struct api_request *req)
+{
+	char reason[STORE_REASON_LEN], err[512];
+	struct db_conn *db;
+	struct release r, orig;
+	int existing = 0, rc;
+
+	if (read_empty_body(req))
+		return;
+	db = api_db_acquire(req);
+	if (!db)
+		return;
+	snprintf(reason, sizeof(reason), "requested by %s", req->principal);
+	rc = store_release_rollback(db, req->id, req->principal, reason, &r, &existing, err,
+	                            sizeof(err));
+	if (rc == CMDB_ESTATE) {
+		char why[512];
+
+		if (store_release_get(db, req->id, &orig, why, sizeof(why)) == 0)
+			send_refusal(req, err, orig.status);
+		else
+			api_send_error(req->conn, 409, "%s", err);
+	} else if (rc) {
+		api_send_store_error(req->conn, rc, err);
+	} else {
+		char prefix[32];
+
+		if (!existing)
+			log_info("api", "release %lld: rollback release %lld created by %s",
+			         (long long)req->id, (long long)r.id, req->principal);
+		/* Its cached answers lack rolled_back_by now. */
+		snprintf(prefix, sizeof(prefix), "%lld/", (long long)req->id);
+		api_cache_drop_prefix(req->ctx->cache, prefix);
+		send_release(req, db, existing ? 200 : 201, &r);
+	}
+	api_db_release(req, db);
 }

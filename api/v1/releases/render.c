@@ -78,6 +78,15 @@ static void add_plan(cJSON *o, const struct release *r, int with_sizes)
 	}
 }
 
+/* A reference to another row: its id, or null for 0. */
+static void add_id(cJSON *o, const char *name, int64_t id)
+{
+	if (id > 0)
+		cJSON_AddNumberToObject(o, name, (double)id);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 cJSON *render_release(const struct release *r, int with_sizes)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -107,6 +116,17 @@ cJSON *render_release(const struct release *r, int with_sizes)
 	api_json_add_optional(o, "created_by", r->created_by);
 	api_json_add_optional(o, "updated_by", r->updated_by);
 	api_json_add_optional(o, "updated_at", r->updated_at);
+	cJSON_AddBoolToObject(o, "auto_rollback", r->auto_rollback);
+	add_id(o, "rollback_of", r->rollback_of);
+	add_id(o, "rolled_back_by", r->rolled_back_by);
+	api_json_add_optional(o, "rollback_reason", r->rollback_reason);
+	cJSON_AddBoolToObject(o, "approval_required", r->approval_required);
+	api_json_add_optional(o, "approval_reason", r->approval_reason);
+	api_json_add_optional(o, "approved_by", r->approved_by);
+	api_json_add_optional(o, "approved_at", r->approved_at);
+	api_json_add_optional(o, "rejected_by", r->rejected_by);
+	api_json_add_optional(o, "rejected_at", r->rejected_at);
+	api_json_add_optional(o, "approval_comment", r->approval_comment);
 	return o;
 }
 
@@ -123,6 +143,8 @@ static cJSON *node_json(const struct release_node *n)
 	api_json_add_optional(o, "started_at", n->started_at);
 	api_json_add_optional(o, "finished_at", n->finished_at);
 	api_json_add_optional(o, "error_msg", n->error_msg);
+	cJSON_AddNumberToObject(o, "version", (double)n->version);
+	add_id(o, "previous_version", n->previous_version);
 	return o;
 }
 
@@ -212,7 +234,7 @@ static void add_time(cJSON *o, const char *name, int64_t ms)
 		cJSON_AddNullToObject(o, name);
 }
 
-cJSON *render_preview(int64_t version, const struct release_plan *plan,
+cJSON *render_preview(int64_t version, const struct release_plan *plan, int auto_rollback,
                       const struct release_preview *pv)
 {
 	cJSON *o = cJSON_CreateObject(), *batches = cJSON_CreateArray(), *left;
@@ -237,10 +259,10 @@ cJSON *render_preview(int64_t version, const struct release_plan *plan,
 	cJSON_AddNumberToObject(o, "failure_allowance", pv->allowance);
 	add_time(o, "not_before", plan->not_before_ms);
 	add_time(o, "expires_at", plan->expires_at_ms);
-	if (pv->waiting_for)
-		cJSON_AddNumberToObject(o, "waiting_for", (double)pv->waiting_for);
-	else
-		cJSON_AddNullToObject(o, "waiting_for");
+	add_id(o, "waiting_for", pv->waiting_for);
+	cJSON_AddBoolToObject(o, "auto_rollback", auto_rollback);
+	cJSON_AddBoolToObject(o, "approval_required", pv->approval_required);
+	api_json_add_optional(o, "approval_reason", pv->approval_reason);
 	for (size_t i = 0; i < pv->n;) {
 		cJSON *b = cJSON_CreateObject(), *list = cJSON_CreateArray();
 		size_t j = i;

@@ -17,7 +17,7 @@ cJSON *render_batches(const struct release_node *nodes, size_t n);
 /* "batches" of ?view=summary: each batch's status and its counts. */
 cJSON *render_summary(const struct batch_counts *b, size_t n);
 /* The answer of POST /api/v1/releases?dry_run=1. */
-cJSON *render_preview(int64_t version, const struct release_plan *plan,
+cJSON *render_preview(int64_t version, const struct release_plan *plan, int auto_rollback,
                       const struct release_preview *pv);
 
 #endif
