@@ -15,7 +15,8 @@ CFLAGS   = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -MMD -MP -I. -Iinternal \
 LDLIBS   = $(shell pkg-config --libs $(PKGS)) -lcivetweb -lssl -lcrypto -lpthread -lm
 # civetweb dlopen()s "libssl.so"; DT_RPATH (not RUNPATH) makes it find our compat
 # library first. See internal/tlscompat/ssl_compat.c.
-RPATH   := -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/../build/tlscompat'
+# Installed (make install), the library sits in $(PREFIX)/lib/cmdb, the second entry.
+RPATH   := -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/../build/tlscompat:$$ORIGIN/../lib/cmdb'
 LDFLAGS  =
 
 ifeq ($(SAN),1)
@@ -45,10 +46,10 @@ COMPAT    := $(BUILD)/tlscompat/libssl.so
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit valgrind bench chaos clean format
+.PHONY: all deps run test unit valgrind bench chaos clean format install
 all: $(DEPS_OK) bin/cmdb bin/agentsim $(COMPAT)
 
-deps $(DEPS_OK): scripts/install-deps.sh
+deps $(DEPS_OK): scripts/install-deps.sh tests/openapi/package-lock.json
 	@bash scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $(DEPS_OK)
 
@@ -63,6 +64,10 @@ bin/agentsim: $(SIM_OBJS) | $(COMPAT)
 $(COMPAT): internal/tlscompat/ssl_compat.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 $(WARN) -shared -fPIC -Wl,-soname,libssl.so -o $@ $< -lssl
+
+# The build info gauge of GET /metrics names the commit this binary was built from.
+CMDB_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/internal/metrics/metrics.o: CFLAGS += -DCMDB_VERSION='"$(CMDB_VERSION)"'
 
 $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -84,7 +89,12 @@ valgrind: $(UNIT_BINS)
 run: all
 	@bash scripts/run.sh
 
-test: all $(UNIT_BINS)
+# Test tools: a webhook receiver for tests/integration/test_operations.sh.
+$(BUILD)/tests/hookd: tests/tools/hookd.c $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+test: all $(UNIT_BINS) $(BUILD)/tests/hookd
 	@bash scripts/test.sh
 
 # chaos: the full fault-injection run (60 s); CHAOS_ARGS="--seconds 300 --seed 7".
@@ -93,6 +103,17 @@ chaos: all
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+# install: the binary, its TLS compatibility library and the migrations under PREFIX
+# (docs/operations.md, "Install as a service"); DESTDIR for packaging.
+PREFIX  ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/cmdb \
+		$(DESTDIR)$(PREFIX)/share/cmdb/migrations $(DESTDIR)$(PREFIX)/share/doc/cmdb
+	install -m 755 bin/cmdb $(DESTDIR)$(PREFIX)/bin/cmdb
+	install -m 644 $(COMPAT) $(DESTDIR)$(PREFIX)/lib/cmdb/libssl.so
+	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/cmdb/migrations/
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cmdb/
 
 clean:
 	rm -rf $(BUILD) bin

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages cmdb-release needs, only those that are missing.
-# Does nothing when all are present; needs root (or sudo) otherwise.
+# Installs what cmdb-release needs on Debian 12, only what is missing: Debian packages
+# (needs root or sudo) and the npm packages of the tests (tests/openapi, from its lock
+# file). Does nothing when everything is present.
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   build-essential pkg-config
@@ -10,25 +12,57 @@ packages=(
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes (clang does not pull them in)
   clang libclang-rt-14-dev
   mariadb-server mariadb-client openssl curl jq valgrind
+  # make test: promtool checks the alert rules, a real Prometheus scrapes a controller,
+  # systemd-analyze verifies the unit file
+  prometheus systemd
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+install_debian() {
+  local missing=() p status sudo policy own_policy rc
+  for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+  done
+  # The OpenAPI validator runs on Node.js: the machine's own when it has one, else Debian's.
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  [ ${#missing[@]} -eq 0 ] && return 0
 
-echo "install-deps: installing ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-elif command -v sudo >/dev/null 2>&1; then
-  sudo=(sudo)
-else
-  echo "install-deps: missing packages (${missing[*]}) and not root; install them as root" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-# The MariaDB packages must not start a system service: we run a private server.
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-deps: installing ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "install-deps: missing packages (${missing[*]}) and not root; install them as root" >&2
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  # MariaDB and Prometheus must not start system services: the tests run private servers.
+  # policy-rc.d answering 101 tells every package's scripts not to start anything.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    own_policy=1
+  fi
+  rc=0
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  [ "$own_policy" -eq 1 ] && "${sudo[@]}" rm -f "$policy"
+  return "$rc"
+}
+
+# npm packages exactly as the lock file has them, installed again when the lock changes.
+install_npm() {
+  local dir=$ROOT/tests/openapi stamp=$ROOT/tests/openapi/node_modules/.lock-installed
+  if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/openapi"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$dir/package-lock.json" "$stamp"
+}
+
+install_debian
+install_npm

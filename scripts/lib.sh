@@ -173,6 +173,16 @@ api() {
   BODY=${out%$'\n'*}
 }
 
+# as TOKEN METHOD PATH [BODY]: like api, with "Authorization: Bearer TOKEN".
+as() {
+  local tok=$1 method=$2 path=$3 data=${4:-} out
+  local args=(-s -w '\n%{http_code}' -X "$method" -H "Authorization: Bearer $tok")
+  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+  out=$(curl "${args[@]}" "$API$path")
+  HTTP_STATUS=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
+
 # jget PATH: prints the body of GET PATH, for pipelines.
 jget() { curl -s "$API$1"; }
 

@@ -14,20 +14,46 @@
 #include "core/log.h"
 
 /* Every answer goes out here: JSON, its length, no caching, and one optional header. */
-static void send_response(struct mg_connection *conn, int status, const char *body, size_t len,
-                          const char *extra_name, const char *extra_value)
+/* The status of the answer the current thread sent last (each request runs on one thread). */
+static __thread int last_status;
+
+void api_reset_status(void)
+{
+	last_status = 0;
+}
+
+int api_last_status(void)
+{
+	return last_status;
+}
+
+static void send_typed(struct mg_connection *conn, int status, const char *ctype, const char *body,
+                       size_t len, const char *extra_name, const char *extra_value)
 {
 	char clen[32];
 
+	last_status = status;
 	snprintf(clen, sizeof(clen), "%zu", len);
 	mg_response_header_start(conn, status);
-	mg_response_header_add(conn, "Content-Type", "application/json", -1);
+	mg_response_header_add(conn, "Content-Type", ctype, -1);
 	mg_response_header_add(conn, "Content-Length", clen, -1);
 	mg_response_header_add(conn, "Cache-Control", "no-store", -1);
 	if (extra_name)
 		mg_response_header_add(conn, extra_name, extra_value, -1);
 	mg_response_header_send(conn);
 	mg_write(conn, body, len);
+}
+
+static void send_response(struct mg_connection *conn, int status, const char *body, size_t len,
+                          const char *extra_name, const char *extra_value)
+{
+	send_typed(conn, status, "application/json", body, len, extra_name, extra_value);
+}
+
+void api_send_text(struct mg_connection *conn, int status, const char *ctype, const char *body,
+                   size_t len)
+{
+	send_typed(conn, status, ctype, body, len, NULL, NULL);
 }
 
 void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len)
@@ -306,4 +332,18 @@ int api_query_flag(struct api_request *req, const char *name)
 		return 1;
 	api_send_error(req->conn, 400, "%s must be 1, true, 0 or false", name);
 	return -1;
+}
+
+int api_reload_tokens(struct api_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+	struct auth fresh = AUTH_INIT, old;
+
+	if (auth_load_tokens(&fresh, path, err, errlen))
+		return -1;
+	pthread_rwlock_wrlock(&ctx->auth_lock);
+	old = *ctx->auth;
+	*ctx->auth = fresh;
+	pthread_rwlock_unlock(&ctx->auth_lock);
+	auth_release(&old);
+	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <civetweb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,12 +23,16 @@ struct api_cache;
 
 struct api_ctx {
 	struct db_pool *pool;
-	struct api_cache *cache;  /* rendered finished releases */
-	const struct auth *auth;  /* bearer tokens; may hold none */
+	struct api_cache *cache; /* rendered finished releases */
+	struct auth *auth;       /* bearer tokens; may hold none; swapped by api_reload_tokens */
+	pthread_rwlock_t auth_lock;
 	int auth_required;        /* writes need a principal (tokens or client CA configured) */
 	int auto_rollback;        /* RELEASE_AUTO_ROLLBACK: a release's default auto_rollback */
 	int approval_min_nodes;   /* RELEASE_APPROVAL_MIN_NODES; 0: no such rule */
 	int approval_min_percent; /* RELEASE_APPROVAL_MIN_PERCENT; 0: no such rule */
+	int node_timeout_s;       /* RELEASE_NODE_TIMEOUT, for the metrics' deadline */
+	int executor_enabled;     /* /health/ready also asks whether its loop turns */
+	int64_t schema_expected;  /* the newest migration file; 0: unknown (not checked) */
 };
 
 struct api_request {
@@ -43,6 +48,19 @@ struct api_request {
 /* Adds name: value, or name: null when value is "" (our stores' "no value"). */
 void api_json_add_optional(cJSON *obj, const char *name, const char *value);
 
+/*
+ * Reads the token file again (SIGHUP) and puts it in force for the next request; a file
+ * that does not load leaves the old tokens in force. 0, or -1 with err saying why.
+ */
+int api_reload_tokens(struct api_ctx *ctx, const char *path, char *err, size_t errlen);
+
+/* The HTTP status of the answer this thread sent last; 0 after api_reset_status. */
+void api_reset_status(void);
+int api_last_status(void);
+
+/* Sends a body of another content type (the Prometheus text format). */
+void api_send_text(struct mg_connection *conn, int status, const char *ctype, const char *body,
+                   size_t len);
 /* Sends a ready JSON body. */
 void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len);
 /* Sends doc (not freed) with status; always "Content-Type: application/json". */

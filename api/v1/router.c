@@ -4,90 +4,104 @@
  */
 #include "api/v1/router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 #define PREFIX "/api/v1/"
 
 struct route {
-	const char *collection;
-	int with_id;        /* /api/v1/<collection>/{id} rather than /api/v1/<collection> */
-	const char *action; /* /api/v1/<collection>/{id}/<action>; NULL for none */
+	const char *path;       /* an exact path (probes, metrics), or NULL for /api/v1/... */
+	const char *collection; /* /api/v1/<collection> */
+	int with_id;            /* /api/v1/<collection>/{id} rather than /api/v1/<collection> */
+	const char *action;     /* /api/v1/<collection>/{id}/<action>; NULL for none */
 	const char *method;
 	void (*handle)(struct api_request *req);
 };
 
 static const struct route routes[] = {
-    {"nodes", 0, NULL, "GET", api_nodes_list},
-    {"nodes", 0, NULL, "POST", api_nodes_create},
-    {"nodes", 1, NULL, "GET", api_nodes_get},
-    {"nodes", 1, NULL, "PATCH", api_nodes_patch},
-    {"releases", 0, NULL, "GET", api_releases_list},
-    {"releases", 0, NULL, "POST", api_releases_create},
-    {"releases", 1, NULL, "GET", api_releases_get},
-    {"releases", 1, "pause", "POST", api_releases_pause},
-    {"releases", 1, "resume", "POST", api_releases_resume},
-    {"releases", 1, "cancel", "POST", api_releases_cancel},
-    {"releases", 1, "approve", "POST", api_releases_approve},
-    {"releases", 1, "reject", "POST", api_releases_reject},
-    {"releases", 1, "rollback", "POST", api_releases_rollback},
-    {"alerts", 0, NULL, "POST", api_alerts_receive},
+    {"/healthz", NULL, 0, NULL, "GET", api_health_live},
+    {"/readyz", NULL, 0, NULL, "GET", api_health_ready},
+    {"/health/live", NULL, 0, NULL, "GET", api_health_live},
+    {"/health/ready", NULL, 0, NULL, "GET", api_health_ready},
+    {"/metrics", NULL, 0, NULL, "GET", api_metrics},
+    {NULL, "nodes", 0, NULL, "GET", api_nodes_list},
+    {NULL, "nodes", 0, NULL, "POST", api_nodes_create},
+    {NULL, "nodes", 1, NULL, "GET", api_nodes_get},
+    {NULL, "nodes", 1, NULL, "PATCH", api_nodes_patch},
+    {NULL, "releases", 0, NULL, "GET", api_releases_list},
+    {NULL, "releases", 0, NULL, "POST", api_releases_create},
+    {NULL, "releases", 1, NULL, "GET", api_releases_get},
+    {NULL, "releases", 1, "events", "GET", api_releases_events},
+    {NULL, "releases", 1, "pause", "POST", api_releases_pause},
+    {NULL, "releases", 1, "resume", "POST", api_releases_resume},
+    {NULL, "releases", 1, "cancel", "POST", api_releases_cancel},
+    {NULL, "releases", 1, "approve", "POST", api_releases_approve},
+    {NULL, "releases", 1, "reject", "POST", api_releases_reject},
+    {NULL, "releases", 1, "rollback", "POST", api_releases_rollback},
+    {NULL, "alerts", 0, NULL, "POST", api_alerts_receive},
 };
 
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+#define NROUTES        (sizeof(routes) / sizeof(routes[0]))
+#define ROUTE_OTHER    NROUTES /* unknown paths and methods, for the metrics */
+#define ROUTE_NAME_MAX 80
 
-/* Runs the matching route; 404 for an unknown path, 405 naming the allowed methods. */
-static int dispatch(struct api_request *req, const char *collection, size_t clen)
+/* "GET /api/v1/releases/{id}/pause": the route's template, as OpenAPI writes it. */
+static void route_name(const struct route *r, char *buf, size_t len)
+{
+	if (r->path)
+		snprintf(buf, len, "%s %s", r->method, r->path);
+	else
+		snprintf(buf, len, "%s " PREFIX "%s%s%s%s", r->method, r->collection,
+		         r->with_id ? "/{id}" : "", r->action ? "/" : "",
+		         r->action ? r->action : "");
+}
+
+void api_router_write_routes(FILE *out)
+{
+	char name[ROUTE_NAME_MAX];
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		route_name(&routes[i], name, sizeof(name));
+		fprintf(out, "%s\n", name);
+	}
+}
+
+/*
+ * Runs the matching route of an exact path (path != NULL) or of /api/v1/<collection>;
+ * 404 for an unknown path, 405 naming the allowed methods. *which: the route that ran.
+ */
+static void dispatch(struct api_request *req, const char *path, const char *collection, size_t clen,
+                     size_t *which)
 {
 	char allow[64] = "";
 	size_t alen = 0;
 
+	*which = ROUTE_OTHER;
 	for (size_t i = 0; i < NROUTES; i++) {
 		const struct route *r = &routes[i];
 
-		if (strlen(r->collection) != clen || strncmp(r->collection, collection, clen) ||
-		    r->with_id != (req->id != 0) || !r->action != !req->action ||
-		    (r->action && strcmp(r->action, req->action) != 0))
+		if (path ? !r->path || strcmp(r->path, path) != 0
+		         : r->path || strlen(r->collection) != clen ||
+		               strncmp(r->collection, collection, clen) ||
+		               r->with_id != (req->id != 0) || !r->action != !req->action ||
+		               (r->action && strcmp(r->action, req->action) != 0))
 			continue;
 		if (strcmp(r->method, req->method) == 0) {
+			*which = i;
 			r->handle(req);
-			return 200;
+			return;
 		}
 		alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen, "%s%s",
 		                         alen ? ", " : "", r->method);
 	}
-	if (!alen) {
+	if (!alen)
 		api_send_error(req->conn, 404, "no such resource");
-		return 404;
-	}
-	api_send_not_allowed(req->conn, allow);
-	return 405;
-}
-
-/* GET /healthz: the process answers. GET /readyz: and the database answers too. */
-static int health(struct mg_connection *conn, struct api_ctx *ctx, int ready)
-{
-	cJSON *doc = cJSON_CreateObject();
-	int status = 200;
-
-	if (ready) {
-		char err[256];
-		int code = 0;
-		struct db_conn *c = db_pool_acquire(ctx->pool, &code, err, sizeof(err));
-
-		if (c && mysql_ping(c->mysql) != 0)
-			c->broken = 1;
-		if (!c || c->broken)
-			status = 503;
-		db_pool_put(ctx->pool, c);
-		cJSON_AddStringToObject(doc, "database", status == 200 ? "up" : "down");
-	}
-	cJSON_AddStringToObject(doc, "status", status == 200 ? "ok" : "unavailable");
-	api_send_json(conn, status, doc);
-	cJSON_Delete(doc);
-	return status;
+	else
+		api_send_not_allowed(req->conn, allow);
 }
 
 static int is_write(const char *method)
@@ -101,7 +115,7 @@ static int is_write(const char *method)
  */
 static int authenticate(struct api_request *req, const struct mg_request_info *ri)
 {
-	const struct api_ctx *ctx = req->ctx;
+	struct api_ctx *ctx = req->ctx;
 	enum auth_verdict v;
 
 	if (!ctx->auth_required) {
@@ -114,8 +128,10 @@ static int authenticate(struct api_request *req, const struct mg_request_info *r
 		                    sizeof(req->principal));
 		return 0;
 	}
+	pthread_rwlock_rdlock(&req->ctx->auth_lock);
 	v = auth_check_bearer(ctx->auth, mg_get_header(req->conn, "Authorization"), req->principal,
 	                      sizeof(req->principal));
+	pthread_rwlock_unlock(&req->ctx->auth_lock);
 	if (v == AUTH_INVALID) {
 		api_send_unauthorized(req->conn, "invalid credentials: the bearer token is not"
 		                                 " known");
@@ -137,6 +153,48 @@ static int authenticate(struct api_request *req, const struct mg_request_info *r
 	return 0;
 }
 
+/*
+ * Splits /api/v1/<collection>[/<id>[/<action>]] into req and checks the id; 0 with
+ * *collection and *clen set, or -1 after answering 404.
+ */
+static int parse_path(struct api_request *req, const char *path, const char **collection,
+                      size_t *clen)
+{
+	const char *rest, *slash, *action;
+	size_t idlen;
+	char id[24];
+
+	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0 || strstr(path, "/.") || strstr(path, "//"))
+		goto not_found;
+	rest = path + strlen(PREFIX);
+	slash = strchr(rest, '/');
+	*collection = rest;
+	*clen = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (slash && slash[1] != '\0') {
+		/* {id} and, for an action, one more segment: /api/v1/releases/7/pause */
+		action = strchr(slash + 1, '/');
+		idlen = action ? (size_t)(action - slash - 1) : strlen(slash + 1);
+		if (idlen < sizeof(id)) {
+			memcpy(id, slash + 1, idlen);
+			id[idlen] = '\0';
+		}
+		if (idlen >= sizeof(id) || parse_int64(id, 1, INT64_MAX, &req->id) != 0) {
+			api_send_error(req->conn, 404,
+			               "no such resource: ids are positive integers");
+			return -1;
+		}
+		if (action) {
+			req->action = action + 1;
+			if (!*req->action || strchr(req->action, '/'))
+				goto not_found;
+		}
+	}
+	return 0;
+not_found:
+	api_send_error(req->conn, 404, "no such resource");
+	return -1;
+}
+
 static int route(struct mg_connection *conn, void *arg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -147,51 +205,31 @@ static int route(struct mg_connection *conn, void *arg)
 	 * not become "/api/v1/nodes". Anything with dot segments is simply not a resource.
 	 */
 	const char *path = ri->local_uri_raw ? ri->local_uri_raw : "";
-	const char *rest, *slash, *action;
-	char id[24];
-	size_t clen, idlen;
-	int rc;
+	const char *collection = NULL;
+	int64_t start = now_mono_us();
+	size_t which = ROUTE_OTHER, clen = 0;
+	int status;
 
-	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
-		if (strcmp(req.method, "GET") != 0) {
-			api_send_not_allowed(conn, "GET");
-			return 405;
-		}
-		return health(conn, arg, path[1] == 'r');
+	api_reset_status();
+	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
+		dispatch(&req, path, NULL, 0, &which);
+	} else if (parse_path(&req, path, &collection, &clen) == 0 && authenticate(&req, ri) == 0) {
+		dispatch(&req, NULL, collection, clen, &which);
 	}
-	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0 || strstr(path, "/.") || strstr(path, "//"))
-		goto not_found;
-	rest = path + strlen(PREFIX);
-	slash = strchr(rest, '/');
-	clen = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (slash && slash[1] != '\0') {
-		/* {id} and, for an action, one more segment: /api/v1/releases/7/pause */
-		action = strchr(slash + 1, '/');
-		idlen = action ? (size_t)(action - slash - 1) : strlen(slash + 1);
-		if (idlen < sizeof(id)) {
-			memcpy(id, slash + 1, idlen);
-			id[idlen] = '\0';
-		}
-		if (idlen >= sizeof(id) || parse_int64(id, 1, INT64_MAX, &req.id) != 0) {
-			api_send_error(conn, 404, "no such resource: ids are positive integers");
-			return 404;
-		}
-		if (action) {
-			req.action = action + 1;
-			if (!*req.action || strchr(req.action, '/'))
-				goto not_found;
-		}
-	}
-	rc = authenticate(&req, ri);
-	if (rc)
-		return rc;
-	return dispatch(&req, rest, clen);
-not_found:
-	api_send_error(conn, 404, "no such resource");
-	return 404;
+	status = api_last_status();
+	metrics_api_request(which, status, now_mono_us() - start);
+	return status ? status : 200;
 }
 
 void api_router_install(struct mg_context *mg, struct api_ctx *ctx)
 {
+	static char names[NROUTES + 1][ROUTE_NAME_MAX];
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		route_name(&routes[i], names[i], sizeof(names[i]));
+		metrics_set_route_name(i, names[i]);
+	}
+	str_copy(names[ROUTE_OTHER], "other", sizeof(names[ROUTE_OTHER]));
+	metrics_set_route_name(ROUTE_OTHER, names[ROUTE_OTHER]);
 	mg_set_request_handler(mg, "/", route, ctx);
 }

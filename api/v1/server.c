@@ -10,12 +10,16 @@
 #include <unistd.h>
 
 #include <civetweb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "api/v1/router.h"
 #include "core/log.h"
 
 struct api_server {
-	struct mg_context *mg;
+	struct mg_context *mg; /* NULL after a reload that could not listen again */
+	const struct config *cfg;
+	struct api_ctx *api;
 };
 
 static int log_civetweb(const struct mg_connection *conn, const char *message)
@@ -102,17 +106,76 @@ void api_server_stop(struct api_server *srv)
 {
 	if (!srv)
 		return;
-	mg_stop(srv->mg);
+	if (srv->mg)
+		mg_stop(srv->mg);
 	free(srv);
 }
 
+static struct mg_context *start_civetweb(const struct config *cfg, struct api_ctx *api);
+
 struct api_server *api_server_start(const struct config *cfg, struct api_ctx *api)
+{
+	struct mg_context *mg = start_civetweb(cfg, api);
+	struct api_server *srv;
+
+	if (!mg)
+		return NULL;
+	srv = malloc(sizeof(*srv));
+	if (!srv) {
+		mg_stop(mg);
+		return NULL;
+	}
+	srv->mg = mg;
+	srv->cfg = cfg;
+	srv->api = api;
+	return srv;
+}
+
+/* The certificate and key load and match, and the client CA holds a certificate. */
+static int check_tls_files(const struct config *cfg, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	int ok = ctx && SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) == 1 &&
+	         SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) == 1 &&
+	         SSL_CTX_check_private_key(ctx) == 1 &&
+	         (!cfg->client_ca[0] || SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL));
+
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	if (!ok)
+		snprintf(
+		    err, errlen,
+		    "CMDB_TLS_CERT / CMDB_TLS_KEY / CMDB_CLIENT_CA: the files do not load, or the"
+		    " key does not match the certificate");
+	return ok ? 0 : -1;
+}
+
+int api_server_reload(struct api_server *srv, char *err, size_t errlen)
+{
+	struct mg_context *mg;
+
+	if (!srv->cfg->tls_cert[0])
+		return 0;
+	if (check_tls_files(srv->cfg, err, errlen))
+		return -1;
+	/* civetweb reads its certificate once: a new listener takes the new one. */
+	mg_stop(srv->mg);
+	mg = start_civetweb(srv->cfg, srv->api);
+	if (!mg) {
+		snprintf(err, errlen, "the API could not listen again on %s", srv->cfg->listen);
+		srv->mg = NULL;
+		return -2;
+	}
+	srv->mg = mg;
+	return 0;
+}
+
+static struct mg_context *start_civetweb(const struct config *cfg, struct api_ctx *api)
 {
 	char threads[16], ports[80], dir[1100] = "", pem[1200] = "";
 	const char *options[32];
 	struct mg_callbacks cb;
 	struct mg_context *mg;
-	struct api_server *srv;
 	int n = 0, tls = cfg->tls_cert[0] != '\0';
 
 	snprintf(threads, sizeof(threads), "%d", cfg->api_threads);
@@ -162,14 +225,8 @@ struct api_server *api_server_start(const struct config *cfg, struct api_ctx *ap
 		log_error("serve", "cannot listen on %s (CMDB_LISTEN)", cfg->listen);
 		return NULL;
 	}
-	srv = malloc(sizeof(*srv));
-	if (!srv) {
-		mg_stop(mg);
-		return NULL;
-	}
-	srv->mg = mg;
 	api_router_install(mg, api);
-	return srv;
+	return mg;
 }
 
 void api_server_log_security(const struct config *cfg, const struct auth *auth)

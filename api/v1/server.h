@@ -21,6 +21,14 @@ void api_server_global_cleanup(void);
  * server. Returns NULL after logging why (cannot listen, TLS files unusable).
  */
 struct api_server *api_server_start(const struct config *cfg, struct api_ctx *api);
+/*
+ * SIGHUP: with HTTPS, checks the certificate, key and client CA files and, when they
+ * load, restarts the listener with them (requests in progress finish first; releases
+ * are not touched). 0; -1 when the files are bad (the old listener goes on); -2 when the
+ * new listener could not start (the API is down: err says so).
+ */
+int api_server_reload(struct api_server *srv, char *err, size_t errlen);
+
 /* Stops serving: waits for requests in progress; NULL is a no-op. */
 void api_server_stop(struct api_server *srv);
 

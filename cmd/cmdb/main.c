@@ -13,14 +13,18 @@
 #include <string.h>
 
 #include "api/v1/cache.h"
+#include "api/v1/router.h"
 #include "api/v1/server.h"
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "core/service.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "notify/notify.h"
 #include "release/executor.h"
+#include "store/store.h"
 
 #define EXIT_CONFIG 2
 /* Rendered finished releases kept in memory: a 2,000-node release is about 500 KiB. */
@@ -28,10 +32,11 @@
 #define API_CACHE_BYTES   (16u * 1024 * 1024)
 
 static const char usage[] =
-    "usage: cmdb serve | migrate | settings | help\n"
+    "usage: cmdb serve | migrate | settings | routes | help\n"
     "  serve     serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
     "  migrate   apply new migrations/NNNN_*.sql files to the database\n"
     "  settings  print every setting (environment variable) as a Markdown table\n"
+    "  routes    print every route the API answers, one \"METHOD /path\" per line\n"
     "Configuration is read from the environment; see README.md.\n";
 
 static const char *env(const char *name)
@@ -60,6 +65,7 @@ static int load_config(struct config *cfg, int need_agent)
 		return -1;
 	}
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
 	return 0;
 }
 
@@ -114,10 +120,44 @@ static void raise_fd_limit(const struct config *cfg)
 		         (unsigned long long)want);
 }
 
+/*
+ * SIGHUP: the tokens file, the API's certificate and the agents' client certificate are
+ * read again. Each part that does not load is refused with a log line and keeps its old
+ * files in force; releases in flight go on throughout.
+ */
+static void reload(const struct config *cfg, struct api_ctx *api, struct api_server *srv,
+                   struct release_executor *ex)
+{
+	char err[1200];
+	int rc;
+
+	service_notify("RELOADING=1");
+	log_info("serve", "SIGHUP received; reloading the tokens and certificates");
+	if (cfg->tokens_file[0]) {
+		if (api_reload_tokens(api, cfg->tokens_file, err, sizeof(err)))
+			log_error("serve", "reload refused, the old tokens stay in force: %s", err);
+		else
+			log_info("serve", "tokens reloaded from CMDB_API_TOKENS_FILE (%zu tokens)",
+			         api->auth->ntokens);
+	}
+	rc = api_server_reload(srv, err, sizeof(err));
+	if (rc == -1)
+		log_error("serve", "reload refused, the old API certificate stays in force: %s",
+		          err);
+	else if (rc)
+		log_error("serve", "%s", err);
+	else if (cfg->tls_cert[0])
+		log_info("serve", "API certificate reloaded (CMDB_TLS_CERT, CMDB_TLS_KEY)");
+	if (ex)
+		release_executor_reload(ex);
+	service_notify("READY=1");
+}
+
 static int cmd_serve(void)
 {
 	static struct config cfg;
 	struct release_executor *ex = NULL;
+	struct notifier *nt = NULL;
 	struct auth auth = AUTH_INIT;
 	struct api_ctx api = {0};
 	struct api_server *srv = NULL;
@@ -132,6 +172,7 @@ static int cmd_serve(void)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -151,10 +192,19 @@ static int cmd_serve(void)
 		return 1;
 	}
 	api.auth = &auth;
+	pthread_rwlock_init(&api.auth_lock, NULL);
 	api.auth_required = cfg.auth_required;
 	api.auto_rollback = cfg.auto_rollback;
 	api.approval_min_nodes = cfg.approval_min_nodes;
 	api.approval_min_percent = cfg.approval_min_percent;
+	api.node_timeout_s = cfg.node_timeout_s;
+	api.executor_enabled = cfg.executor_enabled;
+	if (migrate_latest(cfg.migrations_dir, &api.schema_expected, err, sizeof(err))) {
+		log_warn("serve",
+		         "%s; /health/ready will not compare the schema (CMDB_MIGRATIONS_DIR)",
+		         err);
+		api.schema_expected = 0;
+	}
 	if (db_connect(&probe, &cfg.db, err, sizeof(err)))
 		log_warn("serve", "%s; the API answers 503 until it is reachable", err);
 	db_close(&probe);
@@ -166,6 +216,14 @@ static int cmd_serve(void)
 		ex = release_executor_new(&cfg, err, sizeof(err));
 		if (!ex) {
 			log_error("serve", "%s", err);
+			goto out;
+		}
+	}
+	if (cfg.webhook_url[0]) {
+		store_set_notifications(1);
+		nt = notifier_new(&cfg, err, sizeof(err));
+		if (!nt || notifier_start(nt)) {
+			log_error("serve", "%s", nt ? "cannot start the notifier thread" : err);
 			goto out;
 		}
 	}
@@ -186,17 +244,22 @@ static int cmd_serve(void)
 		log_info("serve", "release executor OFF (RELEASE_EXECUTOR_ENABLED=0): releases"
 		                  " stay pending until an executor runs");
 	}
-	sigwait(&sigs, &sig);
+	service_notify("READY=1");
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		reload(&cfg, &api, srv, ex);
 	log_info("serve", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	service_notify("STOPPING=1");
 	rc = 0;
 out:
 	if (ex)
 		release_executor_stop(ex);
+	notifier_free(nt);
 	api_server_stop(srv);
 	release_executor_free(ex);
 	db_pool_free(api.pool);
 	api_cache_free(api.cache);
 	auth_release(&auth);
+	pthread_rwlock_destroy(&api.auth_lock);
 	api_server_global_cleanup();
 	db_global_cleanup();
 	if (rc == 0)
@@ -212,6 +275,10 @@ int main(int argc, char **argv)
 		return cmd_migrate();
 	if (argc == 2 && strcmp(argv[1], "settings") == 0) {
 		config_write_markdown(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "routes") == 0) {
+		api_router_write_routes(stdout);
 		return 0;
 	}
 	if (argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)) {

@@ -30,6 +30,12 @@ struct agentclient {
 	X509 *cert;
 	STACK_OF(X509) * chain;
 	EVP_PKEY *key;
+	/*
+	 * libcurl caches the CA store of AGENT_CA_FILE (CURLOPT_CA_CACHE_TIMEOUT, a day by
+	 * default). After a reload (this monotonic ms; 0: none) each transfer allows a store
+	 * at most as old as the reload: the first one reads the new file, the rest reuse it.
+	 */
+	int64_t reloaded_at;
 };
 
 static CURLcode ssl_ctx_setup(CURL *curl, void *sslctx, void *arg)
@@ -47,39 +53,92 @@ static CURLcode ssl_ctx_setup(CURL *curl, void *sslctx, void *arg)
 	return CURLE_OK;
 }
 
-/* Reads the client certificate (plus any chain after it) and the key; checks they match. */
-static int load_identity(struct agentclient *ac, char *err, size_t errlen)
+/* The client certificate, its chain and key, as loaded from the files. */
+struct identity {
+	X509 *cert;
+	STACK_OF(X509) * chain;
+	EVP_PKEY *key;
+};
+
+static void identity_release(struct identity *id)
 {
-	FILE *f = fopen(ac->cfg.cert_file, "r");
+	X509_free(id->cert);
+	sk_X509_pop_free(id->chain, X509_free);
+	EVP_PKEY_free(id->key);
+	memset(id, 0, sizeof(*id));
+}
+
+/* Reads the client certificate (plus any chain after it) and the key; checks they match. */
+static int load_identity(const struct agentclient_config *cfg, struct identity *id, char *err,
+                         size_t errlen)
+{
+	FILE *f = fopen(cfg->cert_file, "r");
 	X509 *extra;
 
-	if (!f || !(ac->cert = PEM_read_X509(f, NULL, NULL, NULL))) {
-		snprintf(err, errlen, "AGENT_CERT_FILE: no PEM certificate in %s",
-		         ac->cfg.cert_file);
+	memset(id, 0, sizeof(*id));
+	if (!f || !(id->cert = PEM_read_X509(f, NULL, NULL, NULL))) {
+		snprintf(err, errlen, "AGENT_CERT_FILE: no PEM certificate in %s", cfg->cert_file);
 		goto fail;
 	}
-	ac->chain = sk_X509_new_null();
-	while (ac->chain && (extra = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(ac->chain, extra);
+	id->chain = sk_X509_new_null();
+	while (id->chain && (extra = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(id->chain, extra);
 	ERR_clear_error(); /* the loop ends on "no start line" */
 	fclose(f);
-	f = fopen(ac->cfg.key_file, "r");
-	if (!f || !(ac->key = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
+	f = fopen(cfg->key_file, "r");
+	if (!f || !(id->key = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
 		snprintf(err, errlen, "AGENT_KEY_FILE: no unencrypted PEM private key in %s",
-		         ac->cfg.key_file);
+		         cfg->key_file);
 		goto fail;
 	}
 	fclose(f);
-	if (X509_check_private_key(ac->cert, ac->key) != 1) {
+	f = NULL;
+	if (X509_check_private_key(id->cert, id->key) != 1) {
 		snprintf(err, errlen,
 		         "AGENT_KEY_FILE does not match the certificate in AGENT_CERT_FILE");
-		return -1;
+		goto fail;
 	}
 	return 0;
 fail:
+	ERR_clear_error();
 	if (f)
 		fclose(f);
+	identity_release(id);
 	return -1;
+}
+
+/* 1 when path holds at least one PEM certificate. */
+static int readable_ca(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL;
+
+	X509_free(x);
+	if (f)
+		fclose(f);
+	ERR_clear_error();
+	return ok;
+}
+
+int agentclient_reload(struct agentclient *ac, char *err, size_t errlen)
+{
+	struct identity id;
+
+	if (!readable_ca(ac->cfg.ca_file)) {
+		snprintf(err, errlen, "AGENT_CA_FILE: no PEM certificate in %s", ac->cfg.ca_file);
+		return -1;
+	}
+	if (load_identity(&ac->cfg, &id, err, errlen))
+		return -1;
+	X509_free(ac->cert);
+	sk_X509_pop_free(ac->chain, X509_free);
+	EVP_PKEY_free(ac->key);
+	ac->cert = id.cert;
+	ac->chain = id.chain;
+	ac->key = id.key;
+	ac->reloaded_at = now_mono_ms();
+	return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -131,9 +190,16 @@ struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *
 	}
 	curl_multi_setopt(ac->multi, CURLMOPT_MAXCONNECTS,
 	                  (long)(cfg->max_connections > 0 ? cfg->max_connections : 64));
-	if (load_identity(ac, err, errlen)) {
-		agentclient_free(ac);
-		return NULL;
+	{
+		struct identity id;
+
+		if (load_identity(&ac->cfg, &id, err, errlen)) {
+			agentclient_free(ac);
+			return NULL;
+		}
+		ac->cert = id.cert;
+		ac->chain = id.chain;
+		ac->key = id.key;
 	}
 	return ac;
 }
@@ -225,6 +291,14 @@ static int setup_easy(struct agentclient *ac, struct agent_call *call)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
 	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	if (ac->reloaded_at) {
+		int64_t since = (now_mono_ms() - ac->reloaded_at) / 1000;
+
+		curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT,
+		                 (long)(since < 1       ? 1
+		                        : since > 86400 ? 86400
+		                                        : since));
+	}
 	curl_easy_setopt(e, CURLOPT_SHARE, ac->share);
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_setup);
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, ac);

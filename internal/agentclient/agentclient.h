@@ -62,6 +62,13 @@ struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *
 void agentclient_free(struct agentclient *ac);
 
 /*
+ * Reads AGENT_CERT_FILE, AGENT_KEY_FILE and AGENT_CA_FILE again (SIGHUP): connections
+ * made from now on use them; calls in flight go on. A file that does not load changes
+ * nothing: -1 with err saying which. Call it from the thread that drives ac.
+ */
+int agentclient_reload(struct agentclient *ac, char *err, size_t errlen);
+
+/*
  * Starts a call; it stays owned by the caller and must not move or be freed until
  * agentclient_wait() returned it. Returns 0, or -1 (call->error says why) without
  * starting it.

@@ -52,9 +52,11 @@ struct setting {
 	}
 
 static int check_listen(const char *name, const char *v, char *err, size_t errlen);
+static int check_url(const char *name, const char *v, char *err, size_t errlen);
 
-/* The same order as enum log_level. */
+/* The same order as enum log_level and enum log_format. */
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 
 static const struct setting settings[] = {
     STR("CMDB_LISTEN", listen, "127.0.0.1:8080", "IPv4:port", check_listen, "API address"),
@@ -62,6 +64,8 @@ static const struct setting settings[] = {
     STR("CMDB_MIGRATIONS_DIR", migrations_dir, "migrations", "path", NULL,
         "where `cmdb migrate` finds `NNNN_*.sql`"),
     ENUM("CMDB_LOG_LEVEL", log_level, "info", log_levels, "records below this level are dropped"),
+    ENUM("CMDB_LOG_FORMAT", log_format, "text", log_formats,
+         "`json`: one JSON object per line (time, level, module, msg, release_id, node_id)"),
     STR("CMDB_DB_HOST", db_host, "127.0.0.1", "host", NULL, "MariaDB server"),
     INT("CMDB_DB_PORT", db_port, 3306, 1, 65535, "its port"),
     STR("CMDB_DB_USER", db_user, "cmdb", "name", NULL, "database user"),
@@ -93,6 +97,15 @@ static const struct setting settings[] = {
     INT("RELEASE_APPROVAL_MIN_PERCENT", approval_min_percent, 0, 0, 100,
         "a release to more than this percentage of the online nodes awaits approval;"
         " 0: no such rule"),
+    STR("RELEASE_WEBHOOK_URL", webhook_url, "", "http(s) URL", check_url,
+        "where to POST a notification when a release ends, pauses or awaits approval;"
+        " unset: none. Credentials and query are masked in logs"),
+    STR("RELEASE_WEBHOOK_SECRET", webhook_secret, "", "secret", NULL,
+        "signs each notification: `X-Cmdb-Signature: sha256=<HMAC-SHA256 of the body>`"),
+    INT("RELEASE_WEBHOOK_TIMEOUT", webhook_timeout_s, 5, 1, 120,
+        "seconds a webhook attempt may take"),
+    INT("RELEASE_WEBHOOK_RETRIES", webhook_retries, 5, 0, 50,
+        "retries of a failed delivery, 1 s doubling to 5 min with jitter"),
     STR("AGENT_CA_FILE", agent_ca_file, "", "path", NULL,
         "CA that signs agent server certificates; required with the executor"),
     STR("AGENT_CERT_FILE", agent_cert_file, "", "path", NULL,
@@ -132,6 +145,20 @@ static int check_listen(const char *name, const char *v, char *err, size_t errle
 bad:
 	snprintf(err, errlen, "%s: want IPv4:port such as 127.0.0.1:8080, got \"%.64s\"", name, v);
 	return CMDB_EINVAL;
+}
+
+/* An http or https URL without spaces; "" is allowed (off). */
+static int check_url(const char *name, const char *v, char *err, size_t errlen)
+{
+	if (!v[0])
+		return 0;
+	if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+	    strpbrk(v, " \t\r\n") || !v[strncmp(v, "https", 5) == 0 ? 8 : 7]) {
+		/* The value may hold credentials: it is not repeated. */
+		snprintf(err, errlen, "%s: want an http:// or https:// URL", name);
+		return CMDB_EINVAL;
+	}
+	return 0;
 }
 
 /* Parses one setting's value (or its default) into cfg. */

@@ -19,6 +19,7 @@ struct config {
 	int api_threads;           /* CMDB_API_THREADS */
 	char migrations_dir[1024]; /* CMDB_MIGRATIONS_DIR */
 	int log_level;             /* CMDB_LOG_LEVEL as an enum log_level (core/log.h) */
+	int log_format;            /* CMDB_LOG_FORMAT as an enum log_format */
 
 	/* API transport and identity (all optional; see README "Security"). */
 	char tls_cert[1024];    /* CMDB_TLS_CERT: serve HTTPS with this certificate (chain) */
@@ -48,6 +49,11 @@ struct config {
 	int auto_rollback;        /* RELEASE_AUTO_ROLLBACK: default of a release's auto_rollback */
 	int approval_min_nodes;   /* RELEASE_APPROVAL_MIN_NODES; 0: no such rule */
 	int approval_min_percent; /* RELEASE_APPROVAL_MIN_PERCENT; 0: no such rule */
+
+	char webhook_url[1024];   /* RELEASE_WEBHOOK_URL; "" is off */
+	char webhook_secret[256]; /* RELEASE_WEBHOOK_SECRET: HMAC key of X-Cmdb-Signature */
+	int webhook_timeout_s;    /* RELEASE_WEBHOOK_TIMEOUT */
+	int webhook_retries;      /* RELEASE_WEBHOOK_RETRIES */
 
 	char agent_ca_file[1024];    /* AGENT_CA_FILE */
 	char agent_cert_file[1024];  /* AGENT_CERT_FILE */

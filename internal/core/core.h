@@ -35,6 +35,8 @@ int node_health_parse(const char *name);
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and intervals. */
 int64_t now_mono_ms(void);
+/* Microseconds of CLOCK_MONOTONIC, for durations that the metrics measure. */
+int64_t now_mono_us(void);
 /* Milliseconds since the epoch (CLOCK_REALTIME), for timestamps that are stored. */
 int64_t now_wall_ms(void);
 

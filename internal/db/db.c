@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "metrics/metrics.h"
 
 #define CELL_BUF_MIN 64
 #define CELL_BUF_MAX 65536
@@ -49,6 +50,7 @@ static int classify(struct db_conn *c, unsigned int code, const char *msg, char 
 {
 	if (err)
 		snprintf(err, errlen, "database: %s (%u)", msg, code);
+	metrics_db_error(code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT);
 	if (is_connection_error(code)) {
 		c->broken = 1;
 		return CMDB_EDBDOWN;

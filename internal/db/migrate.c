@@ -242,3 +242,25 @@ out:
 	free(list);
 	return rc;
 }
+
+int migrate_latest(const char *dir, int64_t *version, char *err, size_t errlen)
+{
+	struct migration *list = NULL;
+	size_t n = 0;
+	int rc = list_migrations(dir, &list, &n, err, errlen);
+
+	*version = rc == 0 && n ? list[n - 1].version : 0;
+	free(list);
+	return rc;
+}
+
+int migrate_applied(struct db_conn *c, int64_t *version, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	int rc = db_query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
+	                  &rows, err, errlen);
+
+	*version = rc == 0 && rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
+	db_rows_release(&rows);
+	return rc;
+}

@@ -6,6 +6,7 @@
 #define CMDB_MIGRATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "db/db.h"
 
@@ -15,6 +16,12 @@
  * with err naming the file and statement that failed.
  */
 int migrate_apply(struct db_conn *c, const char *dir, int *applied, char *err, size_t errlen);
+
+/* The highest NNNN of the migration files in dir (0 when there is none). 0 or an error. */
+int migrate_latest(const char *dir, int64_t *version, char *err, size_t errlen);
+
+/* The highest migration recorded in the database (0 when none was applied). */
+int migrate_applied(struct db_conn *c, int64_t *version, char *err, size_t errlen);
 
 /*
  * Splits SQL text into statements at semicolons that end a line, skipping "--"

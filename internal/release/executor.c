@@ -14,6 +14,7 @@
 #include "agentclient/agentclient.h"
 #include "core/core.h"
 #include "core/log.h"
+#include "metrics/metrics.h"
 #include "release/runner.h"
 #include "store/store.h"
 
@@ -38,7 +39,7 @@ struct release_executor {
 	char owner[STORE_OWNER_LEN];
 	struct run **runs; /* the releases driven now, at most cfg->max_active */
 	size_t nruns;
-	size_t *got;       /* per release: call slots it took this turn (plan_all) */
+	size_t *got;   /* per release: call slots it took this turn (plan_all) */
 	size_t rotate; /* where the next turn starts handing out call slots */
 	int64_t next_scan;
 	int64_t next_control;
@@ -47,6 +48,7 @@ struct release_executor {
 	int db_failures;
 	atomic_int stop;
 	atomic_int scan_now;
+	atomic_int reload; /* SIGHUP: read the agent certificates again */
 	pthread_t thread;
 	int started;
 };
@@ -95,6 +97,7 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	};
 	atomic_init(&ex->stop, 0);
 	atomic_init(&ex->scan_now, 1);
+	atomic_init(&ex->reload, 0);
 	return ex;
 }
 
@@ -164,7 +167,8 @@ static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_state
 
 	if (rc) {
 		/* Rows this controller cannot drive: give the release up for another try later. */
-		log_error("executor", "release %lld: cannot load it: %s", (long long)id, err);
+		log_rel(LOG_ERROR, "executor", id, 0, "release %lld: cannot load it: %s",
+		        (long long)id, err);
 		if (store_release_unlease(&ex->conn, id, ex->owner, err, sizeof(err)))
 			db_failed(ex, "handing back a release", err);
 		return -1;
@@ -182,27 +186,37 @@ static void scan(struct release_executor *ex)
 	char err[512];
 	int rc;
 
-	rc = store_release_expire(&ex->conn, expired, EXPIRE_MAX, &nexpired, err, sizeof(err));
+	rc = store_release_expire(&ex->conn, ex->owner, expired, EXPIRE_MAX, &nexpired, err,
+	                          sizeof(err));
 	if (rc) {
 		db_failed(ex, "expiring releases", err);
 		return;
 	}
 	for (size_t i = 0; i < nexpired; i++)
-		log_info("executor", "release %lld expired: not started before its expires_at",
-		         (long long)expired[i]);
+		log_rel(LOG_INFO, "executor", expired[i], 0,
+		        "release %lld expired: not started before its expires_at",
+		        (long long)expired[i]);
 	while (ex->nruns < (size_t)ex->cfg->max_active && !atomic_load(&ex->stop)) {
 		uint64_t before = ex->conn.statements;
 		int64_t id = 0;
+		int took_over = 0;
 
-		rc = store_release_claim(&ex->conn, ex->owner, ex->cfg->lease_s, &id, err,
-		                         sizeof(err));
+		rc = store_release_claim(&ex->conn, ex->owner, ex->cfg->lease_s, &id, &took_over,
+		                         err, sizeof(err));
 		if (rc == CMDB_ENOTFOUND)
 			break;
 		if (rc) {
 			db_failed(ex, "claiming a release", err);
 			return;
 		}
-		log_info("executor", "claimed release %lld", (long long)id);
+		if (took_over)
+			log_rel(LOG_INFO, "executor", id, 0,
+			        "took over release %lld (its owner's lease expired)",
+			        (long long)id);
+		else
+			log_rel(LOG_INFO, "executor", id, 0, "claimed release %lld", (long long)id);
+		if (took_over)
+			metrics_lease_takeover();
 		/* The claim would find the same release again: leave it to the next scan. */
 		if (add_run(ex, id, ex->conn.statements - before))
 			break;
@@ -244,8 +258,9 @@ static void control(struct release_executor *ex, int64_t now)
 				run_observe(runs[k], ctl[k].status, now);
 				continue;
 			}
-			log_warn("executor", "release %lld: no longer ours (lease lost); leaving it",
-			         (long long)ids[k]);
+			log_rel(LOG_WARN, "executor", ids[k], 0,
+			        "release %lld: no longer ours (lease lost); leaving it",
+			        (long long)ids[k]);
 			run_lose(runs[k]);
 		}
 	}
@@ -315,11 +330,13 @@ static void reap(struct release_executor *ex, int64_t now)
 		}
 		run_summary(r, &s);
 		/* A release that ends may let one that shares its nodes start: look now. */
-		if (s.finished)
+		if (s.finished) {
 			atomic_store(&ex->scan_now, 1);
+			metrics_release_duration(now - s.claimed_ms);
+		}
 		if (s.finished)
-			log_info(
-			    "executor",
+			log_rel(
+			    LOG_INFO, "executor", run_id(r), 0,
 			    "release %lld finished: %s (%zu success, %zu failed, %zu nodes) in %lld"
 			    " ms, %llu SQL statements",
 			    (long long)run_id(r), release_status_name(s.status), s.success,
@@ -332,12 +349,34 @@ static void reap(struct release_executor *ex, int64_t now)
 	ex->nruns = k;
 }
 
+/* SIGHUP: the agent certificates again, in this thread, which alone uses the client. */
+static void reload_identity(struct release_executor *ex)
+{
+	char err[512];
+
+	if (agentclient_reload(ex->ac, err, sizeof(err)))
+		log_error("executor",
+		          "reload refused, the old agent certificates stay in force: %s", err);
+	else
+		log_info("executor", "agent certificates reloaded (AGENT_CERT_FILE, AGENT_KEY_FILE,"
+		                     " AGENT_CA_FILE); new connections use them");
+}
+
+void release_executor_reload(struct release_executor *ex)
+{
+	atomic_store(&ex->reload, 1);
+	agentclient_wakeup(ex->ac);
+}
+
 int release_executor_run_once(struct release_executor *ex)
 {
 	struct agent_call *done[DONE_MAX];
 	int64_t now = now_mono_ms(), wait = CONTROL_MS;
 	int db = db_ready(ex), n;
 
+	metrics_executor_alive();
+	if (atomic_exchange(&ex->reload, 0))
+		reload_identity(ex);
 	if (db && (now >= ex->next_scan || atomic_exchange(&ex->scan_now, 0))) {
 		ex->next_scan = now + (int64_t)ex->cfg->executor_interval_s * 1000;
 		scan(ex);
@@ -350,6 +389,7 @@ int release_executor_run_once(struct release_executor *ex)
 	if (db_ready(ex))
 		flush_all(ex, now_mono_ms());
 	reap(ex, now_mono_ms());
+	metrics_set_active((int64_t)ex->nruns, (int64_t)agentclient_inflight(ex->ac));
 	now = now_mono_ms();
 	for (size_t i = 0; i < ex->nruns; i++) {
 		int64_t due =

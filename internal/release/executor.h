@@ -36,6 +36,9 @@ int release_executor_start(struct release_executor *ex);
  */
 void release_executor_stop(struct release_executor *ex);
 
+/* Makes the loop read the agent certificates again (SIGHUP); thread-safe. */
+void release_executor_reload(struct release_executor *ex);
+
 /* Makes the loop scan for work now instead of at its next interval; thread-safe. */
 void release_executor_wake(struct release_executor *ex);
 

@@ -12,6 +12,7 @@
 
 #include "core/core.h"
 #include "core/log.h"
+#include "metrics/metrics.h"
 #include "plan/plan.h"
 #include "release/poll.h"
 #include "store/store.h"
@@ -42,6 +43,7 @@ struct rnode {
 	int64_t next_poll;     /* monotonic ms */
 	int64_t started_wall;  /* wall ms of the intent (started_at), for the node deadline */
 	int64_t not_before;    /* monotonic ms; no call before this (retry back-off) */
+	int64_t call_started;  /* monotonic ms the call in flight was started */
 	int attempts;          /* transient failures of the current call in a row */
 	char hostname[STORE_HOSTNAME_LEN];
 	char error[512];
@@ -78,7 +80,11 @@ struct run {
 	int paused_through; /* highest pause_after batch at which it already paused */
 	struct node_change *changes;
 	size_t nchanges;
-	int64_t *refused;   /* room for the store to name intents its dispatch check refused */
+	int64_t *refused; /* room for the store to name intents its dispatch check refused */
+	struct store_event *notes; /* timeline events to write with the next round */
+	size_t nnotes, notes_cap;
+	int last_batch_started; /* the highest batch this runner recorded as started */
+	char batch_note[64];
 	size_t nintents;    /* intents among the changes */
 	int64_t last_write; /* monotonic ms of the last committed round */
 	int64_t last_seen;  /* monotonic ms the status was last confirmed */
@@ -124,6 +130,8 @@ static void set_status(struct run *r, struct rnode *x, enum node_status to)
 	r->count[x->status]--;
 	r->count[to]++;
 	x->status = to;
+	if (to == NODE_SKIPPED)
+		metrics_node_outcome(OUTCOME_SKIPPED, 1);
 }
 
 static void add_change(struct run *r, struct rnode *x, enum node_status to, const char *task_id,
@@ -135,17 +143,27 @@ static void add_change(struct run *r, struct rnode *x, enum node_status to, cons
 	 * node, so this guard only protects against a broken invariant.
 	 */
 	if (r->nchanges == 3 * r->n) {
-		log_error("runner", "release %lld: change buffer full", (long long)r->id);
+		log_rel(LOG_ERROR, "runner", r->id, 0, "release %lld: change buffer full",
+		        (long long)r->id);
 		return;
 	}
 	r->changes[r->nchanges++] = (struct node_change){
 	    .rtn_id = x->rtn_id,
+	    .node_id = x->node_id,
 	    .to = to,
 	    .at_ms = now_wall_ms(),
 	    .task_id = task_id,
 	    .error_msg = error_msg,
 	};
 	r->nintents += to == NODE_RUNNING && !task_id;
+}
+
+/* Adds an event for the next round; detail must live until that round is written. */
+static void add_note(struct run *r, int64_t node_id, const char *type, const char *detail)
+{
+	if (r->nnotes == r->notes_cap)
+		return; /* a node retries at most once between rounds; more is dropped */
+	r->notes[r->nnotes++] = (struct store_event){node_id, type, detail};
 }
 
 /* The pending nodes can never be dispatched any more (the API or a halt skipped them). */
@@ -181,6 +199,14 @@ static void drop_intents(struct run *r)
 	}
 	r->nchanges = k;
 	r->nintents = 0;
+	/* Their batch did not start after all. */
+	k = 0;
+	for (size_t i = 0; i < r->nnotes; i++)
+		if (strcmp(r->notes[i].type, "batch_started") != 0)
+			r->notes[k++] = r->notes[i];
+	if (k != r->nnotes)
+		r->last_batch_started--;
+	r->nnotes = k;
 }
 
 /* Decides the halt when failed nodes exceed the allowance (in memory; written next). */
@@ -210,10 +236,12 @@ static void fail_node(struct run *r, struct rnode *x, const char *why)
 {
 	str_copy(x->error, why, sizeof(x->error));
 	set_status(r, x, NODE_FAILED);
+	metrics_node_outcome(metrics_failure_class(why), 1);
+	metrics_node_duration(now_mono_ms() - x->dispatched_at);
 	agent_call_release(&x->call); /* its TLS state is not needed any more */
 	add_change(r, x, NODE_FAILED, x->has_task ? x->call.task_id : NULL, x->error);
-	log_warn("runner", "release %lld: node %lld (%s) failed: %s", (long long)r->id,
-	         (long long)x->node_id, x->call.ip, why);
+	log_rel(LOG_WARN, "runner", r->id, x->node_id, "release %lld: node %lld (%s) failed: %s",
+	        (long long)r->id, (long long)x->node_id, x->call.ip, why);
 	halt_if_over(r, x, why);
 }
 
@@ -223,7 +251,9 @@ static int load_nodes(struct run *r, struct release_node *rows, size_t n)
 	r->nodes = calloc(n ? n : 1, sizeof(*r->nodes));
 	r->changes = calloc(n ? 3 * n : 1, sizeof(*r->changes));
 	r->refused = calloc(n ? n : 1, sizeof(*r->refused));
-	if (!r->nodes || !r->changes || !r->refused)
+	r->notes_cap = n + 2;
+	r->notes = calloc(r->notes_cap, sizeof(*r->notes));
+	if (!r->nodes || !r->changes || !r->refused || !r->notes)
 		return CMDB_ENOMEM;
 	r->n = n;
 	for (size_t i = 0; i < n; i++) {
@@ -289,8 +319,8 @@ int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, str
 	r->allowance = rel.failure_allowance;
 	r->paused_through = rel.paused_through;
 	/* A cancel or halt skipped the pending nodes in the same transaction. */
-	log_info("runner", "release %lld: driving %zu nodes (version %lld, %s)", (long long)id, n,
-	         (long long)r->version, release_status_name(r->status));
+	log_rel(LOG_INFO, "runner", id, 0, "release %lld: driving %zu nodes (version %lld, %s)",
+	        (long long)id, n, (long long)r->version, release_status_name(r->status));
 	*out = r;
 	return 0;
 }
@@ -307,6 +337,7 @@ void run_free(struct run *r, struct agentclient *ac)
 	free(r->nodes);
 	free(r->changes);
 	free(r->refused);
+	free(r->notes);
 	free(r);
 }
 
@@ -397,6 +428,13 @@ size_t run_plan(struct run *r, size_t room)
 			r->handback = 1;
 		return 0;
 	}
+	if (room && r->nodes[r->first].batch > r->last_batch_started &&
+	    !batch_started(r, r->first, end)) {
+		r->last_batch_started = r->nodes[r->first].batch;
+		snprintf(r->batch_note, sizeof(r->batch_note), "batch %d of %d: %zu nodes",
+		         r->last_batch_started, r->nodes[r->n - 1].batch, end - r->first);
+		add_note(r, 0, "batch_started", r->batch_note);
+	}
 	for (size_t i = r->first; i < end && planned < room; i++) {
 		struct rnode *x = &r->nodes[i];
 
@@ -420,7 +458,7 @@ int run_flush_due(const struct run *r, int64_t now_ms)
 	if (r->gone)
 		return 0;
 	return r->nintents || r->event >= 0 || r->finish || r->handback ||
-	       (r->nchanges && now_ms - r->last_write >= FLUSH_MS) ||
+	       ((r->nchanges || r->nnotes) && now_ms - r->last_write >= FLUSH_MS) ||
 	       now_ms - r->last_write >= (int64_t)r->cfg->lease_s * 1000 / 3;
 }
 
@@ -430,7 +468,7 @@ int64_t run_next_write(const struct run *r)
 
 	if (r->nintents || r->event >= 0 || r->finish || r->handback)
 		return r->last_write;
-	if (r->nchanges && r->last_write + FLUSH_MS < renew)
+	if ((r->nchanges || r->nnotes) && r->last_write + FLUSH_MS < renew)
 		return r->last_write + FLUSH_MS;
 	return renew;
 }
@@ -448,8 +486,9 @@ static void adopt(struct run *r, enum release_status status)
 	if (status == RELEASE_CANCELLED || status == RELEASE_FAILED)
 		skip_pending(r); /* the same transaction that set the status skipped them */
 	if (status != r->status)
-		log_info("runner", "release %lld: now %s (was %s)", (long long)r->id,
-		         release_status_name(status), release_status_name(r->status));
+		log_rel(LOG_INFO, "runner", r->id, 0, "release %lld: now %s (was %s)",
+		        (long long)r->id, release_status_name(status),
+		        release_status_name(r->status));
 	r->status = status;
 	/*
 	 * Resumed while we still drained it: hand it back now (calls in flight are abandoned
@@ -479,10 +518,10 @@ static void skip_refused(struct run *r, const int64_t *ids, size_t n)
 				continue;
 			set_status(r, x, NODE_SKIPPED);
 			x->started_wall = 0;
-			log_info("runner",
-			         "release %lld: node %lld (%s) skipped at dispatch: it is"
-			         " offline, moved, or changed since",
-			         (long long)r->id, (long long)x->node_id, x->call.ip);
+			log_rel(LOG_INFO, "runner", r->id, x->node_id,
+			        "release %lld: node %lld (%s) skipped at dispatch: it is"
+			        " offline, moved, or changed since",
+			        (long long)r->id, (long long)x->node_id, x->call.ip);
 			break;
 		}
 	}
@@ -504,6 +543,8 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	    .handback = r->handback,
 	    .at_ms = now_wall_ms(),
 	    .refused = r->refused,
+	    .events = r->notes,
+	    .nevents = r->nnotes,
 	};
 	uint64_t before = c->statements;
 	int rc;
@@ -522,7 +563,8 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	}
 	if (rc == CMDB_ERETRY) {
 		/* Rolled back whole after losing a race (a deadlock): write it all again. */
-		log_debug("runner", "release %lld: %s; writing again", (long long)r->id, err);
+		log_rel(LOG_DEBUG, "runner", r->id, 0, "release %lld: %s; writing again",
+		        (long long)r->id, err);
 		return RUN_RETRY;
 	}
 	if (rc)
@@ -530,29 +572,30 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	r->last_write = r->last_seen = now_mono_ms();
 	skip_refused(r, round.refused, round.nrefused);
 	if (round.rollback_id)
-		log_info("runner", "release %lld: rollback release %lld created (auto_rollback)",
-		         (long long)r->id, (long long)round.rollback_id);
+		log_rel(LOG_INFO, "runner", r->id, 0,
+		        "release %lld: rollback release %lld created (auto_rollback)",
+		        (long long)r->id, (long long)round.rollback_id);
 	if (r->event == RELEASE_EV_PLAN_PAUSE)
 		r->paused_through = r->event_batch;
 	r->status = effective(r);
 	if (r->event >= 0)
-		log_info("runner", "release %lld: %s%s%s", (long long)r->id,
-		         release_status_name(r->status), r->event_msg[0] ? ": " : "",
-		         r->event == RELEASE_EV_HALT || r->event == RELEASE_EV_PLAN_PAUSE
-		             ? r->event_msg
-		             : "");
+		log_rel(LOG_INFO, "runner", r->id, 0, "release %lld: %s%s%s", (long long)r->id,
+		        release_status_name(r->status), r->event_msg[0] ? ": " : "",
+		        r->event == RELEASE_EV_HALT || r->event == RELEASE_EV_PLAN_PAUSE
+		            ? r->event_msg
+		            : "");
 	r->event = -1;
 	r->event_msg[0] = r->skip_msg[0] = '\0';
-	r->nchanges = r->nintents = 0;
+	r->nchanges = r->nintents = r->nnotes = 0;
 	if (r->finish || r->handback) {
 		r->gone = 1;
 		r->finished = r->finish;
 		if (r->handback && r->stopping)
-			log_info("runner", "release %lld: stopped, lease handed back",
-			         (long long)r->id);
+			log_rel(LOG_INFO, "runner", r->id, 0,
+			        "release %lld: stopped, lease handed back", (long long)r->id);
 		else if (r->handback)
-			log_info("runner", "release %lld: %s, lease handed back", (long long)r->id,
-			         release_status_name(r->status));
+			log_rel(LOG_INFO, "runner", r->id, 0, "release %lld: %s, lease handed back",
+			        (long long)r->id, release_status_name(r->status));
 	}
 	return RUN_FLUSHED;
 }
@@ -566,6 +609,7 @@ static void start_call(struct run *r, struct agentclient *ac, struct rnode *x, e
 		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
 		                 sizeof(x->call.idem_key));
 	}
+	x->call_started = now_mono_ms();
 	if (agentclient_start(ac, &x->call) != 0) {
 		fail_node(r, x, x->call.error);
 		return;
@@ -641,11 +685,13 @@ static int schedule_retry(struct run *r, struct rnode *x)
 		delay = c->retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
 		                                                     : c->retry_after_s * 1000;
 	str_copy(x->error, c->error, sizeof(x->error));
+	add_note(r, x->node_id, "node_retried", x->error);
 	x->not_before = now_mono_ms() + delay;
 	x->next_poll = x->not_before;
-	log_info("runner", "release %lld: node %lld: %s; retry %d of %d in %lld ms",
-	         (long long)r->id, (long long)x->node_id, c->error, x->attempts,
-	         r->cfg->node_retries, (long long)delay);
+	log_rel(LOG_INFO, "runner", r->id, x->node_id,
+	        "release %lld: node %lld: %s; retry %d of %d in %lld ms", (long long)r->id,
+	        (long long)x->node_id, c->error, x->attempts, r->cfg->node_retries,
+	        (long long)delay);
 	return 1;
 }
 
@@ -664,6 +710,11 @@ void run_complete(struct agent_call *call)
 	char why[640];
 
 	x->inflight = 0;
+	metrics_agent_call(call->op == AGENT_DISPATCH ? CALL_DISPATCH : CALL_POLL,
+	                   call->result == AGENT_OK            ? CALL_OK
+	                   : call->result == AGENT_E_TRANSIENT ? CALL_TRANSIENT
+	                                                       : CALL_PERMANENT,
+	                   (now_mono_ms() - x->call_started) * 1000);
 	if (call->result != AGENT_OK) {
 		if (schedule_retry(r, x))
 			return;
@@ -684,6 +735,8 @@ void run_complete(struct agent_call *call)
 	switch (call->state) {
 	case AGENT_TASK_SUCCESS:
 		set_status(r, x, NODE_SUCCESS);
+		metrics_node_outcome(OUTCOME_SUCCESS, 1);
+		metrics_node_duration(now_mono_ms() - x->dispatched_at);
 		add_change(r, x, NODE_SUCCESS, NULL, NULL);
 		agent_call_release(&x->call); /* its TLS state is not needed any more */
 		break;
@@ -725,10 +778,10 @@ void run_stop(struct run *r, struct agentclient *ac, struct db_conn *c)
 			continue;
 		}
 		if (rc != RUN_FLUSHED)
-			log_warn("runner",
-			         "release %lld: could not hand the lease back (%s); it"
-			         " expires by itself",
-			         (long long)r->id, err);
+			log_rel(LOG_WARN, "runner", r->id, 0,
+			        "release %lld: could not hand the lease back (%s); it"
+			        " expires by itself",
+			        (long long)r->id, err);
 		break;
 	}
 	r->gone = 1;

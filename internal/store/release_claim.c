@@ -37,26 +37,47 @@
 	" ON en.release_task_id = e.id JOIN release_task_nodes tn ON tn.release_task_id = t.id"    \
 	" AND tn.node_id = en.node_id WHERE e.finished_at IS NULL AND e.id < t.id)"
 
-static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *owner, int lease_s,
-                     char *err, size_t errlen)
+/* Who held the release before a takeover, for the timeline ("" when nobody). */
+static int previous_owner(struct db_conn *c, int64_t id, char *buf, size_t len, char *err,
+                          size_t errlen)
 {
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg arg = DB_I64(id);
+	int rc = db_query(c, "SELECT owner FROM release_tasks WHERE id = ?", &arg, 1, &rows, err,
+	                  errlen);
+
+	buf[0] = '\0';
+	if (rc == 0 && rows.nrows && db_cell(&rows, 0, 0))
+		str_copy(buf, db_cell(&rows, 0, 0), len);
+	db_rows_release(&rows);
+	return rc;
+}
+
+static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *owner, int lease_s,
+                     int *took_over, char *err, size_t errlen)
+{
+	char before[STORE_OWNER_LEN] = "", actor[STORE_OWNER_LEN + 16];
 	struct db_arg args[3] = {DB_STR(owner), DB_I64(lease_s), DB_I64(id)};
 	struct db_arg skip[1] = {DB_I64(id)};
 	uint64_t affected = 0;
 	int rc;
 
+	snprintf(actor, sizeof(actor), "controller:%s", owner);
 	rc = db_begin(c, err, errlen);
 	if (rc)
 		return rc;
-	rc = db_exec(c,
-	             takeover ? "UPDATE release_tasks SET owner = ?,"
-	                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-	                        " WHERE id = ? AND " ORPHANED
-	                      : "UPDATE release_tasks SET status = 'running', owner = ?,"
-	                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
-	                        " started_at = COALESCE(started_at, UTC_TIMESTAMP(3)),"
-	                        " paused_reason = NULL WHERE id = ? AND " STARTABLE,
-	             args, 3, &affected, NULL, err, errlen);
+	if (takeover)
+		rc = previous_owner(c, id, before, sizeof(before), err, errlen);
+	if (rc == 0)
+		rc = db_exec(c,
+		             takeover ? "UPDATE release_tasks SET owner = ?,"
+		                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
+		                        " WHERE id = ? AND " ORPHANED
+		                      : "UPDATE release_tasks SET status = 'running', owner = ?,"
+		                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+		                        " started_at = COALESCE(started_at, UTC_TIMESTAMP(3)),"
+		                        " paused_reason = NULL WHERE id = ? AND " STARTABLE,
+		             args, 3, &affected, NULL, err, errlen);
 	if (rc == 0 && affected != 1)
 		rc = CMDB_ECONFLICT;
 	/*
@@ -71,6 +92,13 @@ static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *ow
 		             " WHERE r.release_task_id = ? AND r.status = 'pending'"
 		             " AND n.status <> 'online'",
 		             skip, 1, NULL, NULL, err, errlen);
+	/* A release its owner handed back (SIGTERM, pause) is claimed, not taken over. */
+	*took_over = takeover && before[0];
+	if (rc == 0)
+		rc = *took_over
+		         ? store_add_event(c, id, 0, "lease_taken_over", actor, err, errlen,
+		                           "from %s to %s", before, owner)
+		         : store_add_event(c, id, 0, "claimed", actor, err, errlen, "by %s", owner);
 	if (rc == 0)
 		rc = db_commit(c, err, errlen);
 	if (rc)
@@ -78,8 +106,8 @@ static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *ow
 	return rc;
 }
 
-int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id, char *err,
-                        size_t errlen)
+int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id,
+                        int *took_over, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg args[2] = {DB_I64(CANDIDATES), DB_I64(CANDIDATES)};
@@ -101,7 +129,8 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 	for (size_t i = 0; i < rows.nrows && rc == CMDB_ENOTFOUND; i++) {
 		int64_t cand = db_cell_i64(&rows, i, 0);
 
-		rc = try_claim(c, cand, db_cell_i64(&rows, i, 1) != 0, owner, lease_s, err, errlen);
+		rc = try_claim(c, cand, db_cell_i64(&rows, i, 1) != 0, owner, lease_s, took_over,
+		               err, errlen);
 		if (rc == 0)
 			*id = cand;
 		else if (rc == CMDB_ECONFLICT)

@@ -163,6 +163,26 @@ static int write_action(struct db_conn *c, int64_t id, enum release_event ev, in
 	}
 }
 
+/* The action's event; an end (nothing in flight) or a pause also notifies. */
+static int record_action(struct db_conn *c, int64_t id, enum release_event ev,
+                         enum release_status to, int64_t running, const char *principal,
+                         const char *comment, char *err, size_t errlen)
+{
+	static const char *const type[RELEASE_EVENT_COUNT] = {
+	    [RELEASE_EV_PAUSE] = "paused",     [RELEASE_EV_RESUME] = "resumed",
+	    [RELEASE_EV_CANCEL] = "cancelled", [RELEASE_EV_APPROVE] = "approved",
+	    [RELEASE_EV_REJECT] = "rejected",
+	};
+	int rc = store_add_event(c, id, 0, type[ev] ? type[ev] : release_event_name(ev), principal,
+	                         err, errlen, comment ? "%s" : NULL, comment);
+
+	if (rc == 0 && release_is_terminal(to) && !running)
+		rc = store_release_finished(c, id, principal, to, err, errlen);
+	if (rc == 0 && to == RELEASE_PAUSED)
+		rc = store_notify(c, id, "release.paused", to, err, errlen);
+	return rc;
+}
+
 int store_act_in_tx(struct db_conn *c, int64_t id, enum release_event ev, const char *principal,
                     const char *comment, enum release_status *from, int *changed, char *err,
                     size_t errlen)
@@ -182,6 +202,9 @@ int store_act_in_tx(struct db_conn *c, int64_t id, enum release_event ev, const 
 	if (to == (int)*from)
 		return 0;
 	rc = write_action(c, id, ev, running, principal, comment, err, errlen);
+	if (rc == 0)
+		rc = record_action(c, id, ev, (enum release_status)to, running, principal, comment,
+		                   err, errlen);
 	if (rc == 0)
 		*changed = 1;
 	return rc;
@@ -212,14 +235,16 @@ out:
 	return rc;
 }
 
-int store_release_expire(struct db_conn *c, int64_t *ids, size_t max, size_t *n, char *err,
-                         size_t errlen)
+int store_release_expire(struct db_conn *c, const char *owner, int64_t *ids, size_t max, size_t *n,
+                         char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64((int64_t)max);
+	char actor[STORE_OWNER_LEN + 16];
 	int rc;
 
 	*n = 0;
+	snprintf(actor, sizeof(actor), "controller:%s", owner);
 	/*
 	 * Not started (never claimed) and past its expires_at: pending, paused before it ran,
 	 * or still awaiting approval.

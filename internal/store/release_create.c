@@ -383,6 +383,23 @@ static int insert_release(struct db_conn *c, const struct release_request *rq,
 	               args, 17, NULL, id, err, errlen);
 }
 
+/* The timeline's first event, and the approval it awaits (with its notification). */
+static int record_created(struct db_conn *c, int64_t id, const struct release_request *rq,
+                          const struct cut *cut, char *err, size_t errlen)
+{
+	int rc = store_add_event(c, id, 0, "created", rq->idem.principal, err, errlen,
+	                         "version %lld, %zu nodes in %d batches", (long long)rq->version,
+	                         cut->n, cut->batches);
+
+	if (rc == 0 && cut->approval)
+		rc = store_add_event(c, id, 0, "awaiting_approval", rq->idem.principal, err, errlen,
+		                     "%s", cut->approval_reason);
+	if (rc == 0 && cut->approval)
+		rc = store_notify(c, id, "release.awaiting_approval", RELEASE_AWAITING_APPROVAL,
+		                  err, errlen);
+	return rc;
+}
+
 static int release_create_once(struct db_conn *c, const struct release_request *rq,
                                struct release *out, int *replayed, char *err, size_t errlen)
 {
@@ -410,6 +427,8 @@ static int release_create_once(struct db_conn *c, const struct release_request *
 		rc = insert_release(c, rq, &cut, &id, err, errlen);
 	if (rc == 0)
 		rc = insert_cut(c, (int64_t)id, rq->version, &cut, err, errlen);
+	if (rc == 0)
+		rc = record_created(c, (int64_t)id, rq, &cut, err, errlen);
 	if (rc == 0 && rq->idem.key)
 		rc = store_idem_bind(c, "releases", &rq->idem, (int64_t)id, err, errlen);
 	if (rc == 0)

@@ -299,6 +299,14 @@ int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, c
 	if (rc == 0)
 		rc = store_insert_nodes(c, (int64_t)new_id, out, n, err, errlen);
 	if (rc == 0)
+		rc = store_add_event(c, (int64_t)new_id, 0, "created", principal, err, errlen,
+		                     "rollback of release %lld (%s): %zu nodes to roll back, %zu"
+		                     " skipped",
+		                     (long long)id, reason, targets, n - targets);
+	if (rc == 0)
+		rc = store_add_event(c, id, 0, "rollback_created", principal, err, errlen,
+		                     "release %lld", (long long)new_id);
+	if (rc == 0)
 		*rollback_id = (int64_t)new_id;
 out:
 	free(t);

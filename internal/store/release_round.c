@@ -183,19 +183,20 @@ static void refusal(const struct db_rows *rows, size_t i, int64_t rollback_of, c
  * The intents of a chunk that the dispatch check left pending: each becomes skipped with
  * its reason (not a failure) and goes to round->refused, so the runner never sends it.
  */
-static int refuse_intents(struct db_conn *c, int64_t release_id, struct release_round *round,
-                          const struct node_change **ch, size_t n, const char *at, char *err,
-                          size_t errlen)
+static int refuse_intents(struct db_conn *c, int64_t release_id, const char *actor,
+                          struct release_round *round, const struct node_change **ch, size_t n,
+                          const char *at, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct strbuf sql = STRBUF_INIT;
 	struct db_arg *args;
 	int rc = CMDB_ENOMEM;
 
-	strbuf_adds(&sql, "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
-	                  " n.config_release_id, n.config_version FROM release_task_nodes r"
-	                  " JOIN nodes n ON n.id = r.node_id WHERE r.release_task_id = ?"
-	                  " AND r.status = 'pending' AND r.id IN (");
+	strbuf_adds(&sql,
+	            "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
+	            " n.config_release_id, n.config_version, r.node_id FROM release_task_nodes r"
+	            " JOIN nodes n ON n.id = r.node_id WHERE r.release_task_id = ?"
+	            " AND r.status = 'pending' AND r.id IN (");
 	args = chunk_args(&sql, release_id, ch, n);
 	if (!args)
 		goto out;
@@ -212,6 +213,9 @@ static int refuse_intents(struct db_conn *c, int64_t release_id, struct release_
 		             "UPDATE release_task_nodes SET status = 'skipped', finished_at = ?,"
 		             " error_msg = LEFT(?, 1024) WHERE id = ? AND status = 'pending'",
 		             skip, 3, NULL, NULL, err, errlen);
+		if (rc == 0)
+			rc = store_add_event(c, release_id, db_cell_i64(&rows, i, 8),
+			                     "node_skipped", actor, err, errlen, "%s", why);
 		if (rc == 0 && round->refused)
 			round->refused[round->nrefused++] = db_cell_i64(&rows, i, 0);
 	}
@@ -248,7 +252,8 @@ static int record_versions(struct db_conn *c, int64_t release_id, const struct n
 /* Applies the changes of one kind in chunks; *moved_total: rows that changed. */
 static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind kind,
                       const struct node_change **ch, char (*times)[STORE_TIME_LEN], size_t n,
-                      struct release_round *round, uint64_t *moved_total, char *err, size_t errlen)
+                      const char *actor, struct release_round *round, uint64_t *moved_total,
+                      char *err, size_t errlen)
 {
 	static const char *const set[] = {
 	    [KIND_INTENT] = "r.status = 'running', r.started_at",
@@ -282,7 +287,7 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
 		if (rc == 0 && kind == KIND_SUCCESS && moved)
 			rc = record_versions(c, release_id, ch + at, k, err, errlen);
 		if (rc == 0 && kind == KIND_INTENT && moved < k)
-			rc = refuse_intents(c, release_id, round, ch + at, k, times[at], err,
+			rc = refuse_intents(c, release_id, actor, round, ch + at, k, times[at], err,
 			                    errlen);
 	}
 	free(values);
@@ -290,8 +295,9 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
 }
 
 /* Writes the node changes of a round, in state order; counts successes and failures. */
-static int apply_changes(struct db_conn *c, int64_t release_id, struct release_round *round,
-                         int64_t *ok, int64_t *failed, char *err, size_t errlen)
+static int apply_changes(struct db_conn *c, int64_t release_id, const char *actor,
+                         struct release_round *round, int64_t *ok, int64_t *failed, char *err,
+                         size_t errlen)
 {
 	size_t n = round->nchanges;
 	const struct node_change **byk = calloc(n ? n : 1, sizeof(*byk));
@@ -317,8 +323,8 @@ static int apply_changes(struct db_conn *c, int64_t release_id, struct release_r
 			rc = CMDB_ERR;
 			break;
 		}
-		rc = apply_kind(c, release_id, (enum change_kind)kind, byk, times, k, round, &moved,
-		                err, errlen);
+		rc = apply_kind(c, release_id, (enum change_kind)kind, byk, times, k, actor, round,
+		                &moved, err, errlen);
 		if (kind == KIND_SUCCESS)
 			*ok += (int64_t)moved;
 		else if (kind == KIND_FAILED)
@@ -427,6 +433,60 @@ static int release_update(struct db_conn *c, int64_t id, const struct release_ro
 	return rc;
 }
 
+/* 1 when rtn_id is among the intents the dispatch check refused. */
+static int was_refused(const struct release_round *round, int64_t rtn_id)
+{
+	for (size_t i = 0; i < round->nrefused; i++)
+		if (round->refused[i] == rtn_id)
+			return 1;
+	return 0;
+}
+
+/*
+ * The round on the timeline: each node that was dispatched, succeeded or failed, what
+ * the runner adds, and the release's own change (refusals are recorded as they happen).
+ */
+static int record_round(struct db_conn *c, int64_t release_id, const char *actor,
+                        const struct release_round *round, char *err, size_t errlen)
+{
+	size_t max = round->nchanges + round->nevents + 2, n = 0;
+	struct store_event *ev = calloc(max, sizeof(*ev));
+	int rc = CMDB_ENOMEM, to;
+
+	if (!ev)
+		return rc;
+	for (size_t i = 0; i < round->nchanges; i++) {
+		const struct node_change *ch = &round->changes[i];
+		enum change_kind kind = kind_of(ch);
+
+		if (kind == KIND_TASK_ID || (kind == KIND_INTENT && was_refused(round, ch->rtn_id)))
+			continue;
+		ev[n++] = (struct store_event){
+		    .node_id = ch->node_id,
+		    .type = kind == KIND_INTENT    ? "node_dispatched"
+		            : kind == KIND_SUCCESS ? "node_succeeded"
+		                                   : "node_failed",
+		    .detail = kind == KIND_FAILED ? ch->error_msg : NULL,
+		};
+	}
+	for (size_t i = 0; i < round->nevents; i++)
+		ev[n++] = round->events[i];
+	if (round->event == RELEASE_EV_HALT)
+		ev[n++] = (struct store_event){.type = "halted", .detail = round->event_msg};
+	else if (round->event == RELEASE_EV_PLAN_PAUSE)
+		ev[n++] = (struct store_event){.type = "paused", .detail = round->event_msg};
+	rc = n ? store_add_events(c, release_id, actor, round->at_ms, ev, n, err, errlen) : 0;
+	if (rc == 0 && round->event == RELEASE_EV_PLAN_PAUSE)
+		rc = store_notify(c, release_id, "release.paused", RELEASE_PAUSED, err, errlen);
+	to = round->event >= 0 ? release_next(round->expect, (enum release_event)round->event)
+	                       : (int)round->expect;
+	if (rc == 0 && round->finish && to >= 0)
+		rc = store_release_finished(c, release_id, actor, (enum release_status)to, err,
+		                            errlen);
+	free(ev);
+	return rc;
+}
+
 /*
  * A halted release with auto_rollback gets its rollback release in the same transaction,
  * so that no crash can come between the two. When there is nothing to roll back, its
@@ -473,6 +533,7 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
                         struct release_round *round, enum release_status *actual, char *err,
                         size_t errlen)
 {
+	char actor[STORE_OWNER_LEN + 16];
 	int64_t ok = 0, failed = 0;
 	int rc;
 
@@ -485,7 +546,8 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 	rc = renew(c, release_id, owner, lease_s, round->expect, actual, err, errlen);
 	if (rc)
 		goto out;
-	rc = apply_changes(c, release_id, round, &ok, &failed, err, errlen);
+	snprintf(actor, sizeof(actor), "controller:%s", owner);
+	rc = apply_changes(c, release_id, actor, round, &ok, &failed, err, errlen);
 	if (rc)
 		goto out;
 	if (round->event == RELEASE_EV_HALT) {
@@ -507,6 +569,8 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 	rc = release_update(c, release_id, round, ok, failed, err, errlen);
 	if (rc == 0 && round->event == RELEASE_EV_HALT && !round->rollback_of)
 		rc = auto_rollback(c, release_id, owner, round, err, errlen);
+	if (rc == 0)
+		rc = record_round(c, release_id, actor, round, err, errlen);
 	if (rc)
 		goto out;
 	rc = db_commit(c, err, errlen);

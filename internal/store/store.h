@@ -18,6 +18,7 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "metrics/metrics.h"
 #include "plan/plan.h"
 #include "state/state.h"
 
@@ -290,6 +291,79 @@ struct alert_result {
 int store_alert_receive(struct db_conn *c, const struct alert_input *a, const char *principal,
                         struct alert_result *out, char *err, size_t errlen);
 
+/* ---- the timeline ---- */
+
+/* One event to append: node_id 0 for an event of the release itself. */
+struct store_event {
+	int64_t node_id;
+	const char *type;   /* "created", "node_failed", ... (docs/operations.md lists them) */
+	const char *detail; /* may be NULL */
+};
+
+/* One event of a release's timeline (release_events). */
+struct timeline_event {
+	int64_t id;
+	int64_t release_id;
+	int64_t node_id; /* 0: the release itself */
+	char at[STORE_TIME_LEN];
+	char type[33];
+	char actor[161];
+	char detail[STORE_ERROR_LEN];
+};
+
+/*
+ * The events of release id with an id above after, oldest first, at most limit; *out
+ * malloc'd (caller frees). CMDB_ENOTFOUND for an unknown release.
+ */
+int store_release_events(struct db_conn *c, int64_t release_id, int64_t after, int limit,
+                         struct timeline_event **out, size_t *n, char *err, size_t errlen);
+
+/*
+ * What GET /metrics reads from the database: releases by status, running releases past
+ * batch_count * node_timeout_s, notifications not delivered yet. v->ok says it worked.
+ */
+int store_metrics_view(struct db_conn *c, int node_timeout_s, struct metrics_db_view *v, char *err,
+                       size_t errlen);
+
+/*
+ * Whether state changes also queue webhook notifications (RELEASE_WEBHOOK_URL is set).
+ * Set once at start-up, before any thread uses the store.
+ */
+void store_set_notifications(int on);
+
+/* ---- webhook notifications (the outbox) ---- */
+
+/* A notification to deliver, and what its payload needs. */
+struct notification {
+	int64_t id;
+	char delivery_id[33];
+	int64_t release_id;
+	char event[33];  /* "release.finished", "release.paused", "release.awaiting_approval" */
+	char status[33]; /* the release's status it reports */
+	int attempts;    /* made before this one */
+	char created_at[STORE_TIME_LEN];
+	struct release release; /* as it is now */
+	int skipped_nodes;
+	char first_error[STORE_ERROR_LEN]; /* the release's error_msg, or its first failed node's */
+};
+
+/*
+ * Takes the oldest due notification for owner for lease_s seconds (a conditional UPDATE:
+ * several controllers never send the same one at once). CMDB_ENOTFOUND: none is due.
+ */
+int store_notification_claim(struct db_conn *c, const char *owner, int lease_s,
+                             struct notification *out, char *err, size_t errlen);
+
+enum notification_outcome { NOTIFY_DELIVERED, NOTIFY_RETRY, NOTIFY_GAVE_UP };
+
+/*
+ * Records an attempt (and the event "notified" or "notify_failed" with detail) in one
+ * transaction; NOTIFY_RETRY makes it due again in retry_in_ms.
+ */
+int store_notification_done(struct db_conn *c, const struct notification *n, const char *owner,
+                            enum notification_outcome outcome, int64_t retry_in_ms,
+                            const char *detail, char *err, size_t errlen);
+
 /* ---- releases: executor side ---- */
 
 /*
@@ -297,11 +371,12 @@ int store_alert_receive(struct db_conn *c, const struct alert_input *a, const ch
  * pending one that may start (its not_before passed, its expires_at not, no earlier
  * unfinished release shares a node, no live owner), else one whose owner is gone and
  * that still needs driving. Claiming a pending release skips its pending nodes that are
- * offline now ("node offline since the release was created"). CMDB_ENOTFOUND: nothing
- * to do (or another controller won every race).
+ * offline now ("node offline since the release was created"). *took_over = 1 when the
+ * release had a live owner whose lease had expired. Either is on the timeline.
+ * CMDB_ENOTFOUND: nothing to do (or another controller won every race).
  */
-int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id, char *err,
-                        size_t errlen);
+int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64_t *id,
+                        int *took_over, char *err, size_t errlen);
 
 /* Gives owner's release up now (owner and lease cleared) so any controller may take it. */
 int store_release_unlease(struct db_conn *c, int64_t release_id, const char *owner, char *err,
@@ -309,10 +384,11 @@ int store_release_unlease(struct db_conn *c, int64_t release_id, const char *own
 
 /*
  * Expires the releases that were never started and whose expires_at passed: status
- * expired, pending nodes skipped. Their ids go to ids (at most max); *n says how many.
+ * expired, pending nodes skipped, recorded as done by owner's controller. Their ids go
+ * to ids (at most max); *n says how many.
  */
-int store_release_expire(struct db_conn *c, int64_t *ids, size_t max, size_t *n, char *err,
-                         size_t errlen);
+int store_release_expire(struct db_conn *c, const char *owner, int64_t *ids, size_t max, size_t *n,
+                         char *err, size_t errlen);
 
 /* A release's status as its driver needs to know it. */
 struct release_control {
@@ -328,6 +404,7 @@ int store_release_control(struct db_conn *c, const char *owner, const int64_t *i
 /* One state change of one node, stamped with the time it happened. */
 struct node_change {
 	int64_t rtn_id;
+	int64_t node_id;       /* for the timeline */
 	enum node_status to;   /* NODE_RUNNING with task_id set only records the task id */
 	int64_t at_ms;         /* wall-clock ms, for started_at / finished_at */
 	const char *task_id;   /* optional */
@@ -347,6 +424,9 @@ struct release_round {
 	int finish;            /* the release is over: finished_at set, lease cleared */
 	int handback;          /* the runner gives it up: owner and lease cleared */
 	int64_t at_ms;
+	/* Events the runner adds to those the store derives (batch_started, node_retried). */
+	const struct store_event *events;
+	size_t nevents;
 	/*
 	 * Out: intents the dispatch check refused (the node went offline, moved, or, for a
 	 * rollback, was changed by a later release): those nodes were written skipped instead.
@@ -364,9 +444,12 @@ struct release_round {
  * changed, in the same transaction; a node's success sets its nodes.config_version.
  * Intents (running without a task id) need a status that dispatches, and are checked
  * against the node first (round->refused). A halt of a release with auto_rollback
- * creates its rollback release in the same transaction. Nothing is written when it
- * returns an error: CMDB_ECONFLICT when the lease is no longer ours (or the release
- * finished), CMDB_ESTATE when an operator changed the status first (*actual says to what).
+ * creates its rollback release in the same transaction. Every change goes on the timeline
+ * (node_dispatched, node_succeeded, node_failed, node_skipped, halted, paused, finished)
+ * with round->events, as controller:<owner>, in the same transaction. Nothing is written
+ * when it returns an error: CMDB_ECONFLICT when the lease is no longer ours (or the
+ * release finished), CMDB_ESTATE when an operator changed the status first (*actual says
+ * to what), CMDB_ERETRY when it lost a race with another transaction.
  */
 int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner, int lease_s,
                         struct release_round *round, enum release_status *actual, char *err,

@@ -79,6 +79,25 @@ void store_tx_pause(int attempt);
 		}                                                                                  \
 	} while (0)
 
+/* ---- the timeline and the outbox (events.c), inside the caller's transaction ---- */
+
+/* Appends n events of release_id by actor, stamped at_ms (0: now), in multi-row INSERTs. */
+int store_add_events(struct db_conn *c, int64_t release_id, const char *actor, int64_t at_ms,
+                     const struct store_event *ev, size_t n, char *err, size_t errlen);
+/* Appends one event with a formatted detail (fmt may be NULL). */
+int store_add_event(struct db_conn *c, int64_t release_id, int64_t node_id, const char *type,
+                    const char *actor, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+/*
+ * Queues a webhook notification of release_id ("release.finished", "release.paused",
+ * "release.awaiting_approval") in the outbox; nothing when notifications are off.
+ */
+int store_notify(struct db_conn *c, int64_t release_id, const char *event,
+                 enum release_status status, char *err, size_t errlen);
+/* The release has ended (finished_at is being set): its "finished" event and notification. */
+int store_release_finished(struct db_conn *c, int64_t release_id, const char *actor,
+                           enum release_status status, char *err, size_t errlen);
+
 /* One row of release_task_nodes to insert. */
 struct store_new_node {
 	int64_t node_id;

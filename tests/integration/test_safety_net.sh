@@ -42,15 +42,6 @@ EXEC_ENV=(RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 RELEASE_LEASE_S
 stack_cmdb "$WORK/cmdb.log" "${EXEC_ENV[@]}" || exit 1
 API_EXEC=$API
 
-# as WHO METHOD PATH [BODY]: one request with WHO's bearer token; sets $BODY, $HTTP_STATUS.
-as() {
-  local tok=$1 method=$2 path=$3 data=${4:-} out
-  local args=(-s -w '\n%{http_code}' -X "$method" -H "Authorization: Bearer $tok")
-  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
-  out=$(curl "${args[@]}" "$API$path")
-  HTTP_STATUS=${out##*$'\n'}
-  BODY=${out%$'\n'*}
-}
 rid() { jq -r .id <<<"$BODY"; }
 field() { jget "/api/v1/releases/$1" | jq -r "$2"; }
 done_rel() { release_done "$1"; }

@@ -423,3 +423,62 @@ void api_releases_rollback(struct api_request *req)
 	}
 	api_db_release(req, db);
 }
+
+#define EVENTS_DEFAULT 100
+#define EVENTS_MAX     1000
+
+/*
+ * GET /api/v1/releases/{id}/events?after=<event id>&limit=: the timeline in order. A
+ * client tails it by passing back next_after.
+ */
+void api_releases_events(struct api_request *req)
+{
+	char after_s[32], limit_s[32], err[512];
+	int64_t after = 0, limit = EVENTS_DEFAULT;
+	struct timeline_event *ev = NULL;
+	struct db_conn *db;
+	cJSON *doc, *arr;
+	size_t n = 0;
+	int rc;
+
+	rc = api_query_param(req->query, "after", after_s, sizeof(after_s));
+	if (rc < 0 || (rc == 1 && parse_int64(after_s, 0, INT64_MAX, &after))) {
+		api_send_error(req->conn, 400, "after must be an event id (an integer, 0 or more)");
+		return;
+	}
+	rc = api_query_param(req->query, "limit", limit_s, sizeof(limit_s));
+	if (rc < 0 || (rc == 1 && parse_int64(limit_s, 1, EVENTS_MAX, &limit))) {
+		api_send_error(req->conn, 400, "limit must be an integer from 1 to %d", EVENTS_MAX);
+		return;
+	}
+	db = api_db_acquire(req);
+	if (!db)
+		return;
+	rc = store_release_events(db, req->id, after, (int)limit, &ev, &n, err, sizeof(err));
+	api_db_release(req, db);
+	if (rc) {
+		api_send_store_error(req->conn, rc, err);
+		return;
+	}
+	doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "release_id", (double)req->id);
+	arr = cJSON_AddArrayToObject(doc, "events");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "id", (double)ev[i].id);
+		cJSON_AddStringToObject(o, "at", ev[i].at);
+		cJSON_AddStringToObject(o, "type", ev[i].type);
+		if (ev[i].node_id)
+			cJSON_AddNumberToObject(o, "node_id", (double)ev[i].node_id);
+		else
+			cJSON_AddNullToObject(o, "node_id");
+		cJSON_AddStringToObject(o, "actor", ev[i].actor);
+		api_json_add_optional(o, "detail", ev[i].detail);
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(doc, "next_after", (double)(n ? ev[n - 1].id : after));
+	api_send_json(req->conn, 200, doc);
+	cJSON_Delete(doc);
+	free(ev);
+}
