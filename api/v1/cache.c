@@ -17,9 +17,13 @@ struct entry {
 	char key[KEY_MAX];
 	char *body;
 	size_t len;
-	uint64_t used;      /* tick of the last hit, for LRU */
-	int64_t expires_ms; /* monotonic ms after which it is gone; 0: never */
+	uint64_t used;         /* tick of the last hit, for LRU */
+	int64_t expires_ms;    /* monotonic ms after which it is stale; 0: never */
+	int64_t refreshing_ms; /* when a caller was told to render it again; 0: none */
 };
+
+/* A caller told to refresh an entry that has not put it back by then is replaced. */
+#define REFRESH_MAX_MS 5000
 
 struct api_cache {
 	pthread_mutex_t lock;
@@ -76,13 +80,20 @@ static void drop(struct api_cache *c, struct entry *e)
 
 int api_cache_get(struct api_cache *cache, const char *key, char **body, size_t *len)
 {
+	int64_t now = now_mono_ms();
 	struct entry *e;
 	int hit = 0;
 
 	pthread_mutex_lock(&cache->lock);
 	e = find(cache, key);
-	if (e && e->expires_ms && now_mono_ms() >= e->expires_ms) {
-		drop(cache, e);
+	/*
+	 * Stale: one caller (the first, or the next after one that never came back) misses
+	 * and renders it again; the others are served the stale body meanwhile, so a crowd of
+	 * readers never renders the same answer at once.
+	 */
+	if (e && e->expires_ms && now >= e->expires_ms &&
+	    (!e->refreshing_ms || now - e->refreshing_ms >= REFRESH_MAX_MS)) {
+		e->refreshing_ms = now;
 		e = NULL;
 	}
 	if (e && (*body = malloc(e->len)) != NULL) {
@@ -143,6 +154,7 @@ void api_cache_put(struct api_cache *cache, const char *key, const char *body, s
 	e->len = len;
 	e->used = ++cache->tick;
 	e->expires_ms = ttl_ms > 0 ? now_mono_ms() + ttl_ms : 0;
+	e->refreshing_ms = 0;
 	cache->bytes += len;
 	pthread_mutex_unlock(&cache->lock);
 }

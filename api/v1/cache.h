@@ -19,13 +19,15 @@ void api_cache_free(struct api_cache *cache);
 
 /*
  * Copies the body cached under key into a malloc'd buffer (*body, *len; the caller
- * frees it). Returns 1 on a hit, 0 on a miss.
+ * frees it). Returns 1 on a hit, 0 on a miss. Once an entry's time to live has passed,
+ * one caller gets a miss (it is to render the answer and put it again) while the others
+ * still get the stale body, until that put or for at most 5 s.
  */
 int api_cache_get(struct api_cache *cache, const char *key, char **body, size_t *len);
 
 /*
- * Stores a copy of body under key (replacing an older one) for ttl_ms milliseconds, or
- * for good when ttl_ms is 0; too large a body is skipped.
+ * Stores a copy of body under key (replacing an older one), fresh for ttl_ms
+ * milliseconds, or for good when ttl_ms is 0; too large a body is skipped.
  */
 void api_cache_put(struct api_cache *cache, const char *key, const char *body, size_t len,
                    int64_t ttl_ms);
