@@ -56,6 +56,7 @@ struct floor_run {
 	struct agentclient *ac;
 	struct fnode *nodes;
 	int64_t requests;
+	struct poll_estimate est; /* as the runner learns it */
 };
 
 /* Returns 0 to run, 1 when --help was printed, -1 after a usage message. */
@@ -206,6 +207,7 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 		return -1;
 	}
 	if (c->op == AGENT_QUERY && c->state == AGENT_TASK_SUCCESS) {
+		release_poll_learn(&f->est, now - x->dispatched_at);
 		x->state = F_DONE;
 		return 1;
 	}
@@ -214,8 +216,9 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 		return -1;
 	}
 	x->state = F_WAITING;
-	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, (int)f->opt->poll_min_ms,
-	                                           (int)f->opt->poll_max_ms);
+	x->next_poll =
+	    now + release_poll_delay_ms(now - x->dispatched_at, &f->est, (int)f->opt->poll_min_ms,
+	                                (int)f->opt->poll_max_ms);
 	return 0;
 }
 

@@ -12,11 +12,16 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 NODES=2000 BATCH=200 DELAY=0.5
 SMALL_NODES=200 SMALL_BATCH=50 SMALL_DELAY=0.2
+# The slow agent: the small release against agents that spend this CPU on each request,
+# one request at a time (agentsim --request-cpu-ms), like a small real agent.
+SLOW_CPU_MS=3
+# The large fleet: HUGE_NODES in batches of HUGE_BATCH, and its full GET under wrk.
+HUGE_NODES=10000 HUGE_BATCH=500 HUGE_DELAY=0.5
 WRK_SECONDS=10 WRK_CONNECTIONS=32
-INFLIGHT='' POLL_MIN_MS=20 POLL_MAX_MS=2000 API_THREADS=''
+INFLIGHT='' POLL_MIN_MS=50 POLL_MAX_MS=2000 API_THREADS=''
 # Many releases at once: CONC_RELEASES of CONC_NODES disjoint nodes each, created together.
 CONC_RELEASES=20 CONC_NODES=100 CONC_BATCH=10 CONC_DELAY=1.0
-SECTIONS=big,small,api,concurrent
+SECTIONS=big,small,api,concurrent,slow,huge
 # Agents listen here; tests use 9543/9643 and `make run` 9443, so all can run together.
 PORT=9743
 # Node i listens on 127.0.$((1 + i / 250)).$((1 + i % 250)): that range holds this many.
@@ -31,7 +36,8 @@ usage: scripts/bench.sh [--nodes N] [--batch B] [--delay S] [--small-nodes N]
                         [--wrk-connections C] [--inflight C] [--poll-min-ms M]
                         [--poll-max-ms X] [--api-threads T] [--conc-releases R]
                         [--conc-nodes N] [--conc-batch B] [--conc-delay S]
-                        [--sections big,small,api,concurrent]
+                        [--slow-cpu-ms MS] [--huge-nodes N] [--huge-batch B]
+                        [--huge-delay S] [--sections big,small,api,concurrent,slow,huge]
 Defaults: --nodes $NODES --batch $BATCH --delay $DELAY --small-nodes $SMALL_NODES
 --small-batch $SMALL_BATCH --small-delay $SMALL_DELAY --wrk-seconds $WRK_SECONDS
 --wrk-connections $WRK_CONNECTIONS; --inflight is RELEASE_MAX_INFLIGHT for the controller
@@ -39,8 +45,10 @@ and the floor (default max(256, batch)); --poll-min-ms/--poll-max-ms are
 RELEASE_POLL_INTERVAL_MS/RELEASE_POLL_MAX_MS for both ($POLL_MIN_MS/$POLL_MAX_MS);
 --api-threads is CMDB_API_THREADS under wrk (default: the connection count);
 --conc-* shape the concurrent section ($CONC_RELEASES releases of $CONC_NODES nodes,
-batch $CONC_BATCH, delay $CONC_DELAY s); --sections runs only the named sections
-(api needs big). A section not run shows n/a.
+batch $CONC_BATCH, delay $CONC_DELAY s); --slow-cpu-ms is the CPU each request costs the
+slow agents ($SLOW_CPU_MS); --huge-* shape the large fleet ($HUGE_NODES nodes, batch
+$HUGE_BATCH, delay $HUGE_DELAY s); --sections runs only the named sections (api needs
+big). A section not run shows n/a.
 EOF
 }
 
@@ -72,16 +80,20 @@ while [ $# -gt 0 ]; do
   --conc-nodes) CONC_NODES=$2 ;;
   --conc-batch) CONC_BATCH=$2 ;;
   --conc-delay) CONC_DELAY=$2 ;;
+  --slow-cpu-ms) SLOW_CPU_MS=$2 ;;
+  --huge-nodes) HUGE_NODES=$2 ;;
+  --huge-batch) HUGE_BATCH=$2 ;;
+  --huge-delay) HUGE_DELAY=$2 ;;
   --sections) SECTIONS=$2 ;;
   *) usage >&2; die "unknown option $1" ;;
   esac
   shift 2
 done
 for v in NODES BATCH SMALL_NODES SMALL_BATCH WRK_SECONDS WRK_CONNECTIONS POLL_MIN_MS \
-  POLL_MAX_MS CONC_RELEASES CONC_NODES CONC_BATCH; do
+  POLL_MAX_MS CONC_RELEASES CONC_NODES CONC_BATCH SLOW_CPU_MS HUGE_NODES HUGE_BATCH; do
   is_uint "${!v}" || die "${v,,} must be a positive integer, got '${!v}'"
 done
-for v in DELAY SMALL_DELAY CONC_DELAY; do
+for v in DELAY SMALL_DELAY CONC_DELAY HUGE_DELAY; do
   is_secs "${!v}" || die "${v,,} must be seconds (e.g. 0.5), got '${!v}'"
 done
 [ -n "$INFLIGHT" ] || INFLIGHT=$((BATCH > 256 ? BATCH : 256))
@@ -90,10 +102,10 @@ is_uint "$INFLIGHT" || die "--inflight must be a positive integer"
 is_uint "$API_THREADS" || die "--api-threads must be a positive integer"
 [[ ,$SECTIONS, =~ ,api, ]] && ! [[ ,$SECTIONS, =~ ,big, ]] && die "--sections: api needs big"
 for s in ${SECTIONS//,/ }; do
-  [[ $s =~ ^(big|small|api|concurrent)$ ]] || die "--sections: unknown section $s"
+  [[ $s =~ ^(big|small|api|concurrent|slow|huge)$ ]] || die "--sections: unknown section $s"
 done
 section() { [[ ,$SECTIONS, == *,$1,* ]]; }
-for n in "$NODES" "$SMALL_NODES" "$((CONC_RELEASES * CONC_NODES))"; do
+for n in "$NODES" "$SMALL_NODES" "$((CONC_RELEASES * CONC_NODES))" "$HUGE_NODES"; do
   [ "$n" -le "$ADDR_MAX" ] || die "$n nodes: the simulated address range holds $ADDR_MAX"
 done
 
@@ -133,16 +145,17 @@ sim_threads() {
   echo "$t"
 }
 
-# start_sim NODES DELAY BATCH NAME: agentsim serving nodes 0..NODES-1 on $PORT.
+# start_sim NODES DELAY BATCH NAME [ARGS...]: agentsim serving nodes 0..NODES-1 on $PORT,
+# with more agentsim options in ARGS.
 start_sim() {
-  local n=$1 delay=$2 threads log=$WORK/$4-agentsim.log
+  local n=$1 delay=$2 threads log=$WORK/$4-agentsim.log extra=("${@:5}")
   threads=$(sim_threads "$3")
   awk -v n="$n" -v port="$PORT" -v d="$delay" 'BEGIN {
     for (i = 0; i < n; i++)
       printf "127.0.%d.%d:%d delay=%s\n", 1 + int(i / 250), 1 + i % 250, port, d
   }' >"$WORK/$4-nodes.txt"
   start_bg "$log" "$ROOT/bin/agentsim" --certs "$CERT_DIR" --nodes "$WORK/$4-nodes.txt" \
-    --log "$WORK/$4-applies.log" --threads "$threads"
+    --log "$WORK/$4-applies.log" --threads "$threads" "${extra[@]}"
   SIM_PID=$BG_PID
   SIM_THREADS=$threads
   wait_until 60 grep -q 'agentsim ready' "$log" || { cat "$log" >&2; die "agentsim did not start"; }
@@ -218,6 +231,46 @@ run_release() {
   R_CPU_S=$CPU_S R_RSS_MIB=$RSS_MIB
 }
 
+# agent_requests: the agent requests the controller at $API made so far (its /metrics).
+agent_requests() {
+  curl -s "$API/metrics" | awk '/^cmdb_agent_requests_total\{/ { n += $NF } END { print n + 0 }'
+}
+
+# run_posted NAME NODES BATCH: a release to every node POSTed to a controller whose
+# executor is on, as an operator would. Sets P_* figures: POST to claim and POST to
+# terminal (the database's created_at, started_at and finished_at), agent requests per
+# node (the controller's metrics; null from a build without /metrics), CPU and RSS.
+run_posted() {
+  local name=$1 n=$2 batch=$3 id log limit before after
+  new_database "cmdb_bench_$name" || die "migrate of cmdb_bench_$name failed"
+  register_nodes "$n" || die "registering $n nodes failed"
+  log=$WORK/$name-cmdb.log
+  stack_cmdb "$log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+    RELEASE_MAX_INFLIGHT="$INFLIGHT" RELEASE_POLL_INTERVAL_MS="$POLL_MIN_MS" \
+    RELEASE_POLL_MAX_MS="$POLL_MAX_MS" || die "cmdb did not start"
+  before=$(agent_requests)
+  api POST /api/v1/releases "{\"version\":$VERSION,\"batch_size\":$batch}"
+  [ "$HTTP_STATUS" = 201 ] || die "POST /api/v1/releases answered $HTTP_STATUS: $BODY"
+  id=$(jq -r .id <<<"$BODY")
+  limit=$(awk -v n="$n" -v b="$batch" 'BEGIN { print int((n / b + 1) * 10 + 60) }')
+  wait_until "$limit" grep -q "release $id finished: " "$log" ||
+    { tail -20 "$log" >&2; die "release $id did not finish within $limit s"; }
+  after=$(agent_requests)
+  proc_figures "$CMDB_PID" || die "cannot read /proc/$CMDB_PID"
+  P_CPU_S=$CPU_S P_RSS_MIB=$RSS_MIB
+  stop_pid "$CMDB_PID"
+  P_STATUS=$(sql "SELECT status FROM release_tasks WHERE id=$id")
+  P_CLAIM_MS=$(sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, created_at, started_at) / 1000)
+                    FROM release_tasks WHERE id=$id")
+  P_WALL_MS=$(sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, created_at, finished_at) / 1000)
+                   FROM release_tasks WHERE id=$id")
+  if [ "$after" -gt 0 ]; then
+    P_REQ_PER_NODE=$(calc "($after - $before) / $n")
+  else
+    P_REQ_PER_NODE=null
+  fi
+}
+
 # run_floor NODES BATCH: the same requests without a database. Sets F_WALL_MS, F_REQUESTS,
 # F_CPU_S and F_RSS_MIB (the agent client's own cost, to set beside the controller's).
 run_floor() {
@@ -240,12 +293,14 @@ to_ms() {
   }'
 }
 
-# run_wrk PATH: wrk against $API PATH. Sets W_STATUS (one curl's answer), W_RPS, W_P99_MS,
+WRK_HEADER=()
+# run_wrk PATH: wrk against $API PATH (with the headers in WRK_HEADER). Sets W_STATUS (one curl's answer), W_RPS, W_P99_MS,
 # W_NON2XX (answers that were not 2xx or 3xx).
 run_wrk() {
   local out
   W_STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$API$1")
-  out=$(wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_SECONDS}s" --latency "$API$1") ||
+  out=$(wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_SECONDS}s" --latency \
+    "${WRK_HEADER[@]}" "$API$1") ||
     die "wrk failed: $out"
   echo "$out" >>"$WORK/wrk.log"
   W_RPS=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -278,7 +333,11 @@ for v in BIG_ID BIG_STATUS BIG_WALL BIG_WALL_SOURCE BIG_SQL BIG_SQL_PER_NODE BIG
   SMALL_STATUS SMALL_WALL SMALL_WALL_SOURCE SMALL_SQL SMALL_SQL_PER_NODE SMALL_CPU SMALL_RSS \
   SMALL_FLOOR SMALL_FLOOR_REQ SMALL_FLOOR_CPU SMALL_FLOOR_RSS SMALL_RATIO SMALL_SIM_THREADS \
   FULL_STATUS FULL_RPS FULL_P99 FULL_NON2XX FULL_BYTES SUM_STATUS SUM_RPS SUM_P99 SUM_NON2XX \
-  SUM_BYTES WRK_THREADS C_ALONE_MS C_TOGETHER_MS C_RATIO C_STATUSES C_CPU C_RSS C_INFLIGHT; do
+  SUM_BYTES WRK_THREADS C_ALONE_MS C_TOGETHER_MS C_RATIO C_STATUSES C_CPU C_RSS C_INFLIGHT \
+  POST_STATUS POST_CLAIM POST_WALL POST_REQ SMALL_LIMIT SLOW_STATUS SLOW_WALL SLOW_REQ SLOW_FLOOR \
+  SLOW_FLOOR_REQ SLOW_RATIO HUGE_ID HUGE_STATUS HUGE_WALL HUGE_CPU HUGE_RSS HUGE_SQL_PER_NODE \
+  HUGE_FLOOR HUGE_FLOOR_CPU HUGE_RATIO HUGE_GET_STATUS HUGE_GET_RPS HUGE_GET_P99 HUGE_GET_NON2XX \
+  HUGE_GET_BYTES HUGE_GET_GZ_BYTES; do
   printf -v "$v" null
 done
 
@@ -314,6 +373,13 @@ if section small; then
   SMALL_FLOOR=$F_WALL_MS SMALL_FLOOR_REQ=$F_REQUESTS SMALL_FLOOR_CPU=$F_CPU_S
   SMALL_FLOOR_RSS=$F_RSS_MIB
   SMALL_RATIO=$(calc "$SMALL_WALL / $SMALL_FLOOR")
+  # The same release POSTed to a running controller, as an operator would: start latency,
+  # POST to terminal, agent requests per node.
+  VERSION=$((VERSION + 5))
+  run_posted small-posted "$SMALL_NODES" "$SMALL_BATCH"
+  POST_STATUS=$P_STATUS POST_CLAIM=$P_CLAIM_MS POST_WALL=$P_WALL_MS POST_REQ=$P_REQ_PER_NODE
+  SMALL_LIMIT=$(awk -v n="$SMALL_NODES" -v b="$SMALL_BATCH" -v d="$SMALL_DELAY" \
+    'BEGIN { printf "%d", int((n + b - 1) / b) * d * 1000 }')
   stop_pid "$SIM_PID"
 
 fi
@@ -333,6 +399,47 @@ if section api; then
   SUM_BYTES=$(curl -s "$API/api/v1/releases/$BIG_ID?view=summary" | wc -c)
   stop_pid "$CMDB_PID"
 
+fi
+
+if section slow; then
+  echo "== release of $SMALL_NODES nodes, batch $SMALL_BATCH, delay ${SMALL_DELAY} s, agents spending ${SLOW_CPU_MS} ms of CPU a request"
+  stack_certs "$WORK/certs-slow" 4
+  start_sim "$SMALL_NODES" "$SMALL_DELAY" "$SMALL_BATCH" slow --request-cpu-ms "$SLOW_CPU_MS"
+  VERSION=$((VERSION + 3))
+  run_posted slow "$SMALL_NODES" "$SMALL_BATCH"
+  SLOW_STATUS=$P_STATUS SLOW_WALL=$P_WALL_MS SLOW_REQ=$P_REQ_PER_NODE
+  run_floor "$SMALL_NODES" "$SMALL_BATCH"
+  SLOW_FLOOR=$F_WALL_MS SLOW_FLOOR_REQ=$(calc "$F_REQUESTS / $SMALL_NODES")
+  SLOW_RATIO=$(calc "$SLOW_WALL / $SLOW_FLOOR")
+  stop_pid "$SIM_PID"
+fi
+
+if section huge; then
+  echo "== release of $HUGE_NODES nodes, batch $HUGE_BATCH, agent delay ${HUGE_DELAY} s, then the floor and the API"
+  stack_certs "$WORK/certs-huge" 4
+  start_sim "$HUGE_NODES" "$HUGE_DELAY" "$HUGE_BATCH" huge
+  VERSION=$((VERSION + 4))
+  # RELEASE_MAX_INFLIGHT as configured (256 by default), not the batch: at this size each
+  # connection in flight costs some 150 KB, and more of them do not make it faster.
+  run_release huge "$HUGE_NODES" "$HUGE_BATCH"
+  HUGE_ID=$R_ID HUGE_STATUS=$R_STATUS HUGE_WALL=$R_WALL_MS HUGE_CPU=$R_CPU_S HUGE_RSS=$R_RSS_MIB
+  HUGE_SQL_PER_NODE=$R_SQL_PER_NODE
+  run_floor "$HUGE_NODES" "$HUGE_BATCH"
+  HUGE_FLOOR=$F_WALL_MS HUGE_FLOOR_CPU=$F_CPU_S
+  HUGE_RATIO=$(calc "$HUGE_WALL / $HUGE_FLOOR")
+  stop_pid "$SIM_PID"
+  export CMDB_DB_NAME=cmdb_bench_huge
+  stack_cmdb "$WORK/huge-api.log" RELEASE_EXECUTOR_ENABLED=0 CMDB_API_THREADS="$API_THREADS" ||
+    die "cmdb did not start"
+  WRK_THREADS=$(nproc)
+  [ "$WRK_THREADS" -le "$WRK_CONNECTIONS" ] || WRK_THREADS=$WRK_CONNECTIONS
+  WRK_HEADER=(-H "Accept-Encoding: gzip")
+  run_wrk "/api/v1/releases/$HUGE_ID"
+  WRK_HEADER=()
+  HUGE_GET_STATUS=$W_STATUS HUGE_GET_RPS=$W_RPS HUGE_GET_P99=$W_P99_MS HUGE_GET_NON2XX=$W_NON2XX
+  HUGE_GET_BYTES=$(curl -s "$API/api/v1/releases/$HUGE_ID" | wc -c)
+  HUGE_GET_GZ_BYTES=$(curl -s -H 'Accept-Encoding: gzip' "$API/api/v1/releases/$HUGE_ID" | wc -c)
+  stop_pid "$CMDB_PID"
 fi
 
 # run_concurrent: one release of CONC_NODES nodes alone, then CONC_RELEASES releases of
@@ -398,6 +505,17 @@ V_FULL_P99=$(verdict "$FULL_P99" "<" 50)
 V_SUM_RPS=$(verdict "$SUM_RPS" ">=" 5000)
 V_SUM_P99=$(verdict "$SUM_P99" "<" 50)
 V_CONC=$(verdict "$C_RATIO" "<=" 1.5)
+V_CLAIM=$(verdict "$POST_CLAIM" "<=" 50)
+V_POST=$(verdict "$POST_WALL" "<=" 1000)
+V_REQ=$(verdict "$POST_REQ" "<=" 4)
+V_SLOW=$(verdict "$SLOW_RATIO" "<=" 1.1)
+V_HUGE=$(verdict "$HUGE_WALL" "<=" 40000)
+V_HUGE_RSS=$(verdict "$HUGE_RSS" "<=" 96)
+V_HUGE_RPS=$(verdict "$HUGE_GET_RPS" ">=" 300)
+V_HUGE_P99=$(verdict "$HUGE_GET_P99" "<" 250)
+if section huge && { [ "$HUGE_GET_STATUS" != 200 ] || [ "$HUGE_GET_NON2XX" != 0 ]; }; then
+  V_HUGE_RPS="miss (HTTP $HUGE_GET_STATUS)" V_HUGE_P99="miss (HTTP $HUGE_GET_STATUS)"
+fi
 # Answers that are not 200 are no throughput: such a figure is flagged, not passed.
 if section api && { [ "$FULL_STATUS" != 200 ] || [ "$FULL_NON2XX" != 0 ]; }; then
   V_FULL_RPS="miss (HTTP $FULL_STATUS)" V_FULL_P99="miss (HTTP $FULL_STATUS)"
@@ -489,6 +607,43 @@ jq -n \
                 summary_get_rps: $vurps, summary_get_p99: $vup99,
                 concurrent: $vconc }
   }' >"$OUT" || die "could not write $OUT"
+# The figures of issue 11 (start, POST to terminal, agent load, slow agents, a large fleet).
+jq --argjson pclaim "$(nul "$POST_CLAIM")" --argjson pwall "$(nul "$POST_WALL")" \
+  --argjson preq "$(nul "$POST_REQ")" --arg pstatus "$POST_STATUS" \
+  --argjson plimit "$(nul "$SMALL_LIMIT")" \
+  --argjson scpu "$SLOW_CPU_MS" --arg sstatus "$SLOW_STATUS" --argjson swall "$(nul "$SLOW_WALL")" \
+  --argjson sreq "$(nul "$SLOW_REQ")" --argjson sfloor "$(nul "$SLOW_FLOOR")" \
+  --argjson sfreq "$(nul "$SLOW_FLOOR_REQ")" --argjson sratio "$(nul "$SLOW_RATIO")" \
+  --argjson hnodes "$HUGE_NODES" --argjson hbatch "$HUGE_BATCH" --argjson hdelay "$HUGE_DELAY" \
+  --arg hstatus "$HUGE_STATUS" --argjson hwall "$(nul "$HUGE_WALL")" \
+  --argjson hcpu "$(nul "$HUGE_CPU")" --argjson hrss "$(nul "$HUGE_RSS")" \
+  --argjson hsql "$(nul "$HUGE_SQL_PER_NODE")" --argjson hfloor "$(nul "$HUGE_FLOOR")" \
+  --argjson hfcpu "$(nul "$HUGE_FLOOR_CPU")" --argjson hratio "$(nul "$HUGE_RATIO")" \
+  --argjson hgrps "$(nul "$HUGE_GET_RPS")" --argjson hgp99 "$(nul "$HUGE_GET_P99")" \
+  --argjson hgbytes "$(nul "$HUGE_GET_BYTES")" --argjson hggz "$(nul "$HUGE_GET_GZ_BYTES")" \
+  --arg vclaim "$V_CLAIM" --arg vpost "$V_POST" --arg vreq "$V_REQ" --arg vslow "$V_SLOW" \
+  --arg vhuge "$V_HUGE" --arg vhrss "$V_HUGE_RSS" --arg vhrps "$V_HUGE_RPS" --arg vhp99 "$V_HUGE_P99" \
+  '. + {
+    posted_small_release: { status: $pstatus, post_to_claim_ms: $pclaim,
+                            post_to_terminal_ms: $pwall, limit_ms: $plimit,
+                            agent_requests_per_node: $preq },
+    slow_agents: { request_cpu_ms: $scpu, status: $sstatus, post_to_terminal_ms: $swall,
+                   agent_requests_per_node: $sreq, floor_wall_ms: $sfloor,
+                   floor_requests_per_node: $sfreq, release_over_floor: $sratio },
+    huge_release: { nodes: $hnodes, batch: $hbatch, agent_delay_s: $hdelay, status: $hstatus,
+                    wall_ms: $hwall, controller_cpu_s: $hcpu, controller_peak_rss_mib: $hrss,
+                    sql_statements_per_node: $hsql, floor_wall_ms: $hfloor,
+                    floor_cpu_s: $hfcpu, release_over_floor: $hratio,
+                    full_get_gzip: { requests_per_s: $hgrps, p99_ms: $hgp99,
+                                     body_bytes: $hgbytes, gzip_bytes: $hggz } }
+  } | .targets += { post_to_claim_ms_max: 50, posted_small_release_ms_max: 1000,
+                    agent_requests_per_node_max: 4, slow_over_floor_max: 1.1,
+                    huge_wall_ms_max: 40000, huge_rss_mib_max: 96,
+                    huge_get_rps_min: 300, huge_get_p99_ms_below: 250 }
+    | .verdicts += { post_to_claim: $vclaim, posted_small_release: $vpost,
+                     agent_requests_per_node: $vreq, slow_agents: $vslow, huge_wall: $vhuge,
+                     huge_rss: $vhrss, huge_get_rps: $vhrps, huge_get_p99: $vhp99 }' \
+  "$OUT" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT" || die "could not write $OUT"
 cp "$OUT" "$RESULTS/latest.json"
 
 row() { printf '%-42s %20s %10s  %s\n' "$@"; }
@@ -511,6 +666,21 @@ row "  floor wall (ms); ratio" "$SMALL_FLOOR; $SMALL_RATIO" "" ""
 row "  floor CPU (s); peak RSS (MiB)" "$SMALL_FLOOR_CPU; $SMALL_FLOOR_RSS" "" ""
 row "  controller CPU (s); peak RSS (MiB)" "$SMALL_CPU; $SMALL_RSS" "" ""
 row "  SQL statements (per node)" "$(show "$SMALL_SQL") ($(show "$SMALL_SQL_PER_NODE"))" "" ""
+row "  POSTed to a running controller: status" "$(show "$POST_STATUS")" "success" ""
+row "  POST to claim (ms)" "$(show "$POST_CLAIM")" "<= 50" "$V_CLAIM"
+row "  POST to terminal (ms; limit $(show "$SMALL_LIMIT"))" "$(show "$POST_WALL")" "<= 1000" "$V_POST"
+row "  agent requests per node" "$(show "$POST_REQ")" "<= 4" "$V_REQ"
+row "slow agents (${SLOW_CPU_MS} ms CPU/request): status" "$(show "$SLOW_STATUS")" "success" ""
+row "  POST to terminal (ms); floor (ms)" "$(show "$SLOW_WALL"); $(show "$SLOW_FLOOR")" "" ""
+row "  requests per node; floor's" "$(show "$SLOW_REQ"); $(show "$SLOW_FLOOR_REQ")" "" ""
+row "  release / floor" "$(show "$SLOW_RATIO")" "<= 1.1" "$V_SLOW"
+row "release $HUGE_NODES/$HUGE_BATCH @${HUGE_DELAY}s: status" "$(show "$HUGE_STATUS")" "success" ""
+row "  wall, claim to terminal (ms)" "$(show "$HUGE_WALL")" "<= 40000" "$V_HUGE"
+row "  floor wall (ms); ratio" "$(show "$HUGE_FLOOR"); $(show "$HUGE_RATIO")" "" ""
+row "  controller CPU (s); floor CPU (s)" "$(show "$HUGE_CPU"); $(show "$HUGE_FLOOR_CPU")" "" ""
+row "  controller peak RSS (MiB)" "$(show "$HUGE_RSS")" "<= 96" "$V_HUGE_RSS"
+row "  GET release, gzip ($(show "$HUGE_GET_BYTES") B -> $(show "$HUGE_GET_GZ_BYTES") B) req/s" "$(show "$HUGE_GET_RPS")" ">= 300" "$V_HUGE_RPS"
+row "  p99 (ms)" "$(show "$HUGE_GET_P99")" "< 250" "$V_HUGE_P99"
 row "GET release ($FULL_BYTES B, HTTP $FULL_STATUS) req/s" "$(show "$FULL_RPS")" ">= 500" \
   "$V_FULL_RPS"
 row "  p99 (ms)" "$(show "$FULL_P99")" "< 50" "$V_FULL_P99"

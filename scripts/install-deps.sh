@@ -8,6 +8,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   build-essential pkg-config
   libcurl4-openssl-dev default-libmysqlclient-dev libcivetweb-dev libcjson-dev libssl-dev
+  zlib1g-dev
   libcmocka-dev
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes (clang does not pull them in)
   clang libclang-rt-14-dev

@@ -50,6 +50,45 @@ static void send_response(struct mg_connection *conn, int status, const char *bo
 	send_typed(conn, status, "application/json", body, len, extra_name, extra_value);
 }
 
+int api_accepts_gzip(struct mg_connection *conn)
+{
+	const char *h = mg_get_header(conn, "Accept-Encoding");
+
+	/* Each coding is a token, maybe with ";q=..."; "gzip;q=0" refuses it. */
+	while (h && *h) {
+		size_t n;
+
+		h += strspn(h, " \t,");
+		n = strcspn(h, ",");
+		if (n >= 4 && strncasecmp(h, "gzip", 4) == 0 &&
+		    (n == 4 || h[4] == ';' || h[4] == ' ')) {
+			const char *q = memchr(h, '=', n);
+
+			return !q || strtod(q + 1, NULL) > 0;
+		}
+		h += n;
+	}
+	return 0;
+}
+
+void api_send_negotiated(struct mg_connection *conn, int status, const char *body, size_t len,
+                         int gzip)
+{
+	char clen[32];
+
+	last_status = status;
+	snprintf(clen, sizeof(clen), "%zu", len);
+	mg_response_header_start(conn, status);
+	mg_response_header_add(conn, "Content-Type", "application/json", -1);
+	mg_response_header_add(conn, "Content-Length", clen, -1);
+	mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+	mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+	if (gzip)
+		mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+	mg_response_header_send(conn);
+	mg_write(conn, body, len);
+}
+
 void api_send_text(struct mg_connection *conn, int status, const char *ctype, const char *body,
                    size_t len)
 {
@@ -346,4 +385,10 @@ int api_reload_tokens(struct api_ctx *ctx, const char *path, char *err, size_t e
 	pthread_rwlock_unlock(&ctx->auth_lock);
 	auth_release(&old);
 	return 0;
+}
+
+void api_work_ready(const struct api_ctx *ctx)
+{
+	if (ctx->work_ready)
+		ctx->work_ready(ctx->work_ready_arg);
 }

@@ -33,7 +33,17 @@ struct api_ctx {
 	int node_timeout_s;       /* RELEASE_NODE_TIMEOUT, for the metrics' deadline */
 	int executor_enabled;     /* /health/ready also asks whether its loop turns */
 	int64_t schema_expected;  /* the newest migration file; 0: unknown (not checked) */
+	/*
+	 * Tells this process's executor that a release may be claimable now (created,
+	 * resumed, approved), so it claims at once instead of at its next scan. NULL when
+	 * the executor is off; the other controllers find the release at their next scan.
+	 */
+	void (*work_ready)(void *arg);
+	void *work_ready_arg;
 };
+
+/* Calls ctx->work_ready when there is one. */
+void api_work_ready(const struct api_ctx *ctx);
 
 struct api_request {
 	struct mg_connection *conn;
@@ -61,6 +71,15 @@ int api_last_status(void);
 /* Sends a body of another content type (the Prometheus text format). */
 void api_send_text(struct mg_connection *conn, int status, const char *ctype, const char *body,
                    size_t len);
+/* 1 when the client's Accept-Encoding takes gzip. */
+int api_accepts_gzip(struct mg_connection *conn);
+/*
+ * Sends a JSON body that may be gzip-compressed (gzip 1: body is the compressed form),
+ * with "Vary: Accept-Encoding".
+ */
+void api_send_negotiated(struct mg_connection *conn, int status, const char *body, size_t len,
+                         int gzip);
+
 /* Sends a ready JSON body. */
 void api_send_body(struct mg_connection *conn, int status, const char *body, size_t len);
 /* Sends doc (not freed) with status; always "Content-Type: application/json". */

@@ -25,6 +25,7 @@
 
 static const char usage_text[] =
     "usage: agentsim --certs DIR --nodes FILE [--log FILE] [--threads N]\n"
+    "                [--request-cpu-ms MS]\n"
     "\n"
     "Serves the node agent protocol over mutual TLS on every address in FILE.\n"
     "  --certs DIR    ca.pem and ca.key (and other-ca.pem and other-ca.key for\n"
@@ -39,6 +40,8 @@ static const char usage_text[] =
     "                 replay node=IP:PORT task=ID at=EPOCH_MS key=KEY\n"
     "  --threads N    worker threads (default 64); each hung request holds one until\n"
     "                 shutdown\n"
+    "  --request-cpu-ms MS  each request costs MS of CPU, one request at a time, as\n"
+    "                 in a small single-threaded agent (default 0)\n"
     "Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";
 
 struct options {
@@ -46,6 +49,7 @@ struct options {
 	const char *nodes_file;
 	const char *log_file;
 	unsigned threads;
+	unsigned request_cpu_ms;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -60,9 +64,13 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"certs", required_argument, NULL, 'c'}, {"nodes", required_argument, NULL, 'n'},
-	    {"log", required_argument, NULL, 'l'},   {"threads", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"certs", required_argument, NULL, 'c'},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"request-cpu-ms", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	long v;
@@ -87,6 +95,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (end == optarg || *end != '\0' || errno || v < 1 || v > MAX_THREADS)
 				return usage_error("--threads must be 1..1024, got '%s'", optarg);
 			o->threads = (unsigned)v;
+			break;
+		case 'r':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || errno || v < 0 || v > 1000)
+				return usage_error("--request-cpu-ms must be 0..1000, got '%s'",
+				                   optarg);
+			o->request_cpu_ms = (unsigned)v;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -190,6 +206,7 @@ int main(int argc, char **argv)
 	cfg.nodes = &nodes;
 	cfg.certs = certs;
 	cfg.tasks = tasks;
+	cfg.request_cpu_ms = opts.request_cpu_ms;
 	if (simhttp_start(&cfg, &http, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agentsim: %s\n", err);
 		goto out_lib;

@@ -42,8 +42,29 @@ struct simhttp {
 	pthread_cond_t hang_cond;
 	bool stopping;
 	struct mg_context *mg;
-	atomic_uint *posts; /* POSTs seen per node index, for "flaky=N" */
+	atomic_uint *posts;       /* POSTs seen per node index, for "flaky=N" */
+	pthread_mutex_t cpu_lock; /* --request-cpu-ms: requests take turns, like one thread */
 };
+
+/* Burns ms of this thread's CPU time holding cpu_lock: a single-threaded agent's cost. */
+static void spend_cpu(struct simhttp *h)
+{
+	struct timespec t0, t;
+	volatile unsigned sink = 0;
+	int64_t spent;
+
+	if (!h->cfg.request_cpu_ms)
+		return;
+	pthread_mutex_lock(&h->cpu_lock);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do {
+		for (int i = 0; i < 1000; i++)
+			sink += (unsigned)i;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+		spent = (int64_t)(t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000;
+	} while (spent < (int64_t)h->cfg.request_cpu_ms * 1000);
+	pthread_mutex_unlock(&h->cpu_lock);
+}
 
 /*
  * The node at the address of this thread's last TLS handshake. civetweb runs a
@@ -435,6 +456,7 @@ static int handle_request(struct mg_connection *conn)
 		send_error(conn, 421, "no node at the address in the Host header");
 		return 1;
 	}
+	spend_cpu(h);
 	if (uri && strcmp(uri, TASKS_PATH) == 0) {
 		if (strcmp(ri->request_method, "POST") == 0)
 			handle_dispatch(h, conn, ri, node);
@@ -587,6 +609,8 @@ static int start_context(struct simhttp *h, const char *ports, const char *cafil
 	    "500",
 	    "request_timeout_ms",
 	    "70000",
+	    "ssl_cache_timeout",
+	    "300",
 	    NULL,
 	};
 
@@ -654,6 +678,7 @@ int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *
 		return -1;
 	}
 	pthread_mutex_init(&h->hang_lock, NULL);
+	pthread_mutex_init(&h->cpu_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->hang_cond, &attr);
@@ -680,6 +705,7 @@ void simhttp_stop(struct simhttp *h)
 	h->mg = NULL;
 	pthread_cond_destroy(&h->hang_cond);
 	pthread_mutex_destroy(&h->hang_lock);
+	pthread_mutex_destroy(&h->cpu_lock);
 	free(h->posts);
 	free(h);
 }

@@ -19,6 +19,7 @@ struct simhttp_config {
 	const struct simnode_table *nodes; /* borrowed; must outlive the server */
 	const struct simcert *certs;       /* minted for nodes; borrowed, must outlive it */
 	struct simtask_store *tasks;       /* borrowed; must outlive the server */
+	unsigned request_cpu_ms;           /* CPU each request costs, one request at a time */
 };
 
 struct simhttp;

@@ -125,6 +125,11 @@ static void raise_fd_limit(const struct config *cfg)
  * read again. Each part that does not load is refused with a log line and keeps its old
  * files in force; releases in flight go on throughout.
  */
+static void wake_executor(void *arg)
+{
+	release_executor_wake(arg);
+}
+
 static void reload(const struct config *cfg, struct api_ctx *api, struct api_server *srv,
                    struct release_executor *ex)
 {
@@ -226,6 +231,10 @@ static int cmd_serve(void)
 			log_error("serve", "%s", nt ? "cannot start the notifier thread" : err);
 			goto out;
 		}
+	}
+	if (ex) {
+		api.work_ready = wake_executor;
+		api.work_ready_arg = ex;
 	}
 	srv = api_server_start(&cfg, &api);
 	if (!srv)

@@ -14,11 +14,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
 struct agentclient {
 	CURLM *multi;
+	/*
+	 * libcurl's socket interface: it tells us which sockets to watch (epoll) and when
+	 * to call it back without one (timer_at), and each event advances only the transfer
+	 * it concerns. curl_multi_perform would walk every transfer on every wakeup, which
+	 * costs as much as a handshake itself once hundreds of them are in flight.
+	 */
+	int epfd;
+	int wakefd;       /* an eventfd: agentclient_wakeup from another thread */
+	int64_t timer_at; /* monotonic ms libcurl wants to be called at; -1: no timer */
 	CURLSH *share; /* TLS sessions, so a node seen before resumes instead of a full handshake */
 	struct agentclient_config cfg;
 	size_t inflight;
@@ -44,6 +56,11 @@ static CURLcode ssl_ctx_setup(CURL *curl, void *sslctx, void *arg)
 	SSL_CTX *ctx = sslctx;
 
 	(void)curl;
+	/*
+	 * Hundreds of connections sit idle between polls: let OpenSSL free each one's read
+	 * and write buffers (some 34 KB) while it has nothing to do.
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate(ctx, ac->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, ac->key) != 1)
 		return CURLE_SSL_CERTPROBLEM;
@@ -161,6 +178,39 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* CURLMOPT_SOCKETFUNCTION: watch s for what libcurl waits on, or forget it. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *socketp)
+{
+	struct agentclient *ac = arg;
+	struct epoll_event ev = {0};
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(ac->epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(ac->multi, s, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.fd = s;
+	if (socketp) {
+		epoll_ctl(ac->epfd, EPOLL_CTL_MOD, s, &ev);
+	} else if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, s, &ev) == 0) {
+		/* Any non-NULL pointer: "this socket is in the epoll set". */
+		curl_multi_assign(ac->multi, s, ac);
+	}
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: libcurl wants a call timeout_ms from now (-1: none). */
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct agentclient *ac = arg;
+
+	(void)multi;
+	ac->timer_at = timeout_ms < 0 ? -1 : now_mono_ms() + timeout_ms;
+	return 0;
+}
+
 struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err, size_t errlen)
 {
 	struct agentclient *ac;
@@ -175,6 +225,7 @@ struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *
 		return NULL;
 	}
 	ac->cfg = *cfg;
+	ac->epfd = ac->wakefd = -1;
 	ac->multi = curl_multi_init();
 	if (!ac->multi) {
 		free(ac);
@@ -190,6 +241,28 @@ struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *
 	}
 	curl_multi_setopt(ac->multi, CURLMOPT_MAXCONNECTS,
 	                  (long)(cfg->max_connections > 0 ? cfg->max_connections : 64));
+	ac->timer_at = -1;
+	ac->wakefd = -1;
+	ac->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ac->epfd >= 0)
+		ac->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ac->wakefd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = ac->wakefd};
+
+		if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, ac->wakefd, &ev) != 0) {
+			close(ac->wakefd);
+			ac->wakefd = -1;
+		}
+	}
+	if (ac->wakefd < 0) {
+		snprintf(err, errlen, "agentclient: cannot set up epoll: %s", strerror(errno));
+		agentclient_free(ac);
+		return NULL;
+	}
+	curl_multi_setopt(ac->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(ac->multi, CURLMOPT_SOCKETDATA, ac);
+	curl_multi_setopt(ac->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(ac->multi, CURLMOPT_TIMERDATA, ac);
 	{
 		struct identity id;
 
@@ -211,6 +284,10 @@ void agentclient_free(struct agentclient *ac)
 	curl_multi_cleanup(ac->multi);
 	if (ac->share)
 		curl_share_cleanup(ac->share);
+	if (ac->wakefd >= 0)
+		close(ac->wakefd);
+	if (ac->epfd >= 0)
+		close(ac->epfd);
 	X509_free(ac->cert);
 	sk_X509_pop_free(ac->chain, X509_free);
 	EVP_PKEY_free(ac->key);
@@ -220,7 +297,10 @@ void agentclient_free(struct agentclient *ac)
 
 void agentclient_wakeup(struct agentclient *ac)
 {
-	curl_multi_wakeup(ac->multi);
+	uint64_t one = 1;
+
+	if (write(ac->wakefd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: a wakeup is pending anyway */
 }
 
 void agentclient_abort(struct agentclient *ac, struct agent_call *call)
@@ -286,6 +366,8 @@ static int setup_easy(struct agentclient *ac, struct agent_call *call)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)cfg->connect_timeout_s);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->request_timeout_s);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	/* Agent answers are a few hundred bytes: a small receive buffer per transfer. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -431,33 +513,73 @@ static void finish(struct agentclient *ac, struct agent_call *call, CURLcode cod
 	}
 }
 
+/* Collects the transfers libcurl has finished; returns how many went into done. */
+static size_t collect(struct agentclient *ac, struct agent_call **done, size_t max)
+{
+	size_t ndone = 0;
+	int left = 0;
+	CURLMsg *msg;
+
+	while (ndone < max && (msg = curl_multi_info_read(ac->multi, &left)) != NULL) {
+		struct agent_call *call = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+		finish(ac, call, msg->data.result);
+		curl_multi_remove_handle(ac->multi, msg->easy_handle);
+		ac->inflight--;
+		done[ndone++] = call;
+	}
+	return ndone;
+}
+
 int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max)
 {
 	int64_t deadline = now_mono_ms() + timeout_ms;
+	struct epoll_event ev[256];
 	size_t ndone = 0;
+	int running = 0;
 
 	for (;;) {
-		int running = 0, left = 0, remaining;
-		CURLMsg *msg;
+		int64_t now = now_mono_ms(), until = deadline;
+		int n;
 
-		if (curl_multi_perform(ac->multi, &running) != CURLM_OK)
-			return -1;
-		while (ndone < max && (msg = curl_multi_info_read(ac->multi, &left)) != NULL) {
-			struct agent_call *call = NULL;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-			finish(ac, call, msg->data.result);
-			curl_multi_remove_handle(ac->multi, msg->easy_handle);
-			ac->inflight--;
-			done[ndone++] = call;
+		if (ac->timer_at >= 0 && now >= ac->timer_at) {
+			ac->timer_at = -1;
+			if (curl_multi_socket_action(ac->multi, CURL_SOCKET_TIMEOUT, 0, &running) !=
+			    CURLM_OK)
+				return -1;
 		}
-		remaining = (int)(deadline - now_mono_ms());
-		if (ndone > 0 || remaining <= 0)
+		ndone += collect(ac, done + ndone, max - ndone);
+		now = now_mono_ms();
+		if (ndone > 0 || now >= deadline)
 			break;
-		if (curl_multi_poll(ac->multi, NULL, 0, remaining, NULL) != CURLM_OK)
+		if (ac->timer_at >= 0 && ac->timer_at < until)
+			until = ac->timer_at;
+		n = epoll_wait(ac->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
+		               until > now ? (int)(until - now) : 0);
+		if (n < 0 && errno != EINTR)
 			return -1;
+		for (int i = 0; i < n; i++) {
+			int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			            (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			            (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+			uint64_t drained;
+
+			if (ev[i].data.fd == ac->wakefd) {
+				if (read(ac->wakefd, &drained, sizeof(drained)) < 0)
+					drained = 0;
+				deadline = 0; /* woken: return to the caller now */
+				continue;
+			}
+			if (curl_multi_socket_action(ac->multi, ev[i].data.fd, flags, &running) !=
+			    CURLM_OK)
+				return -1;
+		}
+		ndone += collect(ac, done + ndone, max - ndone);
+		if (ndone > 0 || deadline == 0)
+			break;
 	}
 	return (int)ndone;
 }

@@ -78,9 +78,9 @@ static const struct setting settings[] = {
     INT("RELEASE_MAX_INFLIGHT", max_inflight, 256, 1, 10000, "agent calls in flight at once"),
     INT("RELEASE_MAX_ACTIVE", max_active, 16, 1, 1000,
         "releases one controller drives at once, all sharing `RELEASE_MAX_INFLIGHT`"),
-    INT("RELEASE_POLL_INTERVAL_MS", poll_interval_ms, 20, 1, 60000,
+    INT("RELEASE_POLL_INTERVAL_MS", poll_interval_ms, 50, 1, 60000,
         "shortest delay between task-status polls; a poll waits a tenth of the task's age,"
-        " at least this..."),
+        " at least this, and not before 90% of the shortest apply of the release so far..."),
     INT("RELEASE_POLL_MAX_MS", poll_max_ms, 2000, 10, 600000,
         "...and at most this; not below `RELEASE_POLL_INTERVAL_MS`"),
     INT("RELEASE_NODE_RETRIES", node_retries, 3, 0, 20,

@@ -3,12 +3,28 @@
  */
 #include "release/poll.h"
 
-int release_poll_delay_ms(int64_t elapsed_ms, int min_ms, int max_ms)
+void release_poll_learn(struct poll_estimate *e, int64_t duration_ms)
+{
+	if (duration_ms < 0)
+		return;
+	if (!e->ended || duration_ms < e->shortest_ms)
+		e->shortest_ms = duration_ms;
+	e->ended++;
+}
+
+int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int min_ms, int max_ms)
 {
 	int64_t d = elapsed_ms / 10;
 
 	if (d < min_ms)
 		d = min_ms;
+	if (e && e->ended) {
+		/* Not before 90% of the shortest apply: nobody has been quicker. */
+		int64_t first = e->shortest_ms * 9 / 10 - elapsed_ms;
+
+		if (first > d)
+			d = first;
+	}
 	if (d > max_ms)
 		d = max_ms;
 	return (int)d;

@@ -1,16 +1,32 @@
 /*
- * poll: when to ask an agent again about a task. The delay grows with the task's age
- * (a tenth of the time since dispatch), between a floor and a ceiling: a quick apply
- * is noticed within a few tens of milliseconds, a slow one costs few requests, and
- * the time between an agent finishing and us noticing stays under about 10% of the
- * apply time (or the floor). The benchmark's floor driver uses the same schedule.
+ * poll: when to ask an agent again about a task. Without knowledge the delay grows with
+ * the task's age (a tenth of the time since dispatch), between a floor and a ceiling, so
+ * that the time between an agent finishing and us noticing stays under the floor or
+ * about 10% of the apply time. The nodes of one release apply the same configuration,
+ * so once some have finished, the shortest apply seen so far says when the next one
+ * will: a task is not asked about before 90% of that, which saves most polls of a
+ * batch without noticing any end later. The benchmark's floor driver uses the same code.
  */
 #ifndef CMDB_POLL_H
 #define CMDB_POLL_H
 
 #include <stdint.h>
 
-/* Delay before the next poll of a task dispatched elapsed_ms ago; in [min_ms, max_ms]. */
-int release_poll_delay_ms(int64_t elapsed_ms, int min_ms, int max_ms);
+/* What a release has learned about its applies; zero-initialised means nothing yet. */
+struct poll_estimate {
+	int64_t shortest_ms; /* the shortest dispatch-to-end seen; 0: none yet */
+	int64_t ended;       /* tasks seen ending */
+};
+
+/* Records a task that ended duration_ms after its dispatch. */
+void release_poll_learn(struct poll_estimate *e, int64_t duration_ms);
+
+/*
+ * Delay before the next poll of a task dispatched elapsed_ms ago: the age-based delay in
+ * [min_ms, max_ms], or longer while the task is younger than 90% of the shortest apply
+ * seen (e may be NULL), but never past that point or max_ms.
+ */
+int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int min_ms,
+                          int max_ms);
 
 #endif

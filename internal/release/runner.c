@@ -40,6 +40,7 @@ struct rnode {
 	int has_task;
 	int inflight;
 	int64_t dispatched_at; /* monotonic ms of the dispatch that created the task */
+	int dispatch_seen;     /* this runner sent that dispatch: dispatched_at is exact */
 	int64_t next_poll;     /* monotonic ms */
 	int64_t started_wall;  /* wall ms of the intent (started_at), for the node deadline */
 	int64_t not_before;    /* monotonic ms; no call before this (retry back-off) */
@@ -89,6 +90,7 @@ struct run {
 	int64_t last_write; /* monotonic ms of the last committed round */
 	int64_t last_seen;  /* monotonic ms the status was last confirmed */
 	int64_t claimed_ms;
+	struct poll_estimate est; /* what this release's applies have taken */
 	uint64_t statements;
 	unsigned int seed; /* for retry jitter */
 };
@@ -605,6 +607,7 @@ static void start_call(struct run *r, struct agentclient *ac, struct rnode *x, e
 	x->call.op = op;
 	if (op == AGENT_DISPATCH) {
 		x->dispatched_at = now_mono_ms();
+		x->dispatch_seen = 1;
 		x->call.version = x->version;
 		release_idem_key(r->token, r->id, x->node_id, x->call.idem_key,
 		                 sizeof(x->call.idem_key));
@@ -695,12 +698,19 @@ static int schedule_retry(struct run *r, struct rnode *x)
 	return 1;
 }
 
+/* An apply ended: how long it took teaches the poll schedule of the nodes after it. */
+static void learn(struct run *r, const struct rnode *x)
+{
+	if (x->dispatch_seen)
+		release_poll_learn(&r->est, now_mono_ms() - x->dispatched_at);
+}
+
 static void schedule_poll(const struct run *r, struct rnode *x)
 {
 	int64_t now = now_mono_ms();
 
-	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, r->cfg->poll_interval_ms,
-	                                           r->cfg->poll_max_ms);
+	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, &r->est,
+	                                           r->cfg->poll_interval_ms, r->cfg->poll_max_ms);
 }
 
 void run_complete(struct agent_call *call)
@@ -734,6 +744,7 @@ void run_complete(struct agent_call *call)
 	}
 	switch (call->state) {
 	case AGENT_TASK_SUCCESS:
+		learn(r, x);
 		set_status(r, x, NODE_SUCCESS);
 		metrics_node_outcome(OUTCOME_SUCCESS, 1);
 		metrics_node_duration(now_mono_ms() - x->dispatched_at);
@@ -741,6 +752,7 @@ void run_complete(struct agent_call *call)
 		agent_call_release(&x->call); /* its TLS state is not needed any more */
 		break;
 	case AGENT_TASK_FAILED:
+		learn(r, x);
 		fail_node(r, x, call->error);
 		break;
 	default:

@@ -9,19 +9,25 @@
 
 #include <cmocka.h>
 
+#include <zlib.h>
+
 #include "api/v1/cache.h"
 #include "core/core.h"
 #include "release/poll.h"
 
 static int has(struct api_cache *c, const char *key, const char *want)
 {
-	char *body = NULL;
+	struct api_blob *b = api_cache_get(c, key);
+	const char *body;
 	size_t len = 0;
-	int hit = api_cache_get(c, key, &body, &len);
+	int hit = b != NULL;
 
-	if (hit && want)
-		hit = len == strlen(want) && memcmp(body, want, len) == 0;
-	free(body);
+	if (b) {
+		body = api_blob_body(b, 0, &len);
+		if (want)
+			assert_memory_equal(body, want, strlen(want));
+		api_blob_unref(b);
+	}
 	return hit;
 }
 
@@ -101,13 +107,71 @@ static void test_cache_ttl_and_drop(void **state)
 	api_cache_free(c);
 }
 
+/* A body is kept compressed too, and decompresses to itself; a reference outlives eviction. */
+static void test_cache_gzip_and_references(void **state)
+{
+	struct api_cache *c = api_cache_new(1, 1 << 20);
+	char body[4096], out[4096];
+	struct api_blob *b;
+	const char *gz;
+	size_t gzlen = 0, len;
+	z_stream z;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = "{\"node\":1},"[i % 11];
+	api_cache_put(c, "k", body, sizeof(body), 0);
+	b = api_cache_get(c, "k");
+	assert_non_null(b);
+	gz = api_blob_body(b, 1, &gzlen);
+	assert_non_null(gz);
+	assert_true(gzlen < sizeof(body) / 10);
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)gz;
+	z.avail_in = (uInt)gzlen;
+	z.next_out = (Bytef *)out;
+	z.avail_out = sizeof(out);
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.total_out, sizeof(body));
+	inflateEnd(&z);
+	assert_memory_equal(out, body, sizeof(body));
+	api_cache_put(c, "other", "x", 1, 0); /* evicts "k": b stays valid */
+	assert_memory_equal(api_blob_body(b, 0, &len), body, sizeof(body));
+	assert_int_equal(len, sizeof(body));
+	api_blob_unref(b);
+	/* Too short to shrink: no compressed form. */
+	b = api_cache_get(c, "other");
+	assert_null(api_blob_body(b, 1, &gzlen));
+	api_blob_unref(b);
+	api_cache_free(c);
+}
+
 static void test_poll_schedule(void **state)
 {
 	(void)state;
-	assert_int_equal(release_poll_delay_ms(0, 20, 2000), 20);
-	assert_int_equal(release_poll_delay_ms(150, 20, 2000), 20);
-	assert_int_equal(release_poll_delay_ms(1000, 20, 2000), 100);
-	assert_int_equal(release_poll_delay_ms(600000, 20, 2000), 2000);
+	struct poll_estimate e = {0};
+
+	assert_int_equal(release_poll_delay_ms(0, NULL, 20, 2000), 20);
+	assert_int_equal(release_poll_delay_ms(150, NULL, 20, 2000), 20);
+	assert_int_equal(release_poll_delay_ms(1000, NULL, 20, 2000), 100);
+	assert_int_equal(release_poll_delay_ms(600000, NULL, 20, 2000), 2000);
+	/* Nothing learned yet: the age-based schedule. */
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), 50);
+	release_poll_learn(&e, 240);
+	release_poll_learn(&e, 200);
+	release_poll_learn(&e, 260);
+	assert_int_equal(e.shortest_ms, 200);
+	/* A fresh dispatch waits for 90% of the shortest apply, then polls as before. */
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), 180);
+	assert_int_equal(release_poll_delay_ms(100, &e, 50, 2000), 80);
+	assert_int_equal(release_poll_delay_ms(180, &e, 50, 2000), 50);
+	assert_int_equal(release_poll_delay_ms(1000, &e, 50, 2000), 100);
+	/* Never past the ceiling, even for a long apply. */
+	release_poll_learn(&e, -5); /* ignored */
+	e = (struct poll_estimate){0};
+	release_poll_learn(&e, 600000);
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), 2000);
 }
 
 static void test_rfc3339_round_trip(void **state)
@@ -130,6 +194,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_evicts_least_recently_used),
 	    cmocka_unit_test(test_cache_respects_byte_budget),
 	    cmocka_unit_test(test_cache_ttl_and_drop),
+	    cmocka_unit_test(test_cache_gzip_and_references),
 	    cmocka_unit_test(test_poll_schedule),
 	    cmocka_unit_test(test_rfc3339_round_trip),
 	};

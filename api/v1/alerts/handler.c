@@ -80,6 +80,8 @@ void api_alerts_receive(struct api_request *req)
 			/* Its cached answers may lack rolled_back_by or the cancel now. */
 			snprintf(prefix, sizeof(prefix), "%lld/", (long long)r.release_id);
 			api_cache_drop_prefix(req->ctx->cache, prefix);
+			if (r.rollback_release_id)
+				api_work_ready(req->ctx);
 		}
 		cJSON_AddItemToArray(list, result_json(&alerts[i], &r));
 	}

@@ -112,6 +112,8 @@ void api_releases_create(struct api_request *req)
 		api_send_store_error(conn, rc, err);
 		goto out;
 	}
+	if (!replayed && r.status == RELEASE_PENDING)
+		api_work_ready(req->ctx);
 	if (!replayed)
 		log_info(
 		    "api", "release %lld created by %s: version %lld, %d node%s in %d batch%s%s",
@@ -247,10 +249,43 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 	return 0;
 }
 
+/* A body at least this long is worth compressing for a client that takes gzip. */
+#define GZIP_MIN_BYTES 16384
+
+/* A cached answer, compressed when the client takes it and it has that form. */
+static void send_blob(struct api_request *req, const struct api_blob *blob)
+{
+	int gzip = api_accepts_gzip(req->conn);
+	size_t len;
+	const char *body = api_blob_body(blob, gzip, &len);
+
+	if (!body) {
+		gzip = 0;
+		body = api_blob_body(blob, 0, &len);
+	}
+	api_send_negotiated(req->conn, 200, body, len, gzip);
+}
+
+/* A fresh answer; a long one is compressed on the way for a client that takes gzip. */
+static void send_text(struct api_request *req, const char *text, size_t len)
+{
+	char *gz = NULL;
+	size_t gzlen = 0;
+
+	if (len >= GZIP_MIN_BYTES && api_accepts_gzip(req->conn) &&
+	    api_gzip(text, len, &gz, &gzlen) == 0 && gzlen < len) {
+		api_send_negotiated(req->conn, 200, gz, gzlen, 1);
+	} else {
+		api_send_negotiated(req->conn, 200, text, len, 0);
+	}
+	free(gz);
+}
+
 void api_releases_get(struct api_request *req)
 {
 	int summary, node_status, cacheable = 0, rc;
 	int64_t ttl_ms = 0;
+	struct api_blob *blob = NULL;
 	char key[64], err[512];
 	char *text = NULL;
 	struct db_conn *db;
@@ -259,9 +294,10 @@ void api_releases_get(struct api_request *req)
 	if (read_view(req, &summary, &node_status))
 		return;
 	snprintf(key, sizeof(key), "%lld/%d/%d", (long long)req->id, summary, node_status);
-	if (api_cache_get(req->ctx->cache, key, &text, &len)) {
-		api_send_body(req->conn, 200, text, len);
-		free(text);
+	blob = api_cache_get(req->ctx->cache, key);
+	if (blob) {
+		send_blob(req, blob);
+		api_blob_unref(blob);
 		return;
 	}
 	db = api_db_acquire(req);
@@ -274,9 +310,16 @@ void api_releases_get(struct api_request *req)
 		return;
 	}
 	len = strlen(text);
-	api_send_body(req->conn, 200, text, len);
-	if (cacheable)
+	if (cacheable) {
 		api_cache_put(req->ctx->cache, key, text, len, ttl_ms);
+		blob = api_cache_get(req->ctx->cache, key);
+	}
+	if (blob) {
+		send_blob(req, blob);
+		api_blob_unref(blob);
+	} else {
+		send_text(req, text, len);
+	}
 	cJSON_free(text);
 }
 
@@ -345,6 +388,8 @@ static void act(struct api_request *req, enum release_event ev)
 	} else if (rc) {
 		api_send_store_error(req->conn, rc, err);
 	} else {
+		if (changed && r.status == RELEASE_PENDING)
+			api_work_ready(req->ctx); /* resumed or approved: claimable now */
 		log_info("api", "release %lld: %s by %s%s", (long long)req->id,
 		         release_event_name(ev), req->principal,
 		         changed ? "" : " (no change: already so)");
@@ -413,9 +458,11 @@ void api_releases_rollback(struct api_request *req)
 	} else {
 		char prefix[32];
 
-		if (!existing)
+		if (!existing) {
 			log_info("api", "release %lld: rollback release %lld created by %s",
 			         (long long)req->id, (long long)r.id, req->principal);
+			api_work_ready(req->ctx);
+		}
 		/* Its cached answers lack rolled_back_by now. */
 		snprintf(prefix, sizeof(prefix), "%lld/", (long long)req->id);
 		api_cache_drop_prefix(req->ctx->cache, prefix);
