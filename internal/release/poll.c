@@ -19,9 +19,15 @@ int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int
 	if (d < min_ms)
 		d = min_ms;
 	if (e && e->ended) {
-		/* Not before 90% of the shortest apply: nobody has been quicker. */
+		/*
+		 * Not before 90% of the shortest apply: nobody has been quicker. But the wait
+		 * is taken in steps of at most POLL_KEEPALIVE_MS, so that the node's connection
+		 * is still open when the answer is due.
+		 */
 		int64_t first = e->shortest_ms * 9 / 10 - elapsed_ms;
 
+		if (first > POLL_KEEPALIVE_MS)
+			first = POLL_KEEPALIVE_MS;
 		if (first > d)
 			d = first;
 	}

@@ -6,11 +6,21 @@
  * so once some have finished, the shortest apply seen so far says when the next one
  * will: a task is not asked about before 90% of that, which saves most polls of a
  * batch without noticing any end later. The benchmark's floor driver uses the same code.
+ *
+ * That wait is cut into steps of POLL_KEEPALIVE_MS: an agent closes a connection idle for
+ * longer than its keep-alive (civetweb's default is 500 ms), and a poll that finds its
+ * connection closed pays a new mutual-TLS handshake on both sides, several times what
+ * the polls that kept it open cost. Measured on 20 releases of 100 nodes with 1 s
+ * applies (docs/performance.md): waiting the whole 90% in one step made 1.75 connections
+ * per node instead of 1.0, 28% more controller CPU and the set 30% slower.
  */
 #ifndef CMDB_POLL_H
 #define CMDB_POLL_H
 
 #include <stdint.h>
+
+/* The longest a learned wait leaves a node's connection idle, in ms. */
+#define POLL_KEEPALIVE_MS 250
 
 /* What a release has learned about its applies; zero-initialised means nothing yet. */
 struct poll_estimate {
@@ -23,8 +33,9 @@ void release_poll_learn(struct poll_estimate *e, int64_t duration_ms);
 
 /*
  * Delay before the next poll of a task dispatched elapsed_ms ago: the age-based delay in
- * [min_ms, max_ms], or longer while the task is younger than 90% of the shortest apply
- * seen (e may be NULL), but never past that point or max_ms.
+ * [min_ms, max_ms], or longer (by at most POLL_KEEPALIVE_MS) while the task is younger
+ * than 90% of the shortest apply seen (e may be NULL), but never past that point or
+ * max_ms.
  */
 int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int min_ms,
                           int max_ms);

@@ -167,11 +167,16 @@ static void test_poll_schedule(void **state)
 	assert_int_equal(release_poll_delay_ms(100, &e, 50, 2000), 80);
 	assert_int_equal(release_poll_delay_ms(180, &e, 50, 2000), 50);
 	assert_int_equal(release_poll_delay_ms(1000, &e, 50, 2000), 100);
-	/* Never past the ceiling, even for a long apply. */
+	/* A long apply: the wait goes in keep-alive steps, up to 90% of it. */
 	release_poll_learn(&e, -5); /* ignored */
 	e = (struct poll_estimate){0};
-	release_poll_learn(&e, 600000);
-	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), 2000);
+	release_poll_learn(&e, 1000);
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), POLL_KEEPALIVE_MS);
+	assert_int_equal(release_poll_delay_ms(500, &e, 50, 2000), POLL_KEEPALIVE_MS);
+	assert_int_equal(release_poll_delay_ms(800, &e, 50, 2000), 100);
+	assert_int_equal(release_poll_delay_ms(900, &e, 50, 2000), 90);
+	/* Never past the ceiling. */
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 100), 100);
 }
 
 static void test_rfc3339_round_trip(void **state)
