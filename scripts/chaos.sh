@@ -11,7 +11,13 @@
 # dispatched a node after a pause or cancel of it had returned, and every failed release
 # with auto_rollback has exactly one rollback release.
 #
-#   scripts/chaos.sh [--seconds N] [--releases N] [--seed N]
+# With --galera (make chaos GALERA=1) the database is a private three-node Galera
+# cluster (scripts/galera.sh) instead, each controller lists a different node first, and
+# the two database faults are a node killed with -9 and restarted, and a node cut off
+# from the cluster (gmcast.isolate) and let back; the figures add the certification
+# retries and node switches the controllers counted.
+#
+#   scripts/chaos.sh [--seconds N] [--releases N] [--seed N] [--galera]
 #
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -22,12 +28,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_CHAOS=60
 RELEASES=20
 SEED=$$
+GALERA=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_CHAOS=$2; shift 2 ;;
     --releases) RELEASES=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--releases N] [--seed N]" >&2; exit 2 ;;
+    --galera) GALERA=1; shift ;;
+    *) echo "usage: $0 [--seconds N] [--releases N] [--seed N] [--galera]" >&2; exit 2 ;;
   esac
 done
 RANDOM=$SEED
@@ -38,9 +46,16 @@ NODES=60
 FAILING=(7 23 41) # node ids whose agent fails every apply
 LEASE=5
 
-echo "== chaos: seed $SEED, $SECONDS_CHAOS s of faults, $RELEASES releases, 3 controllers"
-DB_PORT=$(free_port)
-fresh_db cmdb_chaos "$DB_PORT"
+if [ "$GALERA" = 1 ]; then
+  echo "== chaos: seed $SEED, $SECONDS_CHAOS s of faults, $RELEASES releases, 3 controllers, 3 Galera nodes"
+  export GALERA_BASE_PORT=${GALERA_BASE_PORT:-3610}
+  stack_galera "$WORK/galera" || { echo "the Galera cluster did not start" >&2; exit 1; }
+  new_database cmdb_chaos || { echo "migrate failed" >&2; exit 1; }
+else
+  echo "== chaos: seed $SEED, $SECONDS_CHAOS s of faults, $RELEASES releases, 3 controllers"
+  DB_PORT=$(free_port)
+  fresh_db cmdb_chaos "$DB_PORT"
+fi
 stack_certs "$WORK/certs" "$NODES"
 : >"$WORK/nodes.txt"
 for i in $(seq 1 "$NODES"); do
@@ -62,8 +77,9 @@ sql "INSERT INTO nodes (hostname, ip, agent_port, status, created_at, updated_at
 # Controllers: slot k runs on a fixed API port; its log is appended across restarts.
 declare -a CPID CPORT
 start_controller() {
-  local k=$1
-  env CMDB_LISTEN="127.0.0.1:${CPORT[$k]}" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+  local k=$1 hosts=()
+  [ "$GALERA" = 1 ] && hosts=(CMDB_DB_HOST="$(galera_hosts $((k + 1)))")
+  env "${hosts[@]}" CMDB_LISTEN="127.0.0.1:${CPORT[$k]}" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
     RELEASE_LEASE_SECONDS=$LEASE AGENT_REQUEST_TIMEOUT=5 "$ROOT/bin/cmdb" serve \
     >>"$WORK/controller-$k.log" 2>&1 &
   CPID[$k]=$!
@@ -112,6 +128,24 @@ operate() {
   echo "$id $action $(date +%s%3N) $sent" >>"$WORK/actions.log"
 }
 
+# galera_fault I: the I-th database fault on Galera: kill -9 a random node and start it
+# again, or isolate a random node and let it back; sql() then uses a Synced node.
+galera_fault() {
+  local n=$((1 + RANDOM % 3))
+  if [ "$1" -eq 1 ]; then
+    echo "-- $(date -u +%T) Galera node $n: kill -9, restart"
+    bash "$ROOT/scripts/galera.sh" kill "$n" "$GALERA_DIR"
+    sleep 2
+    bash "$ROOT/scripts/galera.sh" start "$n" "$GALERA_DIR" || { echo "node $n did not rejoin" >&2; return 1; }
+  else
+    echo "-- $(date -u +%T) Galera node $n: isolated for 5 s"
+    bash "$ROOT/scripts/galera.sh" isolate "$n" "$GALERA_DIR"
+    sleep 5
+    bash "$ROOT/scripts/galera.sh" rejoin "$n" "$GALERA_DIR" || { echo "node $n did not rejoin" >&2; return 1; }
+  fi
+  DB_ROOT_SOCKET=$(galera_root_socket)
+}
+
 echo "== faults for $SECONDS_CHAOS s"
 kills=0
 db_restarts=0
@@ -133,6 +167,10 @@ while [ $((SECONDS - start)) -lt "$SECONDS_CHAOS" ]; do
   if [ $db_restarts -lt 2 ] && [ $((SECONDS - start)) -ge "$next_db" ]; then
     db_restarts=$((db_restarts + 1))
     next_db=$((2 * SECONDS_CHAOS / 3))
+    if [ "$GALERA" = 1 ]; then
+      galera_fault "$db_restarts" || exit 1
+      continue
+    fi
     if [ $db_restarts -eq 1 ]; then
       echo "-- $(date -u +%T) MariaDB restart (graceful)"
       bash "$ROOT/scripts/db.sh" stop "$WORK/db"
@@ -145,7 +183,9 @@ while [ $((SECONDS - start)) -lt "$SECONDS_CHAOS" ]; do
     bash "$ROOT/scripts/db.sh" start "$WORK/db" "$DB_PORT" >/dev/null || { echo "db restart failed" >&2; exit 1; }
   fi
 done
-echo "== faults over: $kills controller kills, $db_restarts MariaDB restarts; waiting for releases"
+db_faults="MariaDB restarts"
+[ "$GALERA" = 1 ] && db_faults="Galera node faults"
+echo "== faults over: $kills controller kills, $db_restarts $db_faults; waiting for releases"
 
 # Nothing may stay paused for ever: resume what an operator left paused.
 resume_paused() {
@@ -230,5 +270,10 @@ rollbacks=$(sql "SELECT COUNT(*) FROM release_tasks WHERE rollback_of IS NOT NUL
 check "agentsim survived" kill -0 "$sim_pid"
 
 nodes_total=$(sql "SELECT COUNT(*) FROM release_task_nodes")
-echo "figures: seed=$SEED seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release") takeovers=$(cat "$WORK"/controller-*.log | grep -c "took over release") actions=$actions pauses=$(grep -c ' pause ' "$WORK/actions.log") resumes=$(grep -c ' resume ' "$WORK/actions.log") cancels=$(grep -c ' cancel ' "$WORK/actions.log") late_applies=$late_applies rollbacks=$rollbacks $(sql "SELECT GROUP_CONCAT(CONCAT(status, '=', c) SEPARATOR ' ') FROM (SELECT status, COUNT(*) c FROM release_tasks GROUP BY status) x")"
+galera_figures=""
+if [ "$GALERA" = 1 ]; then
+  # Counted in the logs: the controllers' counters restart with each kill.
+  galera_figures=" node_switches=$(cat "$WORK"/controller-*.log | grep -c 'is not usable .*; using ') tx_retries=$(cat "$WORK"/controller-*.log | grep -c 'running the transaction again') executor_races=$(cat "$WORK"/controller-*.log | grep -c 'lost a race')"
+fi
+echo "figures: seed=$SEED galera=$GALERA$galera_figures seconds=$SECONDS_CHAOS kills=$kills db_restarts=$db_restarts releases=$RELEASES nodes=$nodes_total applies=$applies replays=$replays duplicates=$duplicates claims=$(cat "$WORK"/controller-*.log | grep -c "claimed release") takeovers=$(cat "$WORK"/controller-*.log | grep -c "took over release") actions=$actions pauses=$(grep -c ' pause ' "$WORK/actions.log") resumes=$(grep -c ' resume ' "$WORK/actions.log") cancels=$(grep -c ' cancel ' "$WORK/actions.log") late_applies=$late_applies rollbacks=$rollbacks $(sql "SELECT GROUP_CONCAT(CONCAT(status, '=', c) SEPARATOR ' ') FROM (SELECT status, COUNT(*) c FROM release_tasks GROUP BY status) x")"
 end_checks

@@ -13,6 +13,9 @@ packages=(
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes (clang does not pull them in)
   clang libclang-rt-14-dev
   mariadb-server mariadb-client openssl curl jq valgrind
+  # scripts/galera.sh: the Galera provider, rsync for state transfers, and ss (iproute2),
+  # which the rsync transfer script uses to see its daemon listening
+  galera-4 rsync iproute2
   # make test: promtool checks the alert rules, a real Prometheus scrapes a controller,
   # systemd-analyze verifies the unit file
   prometheus systemd

@@ -65,6 +65,10 @@ stop_all() {
   if [ -n "${STACK_DB_DIR:-}" ]; then
     bash "$ROOT/scripts/db.sh" stop "$STACK_DB_DIR" || true
   fi
+  if [ -n "${GALERA_DIR:-}" ]; then
+    bash "$ROOT/scripts/galera.sh" stop "$GALERA_DIR" || true
+    [ -n "${GALERA_TMP:-}" ] && rm -rf "$GALERA_TMP"
+  fi
 }
 
 # begin_test DIR: a fresh, empty work directory $WORK for a test script; everything the
@@ -103,6 +107,54 @@ stack_db() {
   DB_ROOT_SOCKET=$CMDB_DB_SOCKET_ROOT
   unset CMDB_DB_SOCKET_ROOT
   export DB_ROOT_SOCKET
+}
+
+# stack_galera DIR: starts the private three-node Galera cluster (scripts/galera.sh) and
+# exports its CMDB_DB_* (CMDB_DB_HOST lists the three nodes) and DB_ROOT_SOCKET (node 1).
+# As root the nodes run as the mysql user: when DIR is out of its reach (a clone under
+# /root), the cluster lives in a fresh directory under /tmp instead, removed at exit.
+# Sets GALERA_DIR and GALERA_PORTS (the three SQL ports).
+stack_galera() {
+  GALERA_DIR=$1
+  GALERA_TMP=""
+  mkdir -p "$GALERA_DIR"
+  if [ "$(id -u)" = 0 ] && ! runuser -u mysql -- test -x "$GALERA_DIR" 2>/dev/null; then
+    GALERA_TMP=$(mktemp -d /tmp/cmdb-galera.XXXXXX)
+    chmod 755 "$GALERA_TMP"
+    GALERA_DIR=$GALERA_TMP
+  fi
+  bash "$ROOT/scripts/galera.sh" start "$GALERA_DIR" || return 1
+  set -a
+  # shellcheck disable=SC1091
+  . "$GALERA_DIR/db.env"
+  set +a
+  DB_ROOT_SOCKET=$CMDB_DB_SOCKET_ROOT
+  unset CMDB_DB_SOCKET_ROOT
+  export DB_ROOT_SOCKET
+  GALERA_PORTS=$(tr ',' '\n' <<<"$CMDB_DB_HOST" | sed 's/.*://' | paste -sd' ')
+}
+
+# galera_hosts K: CMDB_DB_HOST of the cluster with node K (1..3) first, then the others in
+# order: each controller of a test starts on a different node.
+galera_hosts() {
+  local k=$1 list="" i n
+  for i in 0 1 2; do
+    n=$(((k - 1 + i) % 3 + 1))
+    list+="${list:+,}127.0.0.1:$(cut -d' ' -f"$n" <<<"$GALERA_PORTS")"
+  done
+  echo "$list"
+}
+
+# galera_root_socket: the root socket of a node that is Synced now (for sql during faults).
+galera_root_socket() {
+  local n
+  for n in 1 2 3; do
+    if bash "$ROOT/scripts/galera.sh" status "$GALERA_DIR" | grep -q "^node $n .*Synced Primary"; then
+      echo "$GALERA_DIR/n$n/mysqld.sock"
+      return 0
+    fi
+  done
+  return 1
 }
 
 # new_database NAME: an empty database NAME (must start with cmdb), migrated, and

@@ -23,8 +23,12 @@ void api_health_live(struct api_request *req)
 	cJSON_Delete(doc);
 }
 
-/* The database answers and its schema is the one this binary was built for. */
-static const char *check_database(struct api_ctx *ctx, char *why, size_t len)
+/*
+ * The database answers (on Galera: a usable node does) and its schema is the one this
+ * binary was built for; node is the one it answered on.
+ */
+static const char *check_database(struct api_ctx *ctx, char *node, size_t nodelen, char *why,
+                                  size_t len)
 {
 	char err[256];
 	int code = 0;
@@ -32,10 +36,15 @@ static const char *check_database(struct api_ctx *ctx, char *why, size_t len)
 	struct db_conn *c = db_pool_acquire(ctx->pool, &code, err, sizeof(err));
 	const char *state = "up";
 
-	if (c && mysql_ping(c->mysql) != 0)
-		c->broken = 1;
+	node[0] = '\0';
+	if (c && db_check(c, err, sizeof(err)) != 0) {
+		db_pool_put(ctx->pool, c);
+		c = db_pool_acquire(ctx->pool, &code, err, sizeof(err));
+	}
+	if (c)
+		db_node_name(c, node, nodelen);
 	if (!c || c->broken) {
-		snprintf(why, len, "database unreachable");
+		snprintf(why, len, "database unreachable: %s", err);
 		state = "down";
 	} else if (ctx->schema_expected && (migrate_applied(c, &applied, err, sizeof(err)) ||
 	                                    applied < ctx->schema_expected)) {
@@ -52,8 +61,9 @@ void api_health_ready(struct api_request *req)
 {
 	struct api_ctx *ctx = req->ctx;
 	cJSON *doc = cJSON_CreateObject();
-	char why[200] = "";
-	const char *db = check_database(ctx, why, sizeof(why)), *executor = "off";
+	char why[320] = "", node[DB_HOST_NAMES + 16];
+	const char *db = check_database(ctx, node, sizeof(node), why, sizeof(why)),
+	           *executor = "off";
 	int64_t turn = metrics_executor_last_turn();
 	int ready = db[0] == 'u';
 
@@ -69,6 +79,8 @@ void api_health_ready(struct api_request *req)
 	}
 	cJSON_AddStringToObject(doc, "status", ready ? "ok" : "unavailable");
 	cJSON_AddStringToObject(doc, "database", db);
+	if (node[0])
+		cJSON_AddStringToObject(doc, "database_node", node);
 	cJSON_AddStringToObject(doc, "executor", executor);
 	if (why[0])
 		cJSON_AddStringToObject(doc, "reason", why);

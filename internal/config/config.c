@@ -53,6 +53,7 @@ struct setting {
 
 static int check_listen(const char *name, const char *v, char *err, size_t errlen);
 static int check_url(const char *name, const char *v, char *err, size_t errlen);
+static int check_db_hosts(const char *name, const char *v, char *err, size_t errlen);
 
 /* The same order as enum log_level and enum log_format. */
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -66,8 +67,11 @@ static const struct setting settings[] = {
     ENUM("CMDB_LOG_LEVEL", log_level, "info", log_levels, "records below this level are dropped"),
     ENUM("CMDB_LOG_FORMAT", log_format, "text", log_formats,
          "`json`: one JSON object per line (time, level, module, msg, release_id, node_id)"),
-    STR("CMDB_DB_HOST", db_host, "127.0.0.1", "host", NULL, "MariaDB server"),
-    INT("CMDB_DB_PORT", db_port, 3306, 1, 65535, "its port"),
+    STR("CMDB_DB_HOST", db_host, "127.0.0.1", "host[:port], comma-separated (up to 8)",
+        check_db_hosts,
+        "MariaDB server; several: the nodes of a Galera cluster, used one at a time, moving"
+        " to the next when one is not usable (docs/reliability.md)"),
+    INT("CMDB_DB_PORT", db_port, 3306, 1, 65535, "port of a host listed without one"),
     STR("CMDB_DB_USER", db_user, "cmdb", "name", NULL, "database user"),
     STR("CMDB_DB_PASSWORD", db_password, "", "secret", NULL, "its password; never logged"),
     STR("CMDB_DB_NAME", db_name, "cmdb", "name", NULL, "database"),
@@ -126,6 +130,18 @@ static const struct setting settings[] = {
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static int check_db_hosts(const char *name, const char *v, char *err, size_t errlen)
+{
+	struct db_host hosts[DB_MAX_HOSTS];
+	char why[200];
+	size_t n;
+
+	if (db_parse_hosts(v, 3306, hosts, &n, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s (expected host[:port], comma-separated)", name, why);
+	return CMDB_EINVAL;
+}
 
 /* Requires an IPv4 literal and a port: the API must never bind by accident. */
 static int check_listen(const char *name, const char *v, char *err, size_t errlen)
@@ -283,8 +299,10 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
 		return rc;
 	if ((rc = check_api_security(cfg, err, errlen)))
 		return rc;
-	cfg->db.host = cfg->db_host;
-	cfg->db.port = (unsigned int)cfg->db_port;
+	/* Checked with the table: it parses. */
+	if (db_parse_hosts(cfg->db_host, (unsigned int)cfg->db_port, cfg->db.hosts, &cfg->db.nhosts,
+	                   err, errlen))
+		return CMDB_EINVAL;
 	cfg->db.user = cfg->db_user;
 	cfg->db.password = cfg->db_password;
 	cfg->db.name = cfg->db_name;

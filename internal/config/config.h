@@ -30,7 +30,7 @@ struct config {
 
 	/* CMDB_DB_*: the strings of db point into the buffers below */
 	struct db_config db;
-	char db_host[256];
+	char db_host[2048]; /* one host[:port] or a comma-separated list (Galera) */
 	int db_port;
 	char db_user[128];
 	char db_password[256];

@@ -58,6 +58,7 @@ static struct {
 	atomic_int_fast64_t active, inflight;
 	atomic_uint_fast64_t takeovers;
 	atomic_uint_fast64_t db_errors[2];
+	atomic_uint_fast64_t db_tx_retries, db_node_switches;
 	atomic_uint_fast64_t webhooks[3]; /* delivered, failed attempt, given up */
 	atomic_int_fast64_t executor_turn_ms;
 	const char *route_names[METRICS_ROUTES_MAX];
@@ -137,6 +138,16 @@ void metrics_lease_takeover(void)
 void metrics_db_error(int retryable)
 {
 	atomic_fetch_add(&m.db_errors[retryable ? 1 : 0], 1);
+}
+
+void metrics_db_tx_retry(void)
+{
+	atomic_fetch_add(&m.db_tx_retries, 1);
+}
+
+void metrics_db_node_switch(void)
+{
+	atomic_fetch_add(&m.db_node_switches, 1);
 }
 
 void metrics_webhook(int delivered, int gave_up)
@@ -304,6 +315,16 @@ void metrics_write(struct strbuf *o, const struct metrics_db_view *db)
 	            (unsigned long long)atomic_load(&m.db_errors[0]));
 	strbuf_addf(o, "cmdb_db_errors_total{kind=\"retry\"} %llu\n",
 	            (unsigned long long)atomic_load(&m.db_errors[1]));
+	header(o, "cmdb_db_tx_retries_total", "counter",
+	       "Transactions run again from their start: after losing a race (a deadlock, a"
+	       " Galera certification failure) or their connection before COMMIT.");
+	strbuf_addf(o, "cmdb_db_tx_retries_total %llu\n",
+	            (unsigned long long)atomic_load(&m.db_tx_retries));
+	header(o, "cmdb_db_node_switches_total", "counter",
+	       "Times new database connections moved to another node of CMDB_DB_HOST because"
+	       " the one in use was unusable.");
+	strbuf_addf(o, "cmdb_db_node_switches_total %llu\n",
+	            (unsigned long long)atomic_load(&m.db_node_switches));
 	header(o, "cmdb_webhook_deliveries_total", "counter",
 	       "Webhook delivery attempts by outcome.");
 	for (int i = 0; i < 3; i++)

@@ -41,6 +41,8 @@ void metrics_release_duration(int64_t ms); /* claim to terminal */
 void metrics_set_active(int64_t releases, int64_t calls_inflight);
 void metrics_lease_takeover(void);
 void metrics_db_error(int retryable); /* a failed statement: 1 when it lost a race */
+void metrics_db_tx_retry(void);       /* a transaction runs again from its start */
+void metrics_db_node_switch(void);    /* new connections moved to another database node */
 void metrics_webhook(int delivered, int gave_up);
 void metrics_executor_alive(void); /* the executor loop turned */
 /* The monotonic ms of the executor loop's last turn; 0 when it never ran. */

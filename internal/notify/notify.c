@@ -298,7 +298,8 @@ static int db_ready(struct notifier *nt)
 {
 	char err[512];
 
-	if (nt->conn.mysql && !nt->conn.broken)
+	if (nt->conn.mysql && !nt->conn.broken &&
+	    (!db_check_due(&nt->conn, now_mono_ms()) || db_check(&nt->conn, err, sizeof(err)) == 0))
 		return 1;
 	db_close(&nt->conn);
 	if (db_connect(&nt->conn, &nt->cfg->db, err, sizeof(err)) == 0) {

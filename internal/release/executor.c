@@ -120,9 +120,17 @@ void release_executor_wake(struct release_executor *ex)
 	agentclient_wakeup(ex->ac);
 }
 
-/* Notes a database failure: nothing touches the database again before the back-off. */
-static void db_failed(struct release_executor *ex, const char *what, const char *err)
+/*
+ * Notes a database failure: nothing touches the database again before the back-off. A
+ * transaction that lost a race (CMDB_ERETRY) is no failure of the database: the work is
+ * simply done again on the next turn.
+ */
+static void db_failed(struct release_executor *ex, const char *what, int rc, const char *err)
 {
+	if (rc == CMDB_ERETRY) {
+		log_info("executor", "%s lost a race (%s); again on the next turn", what, err);
+		return;
+	}
 	ex->db_backoff_ms = ex->db_backoff_ms ? ex->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
 	if (ex->db_backoff_ms > DB_RETRY_MAX_MS)
 		ex->db_backoff_ms = DB_RETRY_MAX_MS;
@@ -135,18 +143,28 @@ static void db_failed(struct release_executor *ex, const char *what, const char 
 		ex->conn.broken = 1; /* reconnect: the session's state is unknown after an error */
 }
 
-/* 1 when the connection may be used now, reconnecting after a back-off. */
+/*
+ * 1 when the connection may be used now, reconnecting after a back-off. A connection on
+ * a node that has since been found unusable, or a Galera connection not checked for a
+ * second, is checked first; a failed check moves to another node at once.
+ */
 static int db_ready(struct release_executor *ex)
 {
 	char err[512];
+	int rc;
 
-	if (ex->conn.mysql && !ex->conn.broken)
-		return 1;
+	if (ex->conn.mysql && !ex->conn.broken) {
+		if (!db_check_due(&ex->conn, now_mono_ms()) ||
+		    db_check(&ex->conn, err, sizeof(err)) == 0)
+			return 1;
+		log_warn("executor", "%s; connecting again", err);
+		ex->db_retry_at = 0;
+	}
 	if (now_mono_ms() < ex->db_retry_at)
 		return 0;
 	db_close(&ex->conn);
-	if (db_connect(&ex->conn, &ex->cfg->db, err, sizeof(err))) {
-		db_failed(ex, "connecting to the database", err);
+	if ((rc = db_connect(&ex->conn, &ex->cfg->db, err, sizeof(err)))) {
+		db_failed(ex, "connecting to the database", rc, err);
 		return 0;
 	}
 	if (ex->db_failures)
@@ -169,8 +187,8 @@ static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_state
 		/* Rows this controller cannot drive: give the release up for another try later. */
 		log_rel(LOG_ERROR, "executor", id, 0, "release %lld: cannot load it: %s",
 		        (long long)id, err);
-		if (store_release_unlease(&ex->conn, id, ex->owner, err, sizeof(err)))
-			db_failed(ex, "handing back a release", err);
+		if ((rc = store_release_unlease(&ex->conn, id, ex->owner, err, sizeof(err))))
+			db_failed(ex, "handing back a release", rc, err);
 		return -1;
 	}
 	run_add_statements(r, claim_statements + ex->conn.statements - before);
@@ -189,7 +207,7 @@ static void scan(struct release_executor *ex)
 	rc = store_release_expire(&ex->conn, ex->owner, expired, EXPIRE_MAX, &nexpired, err,
 	                          sizeof(err));
 	if (rc) {
-		db_failed(ex, "expiring releases", err);
+		db_failed(ex, "expiring releases", rc, err);
 		return;
 	}
 	for (size_t i = 0; i < nexpired; i++)
@@ -206,7 +224,7 @@ static void scan(struct release_executor *ex)
 		if (rc == CMDB_ENOTFOUND)
 			break;
 		if (rc) {
-			db_failed(ex, "claiming a release", err);
+			db_failed(ex, "claiming a release", rc, err);
 			return;
 		}
 		if (took_over)
@@ -248,8 +266,10 @@ static void control(struct release_executor *ex, int64_t now)
 		}
 		if (n == 0)
 			continue;
-		if (store_release_control(&ex->conn, ex->owner, ids, n, ctl, err, sizeof(err))) {
-			db_failed(ex, "reading release status", err);
+		int rc = store_release_control(&ex->conn, ex->owner, ids, n, ctl, err, sizeof(err));
+
+		if (rc) {
+			db_failed(ex, "reading release status", rc, err);
 			return;
 		}
 		for (size_t k = 0; k < n; k++) {
@@ -307,7 +327,7 @@ static void flush_all(struct release_executor *ex, int64_t now)
 			continue;
 		rc = run_flush(r, &ex->conn, err, sizeof(err));
 		if (rc == RUN_DB_DOWN) {
-			db_failed(ex, "writing release state", err);
+			db_failed(ex, "writing release state", CMDB_EDBDOWN, err);
 			return;
 		}
 		if (rc == RUN_LOST)

@@ -564,9 +564,10 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 		return RUN_LOST;
 	}
 	if (rc == CMDB_ERETRY) {
-		/* Rolled back whole after losing a race (a deadlock): write it all again. */
-		log_rel(LOG_DEBUG, "runner", r->id, 0, "release %lld: %s; writing again",
-		        (long long)r->id, err);
+		/* Rolled back whole after losing a race (a deadlock, a certification failure). */
+		metrics_db_tx_retry();
+		log_rel(LOG_INFO, "runner", r->id, 0,
+		        "release %lld: %s; running the transaction again", (long long)r->id, err);
 		return RUN_RETRY;
 	}
 	if (rc)

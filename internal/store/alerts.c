@@ -175,6 +175,6 @@ int store_alert_receive(struct db_conn *c, const struct alert_input *a, const ch
 {
 	int rc;
 
-	STORE_RETRY(rc, alert_receive_once(c, a, principal, out, err, errlen));
+	STORE_RETRY(c, rc, err, alert_receive_once(c, a, principal, out, err, errlen));
 	return rc;
 }

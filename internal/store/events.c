@@ -12,7 +12,7 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT: 6 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per multi-row INSERT: 7 parameters each, within db.c's MAX_ARGS (4096). */
 #define EVENT_CHUNK 500
 
 /* Written once at start-up, before any thread: see store_set_notifications. */
@@ -26,11 +26,33 @@ void store_set_notifications(int on)
 int store_add_events(struct db_conn *c, int64_t release_id, const char *actor, int64_t at_ms,
                      const struct store_event *ev, size_t n, char *err, size_t errlen)
 {
-	struct db_arg *args = calloc(EVENT_CHUNK * 6, sizeof(*args));
+	struct db_arg take[2] = {DB_I64((int64_t)n), DB_I64(release_id)};
+	struct db_arg *args;
 	struct strbuf sql = STRBUF_INIT;
 	char at[STORE_TIME_LEN];
-	int rc = 0;
+	uint64_t last = 0, found = 0;
+	int64_t seq;
+	int rc;
 
+	if (n == 0)
+		return 0;
+	/*
+	 * The events' numbers: the release row's counter, in this transaction, so events are
+	 * numbered in commit order (the row is locked, or on Galera certified, until then).
+	 */
+	rc = db_exec(c,
+	             "UPDATE release_tasks SET last_event = LAST_INSERT_ID(last_event + ?)"
+	             " WHERE id = ?",
+	             take, 2, &found, &last, err, errlen);
+	if (rc)
+		return rc;
+	if (found != 1) {
+		snprintf(err, errlen, "release %lld: no such release for its timeline",
+		         (long long)release_id);
+		return CMDB_ERR;
+	}
+	seq = (int64_t)last - (int64_t)n;
+	args = calloc(EVENT_CHUNK * 7, sizeof(*args));
 	if (!args)
 		return CMDB_ENOMEM;
 	format_db_time(at_ms ? at_ms : now_wall_ms(), at, sizeof(at));
@@ -39,23 +61,24 @@ int store_add_events(struct db_conn *c, int64_t release_id, const char *actor, i
 
 		strbuf_release(&sql);
 		strbuf_adds(&sql,
-		            "INSERT INTO release_events (release_id, node_id, at, type, actor,"
+		            "INSERT INTO release_events (release_id, seq, node_id, at, type, actor,"
 		            " detail) VALUES ");
 		for (size_t i = 0; i < k; i++) {
 			const struct store_event *e = &ev[done + i];
-			struct db_arg *a = &args[i * 6];
+			struct db_arg *a = &args[i * 7];
 
-			strbuf_adds(&sql, i ? ",(?, ?, ?, ?, LEFT(?, 160), LEFT(?, 1024))"
-			                    : "(?, ?, ?, ?, LEFT(?, 160), LEFT(?, 1024))");
+			strbuf_adds(&sql, i ? ",(?, ?, ?, ?, ?, LEFT(?, 160), LEFT(?, 1024))"
+			                    : "(?, ?, ?, ?, ?, LEFT(?, 160), LEFT(?, 1024))");
 			a[0] = DB_I64(release_id);
-			a[1] = e->node_id ? DB_I64(e->node_id) : DB_NULL;
-			a[2] = DB_STR(at);
-			a[3] = DB_STR(e->type);
-			a[4] = DB_STR(actor);
-			a[5] = e->detail && e->detail[0] ? DB_STR(e->detail) : DB_NULL;
+			a[1] = DB_I64(++seq);
+			a[2] = e->node_id ? DB_I64(e->node_id) : DB_NULL;
+			a[3] = DB_STR(at);
+			a[4] = DB_STR(e->type);
+			a[5] = DB_STR(actor);
+			a[6] = e->detail && e->detail[0] ? DB_STR(e->detail) : DB_NULL;
 		}
 		rc = sql.failed ? CMDB_ENOMEM
-		                : db_exec(c, sql.buf, args, k * 6, NULL, NULL, err, errlen);
+		                : db_exec(c, sql.buf, args, k * 7, NULL, NULL, err, errlen);
 	}
 	strbuf_release(&sql);
 	free(args);
@@ -119,7 +142,8 @@ int store_release_finished(struct db_conn *c, int64_t release_id, const char *ac
 	return rc;
 }
 
-#define EVENT_COLS "id, release_id, node_id, at, type, actor, detail"
+/* An event's id in the API is its number within the release. */
+#define EVENT_COLS "seq, release_id, node_id, at, type, actor, detail"
 
 static const struct store_col event_cols[] = {
     STORE_COL(COL_I64, struct timeline_event, id),
@@ -147,8 +171,8 @@ int store_release_events(struct db_conn *c, int64_t release_id, int64_t after, i
 	if (rc)
 		return rc;
 	rc = db_query(c,
-	              "SELECT " EVENT_COLS " FROM release_events WHERE release_id = ? AND id > ?"
-	              " ORDER BY id LIMIT ?",
+	              "SELECT " EVENT_COLS " FROM release_events WHERE release_id = ? AND seq > ?"
+	              " ORDER BY seq LIMIT ?",
 	              args, 3, &rows, err, errlen);
 	if (rc)
 		return rc;

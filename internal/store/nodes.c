@@ -159,8 +159,9 @@ int store_node_create(struct db_conn *c, const char *hostname, const char *ip, i
 {
 	int rc;
 
-	STORE_RETRY(rc, node_create_once(c, hostname, ip, agent_port, status, idem, out, replayed,
-	                                 err, errlen));
+	STORE_RETRY(c, rc, err,
+	            node_create_once(c, hostname, ip, agent_port, status, idem, out, replayed, err,
+	                             errlen));
 	return rc;
 }
 
@@ -169,6 +170,6 @@ int store_node_update(struct db_conn *c, int64_t id, const struct node_patch *p,
 {
 	int rc;
 
-	STORE_RETRY(rc, node_update_once(c, id, p, principal, out, err, errlen));
+	STORE_RETRY(c, rc, err, node_update_once(c, id, p, principal, out, err, errlen));
 	return rc;
 }

@@ -30,12 +30,13 @@
 /*
  * A release waits while an earlier unfinished release shares one of its nodes, so a node
  * is never in two running releases. Earlier releases only ever finish, and later ones
- * get higher ids: once a release may start, it stays so, and the claim need not re-check.
+ * get higher seqs (store_release_order: seq is commit order, on one server and on
+ * Galera): once a release may start, it stays so, and the claim need not re-check.
  */
 #define NOT_BLOCKED                                                                                \
 	" AND NOT EXISTS (SELECT 1 FROM release_tasks e JOIN release_task_nodes en"                \
 	" ON en.release_task_id = e.id JOIN release_task_nodes tn ON tn.release_task_id = t.id"    \
-	" AND tn.node_id = en.node_id WHERE e.finished_at IS NULL AND e.id < t.id)"
+	" AND tn.node_id = en.node_id WHERE e.finished_at IS NULL AND e.seq < t.seq)"
 
 /* Who held the release before a takeover, for the timeline ("" when nobody). */
 static int previous_owner(struct db_conn *c, int64_t id, char *buf, size_t len, char *err,
@@ -116,12 +117,12 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 	/* Pending work first, oldest first; then releases whose driver went away. */
 	rc = db_query(c,
 	              "(SELECT id, 0 AS takeover FROM release_tasks t WHERE " STARTABLE NOT_BLOCKED
-	              "  ORDER BY id LIMIT ?)"
+	              "  ORDER BY seq LIMIT ?)"
 	              " UNION ALL"
 	              " (SELECT id, 1 FROM release_tasks t WHERE " ORPHANED
 	              "  AND (status <> 'paused' OR EXISTS (SELECT 1 FROM release_task_nodes n"
 	              "  WHERE n.release_task_id = t.id AND n.status = 'running'))"
-	              "  ORDER BY id LIMIT ?)",
+	              "  ORDER BY seq LIMIT ?)",
 	              args, 2, &rows, err, errlen);
 	if (rc)
 		return rc;
@@ -133,8 +134,8 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 		               err, errlen);
 		if (rc == 0)
 			*id = cand;
-		else if (rc == CMDB_ECONFLICT)
-			rc = CMDB_ENOTFOUND; /* another controller won; try the next */
+		else if (rc == CMDB_ECONFLICT || rc == CMDB_ERETRY)
+			rc = CMDB_ENOTFOUND; /* another controller won (on Galera: at COMMIT) */
 	}
 	db_rows_release(&rows);
 	return rc;

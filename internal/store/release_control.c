@@ -346,10 +346,12 @@ int store_release_waiting_for(struct db_conn *c, int64_t id, int64_t *waiting, c
 
 	*waiting = 0;
 	rc = db_query(c,
-	              "SELECT MIN(e.id) FROM release_tasks e WHERE e.finished_at IS NULL"
-	              " AND e.id < ? AND EXISTS (SELECT 1 FROM release_task_nodes en"
+	              "SELECT e.id FROM release_tasks e WHERE e.finished_at IS NULL"
+	              " AND e.seq < (SELECT s.seq FROM release_tasks s WHERE s.id = ?)"
+	              " AND EXISTS (SELECT 1 FROM release_task_nodes en"
 	              " JOIN release_task_nodes tn ON tn.node_id = en.node_id"
-	              " AND tn.release_task_id = ? WHERE en.release_task_id = e.id)",
+	              " AND tn.release_task_id = ? WHERE en.release_task_id = e.id)"
+	              " ORDER BY e.seq LIMIT 1",
 	              args, 2, &rows, err, errlen);
 	if (rc)
 		return rc;
@@ -365,6 +367,7 @@ int store_release_act(struct db_conn *c, int64_t id, enum release_event ev, cons
 {
 	int rc;
 
-	STORE_RETRY(rc, release_act_once(c, id, ev, principal, comment, out, changed, err, errlen));
+	STORE_RETRY(c, rc, err,
+	            release_act_once(c, id, ev, principal, comment, out, changed, err, errlen));
 	return rc;
 }

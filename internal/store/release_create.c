@@ -400,6 +400,28 @@ static int record_created(struct db_conn *c, int64_t id, const struct release_re
 	return rc;
 }
 
+int store_release_order(struct db_conn *c, int64_t id, char *err, size_t errlen)
+{
+	struct db_arg arg = DB_I64(id);
+	uint64_t seq = 0, found = 0;
+	int rc = db_exec(c,
+	                 "UPDATE release_order SET last_seq = LAST_INSERT_ID(last_seq + 1)"
+	                 " WHERE id = 1",
+	                 NULL, 0, &found, &seq, err, errlen);
+
+	if (rc == 0 && found != 1) {
+		snprintf(err, errlen, "release_order has no row: is the schema up to date?");
+		return CMDB_ERR;
+	}
+	if (rc == 0) {
+		struct db_arg args[2] = {DB_I64((int64_t)seq), arg};
+
+		rc = db_exec(c, "UPDATE release_tasks SET seq = ? WHERE id = ?", args, 2, NULL,
+		             NULL, err, errlen);
+	}
+	return rc;
+}
+
 static int release_create_once(struct db_conn *c, const struct release_request *rq,
                                struct release *out, int *replayed, char *err, size_t errlen)
 {
@@ -431,6 +453,9 @@ static int release_create_once(struct db_conn *c, const struct release_request *
 		rc = record_created(c, (int64_t)id, rq, &cut, err, errlen);
 	if (rc == 0 && rq->idem.key)
 		rc = store_idem_bind(c, "releases", &rq->idem, (int64_t)id, err, errlen);
+	/* Last: the counter's row is held from here to the COMMIT. */
+	if (rc == 0)
+		rc = store_release_order(c, (int64_t)id, err, errlen);
 	if (rc == 0)
 		rc = db_commit(c, err, errlen);
 	cut_release(&cut);
@@ -442,12 +467,13 @@ out:
 	return rc;
 }
 
-/* The lowest unfinished release that has one of the cut's nodes, or 0. */
+/* The earliest (by seq) unfinished release that has one of the cut's nodes, or 0. */
 static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *waiting, char *err,
                            size_t errlen)
 {
 	struct db_arg *args = calloc(LOOKUP_CHUNK, sizeof(*args));
 	struct strbuf sql = STRBUF_INIT;
+	int64_t first = 0;
 	int rc = 0;
 
 	*waiting = 0;
@@ -456,20 +482,23 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 	for (size_t at = 0; at < cut->n && rc == 0; at += LOOKUP_CHUNK) {
 		size_t k = cut->n - at < LOOKUP_CHUNK ? cut->n - at : LOOKUP_CHUNK;
 		struct db_rows rows = DB_ROWS_INIT;
-		int64_t id;
+		int64_t seq;
 
 		strbuf_release(&sql);
-		strbuf_adds(&sql, "SELECT MIN(t.id) FROM release_tasks t JOIN release_task_nodes rn"
-		                  " ON rn.release_task_id = t.id WHERE t.finished_at IS NULL"
-		                  " AND rn.node_id IN (");
+		strbuf_adds(&sql,
+		            "SELECT t.id, t.seq FROM release_tasks t JOIN release_task_nodes rn"
+		            " ON rn.release_task_id = t.id WHERE t.finished_at IS NULL"
+		            " AND rn.node_id IN (");
 		store_add_placeholders(&sql, k);
-		strbuf_adds(&sql, ")");
+		strbuf_adds(&sql, ") ORDER BY t.seq LIMIT 1");
 		for (size_t i = 0; i < k; i++)
 			args[i] = DB_I64(cut->t[at + i].p.id);
 		rc = sql.failed ? CMDB_ENOMEM : db_query(c, sql.buf, args, k, &rows, err, errlen);
-		if (rc == 0 && rows.nrows && (id = db_cell_i64(&rows, 0, 0)) > 0 &&
-		    (*waiting == 0 || id < *waiting))
-			*waiting = id;
+		if (rc == 0 && rows.nrows && (seq = db_cell_i64(&rows, 0, 1)) > 0 &&
+		    (first == 0 || seq < first)) {
+			first = seq;
+			*waiting = db_cell_i64(&rows, 0, 0);
+		}
 		db_rows_release(&rows);
 	}
 	strbuf_release(&sql);
@@ -542,6 +571,6 @@ int store_release_create(struct db_conn *c, const struct release_request *rq, st
 {
 	int rc;
 
-	STORE_RETRY(rc, release_create_once(c, rq, out, replayed, err, errlen));
+	STORE_RETRY(c, rc, err, release_create_once(c, rq, out, replayed, err, errlen));
 	return rc;
 }

@@ -189,6 +189,7 @@ static int insert_rollback(struct db_conn *c, int64_t id, const struct original 
 {
 	struct db_arg args[9];
 	char token[17];
+	int rc;
 
 	if (store_make_token(token)) {
 		snprintf(err, errlen, "no randomness for the idempotency token");
@@ -204,12 +205,13 @@ static int insert_rollback(struct db_conn *c, int64_t id, const struct original 
 	args[7] = DB_I64(id);
 	args[8] = DB_STR(reason);
 	/* Fail-fast, no pauses, no schedule, no approval: it undoes, it does not roll out. */
-	return db_exec(c,
-	               "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
-	               " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
-	               " failure_allowance, rollback_of, rollback_reason) VALUES (?, 'pending',"
-	               " ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, 0, ?, LEFT(?, 300))",
-	               args, 9, NULL, new_id, err, errlen);
+	rc = db_exec(c,
+	             "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
+	             " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
+	             " failure_allowance, rollback_of, rollback_reason) VALUES (?, 'pending',"
+	             " ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, 0, ?, LEFT(?, 300))",
+	             args, 9, NULL, new_id, err, errlen);
+	return rc ? rc : store_release_order(c, (int64_t)*new_id, err, errlen);
 }
 
 /* Explains a rollback with nothing to do from the reasons of its skipped rows. */
@@ -340,7 +342,7 @@ int store_release_rollback(struct db_conn *c, int64_t id, const char *principal,
 {
 	int rc;
 
-	STORE_RETRY(rc,
+	STORE_RETRY(c, rc, err,
 	            release_rollback_once(c, id, principal, reason, out, existing, err, errlen));
 	return rc;
 }

@@ -39,12 +39,14 @@ static const enum node_event kind_event[KIND_COUNT] = {
 /*
  * Right before a node is dispatched it is checked again (issue 9, "validate before every
  * dispatch"): it is online, at the address the release was made for, and, for a
- * rollback, no release later than the rolled-back one has changed it since. Two
- * parameters: the release's rollback_of, twice (0 for an ordinary release).
+ * rollback, no release later (in commit order, seq) than the rolled-back one has changed
+ * it since. Two parameters: the release's rollback_of, twice (0 for an ordinary release).
  */
 #define DISPATCH_CHECK                                                                             \
 	"n.status = 'online' AND n.ip = r.node_ip AND n.agent_port = r.agent_port"                 \
-	" AND (? = 0 OR n.config_release_id IS NULL OR n.config_release_id <= ?)"
+	" AND (? = 0 OR n.config_release_id IS NULL"                                               \
+	" OR (SELECT w.seq FROM release_tasks w WHERE w.id = n.config_release_id)"                 \
+	" <= (SELECT o.seq FROM release_tasks o WHERE o.id = ?))"
 
 /* Appends " AND r.status IN ('a', 'b')" for the statuses ev may leave. */
 static void add_guard(struct strbuf *sql, enum node_event ev)
@@ -170,7 +172,7 @@ static void refusal(const struct db_rows *rows, size_t i, int64_t rollback_of, c
 		         " not contacted",
 		         ip ? ip : "?", (long long)port, db_cell(rows, i, 1),
 		         (long long)db_cell_i64(rows, i, 2));
-	else if (rollback_of && changed_by > rollback_of)
+	else if (rollback_of && db_cell_i64(rows, i, 9) == 1)
 		snprintf(why, len,
 		         "node changed since by release %lld (now version %lld); rolling back"
 		         " would undo that release, so it is not contacted",
@@ -192,11 +194,13 @@ static int refuse_intents(struct db_conn *c, int64_t release_id, const char *act
 	struct db_arg *args;
 	int rc = CMDB_ENOMEM;
 
-	strbuf_adds(&sql,
-	            "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
-	            " n.config_release_id, n.config_version, r.node_id FROM release_task_nodes r"
-	            " JOIN nodes n ON n.id = r.node_id WHERE r.release_task_id = ?"
-	            " AND r.status = 'pending' AND r.id IN (");
+	strbuf_adds(&sql, "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
+	                  " n.config_release_id, n.config_version, r.node_id, w.seq > o.seq"
+	                  " FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
+	                  " JOIN release_tasks t ON t.id = r.release_task_id"
+	                  " LEFT JOIN release_tasks o ON o.id = t.rollback_of"
+	                  " LEFT JOIN release_tasks w ON w.id = n.config_release_id"
+	                  " WHERE r.release_task_id = ? AND r.status = 'pending' AND r.id IN (");
 	args = chunk_args(&sql, release_id, ch, n);
 	if (!args)
 		goto out;

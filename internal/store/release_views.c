@@ -120,12 +120,12 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 		args[1] = DB_I64(limit);
 		rc = db_query(c,
 		              "SELECT " RELEASE_COLS " FROM release_tasks t WHERE status = ?"
-		              " ORDER BY id DESC LIMIT ?",
+		              " ORDER BY seq DESC LIMIT ?",
 		              args, 2, &rows, err, errlen);
 	} else {
 		args[0] = DB_I64(limit);
 		rc = db_query(
-		    c, "SELECT " RELEASE_COLS " FROM release_tasks t ORDER BY id DESC LIMIT ?",
+		    c, "SELECT " RELEASE_COLS " FROM release_tasks t ORDER BY seq DESC LIMIT ?",
 		    args, 1, &rows, err, errlen);
 	}
 	if (rc)

@@ -1,11 +1,13 @@
 /*
- * store/rows: result rows into structs, by column tables (store_internal.h), and the
- * pause between two tries of a transaction that lost a race.
+ * store/rows: result rows into structs, by column tables (store_internal.h), and whether
+ * (and when) a transaction that failed runs again.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
+#include "metrics/metrics.h"
 #include "store/store_internal.h"
 
 void store_copy_time(const struct db_rows *r, size_t row, size_t col, char *buf)
@@ -87,12 +89,15 @@ void store_add_placeholders(struct strbuf *sb, size_t n)
 		strbuf_add(sb, i ? ",?" : "?", i ? 2 : 1);
 }
 
-void store_tx_pause(int attempt)
+int store_tx_again(struct db_conn *c, int rc, int attempt, const char *err)
 {
 	static __thread unsigned int seed;
+	char why[512];
 	struct timespec ts;
 	long ms;
 
+	if (rc != CMDB_ERETRY && (rc != CMDB_EDBDOWN || c->unsure || c->in_tx))
+		return 0;
 	if (!seed)
 		seed = (unsigned int)now_mono_ms() ^ (unsigned int)(uintptr_t)&ts;
 	/* 5 to 20 ms, then twice that: long enough for the winner to commit. */
@@ -100,4 +105,12 @@ void store_tx_pause(int attempt)
 	ts.tv_sec = 0;
 	ts.tv_nsec = ms * 1000000L;
 	nanosleep(&ts, NULL);
+	if (rc == CMDB_EDBDOWN && db_reconnect(c, why, sizeof(why))) {
+		log_warn("store", "%s; reconnecting: %s", err, why);
+		return 0;
+	}
+	metrics_db_tx_retry();
+	log_info("store", "%s; running the transaction again (try %d of %d)", err, attempt + 2,
+	         STORE_TX_TRIES);
+	return 1;
 }

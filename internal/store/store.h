@@ -302,7 +302,7 @@ struct store_event {
 
 /* One event of a release's timeline (release_events). */
 struct timeline_event {
-	int64_t id;
+	int64_t id; /* its number within the release: 1, 2, ... in commit order, no gaps */
 	int64_t release_id;
 	int64_t node_id; /* 0: the release itself */
 	char at[STORE_TIME_LEN];
@@ -312,7 +312,7 @@ struct timeline_event {
 };
 
 /*
- * The events of release id with an id above after, oldest first, at most limit; *out
+ * The events of release id numbered above after, oldest first, at most limit; *out
  * malloc'd (caller frees). CMDB_ENOTFOUND for an unknown release.
  */
 int store_release_events(struct db_conn *c, int64_t release_id, int64_t after, int limit,

@@ -63,21 +63,32 @@ int store_idem_bind(struct db_conn *c, const char *scope, const struct store_ide
                     int64_t resource_id, char *err, size_t errlen);
 
 /*
- * A transaction that lost a race with another (CMDB_ERETRY: a deadlock, a lock wait
- * timeout) is rolled back whole and may simply run again. STORE_RETRY runs call up to
- * STORE_TX_TRIES times, pausing a few jittered milliseconds between tries.
+ * A transaction runs again from its start, up to STORE_TX_TRIES times in all, when it is
+ * known to have changed nothing: it lost a race with another (CMDB_ERETRY: a deadlock, a
+ * lock wait timeout, a Galera certification failure; the server rolled it back whole),
+ * or its connection was lost before its COMMIT was sent (CMDB_EDBDOWN, not c->unsure: it
+ * runs on a new connection, on another node when its own is unusable). A few jittered
+ * milliseconds pass between tries. store_tx_again says whether to try again, and counts
+ * and logs it.
  */
 #define STORE_TX_TRIES 4
-void store_tx_pause(int attempt);
-#define STORE_RETRY(rc, call)                                                                      \
+int store_tx_again(struct db_conn *c, int rc, int attempt, const char *err);
+#define STORE_RETRY(c, rc, err, call)                                                              \
 	do {                                                                                       \
 		for (int try_ = 0;; try_++) {                                                      \
 			(rc) = (call);                                                             \
-			if ((rc) != CMDB_ERETRY || try_ + 1 >= STORE_TX_TRIES)                     \
+			if (try_ + 1 >= STORE_TX_TRIES || !store_tx_again((c), (rc), try_, (err))) \
 				break;                                                             \
-			store_tx_pause(try_);                                                      \
 		}                                                                                  \
 	} while (0)
+
+/*
+ * Gives the new release id its place in the order releases were committed in
+ * (release_tasks.seq, migration 0007): a release waits for every unfinished release of a
+ * lower seq that shares a node with it. Call it last before the COMMIT: the counter row
+ * stays locked (on Galera: certified against every other creator) until then.
+ */
+int store_release_order(struct db_conn *c, int64_t id, char *err, size_t errlen);
 
 /* ---- the timeline and the outbox (events.c), inside the caller's transaction ---- */
 

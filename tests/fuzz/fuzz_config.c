@@ -78,10 +78,19 @@ static void check_config(const struct config *c, int need_agent)
 	check_str(c->db_password, sizeof(c->db_password));
 	check_str(c->db_name, sizeof(c->db_name));
 	check_str(c->db_socket, sizeof(c->db_socket));
-	assert(c->db.host == c->db_host && c->db.user == c->db_user &&
-	       c->db.password == c->db_password && c->db.name == c->db_name);
+	assert(c->db.user == c->db_user && c->db.password == c->db_password &&
+	       c->db.name == c->db_name);
 	assert(c->db.socket == (c->db_socket[0] ? c->db_socket : NULL));
-	assert(c->db.port >= 1 && c->db.port <= 65535 && c->db.port == (unsigned int)c->db_port);
+	/* CMDB_DB_HOST parsed into 1 to DB_MAX_HOSTS hosts, each named, each with a port. */
+	assert(c->db.nhosts >= 1 && c->db.nhosts <= DB_MAX_HOSTS);
+	for (size_t i = 0; i < c->db.nhosts; i++) {
+		const struct db_host *h = &c->db.hosts[i];
+
+		assert(h->name[0] && strnlen(h->name, sizeof(h->name)) < sizeof(h->name));
+		assert(!strchr(h->name, ',') && !strchr(h->name, '[') && !strchr(h->name, ']'));
+		assert(h->port >= 1 && h->port <= 65535);
+		assert(strchr(c->db_host, ':') || h->port == (unsigned int)c->db_port);
+	}
 	assert(c->log_level >= 0 && c->log_level <= 3);
 	assert(c->executor_enabled == 0 || c->executor_enabled == 1);
 	assert(c->executor_interval_s >= 1 && c->executor_interval_s <= 3600);

@@ -110,8 +110,47 @@ static void test_config_defaults(void **state)
 	assert_int_equal(cfg.agent_connect_timeout_s, 15);
 	assert_int_equal(cfg.agent_request_timeout_s, 60);
 	assert_int_equal(cfg.max_inflight, 256);
-	assert_int_equal(cfg.db.port, 3306);
+	assert_int_equal(cfg.db.nhosts, 1);
+	assert_string_equal(cfg.db.hosts[0].name, "127.0.0.1");
+	assert_int_equal(cfg.db.hosts[0].port, 3306);
 	assert_null(cfg.db.socket);
+}
+
+static void test_db_host_lists(void **state)
+{
+	static const char *const galera[] = {"CMDB_DB_HOST", " db1:3307, db2 ,[::1]:3309,[fe80::1]",
+	                                     "CMDB_DB_PORT", "3400", NULL};
+	static const char *const bad[] = {
+	    "a,,b",   "a:0", "a:65536",           "a:33x", "::1", "[::1",    "[]:5",
+	    "[::1]x", "a b", "a,b,c,d,e,f,g,h,i", "",      "a:",  "user@db", NULL,
+	};
+	struct db_host h[DB_MAX_HOSTS];
+	struct config cfg;
+	char err[256];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(load(galera, &cfg, err), 0);
+	assert_int_equal(cfg.db.nhosts, 4);
+	assert_string_equal(cfg.db.hosts[0].name, "db1");
+	assert_int_equal(cfg.db.hosts[0].port, 3307);
+	assert_string_equal(cfg.db.hosts[1].name, "db2");
+	assert_int_equal(cfg.db.hosts[1].port, 3400); /* CMDB_DB_PORT for a host without one */
+	assert_string_equal(cfg.db.hosts[2].name, "::1");
+	assert_int_equal(cfg.db.hosts[2].port, 3309);
+	assert_string_equal(cfg.db.hosts[3].name, "fe80::1");
+	assert_int_equal(cfg.db.hosts[3].port, 3400);
+	assert_int_equal(db_parse_hosts("a,b,c,d,e,f,g,h", 1, h, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, DB_MAX_HOSTS);
+	for (size_t i = 0; bad[i]; i++) {
+		const char *env[] = {"CMDB_DB_HOST", bad[i], NULL};
+
+		assert_int_equal(db_parse_hosts(bad[i], 3306, h, &n, err, sizeof(err)),
+		                 CMDB_EINVAL);
+		assert_true(strlen(err) > 0);
+		assert_int_equal(load(env, &cfg, err), CMDB_EINVAL);
+		assert_non_null(strstr(err, "CMDB_DB_HOST"));
+	}
 }
 
 static void test_config_errors_name_the_variable(void **state)
@@ -288,6 +327,7 @@ int main(void)
 	    cmocka_unit_test(test_status_names_round_trip),
 	    cmocka_unit_test(test_times),
 	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_db_host_lists),
 	    cmocka_unit_test(test_config_errors_name_the_variable),
 	    cmocka_unit_test(test_config_unknown_names),
 	    cmocka_unit_test(test_config_knows_every_setting_it_reads),
