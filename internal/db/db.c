@@ -73,8 +73,15 @@ static int classify(struct db_conn *c, unsigned int code, const char *msg, char 
 	}
 	if (code == ER_DUP_ENTRY)
 		return CMDB_ECONFLICT;
-	/* The server rolled the transaction back (or must): the connection is fine. */
-	if (code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT)
+	/*
+	 * The server rolled the transaction back (or must): the connection is fine. A
+	 * failure to commit (ER_ERROR_DURING_COMMIT) is one too: the server undid the
+	 * transaction; on Galera it is what a node that just left the primary component
+	 * answers ("provider status: Not connected to Primary Component"), and settle() then
+	 * finds the node unusable.
+	 */
+	if (code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT ||
+	    code == ER_ERROR_DURING_COMMIT)
 		return CMDB_ERETRY;
 	return CMDB_ERR;
 }
@@ -627,13 +634,16 @@ int db_commit(struct db_conn *c, char *err, size_t errlen)
 		return closed(c, err, errlen);
 	c->statements++;
 	if (mysql_commit(c->mysql)) {
+		unsigned int code = mysql_errno(c->mysql);
+
 		rc = settle(c, conn_error(c, err, errlen), err, errlen);
 		/*
 		 * Lost while committing (the connection, or on Galera the node's place in the
 		 * cluster, so the write set may have reached the others): it may or may not have
-		 * been committed.
+		 * been committed. A commit the server refused (ER_ERROR_DURING_COMMIT: on Galera,
+		 * the write set was never handed to the cluster) was not.
 		 */
-		c->unsure = rc == CMDB_EDBDOWN;
+		c->unsure = rc == CMDB_EDBDOWN && code != ER_ERROR_DURING_COMMIT;
 	}
 	c->in_tx = 0;
 	return rc;

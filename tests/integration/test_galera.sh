@@ -172,6 +172,10 @@ touch "$WORK/probes.stop"
 check_eq "clients: every probe of controllers 1-3 answered 201 or 200, none failed ($(wc -l <"$WORK/probes") probes)" "" \
   "$(awk '$4 != 200 && $4 != 201 {print}' "$WORK/probes" | head -n 5)"
 slowest=$(sort -k5 -n -r "$WORK/probes" | head -n 1 | awk '{print $3 " " $5 " s"}')
+# An answer of 500 is logged at level error; so is anything else the controller did not
+# expect. A node leaving the cluster must be none of those.
+check_eq "logs: no controller logged an error" "" \
+  "$(grep -h ' error ' "$WORK"/cmdb-[1-4].log | head -n 5)"
 
 echo "== waiting for every release to end"
 all_done() { [ "$(sql "SELECT COUNT(*) FROM release_tasks WHERE finished_at IS NULL")" = 0 ]; }
