@@ -31,13 +31,17 @@ DEPS_OK := $(BUILD)/.deps-ok
 # changes, throw away what the other one built.
 FLAVOR  := san=$(SAN) opt=$(OPT) cc=$(CC)
 ifneq ($(FLAVOR),$(shell cat $(BUILD)/.flavor 2>/dev/null))
-$(shell rm -rf $(BUILD)/cmd $(BUILD)/internal $(BUILD)/api $(BUILD)/tests $(BUILD)/bench bin; \
+$(shell rm -rf $(BUILD)/cmd $(BUILD)/internal $(BUILD)/api $(BUILD)/web $(BUILD)/tests $(BUILD)/bench bin; \
 	mkdir -p $(BUILD); echo '$(FLAVOR)' > $(BUILD)/.flavor)
 endif
 
 LIB_SRCS  := $(wildcard internal/*/*.c api/v1/*.c api/v1/*/*.c)
 LIB_SRCS  := $(filter-out internal/tlscompat/%,$(LIB_SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The web console's files, compiled in (scripts/embed-web.sh, api/v1/console.h).
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
+WEB_OBJ   := $(BUILD)/web/assets.o
+LIB_OBJS  += $(WEB_OBJ)
 CMDB_OBJS := $(BUILD)/cmd/cmdb/main.o $(LIB_OBJS)
 SIM_SRCS  := $(wildcard cmd/agentsim/*.c)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/internal/core/log.o
@@ -71,6 +75,13 @@ $(BUILD)/internal/metrics/metrics.o: CFLAGS += -DCMDB_VERSION='"$(CMDB_VERSION)"
 
 $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/web/assets.c: $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-web.sh $@ $(WEB_FILES)
+
+$(WEB_OBJ): $(BUILD)/web/assets.c $(DEPS_OK)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) $(DEPS_OK)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cmdb-release needs on Debian 12, only what is missing: Debian packages
-# (needs root or sudo) and the npm packages of the tests (tests/openapi, from its lock
-# file). Does nothing when everything is present.
+# (needs root or sudo) and the npm packages of the tests (tests/openapi and
+# tests/browser, from their lock files). Does nothing when everything is present.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -19,6 +19,9 @@ packages=(
   # make test: promtool checks the alert rules, a real Prometheus scrapes a controller,
   # systemd-analyze verifies the unit file
   prometheus systemd
+  # make test: the console's browser test drives Debian's chromium (no browser download);
+  # a font, for screenshots that can be read
+  chromium fonts-dejavu-core
 )
 
 install_debian() {
@@ -57,16 +60,19 @@ install_debian() {
   return "$rc"
 }
 
-# npm packages exactly as the lock file has them, installed again when the lock changes.
+# npm packages exactly as a lock file has them (tests/openapi: the OpenAPI validator;
+# tests/browser: puppeteer-core), installed again when the lock changes.
 install_npm() {
-  local dir=$ROOT/tests/openapi stamp=$ROOT/tests/openapi/node_modules/.lock-installed
+  local dir=$ROOT/$1 stamp=$ROOT/$1/node_modules/.lock-installed
   if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then
     return 0
   fi
-  echo "install-deps: npm ci in tests/openapi"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "install-deps: npm ci in $1"
+  # puppeteer-core never downloads a browser; the variable makes sure of it.
+  (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   cp "$dir/package-lock.json" "$stamp"
 }
 
 install_debian
-install_npm
+install_npm tests/openapi
+install_npm tests/browser

@@ -22,6 +22,11 @@ void api_reset_status(void)
 	last_status = 0;
 }
 
+void api_note_status(int status)
+{
+	last_status = status;
+}
+
 int api_last_status(void)
 {
 	return last_status;

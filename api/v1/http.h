@@ -67,6 +67,8 @@ int api_reload_tokens(struct api_ctx *ctx, const char *path, char *err, size_t e
 /* The HTTP status of the answer this thread sent last; 0 after api_reset_status. */
 void api_reset_status(void);
 int api_last_status(void);
+/* Records the status of an answer a handler sent by itself (the console's files). */
+void api_note_status(int status);
 
 /* Sends a body of another content type (the Prometheus text format). */
 void api_send_text(struct mg_connection *conn, int status, const char *ctype, const char *body,

@@ -1,12 +1,14 @@
 /*
  * router: one civetweb handler for every path; it splits /api/v1/<collection>[/<id>],
- * validates the id, and calls the collection's handler. Anything else is a JSON 404.
+ * validates the id, and calls the collection's handler. The probes, /metrics and the
+ * console (/ and /ui/<file>) are exact paths or prefixes. Anything else is a JSON 404.
  */
 #include "api/v1/router.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "api/v1/console.h"
 #include "core/core.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -23,6 +25,8 @@ struct route {
 };
 
 static const struct route routes[] = {
+    {"/", NULL, 0, NULL, "GET", api_console_index},
+    {"/ui/", NULL, 0, NULL, "GET", api_console_file},
     {"/healthz", NULL, 0, NULL, "GET", api_health_live},
     {"/readyz", NULL, 0, NULL, "GET", api_health_ready},
     {"/health/live", NULL, 0, NULL, "GET", api_health_live},
@@ -50,10 +54,18 @@ static const struct route routes[] = {
 #define ROUTE_NAME_MAX 80
 
 /* "GET /api/v1/releases/{id}/pause": the route's template, as OpenAPI writes it. */
+/* A path of more than "/" that ends in a slash is a prefix: the rest is req->action. */
+static int is_prefix(const struct route *r)
+{
+	size_t n = r->path ? strlen(r->path) : 0;
+
+	return n > 1 && r->path[n - 1] == '/';
+}
+
 static void route_name(const struct route *r, char *buf, size_t len)
 {
 	if (r->path)
-		snprintf(buf, len, "%s %s", r->method, r->path);
+		snprintf(buf, len, "%s %s%s", r->method, r->path, is_prefix(r) ? "{file}" : "");
 	else
 		snprintf(buf, len, "%s " PREFIX "%s%s%s%s", r->method, r->collection,
 		         r->with_id ? "/{id}" : "", r->action ? "/" : "",
@@ -84,7 +96,8 @@ static void dispatch(struct api_request *req, const char *path, const char *coll
 	for (size_t i = 0; i < NROUTES; i++) {
 		const struct route *r = &routes[i];
 
-		if (path ? !r->path || strcmp(r->path, path) != 0
+		if (path ? !r->path || (is_prefix(r) ? strncmp(r->path, path, strlen(r->path)) != 0
+		                                     : strcmp(r->path, path) != 0)
 		         : r->path || strlen(r->collection) != clen ||
 		               strncmp(r->collection, collection, clen) ||
 		               r->with_id != (req->id != 0) || !r->action != !req->action ||
@@ -92,6 +105,8 @@ static void dispatch(struct api_request *req, const char *path, const char *coll
 			continue;
 		if (strcmp(r->method, req->method) == 0) {
 			*which = i;
+			if (is_prefix(r))
+				req->action = path + strlen(r->path);
 			r->handle(req);
 			return;
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/v1/cache.h"
+#include "api/v1/console.h"
 #include "api/v1/router.h"
 #include "api/v1/server.h"
 #include "auth/auth.h"
@@ -25,6 +26,7 @@
 #include "notify/notify.h"
 #include "release/executor.h"
 #include "store/store.h"
+#include "watch/watch.h"
 
 #define EXIT_CONFIG 2
 /* Rendered finished releases kept in memory: a 2,000-node release is about 500 KiB. */
@@ -32,8 +34,11 @@
 #define API_CACHE_BYTES   (16u * 1024 * 1024)
 
 static const char usage[] =
-    "usage: cmdb serve | migrate | settings | routes | help\n"
+    "usage: cmdb serve | migrate | watch <release id> | settings | routes | help\n"
     "  serve     serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
+    "  watch     follow a release of the API at CMDB_URL until it ends: progress bars on a\n"
+    "            terminal, plain lines otherwise; exit 0 success, 1 failed, 3 partial,\n"
+    "            4 cancelled, 5 expired or rejected, 6 not found or unreachable\n"
     "  migrate   apply new migrations/NNNN_*.sql files to the database\n"
     "  settings  print every setting (environment variable) as a Markdown table\n"
     "  routes    print every route the API answers, one \"METHOD /path\" per line\n"
@@ -236,6 +241,10 @@ static int cmd_serve(void)
 		api.work_ready = wake_executor;
 		api.work_ready_arg = ex;
 	}
+	if (api_console_init()) {
+		log_error("serve", "out of memory preparing the web console");
+		goto out;
+	}
 	srv = api_server_start(&cfg, &api);
 	if (!srv)
 		goto out;
@@ -264,6 +273,7 @@ out:
 		release_executor_stop(ex);
 	notifier_free(nt);
 	api_server_stop(srv);
+	api_console_cleanup();
 	release_executor_free(ex);
 	db_pool_free(api.pool);
 	api_cache_free(api.cache);
@@ -276,8 +286,35 @@ out:
 	return rc;
 }
 
+/* cmdb watch <id>: reads the API as a client does; no database, no agents. */
+static int cmd_watch(const char *arg)
+{
+	static struct config cfg;
+	struct watch_opts o = {0};
+	const char *term = getenv("TERM");
+
+	if (parse_int64(arg, 1, INT64_MAX, &o.id)) {
+		fprintf(stderr, "cmdb watch: \"%.40s\" is not a release id (a positive integer)\n",
+		        arg);
+		return WATCH_EXIT_USAGE;
+	}
+	if (load_config(&cfg, 0))
+		return WATCH_EXIT_USAGE;
+	o.url = cfg.watch_url;
+	o.token = cfg.watch_token;
+	o.cacert = cfg.watch_cacert;
+	o.out = stdout;
+	o.tty = isatty(STDOUT_FILENO);
+	/* https://no-color.org: NO_COLOR set to anything turns colours off. */
+	o.color = o.tty && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
+	o.interval = o.tty ? 500 : 1000;
+	return watch_run(&o);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "watch") == 0)
+		return cmd_watch(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve();
 	if (argc == 2 && strcmp(argv[1], "migrate") == 0)

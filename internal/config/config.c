@@ -127,6 +127,12 @@ static const struct setting settings[] = {
         " (`cert:<CN>`); needs TLS"),
     STR("CMDB_API_TOKENS_FILE", tokens_file, "", "path", NULL,
         "bearer tokens, `name:sha256hex[:writer|reader]` per line; the file must be mode 600"),
+    STR("CMDB_URL", watch_url, "http://127.0.0.1:8080", "http(s) URL", check_url,
+        "`cmdb watch`: the API it reads"),
+    STR("CMDB_TOKEN", watch_token, "", "secret", NULL,
+        "`cmdb watch`: the bearer token it sends (needed where reads need a principal)"),
+    STR("CMDB_CACERT", watch_cacert, "", "path", NULL,
+        "`cmdb watch`: the CA of an https `CMDB_URL`; unset: the system's CAs"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

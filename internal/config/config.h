@@ -50,6 +50,9 @@ struct config {
 	int approval_min_nodes;   /* RELEASE_APPROVAL_MIN_NODES; 0: no such rule */
 	int approval_min_percent; /* RELEASE_APPROVAL_MIN_PERCENT; 0: no such rule */
 
+	char watch_url[1024];     /* CMDB_URL: the API `cmdb watch` reads */
+	char watch_token[512];    /* CMDB_TOKEN: the bearer token it sends */
+	char watch_cacert[1024];  /* CMDB_CACERT: the CA of an https CMDB_URL */
 	char webhook_url[1024];   /* RELEASE_WEBHOOK_URL; "" is off */
 	char webhook_secret[256]; /* RELEASE_WEBHOOK_SECRET: HMAC key of X-Cmdb-Signature */
 	int webhook_timeout_s;    /* RELEASE_WEBHOOK_TIMEOUT */

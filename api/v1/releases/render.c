@@ -87,6 +87,29 @@ static void add_id(cJSON *o, const char *name, int64_t id)
 		cJSON_AddNullToObject(o, name);
 }
 
+/*
+ * What an operator may do to the release now, from the state table (an action that
+ * would change nothing, such as pausing a paused release, is left out): the console's
+ * buttons. The API still decides; approving one's own release, for one, is refused.
+ */
+static void add_actions(cJSON *o, const struct release *r)
+{
+	static const enum release_event ops[] = {RELEASE_EV_PAUSE, RELEASE_EV_RESUME,
+	                                         RELEASE_EV_CANCEL, RELEASE_EV_APPROVE,
+	                                         RELEASE_EV_REJECT};
+	cJSON *arr = cJSON_AddArrayToObject(o, "actions");
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		int to = release_next(r->status, ops[i]);
+
+		if (to >= 0 && to != (int)r->status)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(release_event_name(ops[i])));
+	}
+	if (!r->rollback_of && !r->rolled_back_by &&
+	    release_rollback_rule(r->status) == ROLLBACK_ALLOWED)
+		cJSON_AddItemToArray(arr, cJSON_CreateString("rollback"));
+}
+
 cJSON *render_release(const struct release *r, int with_sizes)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -127,6 +150,7 @@ cJSON *render_release(const struct release *r, int with_sizes)
 	api_json_add_optional(o, "rejected_by", r->rejected_by);
 	api_json_add_optional(o, "rejected_at", r->rejected_at);
 	api_json_add_optional(o, "approval_comment", r->approval_comment);
+	add_actions(o, r);
 	return o;
 }
 

@@ -1,0 +1,873 @@
+// cmdb console: a single page over the API of the controller that serves it. No build
+// step, no dependency, no inline script (the Content-Security-Policy forbids it). Views
+// are chosen by the URL's hash: #/releases, #/releases/<id>, #/nodes, #/new. Data is
+// always written with textContent, never as HTML. A release is followed with its
+// summary view and its timeline once a second; its node table is fetched again only
+// when the counts change. docs/console.md describes it.
+'use strict';
+
+(function () {
+  const RELEASE_STATUSES = ['pending', 'running', 'paused', 'awaiting_approval', 'success',
+    'failed', 'partial', 'cancelled', 'expired', 'rejected'];
+  const NODE_STATUSES = ['pending', 'running', 'success', 'failed', 'skipped'];
+  const TERMINAL = new Set(['success', 'failed', 'partial', 'cancelled', 'expired', 'rejected']);
+  const TOKEN_KEY = 'cmdb.token';
+  const LIVE_MS = 1000;      // a running release, its timeline, the list of releases
+  const IDLE_MS = 5000;      // a finished release (only rolled_back_by may still change), nodes
+  const NODES_MAX_ROWS = 2000;
+  const EVENTS_KEEP = 2000;
+
+  const main = document.getElementById('main');
+
+  // ---- DOM ----
+
+  // h('a', {href: '#/x', class: 'c', onclick: f}, 'text', child, [more]): an element.
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (v === true) el.setAttribute(k, '');
+      else el.setAttribute(k, String(v));
+    }
+    add(el, kids);
+    return el;
+  }
+
+  function add(el, kids) {
+    for (const k of kids) {
+      if (k === null || k === undefined || k === false) continue;
+      if (Array.isArray(k)) add(el, k);
+      else el.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+  }
+
+  function replace(el, ...kids) {
+    el.replaceChildren();
+    add(el, kids);
+  }
+
+  function badge(status) {
+    return h('span', {class: 'badge s-' + status, 'data-status': status}, status.replace('_', ' '));
+  }
+
+  function pad(n) {
+    return String(n).padStart(2, '0');
+  }
+
+  // An API time (RFC 3339, UTC) in the browser's local time, to the second.
+  function fmtTime(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+  }
+
+  function fmtDuration(fromIso, toIso) {
+    if (!fromIso) return '';
+    const ms = (toIso ? new Date(toIso) : new Date()) - new Date(fromIso);
+    if (!(ms >= 0)) return '';
+    if (ms < 10000) return (ms / 1000).toFixed(1) + ' s';
+    const s = Math.round(ms / 1000);
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+
+  function timeEl(iso) {
+    return iso ? h('time', {datetime: iso, title: iso}, fmtTime(iso)) : '';
+  }
+
+  // ---- the API ----
+
+  class ApiError extends Error {
+    constructor(status, message, body) {
+      super(message);
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  // A random Idempotency-Key: a create that is sent twice (a double click, a retry)
+  // creates one resource.
+  function newKey() {
+    const b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return 'console-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  }
+
+  async function api(method, path, body, headers) {
+    const hd = Object.assign({Accept: 'application/json'}, headers || {});
+    const t = token();
+    if (t) hd.Authorization = 'Bearer ' + t;
+    if (body !== undefined) hd['Content-Type'] = 'application/json';
+    let r;
+    try {
+      r = await fetch(path, {method, headers: hd, cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body)});
+    } catch (e) {
+      throw new ApiError(0, 'the controller did not answer (' + e.message + ')', null);
+    }
+    let data = null;
+    try {
+      data = await r.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!r.ok) {
+      throw new ApiError(r.status, (data && data.error) || r.statusText || 'HTTP ' + r.status, data);
+    }
+    return {status: r.status, data};
+  }
+
+  // What an operator should read for a failed call.
+  function explain(e) {
+    if (!(e instanceof ApiError)) return String(e && e.message ? e.message : e);
+    switch (e.status) {
+      case 0: return e.message + '; retrying.';
+      case 401: return 'Not signed in: ' + e.message + '. Enter an API token at the top' +
+        ' (kept in this tab only), or use a client certificate.';
+      case 403: return 'Not allowed: ' + e.message + '.';
+      case 409: return 'Refused: ' + e.message +
+        (e.body && e.body.status ? ' (it is ' + e.body.status.replace('_', ' ') + ' now).' : '.');
+      case 422: return 'Not valid: ' + e.message + '.';
+      case 503: return 'The database is unavailable (' + e.message + '); try again shortly.';
+      default: return 'Error ' + e.status + ': ' + e.message + '.';
+    }
+  }
+
+  // ---- the banner: the outcome of the last action ----
+
+  const banner = document.getElementById('banner');
+  const bannerText = document.getElementById('banner-text');
+
+  function say(msg, ok) {
+    bannerText.textContent = msg;
+    banner.classList.toggle('ok', !!ok);
+    banner.hidden = false;
+  }
+
+  function unsay() {
+    banner.hidden = true;
+  }
+
+  document.getElementById('banner-close').addEventListener('click', unsay);
+
+  // ---- confirmation ----
+
+  const dialog = document.getElementById('confirm');
+
+  // Resolves to {ok, comment}; Escape and "Keep it as it is" are a no.
+  function confirmAction(title, text, opts) {
+    const o = opts || {};
+    document.getElementById('confirm-title').textContent = title;
+    document.getElementById('confirm-text').textContent = text;
+    const yes = document.getElementById('confirm-yes');
+    yes.textContent = o.yes || 'Confirm';
+    yes.className = o.danger ? 'danger' : 'primary';
+    const row = document.getElementById('confirm-comment-row');
+    const comment = document.getElementById('confirm-comment');
+    row.hidden = !o.comment;
+    comment.value = '';
+    dialog.returnValue = 'cancel';
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', () => {
+        resolve({ok: dialog.returnValue === 'ok', comment: comment.value.trim()});
+      }, {once: true});
+      dialog.showModal();
+      (o.comment ? comment : document.getElementById('confirm-no')).focus();
+    });
+  }
+
+  // ---- the token ----
+
+  const authState = document.getElementById('auth-state');
+  const authInput = document.getElementById('auth-token');
+  const authForget = document.getElementById('auth-forget');
+
+  function showAuth() {
+    const t = token();
+    authState.textContent = t ? 'token set (this tab only)'
+      : 'no token: reads only (or a client certificate)';
+    authForget.hidden = !t;
+  }
+
+  document.getElementById('auth').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const t = authInput.value.trim();
+    if (!t) {
+      say('Enter a token first.');
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, t);
+    authInput.value = '';
+    showAuth();
+    try {
+      // A read with an unknown token is refused: that tells a typo at once.
+      await api('GET', '/api/v1/releases?limit=1');
+      say('Token set. It stays in this tab only and is sent with every request.', true);
+    } catch (e) {
+      if (e.status === 401) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        showAuth();
+      }
+      say(explain(e));
+    }
+  });
+
+  authForget.addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showAuth();
+    say('Token forgotten.', true);
+  });
+
+  // ---- polling ----
+
+  // Calls fn now and then every ms() milliseconds, never two at once, not while the tab
+  // is hidden; a failure is shown by onError and the loop goes on.
+  function poller(fn, ms, onError) {
+    let stopped = false;
+    let timer = null;
+    async function tick() {
+      timer = null;
+      if (stopped) return;
+      if (!document.hidden) {
+        try {
+          await fn();
+        } catch (e) {
+          if (!stopped && onError) onError(e);
+        }
+      }
+      if (!stopped) timer = setTimeout(tick, ms());
+    }
+    tick();
+    return {
+      stop() {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+      },
+      now() {
+        if (stopped) return;
+        if (timer) {
+          clearTimeout(timer);
+          tick();
+        }
+      },
+    };
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && view && view.wake) view.wake();
+  });
+
+  // ---- views ----
+
+  let view = null; // {stop(), wake()} of the view on screen
+
+  function statusLine() {
+    return h('p', {class: 'muted', 'aria-live': 'polite', id: 'view-status'});
+  }
+
+  function setStatus(el, e) {
+    el.textContent = e ? 'Last update failed: ' + explain(e) : '';
+  }
+
+  function progressBar(counts, total) {
+    const bar = h('div', {class: 'bar', role: 'img',
+      'aria-label': NODE_STATUSES.filter((s) => counts[s]).map((s) => counts[s] + ' ' + s).join(', ')});
+    for (const s of ['success', 'failed', 'skipped', 'running', 'pending']) {
+      if (counts[s] > 0 && total > 0) {
+        bar.append(h('span', {class: s, style: null, title: counts[s] + ' ' + s}));
+        bar.lastChild.style.width = (100 * counts[s] / total) + '%';
+      }
+    }
+    return bar;
+  }
+
+  function legend() {
+    return h('div', {class: 'legend', 'aria-hidden': 'true'},
+      ['success', 'failed', 'skipped', 'running', 'pending'].map((s) =>
+        h('span', {}, h('i', {class: s}), s)));
+  }
+
+  function countsText(b) {
+    const parts = [];
+    for (const s of ['success', 'failed', 'skipped', 'running', 'pending']) {
+      if (b[s]) parts.push(b[s] + ' ' + s);
+    }
+    return parts.join(', ') || 'no nodes';
+  }
+
+  // #/releases[?status=...]
+  function viewReleases(params) {
+    const status = params.get('status') || '';
+    const filter = h('select', {id: 'release-filter', onchange: (ev) => {
+      location.hash = '#/releases' + (ev.target.value ? '?status=' + ev.target.value : '');
+    }}, h('option', {value: ''}, 'every status'),
+    RELEASE_STATUSES.map((s) => h('option', {value: s, selected: s === status}, s.replace('_', ' '))));
+    const tbody = h('tbody');
+    const st = statusLine();
+    replace(main,
+      h('h1', {}, 'Releases'),
+      h('div', {class: 'row'}, h('label', {}, 'Status', filter),
+        h('a', {href: '#/new'}, 'New release')),
+      st,
+      h('div', {class: 'scroll'}, h('table', {id: 'releases-table'},
+        h('thead', {}, h('tr', {},
+          h('th', {class: 'num'}, 'Release'), h('th', {class: 'num'}, 'Version'),
+          h('th', {}, 'Status'), h('th', {}, 'Progress'), h('th', {}, 'Nodes'),
+          h('th', {class: 'wide'}, 'Created by'), h('th', {class: 'wide'}, 'Created'),
+          h('th', {class: 'wide'}, 'Took'))),
+        tbody)));
+    let last = '';
+    return poller(async () => {
+      const q = '/api/v1/releases?limit=100' + (status ? '&status=' + encodeURIComponent(status) : '');
+      const {data} = await api('GET', q);
+      setStatus(st, null);
+      const key = JSON.stringify(data.releases);
+      if (key === last) return;
+      last = key;
+      if (!data.releases.length) {
+        replace(tbody, h('tr', {}, h('td', {colspan: 8, class: 'muted'},
+          status ? 'No release is ' + status.replace('_', ' ') + '.' : 'No release yet.')));
+        return;
+      }
+      replace(tbody, data.releases.map((r) => {
+        const other = Math.max(0, r.total_nodes - r.success_nodes - r.failed_nodes);
+        const done = TERMINAL.has(r.status);
+        return h('tr', {'data-release': r.id},
+          h('td', {class: 'num'}, h('a', {href: '#/releases/' + r.id}, '#' + r.id)),
+          h('td', {class: 'num'}, r.version),
+          h('td', {}, badge(r.status)),
+          h('td', {}, progressBar({success: r.success_nodes, failed: r.failed_nodes,
+            [done ? 'skipped' : 'pending']: other}, r.total_nodes)),
+          h('td', {class: 'num'}, r.success_nodes + ' / ' + r.total_nodes + ' ok' +
+            (r.failed_nodes ? ', ' + r.failed_nodes + ' failed' : '')),
+          h('td', {class: 'wide'}, r.created_by || ''),
+          h('td', {class: 'wide'}, timeEl(r.created_at)),
+          h('td', {class: 'wide'}, r.started_at ? fmtDuration(r.started_at, r.finished_at) : ''));
+      }));
+    }, () => LIVE_MS, (e) => setStatus(st, e));
+  }
+
+  const ACTIONS = {
+    pause: {label: 'Pause', title: 'Pause this release?',
+      text: (r) => 'Nothing new is dispatched from now on; calls already sent to agents end and are recorded. Release ' + r.id + ' can be resumed later.'},
+    resume: {label: 'Resume', title: 'Resume this release?',
+      text: (r) => 'Release ' + r.id + ' goes on from where it stopped. Nodes not yet dispatched are checked again; one that went offline is skipped.'},
+    cancel: {label: 'Cancel release', danger: true, title: 'Cancel this release for good?',
+      text: (r) => 'Every node of release ' + r.id + ' not yet dispatched is skipped; calls in flight end and are recorded. A cancelled release cannot be resumed.'},
+    approve: {label: 'Approve', comment: true, title: 'Approve this release?',
+      text: (r) => 'Release ' + r.id + ' applies version ' + r.version + ' to ' + r.total_nodes + ' nodes once approved. ' + (r.approval_reason ? 'It awaits approval because ' + r.approval_reason + '.' : '')},
+    reject: {label: 'Reject', danger: true, comment: true, title: 'Reject this release?',
+      text: (r) => 'Release ' + r.id + ' will never run; its nodes are skipped.'},
+    rollback: {label: 'Roll back', danger: true, title: 'Roll this release back?',
+      text: (r) => 'A new release puts every node that release ' + r.id + ' dispatched back on the version it ran before, in the same batches.'},
+  };
+
+  // #/releases/<id>
+  function viewRelease(id) {
+    const title = h('h1', {}, 'Release ' + id);
+    const actions = h('div', {class: 'buttons', id: 'actions', role: 'group', 'aria-label': 'Actions'});
+    const facts = h('dl', {class: 'facts', id: 'release-facts'});
+    const notes = h('div', {id: 'release-notes'});
+    const batches = h('div', {class: 'batches', id: 'batches'});
+    const nodeFilter = h('select', {id: 'node-filter'}, h('option', {value: ''}, 'every status'),
+      NODE_STATUSES.map((s) => h('option', {value: s}, s)));
+    const nodesBody = h('tbody');
+    const nodesNote = h('p', {class: 'muted', id: 'nodes-note'});
+    const timeline = h('ol', {class: 'timeline', id: 'timeline', 'aria-label': 'Timeline'});
+    const st = statusLine();
+    replace(main, title, actions, st, notes,
+      h('section', {class: 'panel'}, facts),
+      h('section', {class: 'panel', 'aria-labelledby': 'h-batches'},
+        h('h2', {id: 'h-batches'}, 'Batches'), legend(), batches),
+      h('section', {class: 'panel', 'aria-labelledby': 'h-nodes'},
+        h('h2', {id: 'h-nodes'}, 'Nodes'),
+        h('div', {class: 'row'}, h('label', {}, 'Status', nodeFilter)),
+        nodesNote,
+        h('div', {class: 'scroll'}, h('table', {id: 'nodes-table'},
+          h('thead', {}, h('tr', {}, h('th', {class: 'num'}, 'Batch'), h('th', {class: 'num'}, 'Node'),
+            h('th', {}, 'Host'), h('th', {class: 'wide'}, 'Address'), h('th', {}, 'Status'),
+            h('th', {class: 'num wide'}, 'Version'), h('th', {class: 'num wide'}, 'Was'),
+            h('th', {class: 'wide'}, 'Took'), h('th', {}, 'Error'))),
+          nodesBody))),
+      h('section', {class: 'panel', 'aria-labelledby': 'h-timeline'},
+        h('h2', {id: 'h-timeline'}, 'Timeline'), timeline));
+
+    let rel = null;
+    let lastRel = '';
+    let nodesKey = null;
+    let nodesAt = 0;
+    let eventsAfter = 0;
+    let busy = false;
+
+    nodeFilter.addEventListener('change', () => {
+      nodesKey = null;
+      poll.now();
+    });
+
+    function fact(name, value) {
+      return value === null || value === undefined || value === '' ? null
+        : [h('dt', {}, name), h('dd', {}, value)];
+    }
+
+    function link(to) {
+      return to ? h('a', {href: '#/releases/' + to}, 'release ' + to) : null;
+    }
+
+    function renderRelease(r) {
+      replace(title, 'Release ' + r.id + ' ', badge(r.status));
+      title.querySelector('.badge').id = 'release-status';
+      const plan = r.batch_size ? r.batch_size + ' per batch' : JSON.stringify(r.batch_plan);
+      replace(facts,
+        fact('Version', String(r.version)),
+        fact('Nodes', r.total_nodes + ' in ' + r.batch_count + ' batches (' + plan + ')'),
+        fact('Done', r.success_nodes + ' success, ' + r.failed_nodes + ' failed' +
+          (r.failure_allowance ? ' (' + r.failure_allowance + ' failures tolerated)' : '')),
+        fact('Created', [timeEl(r.created_at), r.created_by ? ' by ' + r.created_by : '']),
+        fact('Approved', r.approved_by ? [timeEl(r.approved_at), ' by ' + r.approved_by,
+          r.approval_comment ? ': ' + r.approval_comment : ''] : null),
+        fact('Rejected', r.rejected_by ? [timeEl(r.rejected_at), ' by ' + r.rejected_by,
+          r.approval_comment ? ': ' + r.approval_comment : ''] : null),
+        fact('Started', r.started_at ? timeEl(r.started_at) : null),
+        fact('Finished', r.finished_at ? [timeEl(r.finished_at), ' (took ' +
+          fmtDuration(r.started_at || r.created_at, r.finished_at) + ')'] : null),
+        fact('Last action', r.updated_by ? [r.updated_by, ' at ', timeEl(r.updated_at)] : null),
+        fact('Pause after batch', r.pause_after ? r.pause_after.join(', ') : null),
+        fact('Not before', r.not_before ? timeEl(r.not_before) : null),
+        fact('Expires', r.expires_at ? timeEl(r.expires_at) : null),
+        fact('Auto rollback', r.auto_rollback ? 'yes, if it fails' : null),
+        fact('Rolls back', r.rollback_of ? [link(r.rollback_of), r.rollback_reason ? ' (' + r.rollback_reason + ')' : ''] : null),
+        fact('Rolled back by', link(r.rolled_back_by)));
+      const n = [];
+      if (r.error_msg) n.push(h('div', {class: 'error-box', id: 'release-error'}, h('strong', {}, 'Error: '), r.error_msg));
+      if (r.status === 'paused' && r.paused_reason) n.push(h('div', {class: 'notice'}, 'Paused: ' + r.paused_reason + '.'));
+      if (r.status === 'awaiting_approval') n.push(h('div', {class: 'notice'}, 'Awaits approval' + (r.approval_reason ? ': ' + r.approval_reason : '') + '. Another principal than its creator must approve it.'));
+      if (r.waiting_for) n.push(h('div', {class: 'notice'}, 'Waits for ', link(r.waiting_for), ', which shares nodes with it and was created first.'));
+      replace(notes, n);
+      replace(actions, (r.actions || []).map((a) => {
+        const def = ACTIONS[a];
+        if (!def) return null;
+        return h('button', {type: 'button', class: def.danger ? 'danger' : '', 'data-action': a,
+          disabled: busy, onclick: () => act(a)}, def.label);
+      }));
+      replace(batches, (r.batches || []).map((b) => [
+        h('span', {}, 'Batch ' + b.batch + ' ', badge(b.status)),
+        progressBar(b, b.total),
+        h('span', {class: 'counts', 'data-batch': b.batch}, countsText(b) + ' of ' + b.total)]));
+    }
+
+    async function act(a) {
+      const def = ACTIONS[a];
+      const answer = await confirmAction(def.title, def.text(rel), {yes: def.label, danger: def.danger, comment: def.comment});
+      if (!answer.ok) return;
+      busy = true;
+      actions.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+      try {
+        const body = def.comment && answer.comment ? {comment: answer.comment} : {};
+        const {data} = await api('POST', '/api/v1/releases/' + id + '/' + a, body);
+        if (a === 'rollback') {
+          say('Rollback release ' + data.id + ' created.', true);
+          location.hash = '#/releases/' + data.id;
+          return;
+        }
+        say('Release ' + id + ' is ' + data.status.replace('_', ' ') + ' now.', true);
+      } catch (e) {
+        say(explain(e));
+      } finally {
+        busy = false;
+      }
+      lastRel = '';
+      poll.now();
+    }
+
+    async function loadNodes(r) {
+      const f = nodeFilter.value;
+      const key = f + '|' + JSON.stringify((r.batches || []).map((b) => [b.pending, b.running, b.success, b.failed, b.skipped]));
+      // A big release is not fetched whole on every change: at most every 5 s.
+      if (key === nodesKey || (r.total_nodes > 1000 && Date.now() - nodesAt < 5000 && nodesKey !== null && nodesKey.startsWith(f + '|'))) return;
+      const {data} = await api('GET', '/api/v1/releases/' + id + (f ? '?node_status=' + f : ''));
+      nodesKey = key;
+      nodesAt = Date.now();
+      const rows = [];
+      let total = 0;
+      for (const b of data.batches || []) {
+        for (const nd of b.nodes || []) {
+          total++;
+          if (rows.length >= NODES_MAX_ROWS) continue;
+          rows.push(h('tr', {'data-node': nd.node_id, 'data-status': nd.status},
+            h('td', {class: 'num'}, b.batch), h('td', {class: 'num'}, nd.node_id),
+            h('td', {class: 'host'}, nd.hostname), h('td', {class: 'wide'}, nd.node_ip + ':' + nd.agent_port),
+            h('td', {}, badge(nd.status)), h('td', {class: 'num wide'}, nd.version),
+            h('td', {class: 'num wide'}, nd.previous_version === null ? '' : nd.previous_version),
+            h('td', {class: 'wide'}, nd.started_at ? fmtDuration(nd.started_at, nd.finished_at) : ''),
+            h('td', {class: 'err'}, nd.error_msg || '')));
+        }
+      }
+      nodesNote.textContent = total > rows.length ? 'Showing the first ' + rows.length + ' of ' + total + ' nodes; choose a status to narrow the list.' : '';
+      if (!rows.length) rows.push(h('tr', {}, h('td', {colspan: 9, class: 'muted'}, f ? 'No node is ' + f + '.' : 'No nodes.')));
+      replace(nodesBody, rows);
+    }
+
+    async function loadEvents() {
+      for (let pages = 0; pages < 5; pages++) {
+        const {data} = await api('GET', '/api/v1/releases/' + id + '/events?after=' + eventsAfter + '&limit=500');
+        const stick = timeline.scrollTop + timeline.clientHeight >= timeline.scrollHeight - 4;
+        for (const ev of data.events) {
+          timeline.append(h('li', {'data-type': ev.type}, timeEl(ev.at),
+            h('strong', {}, ev.type.replace(/_/g, ' ')),
+            ev.node_id ? ' node ' + ev.node_id : '', ' by ' + ev.actor,
+            ev.detail ? ': ' + ev.detail : ''));
+        }
+        while (timeline.childElementCount > EVENTS_KEEP) timeline.firstElementChild.remove();
+        if (stick) timeline.scrollTop = timeline.scrollHeight;
+        eventsAfter = data.next_after;
+        if (data.events.length < 500) return;
+      }
+    }
+
+    const poll = poller(async () => {
+      const {data} = await api('GET', '/api/v1/releases/' + id + '?view=summary');
+      rel = data;
+      setStatus(st, null);
+      const key = JSON.stringify(data);
+      if (key !== lastRel && !busy) {
+        lastRel = key;
+        renderRelease(data);
+      }
+      await loadNodes(data);
+      await loadEvents();
+    }, () => (rel && TERMINAL.has(rel.status) ? IDLE_MS : LIVE_MS), (e) => {
+      if (e.status === 404) {
+        replace(main, h('h1', {}, 'Release ' + id), h('p', {}, 'There is no release ' + id + '. ', h('a', {href: '#/releases'}, 'All releases')));
+        poll.stop();
+        return;
+      }
+      setStatus(st, e);
+    });
+    return {stop: poll.stop, wake: poll.now};
+  }
+
+  // #/nodes
+  function viewNodes() {
+    const tbody = h('tbody');
+    const st = statusLine();
+    const search = h('input', {type: 'search', id: 'node-search', placeholder: 'host name or address'});
+    const health = h('select', {id: 'node-health'}, h('option', {value: ''}, 'online and offline'),
+      h('option', {value: 'online'}, 'online'), h('option', {value: 'offline'}, 'offline'));
+    const form = h('form', {class: 'grid', id: 'node-form'},
+      h('label', {for: 'n-hostname'}, 'Host name'), h('input', {id: 'n-hostname', required: true, maxlength: 253, spellcheck: 'false'}),
+      h('label', {for: 'n-ip'}, 'IP address'), h('input', {id: 'n-ip', required: true, spellcheck: 'false'}),
+      h('label', {for: 'n-port'}, 'Agent port'), h('input', {id: 'n-port', type: 'number', min: 1, max: 65535, value: 8443}),
+      h('label', {for: 'n-status'}, 'Status'), h('select', {id: 'n-status'}, h('option', {value: 'online'}, 'online'), h('option', {value: 'offline'}, 'offline')),
+      h('div', {class: 'buttons'}, h('button', {type: 'submit', class: 'primary', id: 'n-submit'}, 'Register node')));
+    replace(main, h('h1', {}, 'Nodes'),
+      h('div', {class: 'row'}, h('label', {}, 'Find', search), h('label', {}, 'Status', health)),
+      st,
+      h('div', {class: 'scroll'}, h('table', {id: 'inventory'},
+        h('thead', {}, h('tr', {}, h('th', {class: 'num'}, 'Node'), h('th', {}, 'Host'),
+          h('th', {}, 'Address'), h('th', {}, 'Status'), h('th', {class: 'num'}, 'Config version'),
+          h('th', {class: 'wide'}, 'Applied'), h('th', {class: 'wide'}, 'Last change by'), h('th', {}, ''))),
+        tbody)),
+      h('section', {class: 'panel', 'aria-labelledby': 'h-register'}, h('h2', {id: 'h-register'}, 'Register a node'), form));
+
+    let nodes = [];
+    let key = newKey();
+
+    function render() {
+      const q = search.value.trim().toLowerCase();
+      const hf = health.value;
+      const shown = nodes.filter((n) => (!hf || n.status === hf) &&
+        (!q || n.hostname.toLowerCase().includes(q) || n.ip.includes(q)));
+      if (!shown.length) {
+        replace(tbody, h('tr', {}, h('td', {colspan: 8, class: 'muted'}, nodes.length ? 'No node matches.' : 'No node registered yet.')));
+        return;
+      }
+      replace(tbody, shown.map((n) => {
+        const to = n.status === 'online' ? 'offline' : 'online';
+        return h('tr', {'data-node': n.id},
+          h('td', {class: 'num'}, n.id), h('td', {}, n.hostname), h('td', {}, n.ip + ':' + n.agent_port),
+          h('td', {}, badge(n.status)),
+          h('td', {class: 'num'}, n.config_version === null ? 'none yet' : n.config_version),
+          h('td', {class: 'wide'}, timeEl(n.config_applied_at)),
+          h('td', {class: 'wide'}, n.updated_by || n.created_by || ''),
+          h('td', {}, h('button', {type: 'button', 'data-set': to, onclick: () => setHealth(n, to)}, 'Set ' + to)));
+      }));
+    }
+
+    async function setHealth(n, to) {
+      const a = await confirmAction('Set ' + n.hostname + ' ' + to + '?',
+        to === 'offline' ? 'New releases leave it out, and a release that reaches it later skips it without contacting it.'
+          : 'New releases include it again.', {yes: 'Set ' + to, danger: to === 'offline'});
+      if (!a.ok) return;
+      try {
+        await api('PATCH', '/api/v1/nodes/' + n.id, {status: to});
+        say(n.hostname + ' is ' + to + ' now.', true);
+      } catch (e) {
+        say(explain(e));
+      }
+      last = '';
+      poll.now();
+    }
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const body = {hostname: form.querySelector('#n-hostname').value.trim(),
+        ip: form.querySelector('#n-ip').value.trim(),
+        agent_port: Number(form.querySelector('#n-port').value),
+        status: form.querySelector('#n-status').value};
+      try {
+        const {data} = await api('POST', '/api/v1/nodes', body, {'Idempotency-Key': key});
+        key = newKey();
+        say('Node ' + data.id + ' (' + data.hostname + ') registered.', true);
+        form.querySelector('#n-hostname').value = '';
+        form.querySelector('#n-ip').value = '';
+        form.querySelector('#n-hostname').focus();
+      } catch (e) {
+        say(explain(e));
+      }
+      last = '';
+      poll.now();
+    });
+    search.addEventListener('input', render);
+    health.addEventListener('change', render);
+
+    let last = '';
+    const poll = poller(async () => {
+      const {data} = await api('GET', '/api/v1/nodes');
+      setStatus(st, null);
+      const k = JSON.stringify(data.nodes);
+      if (k === last) return;
+      last = k;
+      nodes = data.nodes;
+      render();
+    }, () => IDLE_MS, (e) => setStatus(st, e));
+    return {stop: poll.stop, wake: poll.now};
+  }
+
+  // "5" -> {batch_size: 5}; "1, 5, 20%" -> {batches: [1, 5, "20%"]}.
+  function parsePlan(text) {
+    const parts = text.split(/[\s,]+/).filter(Boolean);
+    if (!parts.length) throw new Error('the batch plan is empty: give a batch size, or sizes such as 1, 5, 20%');
+    const items = parts.map((p) => {
+      if (/^[1-9][0-9]*$/.test(p)) return Number(p);
+      if (/^([1-9][0-9]?|100)%$/.test(p)) return p;
+      throw new Error('"' + p + '" is not a batch size (a number, or a percentage such as 20%)');
+    });
+    return items.length === 1 && typeof items[0] === 'number' ? {batch_size: items[0]} : {batches: items};
+  }
+
+  function parseList(text, what) {
+    const parts = text.split(/[\s,]+/).filter(Boolean);
+    return parts.map((p) => {
+      if (!/^[1-9][0-9]*$/.test(p)) throw new Error('"' + p + '" is not a ' + what);
+      return Number(p);
+    });
+  }
+
+  // #/new
+  function viewNew() {
+    const picked = []; // node ids, in the order they were chosen: batch 1 first
+    const pickBody = h('tbody');
+    const order = h('p', {id: 'pick-order', class: 'muted'});
+    const preview = h('div', {id: 'preview', 'aria-live': 'polite'});
+    const allNodes = h('input', {type: 'radio', name: 'target', id: 't-all', value: 'all', checked: true});
+    const someNodes = h('input', {type: 'radio', name: 'target', id: 't-some', value: 'some'});
+    const picker = h('div', {class: 'picker', id: 'picker', hidden: true},
+      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Pick'), h('th', {class: 'num'}, 'Node'),
+        h('th', {}, 'Host'), h('th', {}, 'Status'), h('th', {class: 'num'}, 'Config version'))), pickBody));
+    const form = h('form', {class: 'grid', id: 'release-form'},
+      h('label', {for: 'r-version'}, 'Version'),
+      h('input', {id: 'r-version', type: 'number', min: 1, required: true}),
+      h('label', {for: 'r-plan'}, 'Batches'),
+      h('input', {id: 'r-plan', required: true, placeholder: 'e.g. 10   or   1, 5, 20%', spellcheck: 'false'}),
+      h('span', {class: 'hint'}, 'One size, or sizes in order with the last repeated; a percentage is of the release\'s nodes.'),
+      h('label', {for: 'r-pause'}, 'Pause after batch'),
+      h('input', {id: 'r-pause', placeholder: 'e.g. 1 (a canary); optional', spellcheck: 'false'}),
+      h('label', {for: 'r-maxfail'}, 'Failures tolerated'),
+      h('input', {id: 'r-maxfail', type: 'number', min: 0, placeholder: '0: stop at the first failure'}),
+      h('label', {for: 'r-notbefore'}, 'Not before'),
+      h('input', {id: 'r-notbefore', type: 'datetime-local'}),
+      h('label', {for: 'r-expires'}, 'Expires'),
+      h('input', {id: 'r-expires', type: 'datetime-local'}),
+      h('span', {}, 'Options'),
+      h('div', {class: 'row'},
+        h('label', {}, h('input', {type: 'checkbox', id: 'r-rollback'}), 'roll back if it fails'),
+        h('label', {}, h('input', {type: 'checkbox', id: 'r-approval'}), 'require approval')),
+      h('span', {}, 'Nodes'),
+      h('div', {class: 'row'}, h('label', {}, allNodes, 'every online node'), h('label', {}, someNodes, 'the nodes I pick')),
+      h('div', {class: 'buttons'},
+        h('button', {type: 'button', id: 'r-preview'}, 'Preview batches'),
+        h('button', {type: 'submit', class: 'primary', id: 'r-create'}, 'Create release')));
+    replace(main, h('h1', {}, 'New release'),
+      h('section', {class: 'panel'}, form, picker, order),
+      h('section', {class: 'panel', 'aria-labelledby': 'h-preview'}, h('h2', {id: 'h-preview'}, 'Preview'),
+        h('p', {class: 'muted', id: 'preview-empty'}, 'Preview shows the batches the release would have; nothing is created.'), preview));
+
+    let key = newKey();
+    let nodes = [];
+
+    function showOrder() {
+      order.textContent = someNodes.checked ? (picked.length ? 'Order (batch 1 first): ' +
+        picked.map((id) => (nodes.find((n) => n.id === id) || {hostname: '#' + id}).hostname).join(', ')
+        : 'Pick nodes in the order they should go; the first ones form batch 1.') : '';
+    }
+
+    function renderPicker() {
+      replace(pickBody, nodes.map((n) => h('tr', {},
+        h('td', {}, h('input', {type: 'checkbox', 'data-node': n.id, 'aria-label': 'pick ' + n.hostname,
+          checked: picked.includes(n.id), disabled: n.status !== 'online',
+          onchange: (ev) => {
+            const i = picked.indexOf(n.id);
+            if (ev.target.checked && i < 0) picked.push(n.id);
+            if (!ev.target.checked && i >= 0) picked.splice(i, 1);
+            showOrder();
+          }})),
+        h('td', {class: 'num'}, n.id), h('td', {}, n.hostname), h('td', {}, badge(n.status)),
+        h('td', {class: 'num'}, n.config_version === null ? 'none yet' : n.config_version))));
+    }
+
+    for (const r of [allNodes, someNodes]) {
+      r.addEventListener('change', () => {
+        picker.hidden = !someNodes.checked;
+        showOrder();
+      });
+    }
+
+    function body() {
+      const b = {};
+      const v = form.querySelector('#r-version').value.trim();
+      if (!/^[1-9][0-9]*$/.test(v)) throw new Error('the version is a positive integer');
+      b.version = Number(v);
+      Object.assign(b, parsePlan(form.querySelector('#r-plan').value));
+      const pause = parseList(form.querySelector('#r-pause').value, 'batch number');
+      if (pause.length) b.pause_after = pause;
+      const mf = form.querySelector('#r-maxfail').value.trim();
+      if (mf !== '') b.max_failures = Number(mf);
+      for (const [id, name] of [['#r-notbefore', 'not_before'], ['#r-expires', 'expires_at']]) {
+        const t = form.querySelector(id).value;
+        if (t) b[name] = new Date(t).toISOString();
+      }
+      if (form.querySelector('#r-rollback').checked) b.auto_rollback = true;
+      if (form.querySelector('#r-approval').checked) b.require_approval = true;
+      if (someNodes.checked) {
+        if (!picked.length) throw new Error('pick at least one node, or choose every online node');
+        b.node_ids = picked.slice();
+      }
+      return b;
+    }
+
+    function showPreview(p) {
+      const items = [];
+      if (p.approval_required) items.push(h('div', {class: 'notice'}, 'It would await approval: ' + (p.approval_reason || 'asked for') + '.'));
+      if (p.waiting_for) items.push(h('div', {class: 'notice'}, 'It would wait for release ' + p.waiting_for + ', which shares nodes with it.'));
+      items.push(h('p', {}, p.total_nodes + ' nodes in ' + p.batch_count + ' batches; ' +
+        (p.failure_allowance ? p.failure_allowance + ' failures tolerated.' : 'it stops at the first failure.')));
+      items.push(h('ol', {id: 'preview-batches'}, (p.batches || []).map((b) => h('li', {},
+        'Batch ' + b.batch + ' (' + b.nodes.length + '): ' + b.nodes.slice(0, 20).map((n) => n.hostname).join(', ') +
+        (b.nodes.length > 20 ? ' and ' + (b.nodes.length - 20) + ' more' : '') +
+        (p.pause_after && p.pause_after.includes(b.batch) ? ' - then it pauses' : '')))));
+      if (p.left_out && p.left_out.length) {
+        items.push(h('p', {class: 'muted'}, 'Left out: ' + p.left_out.map((n) => n.hostname + ' (' + n.reason + ')').join(', ')));
+      }
+      const empty = document.getElementById('preview-empty');
+      if (empty) empty.remove();
+      replace(preview, items);
+    }
+
+    // The form as a request body, or null after saying what is wrong with it.
+    function checkedBody() {
+      try {
+        return body();
+      } catch (e) {
+        say('Not valid: ' + e.message + '.');
+        return null;
+      }
+    }
+
+    form.querySelector('#r-preview').addEventListener('click', async () => {
+      const b = checkedBody();
+      if (!b) return;
+      try {
+        const {data} = await api('POST', '/api/v1/releases?dry_run=1', b);
+        unsay();
+        showPreview(data);
+      } catch (e) {
+        say(explain(e));
+      }
+    });
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const b = checkedBody();
+      if (!b) return;
+      const ok = await confirmAction('Create this release?', 'Version ' + b.version + ' goes to ' +
+        (b.node_ids ? b.node_ids.length + ' picked nodes' : 'every online node') + '.', {yes: 'Create release'});
+      if (!ok.ok) return;
+      try {
+        const {data} = await api('POST', '/api/v1/releases', b, {'Idempotency-Key': key});
+        key = newKey();
+        say('Release ' + data.id + ' created' + (data.status === 'awaiting_approval' ? '; it awaits approval.' : '.'), true);
+        location.hash = '#/releases/' + data.id;
+      } catch (e) {
+        say(explain(e));
+      }
+    });
+
+    let stopped = false;
+    api('GET', '/api/v1/nodes').then(({data}) => {
+      if (stopped) return;
+      nodes = data.nodes;
+      renderPicker();
+    }).catch((e) => say(explain(e)));
+    return {stop() { stopped = true; }};
+  }
+
+  // ---- routing ----
+
+  function route() {
+    if (view) view.stop();
+    view = null;
+    if (dialog.open) dialog.close('cancel');
+    const hash = location.hash || '#/releases';
+    const q = hash.indexOf('?');
+    const path = q < 0 ? hash.slice(1) : hash.slice(1, q);
+    const params = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
+    const parts = path.split('/').filter(Boolean);
+    const section = parts[0] || 'releases';
+    for (const a of document.querySelectorAll('[data-nav]')) {
+      if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    if (section === 'releases' && parts.length === 1) {
+      document.title = 'Releases - cmdb';
+      view = viewReleases(params);
+    } else if (section === 'releases' && parts.length === 2 && /^[1-9][0-9]{0,17}$/.test(parts[1])) {
+      document.title = 'Release ' + parts[1] + ' - cmdb';
+      view = viewRelease(parts[1]);
+    } else if (section === 'nodes' && parts.length === 1) {
+      document.title = 'Nodes - cmdb';
+      view = viewNodes();
+    } else if (section === 'new' && parts.length === 1) {
+      document.title = 'New release - cmdb';
+      view = viewNew();
+    } else {
+      replace(main, h('h1', {}, 'Not found'), h('p', {}, 'The console has no page ' + hash + '. ', h('a', {href: '#/releases'}, 'Releases')));
+    }
+  }
+
+  document.getElementById('skip').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    main.focus();
+  });
+  window.addEventListener('hashchange', route);
+  showAuth();
+  route();
+})();
