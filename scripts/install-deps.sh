@@ -19,9 +19,9 @@ packages=(
   # make test: promtool checks the alert rules, a real Prometheus scrapes a controller,
   # systemd-analyze verifies the unit file
   prometheus systemd
-  # make test: the console's browser test drives Debian's chromium (no browser download);
-  # a font, for screenshots that can be read
-  chromium fonts-dejavu-core
+  # make test: the console's browser tests drive Debian's chromium and firefox-esr (no
+  # browser download); a font, for screenshots that can be read
+  chromium firefox-esr fonts-dejavu-core
 )
 
 install_debian() {

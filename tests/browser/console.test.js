@@ -14,91 +14,16 @@
 const fs = require('fs');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
+const {T, check, assert, text, waitText, waitStatus, setValue, go, confirm, bannerSays,
+  setToken, recordErrors, noErrors, run} = require('./lib');
 
 const URL = process.env.CONSOLE_URL;
 const AGENTS = JSON.parse(process.env.AGENTS || '[]');
 const WORK = process.env.WORK || '.';
 const SHOTS = process.env.SHOTS || WORK;
-const T = 30000; // the longest wait for one condition
-
-let passed = 0;
-let failed = 0;
-let shotNo = 0;
 
 function role(r) {
   return AGENTS.filter((a) => a.role === r);
-}
-
-async function failShot(page, name) {
-  if (!page) return;
-  const file = path.join(WORK, 'fail-' + (++shotNo) + '-' + name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60) + '.png');
-  try {
-    await page.screenshot({path: file, fullPage: true});
-    console.log('     screenshot: ' + file);
-  } catch (e) {
-    console.log('     (no screenshot: ' + e.message + ')');
-  }
-}
-
-// check(name, page, fn): passes when fn resolves; a failure is reported with a screenshot.
-async function check(name, page, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log('ok   ' + name);
-    return true;
-  } catch (e) {
-    failed++;
-    console.log('FAIL ' + name + ': ' + (e && e.message ? e.message.split('\n')[0] : e));
-    await failShot(page, name);
-    return false;
-  }
-}
-
-function assert(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
-const text = (page, sel) => page.$eval(sel, (el) => el.textContent);
-
-// Waits until the element's text contains s.
-function waitText(page, sel, s, timeout) {
-  return page.waitForFunction((q, want) => {
-    const el = document.querySelector(q);
-    return el && el.textContent.includes(want);
-  }, {timeout: timeout || T, polling: 100}, sel, s);
-}
-
-function waitStatus(page, status, timeout) {
-  return page.waitForSelector('#release-status[data-status="' + status + '"]', {timeout: timeout || T});
-}
-
-async function setValue(page, sel, value) {
-  await page.$eval(sel, (el) => { el.value = ''; });
-  if (value !== '') await page.type(sel, String(value));
-}
-
-async function go(page, hash, ready) {
-  await page.evaluate((hsh) => { location.hash = hsh; }, hash);
-  await page.waitForSelector(ready, {timeout: T});
-}
-
-// Clicks the dialog's Confirm button once the dialog is open.
-async function confirm(page) {
-  await page.waitForSelector('dialog#confirm[open]', {timeout: T});
-  await page.click('#confirm-yes');
-  await page.waitForFunction(() => !document.querySelector('dialog#confirm').open, {timeout: T});
-}
-
-async function bannerSays(page, s) {
-  await waitText(page, '#banner-text', s);
-  assert(await page.$eval('#banner', (el) => !el.hidden), 'the banner is hidden');
-}
-
-async function setToken(page, tok) {
-  await setValue(page, '#auth-token', tok);
-  await page.click('#auth-use');
-  await bannerSays(page, 'Token set');
 }
 
 // Fills the new-release form and creates it; resolves to the new release's id.
@@ -127,14 +52,10 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
       '--disable-extensions', '--disable-background-networking'],
   });
-  const errors = [];
   const page = await browser.newPage();
   page.setDefaultTimeout(T);
   await page.setViewport({width: 1280, height: 800});
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
-  page.on('requestfailed', (r) => errors.push('request failed: ' + r.url() + ' ' + (r.failure() || {}).errorText));
-  page.on('response', (r) => { if (r.status() >= 400) errors.push('HTTP ' + r.status() + ' ' + r.url()); });
+  const errors = recordErrors(page);
 
   const ids = {}; // hostname -> node id
   let okRel = 0;
@@ -367,18 +288,9 @@ async function main() {
   });
   await ctx.close();
 
-  await check('no console errors, failed requests or error answers in the main tab', page, async () => {
-    assert(errors.length === 0, errors.slice(0, 5).join(' | '));
-  });
+  await noErrors('no console errors, failed requests or error answers in the main tab', page, errors);
 
   await browser.close();
 }
 
-main().catch((e) => {
-  failed++;
-  console.log('FAIL the browser test stopped: ' + (e && e.stack ? e.stack : e));
-}).finally(() => {
-  console.log('');
-  console.log(passed + ' passed, ' + failed + ' failed');
-  process.exitCode = failed ? 1 : 0;
-});
+run('the Chromium test', main);

@@ -5,7 +5,9 @@
 # chromium, headless, drives the console (tests/browser/console.test.js): nodes and
 # releases created through it, a release followed to success, a failing one with its
 # failed node's error and skipped batch, a canary paused and resumed, a cancel, an
-# approval, the messages for 401 and 403, a narrow window, no console errors. Last,
+# approval, the messages for 401 and 403, a narrow window, no console errors; then
+# Debian's firefox-esr reads the same releases and makes a dry run
+# (tests/browser/firefox.test.js). Last,
 # `cmdb watch` follows releases on a pseudo-terminal and through a pipe and exits with
 # the code of each ending. Screenshots of a failed browser check go to var/test/console/;
 # the documentation's two screenshots are written there too (see docs/console.md).
@@ -18,8 +20,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 begin_test "${TEST_DIR:-$ROOT/var/test}/console"
 PORT=${CONSOLE_AGENT_PORT:-10343}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+FIREFOX=${FIREFOX:-/usr/bin/firefox-esr}
 BROWSER_DIR=$ROOT/tests/browser
-[ -x "$CHROMIUM" ] || { echo "no chromium at $CHROMIUM: run scripts/install-deps.sh" >&2; exit 1; }
+for b in "$CHROMIUM" "$FIREFOX"; do
+  [ -x "$b" ] || { echo "no browser at $b: run scripts/install-deps.sh" >&2; exit 1; }
+done
 [ -d "$BROWSER_DIR/node_modules/puppeteer-core" ] ||
   { echo "tests/browser has no node_modules: run scripts/install-deps.sh" >&2; exit 1; }
 
@@ -84,14 +89,25 @@ check_eq "POST / is 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "
 check "web/ has no inline script or style, and no other origin" bash -c \
   "! grep -Eqi '<script>|<script [^>]*>[^<]|style=|[[:space:]]on[a-z]+=\"|https?://' '$ROOT/web/index.html'"
 
+# browser SCRIPT: runs a script of tests/browser and adds its "N passed, N failed".
+browser() {
+  local out=$WORK/$1.out bp
+  (cd "$BROWSER_DIR" && CONSOLE_URL=$API ALICE=$ALICE BOB=$BOB READER=$READER AGENTS=$AGENTS \
+    WORK=$WORK SHOTS=$WORK/shots CHROMIUM=$CHROMIUM FIREFOX=$FIREFOX HOME=$WORK/home \
+    timeout 600 node "$1") | tee "$out"
+  bp=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+  if [ -z "$bp" ]; then
+    echo "FAIL $1 printed no summary"
+    bp="0 passed, 1 failed"
+  fi
+  PASSED=$((PASSED + ${bp%% passed*}))
+  FAILED=$((FAILED + $(cut -d' ' -f3 <<<"$bp")))
+}
+mkdir -p "$WORK/shots" "$WORK/home"
 echo "== the console in chromium"
-mkdir -p "$WORK/shots"
-(cd "$BROWSER_DIR" && CONSOLE_URL=$API ALICE=$ALICE BOB=$BOB READER=$READER AGENTS=$AGENTS \
-  WORK=$WORK SHOTS=$WORK/shots CHROMIUM=$CHROMIUM timeout 600 node console.test.js) | tee "$WORK/browser.out"
-bp=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$WORK/browser.out" | tail -n 1)
-PASSED=$((PASSED + ${bp%% passed*}))
-FAILED=$((FAILED + $(cut -d' ' -f3 <<<"${bp:-0 passed, 1 failed}")))
-[ -n "$bp" ] || echo "FAIL the browser test printed no summary"
+browser console.test.js
+echo "== the console in firefox"
+browser firefox.test.js
 check "the two screenshots for docs/console.md were made" test -s "$WORK/shots/console-running.png" -a -s "$WORK/shots/console-failed.png"
 check "the agents saw no apply of a node the browser test left skipped" bash -c \
   "[ \$(grep -c . '$WORK/applies.log') -eq \$(mariadb --no-defaults --socket='$DB_ROOT_SOCKET' -uroot -N -B '$CMDB_DB_NAME' -e \"SELECT COUNT(*) FROM release_task_nodes WHERE status IN ('success','failed')\") ]"
