@@ -68,11 +68,13 @@ stack_agentsim "$WORK/nodes.txt" "$WORK/agentsim.log" "$WORK/applies.log" || exi
 sim_pid=$AGENTSIM_PID
 
 # The fleet already runs version 1000, so that a rollback has a version to go back to.
+# Node i gets id i, named: on Galera AUTO_INCREMENT steps by the cluster size, and the
+# script refers to nodes by number (FAILING, the releases' node_ids).
 values=""
 for i in $(seq 1 "$NODES"); do
-  values+="${values:+,}('node-$i','127.0.$((1 + (i - 1) / 250)).$((1 + (i - 1) % 250))',$PORT,'online',UTC_TIMESTAMP(3),UTC_TIMESTAMP(3),1000)"
+  values+="${values:+,}($i,'node-$i','127.0.$((1 + (i - 1) / 250)).$((1 + (i - 1) % 250))',$PORT,'online',UTC_TIMESTAMP(3),UTC_TIMESTAMP(3),1000)"
 done
-sql "INSERT INTO nodes (hostname, ip, agent_port, status, created_at, updated_at, config_version) VALUES $values"
+sql "INSERT INTO nodes (id, hostname, ip, agent_port, status, created_at, updated_at, config_version) VALUES $values"
 
 # Controllers: slot k runs on a fixed API port; its log is appended across restarts.
 declare -a CPID CPORT
@@ -109,6 +111,7 @@ for r in $(seq 1 "$RELEASES"); do
   [ $((r % 8)) -ne 0 ] && [ $((r % 2)) -eq 0 ] && tolerate+=',"auto_rollback":true'
   api POST /api/v1/releases "{\"version\":$((1000 + r)),\"batch_size\":$((1 + RANDOM % 6)),\"node_ids\":[$list]$tolerate}"
   [ "$HTTP_STATUS" = 201 ] && created=$((created + 1))
+  [ "$HTTP_STATUS" = 201 ] || echo "-- release $r not created: $HTTP_STATUS $BODY"
 done
 check_eq "setup: $RELEASES releases created" "$RELEASES" "$created"
 
