@@ -175,6 +175,7 @@ int store_alert_receive(struct db_conn *c, const struct alert_input *a, const ch
 {
 	int rc;
 
-	STORE_RETRY(c, rc, err, alert_receive_once(c, a, principal, out, err, errlen));
+	/* A second run finds the alert (fingerprint, startsAt, status) the first one kept. */
+	STORE_RETRY_IDEMPOTENT(c, rc, err, alert_receive_once(c, a, principal, out, err, errlen));
 	return rc;
 }

@@ -159,9 +159,10 @@ int store_node_create(struct db_conn *c, const char *hostname, const char *ip, i
 {
 	int rc;
 
-	STORE_RETRY(c, rc, err,
-	            node_create_once(c, hostname, ip, agent_port, status, idem, out, replayed, err,
-	                             errlen));
+	/* With its key, a create whose COMMIT was lost finds the key and replays. */
+	STORE_RETRY_IF(c, rc, err, idem->key != NULL,
+	               node_create_once(c, hostname, ip, agent_port, status, idem, out, replayed,
+	                                err, errlen));
 	return rc;
 }
 
@@ -170,6 +171,7 @@ int store_node_update(struct db_conn *c, int64_t id, const struct node_patch *p,
 {
 	int rc;
 
-	STORE_RETRY(c, rc, err, node_update_once(c, id, p, principal, out, err, errlen));
+	/* It sets values, not increments: twice is once. */
+	STORE_RETRY_IDEMPOTENT(c, rc, err, node_update_once(c, id, p, principal, out, err, errlen));
 	return rc;
 }

@@ -571,6 +571,8 @@ int store_release_create(struct db_conn *c, const struct release_request *rq, st
 {
 	int rc;
 
-	STORE_RETRY(c, rc, err, release_create_once(c, rq, out, replayed, err, errlen));
+	/* With its key, a create whose COMMIT was lost finds the key and replays. */
+	STORE_RETRY_IF(c, rc, err, rq->idem.key != NULL,
+	               release_create_once(c, rq, out, replayed, err, errlen));
 	return rc;
 }

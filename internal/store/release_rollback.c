@@ -342,7 +342,9 @@ int store_release_rollback(struct db_conn *c, int64_t id, const char *principal,
 {
 	int rc;
 
-	STORE_RETRY(c, rc, err,
-	            release_rollback_once(c, id, principal, reason, out, existing, err, errlen));
+	/* A second run finds the rollback release the first one made. */
+	STORE_RETRY_IDEMPOTENT(
+	    c, rc, err,
+	    release_rollback_once(c, id, principal, reason, out, existing, err, errlen));
 	return rc;
 }

@@ -89,14 +89,15 @@ void store_add_placeholders(struct strbuf *sb, size_t n)
 		strbuf_add(sb, i ? ",?" : "?", i ? 2 : 1);
 }
 
-int store_tx_again(struct db_conn *c, int rc, int attempt, const char *err)
+int store_tx_again(struct db_conn *c, int rc, int attempt, int idempotent, const char *err)
 {
 	static __thread unsigned int seed;
 	char why[512];
 	struct timespec ts;
+	int unsure = c->unsure;
 	long ms;
 
-	if (rc != CMDB_ERETRY && (rc != CMDB_EDBDOWN || c->unsure || c->in_tx))
+	if (rc != CMDB_ERETRY && (rc != CMDB_EDBDOWN || (unsure && !idempotent) || c->in_tx))
 		return 0;
 	if (!seed)
 		seed = (unsigned int)now_mono_ms() ^ (unsigned int)(uintptr_t)&ts;
@@ -110,7 +111,8 @@ int store_tx_again(struct db_conn *c, int rc, int attempt, const char *err)
 		return 0;
 	}
 	metrics_db_tx_retry();
-	log_info("store", "%s; running the transaction again (try %d of %d)", err, attempt + 2,
-	         STORE_TX_TRIES);
+	log_info("store", "%s; running the transaction again (try %d of %d)%s", err, attempt + 2,
+	         STORE_TX_TRIES,
+	         unsure ? "; its COMMIT may have gone through, and running it again is safe" : "");
 	return 1;
 }

@@ -67,20 +67,26 @@ int store_idem_bind(struct db_conn *c, const char *scope, const struct store_ide
  * known to have changed nothing: it lost a race with another (CMDB_ERETRY: a deadlock, a
  * lock wait timeout, a Galera certification failure; the server rolled it back whole),
  * or its connection was lost before its COMMIT was sent (CMDB_EDBDOWN, not c->unsure: it
- * runs on a new connection, on another node when its own is unusable). A few jittered
- * milliseconds pass between tries. store_tx_again says whether to try again, and counts
- * and logs it.
+ * runs on a new connection, on another node when its own is unusable). A transaction
+ * whose COMMIT was lost (c->unsure: it may have committed) runs again only when running
+ * it twice does what running it once does (STORE_RETRY_IDEMPOTENT): a create that
+ * carries its Idempotency-Key finds the key and replays, a second rollback request or
+ * alert finds the first, a PATCH sets the same values. A few jittered milliseconds pass
+ * between tries. store_tx_again says whether to try again, and counts and logs it.
  */
 #define STORE_TX_TRIES 4
-int store_tx_again(struct db_conn *c, int rc, int attempt, const char *err);
-#define STORE_RETRY(c, rc, err, call)                                                              \
+int store_tx_again(struct db_conn *c, int rc, int attempt, int idempotent, const char *err);
+#define STORE_RETRY_IF(c, rc, err, idempotent, call)                                               \
 	do {                                                                                       \
 		for (int try_ = 0;; try_++) {                                                      \
 			(rc) = (call);                                                             \
-			if (try_ + 1 >= STORE_TX_TRIES || !store_tx_again((c), (rc), try_, (err))) \
+			if (try_ + 1 >= STORE_TX_TRIES ||                                          \
+			    !store_tx_again((c), (rc), try_, (idempotent), (err)))                 \
 				break;                                                             \
 		}                                                                                  \
 	} while (0)
+#define STORE_RETRY(c, rc, err, call)            STORE_RETRY_IF(c, rc, err, 0, call)
+#define STORE_RETRY_IDEMPOTENT(c, rc, err, call) STORE_RETRY_IF(c, rc, err, 1, call)
 
 /*
  * Gives the new release id its place in the order releases were committed in

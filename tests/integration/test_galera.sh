@@ -107,7 +107,10 @@ check "releases: nodes are succeeding before the faults" moving_since 0
 
 # What clients see throughout: each controller is asked for a read and a write every
 # 200 ms ("epoch_ms controller kind status seconds" per line in $WORK/probes); the probers
-# stop when $WORK/probes.stop appears, or after 10 minutes whatever happens.
+# stop when $WORK/probes.stop appears, or after 10 minutes whatever happens. The writes
+# carry an Idempotency-Key, as a client that wants an answer through a failover sends
+# them: a create whose COMMIT was cut off is run again and replays (200) if it had
+# committed; without a key it would have to answer 503.
 probe() {
   local k=$1 end=$((SECONDS + 600)) i=0
   while [ ! -e "$WORK/probes.stop" ] && [ $SECONDS -lt $end ]; do
@@ -115,7 +118,7 @@ probe() {
     echo "$(date +%s%3N) $k read $(curl -s -o /dev/null -m 15 -w '%{http_code} %{time_total}' \
       "${CAPI[$k]}/api/v1/releases?limit=5")" >>"$WORK/probes"
     echo "$(date +%s%3N) $k write $(curl -s -o /dev/null -m 15 -w '%{http_code} %{time_total}' \
-      -X POST -H 'Content-Type: application/json' \
+      -X POST -H 'Content-Type: application/json' -H "Idempotency-Key: probe-$k-$i" \
       --data-binary "{\"hostname\":\"w-$k-$i\",\"ip\":\"10.8.$k.1\",\"agent_port\":$((20000 + i))}" \
       "${CAPI[$k]}/api/v1/nodes")" >>"$WORK/probes"
     sleep 0.2
