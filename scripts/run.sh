@@ -59,6 +59,8 @@ cat <<TXT
 
 cmdb-release is running: API $API, executor on, 6 agents (web-03's apply fails).
 
+The web console: open $API/ in a browser (docs/console.md).
+
 A release that succeeds (5 nodes, batches of 2):
   curl -s -X POST $API/api/v1/releases -H 'Content-Type: application/json' \\
        -d '{"version": 2, "batch_size": 2, "node_ids": [$ids]}'
@@ -75,7 +77,8 @@ A canary: web-01 alone, then a pause until you resume it:
        -d '{"version": 4, "batches": [1, 2], "node_ids": [$ids], "pause_after": [1]}'
   curl -s -X POST $API/api/v1/releases/1/resume      # or .../pause, .../cancel
 Preview without creating:  add ?dry_run=1 to the POST
-Watch one:
+Watch one until it ends (progress bars; exit code 0 on success):
+  CMDB_URL=$API bin/cmdb watch 1
   curl -s $API/api/v1/releases/1 | jq
 List, newest first:   curl -s '$API/api/v1/releases?limit=10'
 Nodes:                curl -s $API/api/v1/nodes
