@@ -359,6 +359,8 @@ static long get(CURL *curl, const char *base, const char *path, struct body *b, 
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
 	rc = curl_easy_perform(curl);
+	/* cerr lives on this stack frame only. */
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s",
 		         b->too_big ? "the answer is too large"
