@@ -53,7 +53,6 @@ static const struct route routes[] = {
 #define ROUTE_OTHER    NROUTES /* unknown paths and methods, for the metrics */
 #define ROUTE_NAME_MAX 80
 
-/* "GET /api/v1/releases/{id}/pause": the route's template, as OpenAPI writes it. */
 /* A path of more than "/" that ends in a slash is a prefix: the rest is req->action. */
 static int is_prefix(const struct route *r)
 {
@@ -62,6 +61,7 @@ static int is_prefix(const struct route *r)
 	return n > 1 && r->path[n - 1] == '/';
 }
 
+/* "GET /api/v1/releases/{id}/pause": the route's template, as OpenAPI writes it. */
 static void route_name(const struct route *r, char *buf, size_t len)
 {
 	if (r->path)
