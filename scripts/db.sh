@@ -9,6 +9,8 @@
 #
 # DIR/db.env holds CMDB_DB_* lines for `source`; the password is random per DIR.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cmd=${1:-}
 dir=${2:-}
@@ -75,14 +77,7 @@ ENV
 
 stop() {
   alive || return 0
-  local pid
-  pid=$(cat "$pidf")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
+  stop_pid "$(cat "$pidf")" 30
 }
 
 case "$cmd" in

@@ -28,6 +28,8 @@
 # GALERA_DEFAULT_TIMEOUTS=1 keeps Galera's own. docs/reliability.md says what each costs
 # and how to choose them in production.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 usage() {
   echo "usage: $0 start|stop|status DIR | start|stop|kill|isolate|rejoin|wait N DIR" >&2
@@ -217,15 +219,8 @@ start_all() {
 }
 
 stop_node() {
-  local pid
-  pid=$(pidof_node "$1")
   alive "$1" || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
+  stop_pid "$(pidof_node "$1")" 60
 }
 
 case "$cmd" in

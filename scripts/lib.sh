@@ -43,12 +43,13 @@ start_bg() {
   BG_PIDS+=("$BG_PID")
 }
 
-# stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL.
+# stop_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 10), then SIGKILL. The
+# process need not be a child of this shell (db.sh and galera.sh stop their servers so).
 stop_pid() {
-  local pid=$1
+  local pid=$1 tenths=$((${2:-10} * 10))
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 "$tenths"); do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     sleep 0.1
   done

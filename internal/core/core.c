@@ -47,6 +47,13 @@ int64_t now_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+void sleep_for_ms(int64_t ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
 int64_t now_mono_us(void)
 {
 	struct timespec ts;

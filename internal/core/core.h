@@ -37,6 +37,8 @@ int node_health_parse(const char *name);
 int64_t now_mono_ms(void);
 /* Microseconds of CLOCK_MONOTONIC, for durations that the metrics measure. */
 int64_t now_mono_us(void);
+/* Sleeps ms milliseconds (a signal may end it early). */
+void sleep_for_ms(int64_t ms);
 /* Milliseconds since the epoch (CLOCK_REALTIME), for timestamps that are stored. */
 int64_t now_wall_ms(void);
 

@@ -66,6 +66,14 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
+void strbuf_reset(struct strbuf *sb)
+{
+	/* The shared "" of an empty strbuf is never written. */
+	if (sb->alloc)
+		sb->buf[0] = '\0';
+	sb->len = 0;
+}
+
 void strbuf_release(struct strbuf *sb)
 {
 	if (sb->alloc)

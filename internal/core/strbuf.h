@@ -31,6 +31,8 @@ void strbuf_adds(struct strbuf *sb, const char *text);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Makes room for at least extra more bytes (an optimisation; adds grow as needed). */
 void strbuf_grow(struct strbuf *sb, size_t extra);
+/* Empties sb and keeps its allocation, for building the next string in it. */
+void strbuf_reset(struct strbuf *sb);
 /* Frees the buffer and makes sb empty again (STRBUF_INIT). */
 void strbuf_release(struct strbuf *sb);
 

@@ -93,19 +93,17 @@ int store_tx_again(struct db_conn *c, int rc, int attempt, int idempotent, const
 {
 	static __thread unsigned int seed;
 	char why[512];
-	struct timespec ts;
 	int unsure = c->unsure;
 	long ms;
 
 	if (rc != CMDB_ERETRY && (rc != CMDB_EDBDOWN || (unsure && !idempotent) || c->in_tx))
 		return 0;
 	if (!seed)
-		seed = (unsigned int)now_mono_ms() ^ (unsigned int)(uintptr_t)&ts;
+		seed =
+		    (unsigned int)now_mono_ms() ^ (unsigned int)(uintptr_t)&seed; /* per thread */
 	/* 5 to 20 ms, then twice that: long enough for the winner to commit. */
 	ms = (5 + rand_r(&seed) % 16) << (attempt < 4 ? attempt : 4);
-	ts.tv_sec = 0;
-	ts.tv_nsec = ms * 1000000L;
-	nanosleep(&ts, NULL);
+	sleep_for_ms(ms);
 	if (rc == CMDB_EDBDOWN && db_reconnect(c, why, sizeof(why))) {
 		log_warn("store", "%s; reconnecting: %s", err, why);
 		return 0;

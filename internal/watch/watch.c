@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -281,8 +280,7 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 	       v->batches[from].running == 0)
 		from++;
 	if (from > 0) {
-		line.len = 0;
-		line.buf[0] = '\0';
+		strbuf_reset(&line);
 		strbuf_addf(&line, "batches 1-%d ended", v->batches[from - 1].batch);
 		add_line(out, line.buf, width);
 	}
@@ -293,8 +291,7 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 		strbuf_addf(out, "batch %-3d %-8s ", b->batch,
 		            b->status >= 0 ? node_status_name((enum node_status)b->status) : "?");
 		bar(b, barw, color, out);
-		line.len = 0;
-		line.buf[0] = '\0';
+		strbuf_reset(&line);
 		counts(b, &line);
 		strbuf_add(out, " ", 1);
 		add_line(out, line.buf, width - barw - 22);
@@ -302,13 +299,11 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 	if (from + shown < v->nbatches)
 		strbuf_addf(out, "... %zu more batches\n", v->nbatches - from - shown);
 	if (first_error && first_error[0]) {
-		line.len = 0;
-		line.buf[0] = '\0';
+		strbuf_reset(&line);
 		strbuf_addf(&line, "first error: %s", first_error);
 		add_line(out, line.buf, width);
 	} else if (v->error[0]) {
-		line.len = 0;
-		line.buf[0] = '\0';
+		strbuf_reset(&line);
 		strbuf_addf(&line, "error: %s", v->error);
 		add_line(out, line.buf, width);
 	}
@@ -401,13 +396,6 @@ static int term_width(FILE *out)
 	return 80;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Plain mode: what changed since the last view, one line each. */
 static void plain_changes(const struct watch_view *was, const struct watch_view *v,
                           const char *first_error, int error_shown, FILE *out)
@@ -430,8 +418,7 @@ static void plain_changes(const struct watch_view *was, const struct watch_view 
 			fprintf(out, "batch %d of %zu started: %ld node%s\n", b->batch, v->nbatches,
 			        b->total, b->total == 1 ? "" : "s");
 		if (ended && !was_ended) {
-			line.len = 0;
-			line.buf[0] = '\0';
+			strbuf_reset(&line);
 			counts(b, &line);
 			fprintf(out, "batch %d of %zu %s: %s\n", b->batch, v->nbatches,
 			        b->status >= 0 ? node_status_name((enum node_status)b->status)
@@ -505,7 +492,7 @@ int watch_run(const struct watch_opts *o)
 				fprintf(stderr, "cmdb watch: %s; trying again\n", err);
 				warned = 1;
 			}
-			sleep_ms(o->interval);
+			sleep_for_ms(o->interval);
 			continue;
 		}
 		failing_since = 0;
@@ -559,7 +546,7 @@ int watch_run(const struct watch_opts *o)
 		was = v;
 		memset(&v, 0, sizeof(v));
 		have = 1;
-		sleep_ms(o->interval);
+		sleep_for_ms(o->interval);
 	}
 	watch_view_free(&was);
 	watch_view_free(&v);

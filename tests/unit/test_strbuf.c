@@ -51,12 +51,29 @@ static void test_add_bytes(void **state)
 	strbuf_release(&sb);
 }
 
+static void test_reset_keeps_nothing_of_the_old_text(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	strbuf_reset(&sb); /* never writes the shared empty string */
+	assert_string_equal(sb.buf, "");
+	strbuf_adds(&sb, "first line");
+	strbuf_reset(&sb);
+	assert_int_equal(sb.len, 0);
+	assert_string_equal(sb.buf, "");
+	strbuf_adds(&sb, "two");
+	assert_string_equal(sb.buf, "two");
+	strbuf_release(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty_is_a_string),
 	    cmocka_unit_test(test_adds_and_grows),
 	    cmocka_unit_test(test_add_bytes),
+	    cmocka_unit_test(test_reset_keeps_nothing_of_the_old_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,14 +123,14 @@ static void test_render(void **state)
 	assert_null(strchr(out.buf, '\033'));
 
 	/* Colours wrap each run of one status. */
-	out.len = 0;
+	strbuf_reset(&out);
 	watch_render(&v, "", 100, 1, &out);
 	assert_non_null(strstr(out.buf, "\033[32m#"));
 	assert_non_null(strstr(out.buf, "\033[31mx"));
 	assert_null(strstr(out.buf, "first error"));
 
 	/* A narrow terminal: no line is longer than it. */
-	out.len = 0;
+	strbuf_reset(&out);
 	watch_render(&v,
 	             "batch 2 node 9 web-9 10.0.0.9:8443: a very long error that goes on and on",
 	             40, 0, &out);
