@@ -209,6 +209,7 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 	if (c->op == AGENT_QUERY && c->state == AGENT_TASK_SUCCESS) {
 		release_poll_learn(&f->est, now - x->dispatched_at);
 		x->state = F_DONE;
+		agent_call_release(c); /* as the runner does: its connection is not needed */
 		return 1;
 	}
 	if (c->op == AGENT_QUERY && c->state == AGENT_TASK_FAILED) {
@@ -222,16 +223,37 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 	return 0;
 }
 
-static int run_batch(struct floor_run *f, int64_t begin, int64_t end)
+/*
+ * As the runner does: once every node of the batch has its task, the connections of the
+ * next batch's first nodes (as many as may be in flight) are opened, nothing sent on them.
+ */
+static void preconnect(struct floor_run *f, int64_t begin, int64_t end, int64_t next_end, int *done)
+{
+	if (*done)
+		return;
+	for (int64_t i = begin; i < end; i++)
+		if (f->nodes[i].state == F_TO_DISPATCH ||
+		    (f->nodes[i].state == F_IN_FLIGHT && f->nodes[i].call.op == AGENT_DISPATCH))
+			return;
+	if (next_end - end > f->opt->inflight)
+		next_end = end + f->opt->inflight;
+	for (int64_t i = end; i < next_end; i++)
+		agentclient_preconnect(f->ac, &f->nodes[i].call);
+	*done = 1;
+}
+
+static int run_batch(struct floor_run *f, int64_t begin, int64_t end, int64_t next_end)
 {
 	struct agent_call *done[DONE_MAX];
 	int64_t left = end - begin;
+	int warmed = 0;
 
 	while (left > 0) {
 		int wait_ms, n;
 
 		if (start_due(f, begin, end, &wait_ms))
 			return -1;
+		preconnect(f, begin, end, next_end, &warmed);
 		n = agentclient_wait(f->ac, wait_ms, done, DONE_MAX);
 		if (n < 0) {
 			fprintf(stderr, "floor: libcurl multi failure\n");
@@ -257,8 +279,6 @@ static int run(const struct options *opt)
 	    .key_file = key,
 	    .connect_timeout_s = 15,
 	    .request_timeout_s = 60,
-	    /* As the executor sizes it, so connection reuse is the same. */
-	    .max_connections = (int)opt->inflight + 16,
 	};
 	struct floor_run f = {.opt = opt};
 	struct rusage ru;
@@ -284,8 +304,9 @@ static int run(const struct options *opt)
 	t0 = now_mono_ms();
 	for (int64_t b = 0; b < opt->nodes; b += opt->batch) {
 		int64_t end = b + opt->batch < opt->nodes ? b + opt->batch : opt->nodes;
+		int64_t next_end = end + opt->batch < opt->nodes ? end + opt->batch : opt->nodes;
 
-		if (run_batch(&f, b, end))
+		if (run_batch(&f, b, end, next_end))
 			goto out;
 	}
 	wall_ms = now_mono_ms() - t0;

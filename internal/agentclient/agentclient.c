@@ -1,7 +1,13 @@
 /*
- * agentclient: libcurl multi engine for agent calls. One easy handle per call is kept
- * across reuses of that call; the multi handle's connection cache keeps each node's
- * TLS connection open between its dispatch and its polls.
+ * agentclient: the engine of agent calls. Each call owns a libcurl CONNECT_ONLY handle:
+ * libcurl resolves nothing (the address is an IP), connects, and does the TLS handshake
+ * with our identity and the fleet CA; the request and the answer then go over it with
+ * curl_easy_send/curl_easy_recv, framed by agentclient/http1. libcurl cannot reuse a
+ * connection it opened without a request, and a request sent only to warm one up would
+ * reach the agent early, so the HTTP/1.1 of the contract is spoken here.
+ *
+ * The handle stays in the multi handle for the connection's life: removing it closes the
+ * connection (and libcurl never hands a CONNECT_ONLY connection to another transfer).
  */
 #include "agentclient/agentclient.h"
 
@@ -18,22 +24,42 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "agentclient/http1.h"
 #include "core/core.h"
+
+/* Where a call's connection and its request are. */
+enum phase {
+	PH_NONE = 0,   /* no connection */
+	PH_CONNECTING, /* libcurl is connecting and handshaking */
+	PH_IDLE,       /* connected, nothing asked */
+	PH_SENDING,    /* the request is being written */
+	PH_RECEIVING,  /* waiting for the whole answer */
+};
+
+enum { LIST_NONE = 0, LIST_BUSY, LIST_DONE };
+
+struct call_list {
+	struct agent_call *head, *tail;
+};
 
 struct agentclient {
 	CURLM *multi;
 	/*
 	 * libcurl's socket interface: it tells us which sockets to watch (epoll) and when
 	 * to call it back without one (timer_at), and each event advances only the transfer
-	 * it concerns. curl_multi_perform would walk every transfer on every wakeup, which
-	 * costs as much as a handshake itself once hundreds of them are in flight.
+	 * it concerns. An epoll entry's data is a libcurl socket (fd << 1) or, once a
+	 * connection is ours to read and write, its call ((uintptr_t)call | 1).
 	 */
 	int epfd;
 	int wakefd;       /* an eventfd: agentclient_wakeup from another thread */
 	int64_t timer_at; /* monotonic ms libcurl wants to be called at; -1: no timer */
 	CURLSH *share; /* TLS sessions, so a node seen before resumes instead of a full handshake */
 	struct agentclient_config cfg;
-	size_t inflight;
+	size_t inflight;       /* calls started and not completed */
+	struct call_list busy; /* those calls */
+	struct call_list done; /* completed, not yet returned by agentclient_wait */
+	int64_t next_deadline; /* no call in busy times out before this (monotonic ms) */
+	char rbuf[16384];      /* what one curl_easy_recv reads */
 	/*
 	 * The client certificate, its chain and key, parsed once. libcurl would read and
 	 * decode the files for every new connection (a third of the CPU of a release);
@@ -44,8 +70,9 @@ struct agentclient {
 	EVP_PKEY *key;
 	/*
 	 * libcurl caches the CA store of AGENT_CA_FILE (CURLOPT_CA_CACHE_TIMEOUT, a day by
-	 * default). After a reload (this monotonic ms; 0: none) each transfer allows a store
-	 * at most as old as the reload: the first one reads the new file, the rest reuse it.
+	 * default). After a reload (this monotonic ms; 0: none) each connection allows a
+	 * store at most as old as the reload: the first one reads the new file, the rest
+	 * reuse it.
 	 */
 	int64_t reloaded_at;
 };
@@ -158,24 +185,15 @@ int agentclient_reload(struct agentclient *ac, char *err, size_t errlen)
 	return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+/* epoll data: a libcurl socket is its fd shifted left; a call is its address with bit 0 set. */
+static uint64_t tag_fd(int fd)
 {
-	struct agent_call *call = arg;
-	size_t n = size * nmemb;
-	char *grown;
+	return (uint64_t)fd << 1;
+}
 
-	if (call->body_len + n > AGENT_BODY_MAX) {
-		call->too_big = 1;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-	}
-	grown = realloc(call->body, call->body_len + n + 1);
-	if (!grown)
-		return 0;
-	call->body = grown;
-	memcpy(call->body + call->body_len, data, n);
-	call->body_len += n;
-	call->body[call->body_len] = '\0';
-	return n;
+static uint64_t tag_call(struct agent_call *call)
+{
+	return (uint64_t)(uintptr_t)call | 1;
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch s for what libcurl waits on, or forget it. */
@@ -191,7 +209,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *soc
 		return 0;
 	}
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	ev.data.fd = s;
+	ev.data.u64 = tag_fd(s);
 	if (socketp) {
 		epoll_ctl(ac->epfd, EPOLL_CTL_MOD, s, &ev);
 	} else if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, s, &ev) == 0) {
@@ -239,15 +257,18 @@ struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *
 		agentclient_free(ac);
 		return NULL;
 	}
-	curl_multi_setopt(ac->multi, CURLMOPT_MAXCONNECTS,
-	                  (long)(cfg->max_connections > 0 ? cfg->max_connections : 64));
+	/*
+	 * No CURLMOPT_MAXCONNECTS: its default grows with the handles added (four times
+	 * their number), and every connection here belongs to a handle that stays added, so
+	 * libcurl never closes one of them to make room.
+	 */
 	ac->timer_at = -1;
-	ac->wakefd = -1;
+	ac->next_deadline = INT64_MAX;
 	ac->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ac->epfd >= 0)
 		ac->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ac->wakefd >= 0) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = ac->wakefd};
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag_fd(ac->wakefd)};
 
 		if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, ac->wakefd, &ev) != 0) {
 			close(ac->wakefd);
@@ -303,35 +324,89 @@ void agentclient_wakeup(struct agentclient *ac)
 		return; /* the counter is full: a wakeup is pending anyway */
 }
 
-void agentclient_abort(struct agentclient *ac, struct agent_call *call)
-{
-	if (!call->easy)
-		return;
-	if (curl_multi_remove_handle(ac->multi, call->easy) == CURLM_OK)
-		ac->inflight--;
-}
-
 size_t agentclient_inflight(const struct agentclient *ac)
 {
 	return ac->inflight;
 }
 
-void agent_call_release(struct agent_call *call)
+static struct call_list *list_of(struct agentclient *ac, int which)
 {
-	if (call->easy)
-		curl_easy_cleanup(call->easy);
-	call->easy = NULL;
-	curl_slist_free_all(call->headers);
-	call->headers = NULL;
-	free(call->body);
-	call->body = NULL;
-	call->body_len = 0;
+	return which == LIST_BUSY ? &ac->busy : &ac->done;
 }
 
-static int setup_easy(struct agentclient *ac, struct agent_call *call)
+static void list_put(struct agentclient *ac, struct agent_call *call, int which)
+{
+	struct call_list *l = list_of(ac, which);
+
+	call->prev = l->tail;
+	call->next = NULL;
+	if (l->tail)
+		l->tail->next = call;
+	else
+		l->head = call;
+	l->tail = call;
+	call->listed = which;
+}
+
+static void list_take(struct agentclient *ac, struct agent_call *call)
+{
+	struct call_list *l;
+
+	if (call->listed == LIST_NONE)
+		return;
+	l = list_of(ac, call->listed);
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		l->head = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	else
+		l->tail = call->prev;
+	call->prev = call->next = NULL;
+	if (call->listed == LIST_BUSY)
+		ac->inflight--;
+	call->listed = LIST_NONE;
+}
+
+/* The request is over (its results are set): agentclient_wait returns it next. */
+static void complete(struct agentclient *ac, struct agent_call *call)
+{
+	list_take(ac, call);
+	call->requested = 0;
+	list_put(ac, call, LIST_DONE);
+}
+
+/*
+ * 1 while libcurl still has the call's connection: it closes one it finds dead (the
+ * agent's FIN) when it next opens another, and the socket number may then be reused.
+ */
+static int conn_alive(struct agent_call *call)
+{
+	curl_socket_t s = CURL_SOCKET_BAD;
+
+	return call->fd >= 0 &&
+	       curl_easy_getinfo(call->easy, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK &&
+	       s == call->fd;
+}
+
+/* Closes the call's connection (if any); the handle is kept for the next one. */
+static void conn_close(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->watched && conn_alive(call))
+		epoll_ctl(ac->epfd, EPOLL_CTL_DEL, call->fd, NULL);
+	call->watched = 0;
+	call->fd = -1;
+	if (call->phase != PH_NONE && call->easy)
+		curl_multi_remove_handle(ac->multi, call->easy);
+	call->phase = PH_NONE;
+}
+
+/* Starts connecting: the handle goes into the multi handle as a CONNECT_ONLY transfer. */
+static int conn_open(struct agentclient *ac, struct agent_call *call)
 {
 	const struct agentclient_config *cfg = &ac->cfg;
-	char url[256];
+	char url[128];
 	CURL *e = call->easy;
 
 	if (!e) {
@@ -342,32 +417,22 @@ static int setup_easy(struct agentclient *ac, struct agent_call *call)
 	} else {
 		curl_easy_reset(e);
 	}
-	curl_slist_free_all(call->headers);
-	call->headers = NULL;
-	free(call->body);
-	call->body = NULL;
-	call->body_len = 0;
-	call->too_big = 0;
+	call->ac = ac;
+	call->fd = -1;
+	call->watched = 0;
 	call->errbuf[0] = '\0';
-	call->error[0] = '\0';
-	call->http_status = 0;
-	call->retry_after_s = 0;
-
-	/* IPv6 literals go in brackets; the path is the agent contract's. */
-	snprintf(url, sizeof(url),
-	         strchr(call->ip, ':') ? "https://[%s]:%d/api/v1/tasks%s%s"
-	                               : "https://%s:%d/api/v1/tasks%s%s",
-	         call->ip, call->port, call->op == AGENT_QUERY ? "/" : "",
-	         call->op == AGENT_QUERY ? call->task_id : "");
+	/* IPv6 literals go in brackets. */
+	snprintf(url, sizeof(url), strchr(call->ip, ':') ? "https://[%s]:%d/" : "https://%s:%d/",
+	         call->ip, call->port);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)cfg->connect_timeout_s);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)cfg->request_timeout_s);
+	/* A connection lives as long as its node is driven; we close it, not its age. */
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 86400L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	/* Agent answers are a few hundred bytes: a small receive buffer per transfer. */
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -385,28 +450,273 @@ static int setup_easy(struct agentclient *ac, struct agent_call *call)
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_setup);
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, ac);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-	call->headers = curl_slist_append(NULL, "Accept: application/json");
-	if (call->op == AGENT_DISPATCH) {
-		char key[AGENT_IDEM_KEY_MAX + 32];
-		int n = agentproto_dispatch_body(call->version, call->post, sizeof(call->post));
-
-		if (n < 0)
-			return -1;
-		call->headers = curl_slist_append(call->headers, "Content-Type: application/json");
-		if (call->idem_key[0]) {
-			snprintf(key, sizeof(key), "Idempotency-Key: %s", call->idem_key);
-			call->headers = curl_slist_append(call->headers, key);
-		}
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->post);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)n);
-	}
-	if (!call->headers)
+	if (curl_multi_add_handle(ac->multi, e) != CURLM_OK)
 		return -1;
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+	call->phase = PH_CONNECTING;
 	return 0;
+}
+
+static void answer_reset(struct agent_call *call)
+{
+	free(call->body);
+	call->body = NULL;
+	call->body_len = 0;
+	call->buf_len = 0;
+}
+
+void agent_call_release(struct agent_call *call)
+{
+	struct agentclient *ac = call->ac;
+
+	if (ac) {
+		list_take(ac, call);
+		conn_close(ac, call);
+	}
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	call->easy = NULL;
+	call->ac = NULL;
+	call->requested = 0;
+	answer_reset(call);
+	free(call->buf);
+	call->buf = NULL;
+	call->buf_cap = 0;
+}
+
+void agentclient_abort(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->listed == LIST_NONE)
+		return;
+	list_take(ac, call);
+	call->requested = 0;
+	/* An answer may still be on its way: the connection cannot carry another request. */
+	conn_close(ac, call);
+}
+
+int agent_call_connected(const struct agent_call *call)
+{
+	return call->phase != PH_NONE;
+}
+
+int agentclient_preconnect(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->phase != PH_NONE)
+		return 0;
+	call->requested = 0;
+	return conn_open(ac, call);
+}
+
+/* Writes the request line and headers of the contract (and the dispatch body). */
+static int build_request(struct agent_call *call)
+{
+	char host[64], body[96], key[AGENT_IDEM_KEY_MAX + 32] = "";
+	int n;
+
+	snprintf(host, sizeof(host), strchr(call->ip, ':') ? "[%s]:%d" : "%s:%d", call->ip,
+	         call->port);
+	if (call->op == AGENT_QUERY) {
+		n = snprintf(call->req, sizeof(call->req),
+		             "GET /api/v1/tasks/%s HTTP/1.1\r\nHost: %s\r\n"
+		             "Accept: application/json\r\n\r\n",
+		             call->task_id, host);
+	} else {
+		int blen = agentproto_dispatch_body(call->version, body, sizeof(body));
+
+		if (blen < 0)
+			return -1;
+		if (call->idem_key[0])
+			snprintf(key, sizeof(key), "Idempotency-Key: %s\r\n", call->idem_key);
+		n = snprintf(call->req, sizeof(call->req),
+		             "POST /api/v1/tasks HTTP/1.1\r\nHost: %s\r\n"
+		             "Accept: application/json\r\nContent-Type: application/json\r\n"
+		             "%sContent-Length: %d\r\n\r\n%s",
+		             host, key, blen, body);
+	}
+	if (n < 0 || (size_t)n >= sizeof(call->req))
+		return -1;
+	call->req_len = (size_t)n;
+	call->req_off = 0;
+	return 0;
+}
+
+static void watch(struct agentclient *ac, struct agent_call *call, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = tag_call(call)};
+
+	if (call->watched) {
+		epoll_ctl(ac->epfd, EPOLL_CTL_MOD, call->fd, &ev);
+	} else if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, call->fd, &ev) == 0 ||
+	           (errno == EEXIST && epoll_ctl(ac->epfd, EPOLL_CTL_MOD, call->fd, &ev) == 0)) {
+		call->watched = 1;
+	}
+}
+
+static void fail(struct agentclient *ac, struct agent_call *call, int code, int connected,
+                 const char *detail)
+{
+	long os_errno = 0;
+
+	if (call->easy)
+		curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &os_errno);
+	call->http_status = 0;
+	call->result = agentclient_describe_failure(code, (int)os_errno, connected, detail,
+	                                            call->ip, call->port, ac->cfg.request_timeout_s,
+	                                            call->error, sizeof(call->error));
+	conn_close(ac, call);
+	complete(ac, call);
+}
+
+/*
+ * The connection failed before any byte of the answer came. If it had been open before
+ * this request, the agent most likely closed it as idle just then: the request goes out
+ * once more on a new connection (a dispatch carries its Idempotency-Key). 1 if it did.
+ */
+static int resend(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->fresh || call->resent || call->buf_len > 0)
+		return 0;
+	call->resent = 1;
+	call->fresh = 1;
+	conn_close(ac, call);
+	if (conn_open(ac, call) != 0)
+		return 0;
+	return 1;
+}
+
+/* A whole answer is in: judge it as the contract says. */
+static void answered(struct agentclient *ac, struct agent_call *call, const struct http1_answer *a)
+{
+	const char *body;
+
+	call->body = malloc(a->body_len + 1);
+	if (!call->body) {
+		fail(ac, call, CURLE_OUT_OF_MEMORY, 1, "out of memory");
+		return;
+	}
+	call->body_len = http1_dechunk(call->buf, a, call->body);
+	call->body[call->body_len] = '\0';
+	body = call->body;
+	call->http_status = a->status;
+	call->retry_after_s = a->retry_after_s < 3600 ? a->retry_after_s : 0;
+	if (call->op == AGENT_DISPATCH)
+		call->result = agentproto_parse_dispatch(call->http_status, body, call->body_len,
+		                                         call->task_id, sizeof(call->task_id),
+		                                         call->error, sizeof(call->error));
+	else
+		call->result =
+		    agentproto_parse_status(call->http_status, body, call->body_len, call->task_id,
+		                            &call->state, call->error, sizeof(call->error));
+	/* Bytes after the answer were never asked for: that connection is not trusted. */
+	if (!a->keep_alive || a->end != call->buf_len) {
+		conn_close(ac, call);
+	} else {
+		call->phase = PH_IDLE;
+		watch(ac, call, EPOLLIN);
+	}
+	complete(ac, call);
+}
+
+/* The answer is longer than the contract allows: the call fails, the connection goes. */
+static void too_big(struct agentclient *ac, struct agent_call *call)
+{
+	snprintf(call->error, sizeof(call->error), "agent %s:%d: response larger than %d bytes",
+	         call->ip, call->port, AGENT_BODY_MAX);
+	call->result = AGENT_E_PERMANENT;
+	conn_close(ac, call);
+	complete(ac, call);
+}
+
+/* Reads what the connection has; completes the call once the answer is whole. */
+static void receive(struct agentclient *ac, struct agent_call *call)
+{
+	for (;;) {
+		struct http1_answer a;
+		size_t n = 0;
+		CURLcode rc = curl_easy_recv(call->easy, ac->rbuf, sizeof(ac->rbuf), &n);
+		int eof = rc == CURLE_OK && n == 0, prc;
+
+		if (rc == CURLE_AGAIN)
+			return;
+		if (rc != CURLE_OK) {
+			if (!resend(ac, call))
+				fail(ac, call, CURLE_RECV_ERROR, 1, call->errbuf);
+			return;
+		}
+		if (n > 0) {
+			if (call->buf_len + n > call->buf_cap) {
+				size_t cap = call->buf_cap ? call->buf_cap : 1024;
+				char *grown;
+
+				while (cap < call->buf_len + n)
+					cap *= 2;
+				grown = cap <= 2 * (AGENT_BODY_MAX + HTTP1_HEAD_MAX)
+				            ? realloc(call->buf, cap)
+				            : NULL;
+				if (!grown) {
+					too_big(ac, call);
+					return;
+				}
+				call->buf = grown;
+				call->buf_cap = cap;
+			}
+			memcpy(call->buf + call->buf_len, ac->rbuf, n);
+			call->buf_len += n;
+		} else if (call->buf_len == 0) {
+			if (!resend(ac, call))
+				fail(ac, call, CURLE_GOT_NOTHING, 1, "Empty reply from server");
+			return;
+		}
+		prc = http1_parse(call->buf, call->buf_len, eof, AGENT_BODY_MAX, &a);
+		if (prc == HTTP1_DONE) {
+			answered(ac, call, &a);
+			return;
+		}
+		if (prc == HTTP1_BIG) {
+			call->http_status = a.status;
+			too_big(ac, call);
+			return;
+		}
+		if (prc == HTTP1_BAD) {
+			fail(ac, call, eof ? CURLE_PARTIAL_FILE : CURLE_WEIRD_SERVER_REPLY, 1,
+			     a.why);
+			return;
+		}
+		if (eof) /* cannot happen: parse judges every answer at EOF */
+			return;
+	}
+}
+
+/* Writes what is left of the request; then waits for the answer. */
+static void send_request(struct agentclient *ac, struct agent_call *call)
+{
+	while (call->req_off < call->req_len) {
+		size_t n = 0;
+		CURLcode rc = curl_easy_send(call->easy, call->req + call->req_off,
+		                             call->req_len - call->req_off, &n);
+
+		if (rc == CURLE_AGAIN) {
+			watch(ac, call, EPOLLIN | EPOLLOUT);
+			return;
+		}
+		if (rc != CURLE_OK) {
+			if (!resend(ac, call))
+				fail(ac, call, CURLE_SEND_ERROR, 1, call->errbuf);
+			return;
+		}
+		call->req_off += n;
+	}
+	call->phase = PH_RECEIVING;
+	watch(ac, call, EPOLLIN);
+}
+
+/* The request can go: the connection is up (new, or kept from before). */
+static void begin_request(struct agentclient *ac, struct agent_call *call)
+{
+	call->phase = PH_SENDING;
+	call->req_off = 0;
+	answer_reset(call);
+	send_request(ac, call);
 }
 
 int agentclient_start(struct agentclient *ac, struct agent_call *call)
@@ -420,11 +730,31 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 		snprintf(call->error, sizeof(call->error), "agentclient: invalid idempotency key");
 		return -1;
 	}
-	if (setup_easy(ac, call) || curl_multi_add_handle(ac->multi, call->easy) != CURLM_OK) {
+	if (call->listed != LIST_NONE || build_request(call) != 0) {
 		snprintf(call->error, sizeof(call->error), "agentclient: cannot start request");
 		return -1;
 	}
+	call->error[0] = '\0';
+	call->http_status = 0;
+	call->retry_after_s = 0;
+	call->resent = 0;
+	answer_reset(call);
+	if (call->phase == PH_IDLE && !conn_alive(call))
+		conn_close(ac, call);
+	call->fresh = call->phase == PH_NONE || call->phase == PH_CONNECTING;
+	if (call->phase == PH_NONE && conn_open(ac, call) != 0) {
+		snprintf(call->error, sizeof(call->error), "agentclient: cannot start request");
+		return -1;
+	}
+	call->ac = ac;
+	call->requested = 1;
+	call->deadline = now_mono_ms() + (int64_t)ac->cfg.request_timeout_s * 1000;
+	if (call->deadline < ac->next_deadline)
+		ac->next_deadline = call->deadline;
+	list_put(ac, call, LIST_BUSY);
 	ac->inflight++;
+	if (call->phase == PH_IDLE)
+		begin_request(ac, call);
 	return 0;
 }
 
@@ -479,59 +809,137 @@ enum agent_result agentclient_describe_failure(int code, int os_errno, int conne
 	}
 }
 
-static void finish(struct agentclient *ac, struct agent_call *call, CURLcode code)
+/* libcurl finished a connect: the connection is up, or the call fails with its reason. */
+static void connected(struct agentclient *ac, struct agent_call *call, CURLcode code)
 {
-	CURL *e = call->easy;
-	const char *body = call->body ? call->body : "";
-	long os_errno = 0;
-	curl_off_t connect_us = 0;
+	curl_socket_t s = CURL_SOCKET_BAD;
 
-	curl_off_t retry_after = 0;
+	if (code == CURLE_OK &&
+	    (curl_easy_getinfo(call->easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	     s == CURL_SOCKET_BAD))
+		code = CURLE_COULDNT_CONNECT;
+	if (code != CURLE_OK) {
+		curl_off_t connect_us = 0;
 
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &call->http_status);
-	curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
-	call->retry_after_s = retry_after > 0 && retry_after < 3600 ? (long)retry_after : 0;
-	if (call->too_big) {
-		snprintf(call->error, sizeof(call->error),
-		         "agent %s:%d: response larger than %d bytes", call->ip, call->port,
-		         AGENT_BODY_MAX);
-		call->result = AGENT_E_PERMANENT;
-	} else if (code != CURLE_OK) {
-		curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
-		call->result = agentclient_describe_failure(
-		    code, (int)os_errno, connect_us > 0, call->errbuf, call->ip, call->port,
-		    ac->cfg.request_timeout_s, call->error, sizeof(call->error));
-	} else if (call->op == AGENT_DISPATCH) {
-		call->result = agentproto_parse_dispatch(call->http_status, body, call->body_len,
-		                                         call->task_id, sizeof(call->task_id),
-		                                         call->error, sizeof(call->error));
-	} else {
-		call->result =
-		    agentproto_parse_status(call->http_status, body, call->body_len, call->task_id,
-		                            &call->state, call->error, sizeof(call->error));
+		curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+		if (call->requested)
+			fail(ac, call, code, connect_us > 0, call->errbuf);
+		else
+			conn_close(ac,
+			           call); /* a connection opened ahead: its request reports it */
+		return;
 	}
+	call->fd = (int)s;
+	call->phase = PH_IDLE;
+	watch(ac, call, EPOLLIN);
+	if (!call->watched) {
+		if (call->requested)
+			fail(ac, call, CURLE_OUT_OF_MEMORY, 1, "cannot watch the connection");
+		else
+			conn_close(ac, call);
+		return;
+	}
+	if (call->requested)
+		begin_request(ac, call);
 }
 
-/* Collects the transfers libcurl has finished; returns how many went into done. */
-static size_t collect(struct agentclient *ac, struct agent_call **done, size_t max)
+/* Takes the connects libcurl has finished. */
+static void collect_connects(struct agentclient *ac)
 {
-	size_t ndone = 0;
 	int left = 0;
 	CURLMsg *msg;
 
-	while (ndone < max && (msg = curl_multi_info_read(ac->multi, &left)) != NULL) {
+	while ((msg = curl_multi_info_read(ac->multi, &left)) != NULL) {
 		struct agent_call *call = NULL;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		finish(ac, call, msg->data.result);
-		curl_multi_remove_handle(ac->multi, msg->easy_handle);
-		ac->inflight--;
-		done[ndone++] = call;
+		if (call && call->phase == PH_CONNECTING)
+			connected(ac, call, msg->data.result);
 	}
-	return ndone;
+}
+
+/* An idle connection became readable: the agent closed it (or sent what nobody asked). */
+static void idle_event(struct agentclient *ac, struct agent_call *call)
+{
+	size_t n = 0;
+	CURLcode rc = curl_easy_recv(call->easy, ac->rbuf, sizeof(ac->rbuf), &n);
+
+	if (rc != CURLE_AGAIN)
+		conn_close(ac, call);
+}
+
+static void call_event(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->phase != PH_NONE && !conn_alive(call)) {
+		/* libcurl closed it as dead meanwhile. */
+		call->watched = 0;
+		if (call->requested && !resend(ac, call))
+			fail(ac, call, CURLE_RECV_ERROR, 1, "connection closed");
+		else if (!call->requested)
+			conn_close(ac, call);
+		return;
+	}
+	if (call->phase == PH_SENDING)
+		send_request(ac, call);
+	else if (call->phase == PH_RECEIVING)
+		receive(ac, call);
+	else if (call->phase == PH_IDLE)
+		idle_event(ac, call);
+}
+
+/* Fails the calls whose AGENT_REQUEST_TIMEOUT ran out; keeps next_deadline. */
+static void expire(struct agentclient *ac, int64_t now)
+{
+	int64_t next = INT64_MAX;
+
+	if (now < ac->next_deadline)
+		return;
+	for (struct agent_call *call = ac->busy.head, *after; call; call = after) {
+		after = call->next;
+		if (call->deadline > now) {
+			if (call->deadline < next)
+				next = call->deadline;
+			continue;
+		}
+		if (call->phase == PH_CONNECTING) {
+			curl_off_t connect_us = 0;
+
+			curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+			fail(ac, call, CURLE_OPERATION_TIMEDOUT, connect_us > 0, "");
+		} else {
+			fail(ac, call, CURLE_OPERATION_TIMEDOUT, 1, "");
+		}
+	}
+	ac->next_deadline = next;
+}
+
+static size_t take_done(struct agentclient *ac, struct agent_call **done, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && ac->done.head) {
+		struct agent_call *call = ac->done.head;
+
+		list_take(ac, call);
+		done[n++] = call;
+	}
+	return n;
+}
+
+/* Lets libcurl act on its timer if it is due. */
+static int curl_timer(struct agentclient *ac, int64_t now)
+{
+	int running = 0;
+
+	if (ac->timer_at < 0 || now < ac->timer_at)
+		return 0;
+	ac->timer_at = -1;
+	if (curl_multi_socket_action(ac->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+		return -1;
+	collect_connects(ac);
+	return 0;
 }
 
 int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max)
@@ -545,39 +953,43 @@ int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call *
 		int64_t now = now_mono_ms(), until = deadline;
 		int n;
 
-		if (ac->timer_at >= 0 && now >= ac->timer_at) {
-			ac->timer_at = -1;
-			if (curl_multi_socket_action(ac->multi, CURL_SOCKET_TIMEOUT, 0, &running) !=
-			    CURLM_OK)
-				return -1;
-		}
-		ndone += collect(ac, done + ndone, max - ndone);
-		now = now_mono_ms();
+		if (curl_timer(ac, now))
+			return -1;
+		expire(ac, now);
+		ndone += take_done(ac, done + ndone, max - ndone);
 		if (ndone > 0 || now >= deadline)
 			break;
 		if (ac->timer_at >= 0 && ac->timer_at < until)
 			until = ac->timer_at;
+		if (ac->next_deadline < until)
+			until = ac->next_deadline;
 		n = epoll_wait(ac->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
 		               until > now ? (int)(until - now) : 0);
 		if (n < 0 && errno != EINTR)
 			return -1;
 		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64, drained;
+			int fd = (int)(tag >> 1);
 			int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
 			            (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 			            (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-			uint64_t drained;
 
-			if (ev[i].data.fd == ac->wakefd) {
+			if (tag & 1) {
+				call_event(ac,
+				           (struct agent_call *)(uintptr_t)(tag & ~(uint64_t)1));
+				continue;
+			}
+			if (fd == ac->wakefd) {
 				if (read(ac->wakefd, &drained, sizeof(drained)) < 0)
 					drained = 0;
 				deadline = 0; /* woken: return to the caller now */
 				continue;
 			}
-			if (curl_multi_socket_action(ac->multi, ev[i].data.fd, flags, &running) !=
-			    CURLM_OK)
+			if (curl_multi_socket_action(ac->multi, fd, flags, &running) != CURLM_OK)
 				return -1;
+			collect_connects(ac);
 		}
-		ndone += collect(ac, done + ndone, max - ndone);
+		ndone += take_done(ac, done + ndone, max - ndone);
 		if (ndone > 0 || deadline == 0)
 			break;
 	}

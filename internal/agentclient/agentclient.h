@@ -1,8 +1,10 @@
 /*
- * agentclient: talks to node agents over HTTPS with mutual TLS, many calls at once
- * through one libcurl multi handle. The server certificate is verified against the
- * fleet CA and the node's IP; the client certificate is always sent. Connections are
- * kept alive between a node's dispatch and its polls.
+ * agentclient: talks to node agents over HTTPS with mutual TLS, many calls at once.
+ * libcurl sets up each node's TCP and TLS connection (the server certificate verified
+ * against the fleet CA and the node's IP, the client certificate always sent); the
+ * requests and answers of the agent contract go over it as HTTP/1.1 (agentclient/http1).
+ * A node's connection is kept between its dispatch and its polls, and can be opened
+ * before its batch starts (agentclient_preconnect) without sending it anything.
  *
  * Asynchronous use: fill a struct agent_call, agentclient_start() it, and collect it
  * from agentclient_wait() when it completes. agentclient_dispatch/_query are the
@@ -22,7 +24,6 @@ struct agentclient_config {
 	const char *key_file;
 	int connect_timeout_s; /* 15 in the seed */
 	int request_timeout_s; /* 60 in the seed */
-	int max_connections;   /* connection cache size; at least the in-flight cap */
 };
 
 enum agent_op { AGENT_DISPATCH, AGENT_QUERY };
@@ -45,13 +46,24 @@ struct agent_call {
 	char error[512];             /* what went wrong, or "agent failed: ..." */
 
 	/* Private to agentclient. */
-	void *easy;
-	void *headers;
-	char *body;
+	void *ac;      /* the client that holds this call's connection */
+	void *easy;    /* libcurl's CONNECT_ONLY handle of the node's TLS connection */
+	int phase;     /* of the connection and the request on it */
+	int fd;        /* the connection's socket once connected, else -1 */
+	int watched;   /* fd is in the client's epoll set */
+	int requested; /* a request is started and not yet completed */
+	int fresh;     /* the connection was opened for the request in progress */
+	int resent;    /* the request went out again on a new connection */
+	int listed;    /* on the client's list of started (1) or completed (2) calls */
+	int64_t deadline;
+	struct agent_call *prev, *next;
+	char *buf; /* the answer as it arrives */
+	size_t buf_len, buf_cap;
+	char *body; /* its body, once complete */
 	size_t body_len;
-	int too_big;
+	char req[640];
+	size_t req_len, req_off;
 	char errbuf[256];
-	char post[96];
 };
 
 struct agentclient;
@@ -70,8 +82,10 @@ int agentclient_reload(struct agentclient *ac, char *err, size_t errlen);
 
 /*
  * Starts a call; it stays owned by the caller and must not move or be freed until
- * agentclient_wait() returned it. Returns 0, or -1 (call->error says why) without
- * starting it.
+ * agent_call_release() (it holds the node's connection). Returns 0, or -1 (call->error
+ * says why) without starting it. A call that has a connection (from its previous request
+ * or agentclient_preconnect) sends at once; one whose kept connection turns out closed
+ * by the agent goes out once more on a new one.
  */
 int agentclient_start(struct agentclient *ac, struct agent_call *call);
 
@@ -90,7 +104,18 @@ void agentclient_wakeup(struct agentclient *ac);
 /* Abandons a started call that has not completed; it will not be returned. */
 void agentclient_abort(struct agentclient *ac, struct agent_call *call);
 
-/* Releases the per-call libcurl state kept for reuse; call when done with the call. */
+/*
+ * Opens the TLS connection of a call that is not started (ip and port set) and sends
+ * nothing on it; a later agentclient_start() uses it. 0 if it is on its way or already
+ * there, -1 when libcurl cannot start it. A connection that fails or is closed by the
+ * agent is simply gone: the request opens its own and reports what goes wrong then.
+ */
+int agentclient_preconnect(struct agentclient *ac, struct agent_call *call);
+
+/* 1 while the call has a connection open or on its way. */
+int agent_call_connected(const struct agent_call *call);
+
+/* Closes the call's connection and frees its state; call when done with the call. */
 void agent_call_release(struct agent_call *call);
 
 /* Blocking forms: return AGENT_OK or an error class with err filled. */

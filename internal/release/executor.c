@@ -61,7 +61,6 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	    .key_file = cfg->agent_key_file,
 	    .connect_timeout_s = cfg->agent_connect_timeout_s,
 	    .request_timeout_s = cfg->agent_request_timeout_s,
-	    .max_connections = cfg->max_inflight + 16,
 	};
 	struct release_executor *ex = calloc(1, sizeof(*ex));
 	char host[64] = "host";

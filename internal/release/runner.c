@@ -46,6 +46,7 @@ struct rnode {
 	int64_t not_before;    /* monotonic ms; no call before this (retry back-off) */
 	int64_t call_started;  /* monotonic ms the call in flight was started */
 	int attempts;          /* transient failures of the current call in a row */
+	int ahead;             /* a connection was opened ahead for it (once at most) */
 	char hostname[STORE_HOSTNAME_LEN];
 	char error[512];
 	struct agent_call call; /* ip, port and task_id live here */
@@ -168,9 +169,21 @@ static void add_note(struct run *r, int64_t node_id, const char *type, const cha
 	r->notes[r->nnotes++] = (struct store_event){node_id, type, detail};
 }
 
+/*
+ * Closes the connections opened ahead for pending nodes: the release stopped dispatching
+ * (paused, cancelled, failed), so they may not be used before it goes on, if ever.
+ */
+static void close_ahead(struct run *r)
+{
+	for (size_t i = r->first; i < r->n; i++)
+		if (r->nodes[i].status == NODE_PENDING && agent_call_connected(&r->nodes[i].call))
+			agent_call_release(&r->nodes[i].call);
+}
+
 /* The pending nodes can never be dispatched any more (the API or a halt skipped them). */
 static void skip_pending(struct run *r)
 {
+	close_ahead(r);
 	for (size_t i = r->first; i < r->n; i++)
 		if (r->nodes[i].status == NODE_PENDING)
 			set_status(r, &r->nodes[i], NODE_SKIPPED);
@@ -426,6 +439,7 @@ size_t run_plan(struct run *r, size_t room)
 		r->event_batch = pause;
 		snprintf(r->event_msg, sizeof(r->event_msg), "paused after batch %d (pause_after)",
 		         pause);
+		close_ahead(r);
 		if (r->count[NODE_RUNNING] == 0)
 			r->handback = 1;
 		return 0;
@@ -483,8 +497,10 @@ static void adopt(struct run *r, enum release_status status)
 		r->event = -1;
 		r->finish = 0;
 	}
-	if (!release_dispatches(status))
+	if (!release_dispatches(status)) {
 		drop_intents(r);
+		close_ahead(r);
+	}
 	if (status == RELEASE_CANCELLED || status == RELEASE_FAILED)
 		skip_pending(r); /* the same transaction that set the status skipped them */
 	if (status != r->status)
@@ -520,6 +536,7 @@ static void skip_refused(struct run *r, const int64_t *ids, size_t n)
 				continue;
 			set_status(r, x, NODE_SKIPPED);
 			x->started_wall = 0;
+			agent_call_release(&x->call); /* a connection opened ahead, if any */
 			log_rel(LOG_INFO, "runner", r->id, x->node_id,
 			        "release %lld: node %lld (%s) skipped at dispatch: it is"
 			        " offline, moved, or changed since",
@@ -636,11 +653,56 @@ static int past_deadline(struct run *r, struct rnode *x)
 	return 1;
 }
 
+/*
+ * Opens TLS connections ahead of their requests, sending nothing on them, so that the
+ * handshakes run while there is nothing else to do: those of the nodes whose intents are
+ * being written, and, once every node of the current batch has its task, those of the
+ * next batch's first nodes (as many as may be in flight) while this batch applies. None
+ * while the release does not dispatch, and none for a batch a pause_after comes before.
+ * Each node gets one such try: one that fails is left to its request, which reports why.
+ */
+static void preconnect(struct run *r, struct agentclient *ac, size_t cap)
+{
+	size_t end, opened = 0;
+	int all_tasks = 1;
+
+	if (r->gone || r->handback || r->finish || r->event >= 0 ||
+	    !release_dispatches(effective(r)))
+		return;
+	end = current_batch(r);
+	for (size_t i = r->first; i < end; i++) {
+		struct rnode *x = &r->nodes[i];
+
+		if (x->status == NODE_PENDING || (x->status == NODE_RUNNING && !x->has_task))
+			all_tasks = 0;
+		if (x->status == NODE_RUNNING && !x->has_task && !x->inflight && !x->ahead &&
+		    !x->attempts) {
+			x->ahead = 1;
+			agentclient_preconnect(ac, &x->call);
+		}
+	}
+	if (!all_tasks || end == r->n || due_pause(r, r->nodes[end].batch))
+		return;
+	for (size_t i = end; i < r->n && r->nodes[i].batch == r->nodes[end].batch && opened < cap;
+	     i++) {
+		struct rnode *x = &r->nodes[i];
+
+		if (x->status != NODE_PENDING)
+			continue;
+		if (!x->ahead) {
+			x->ahead = 1;
+			agentclient_preconnect(ac, &x->call);
+		}
+		opened++;
+	}
+}
+
 int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms)
 {
 	int64_t next = now_ms + IDLE_MS;
 	size_t end;
 
+	preconnect(r, ac, cap);
 	/* Nothing is sent while an intent or a change of status is not yet on disk. */
 	if (r->gone || r->nintents || r->event >= 0 || r->handback)
 		return IDLE_MS;

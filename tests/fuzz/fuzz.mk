@@ -22,7 +22,8 @@ FUZZ_CORE    := $(FUZZ_DIR)/obj/internal/core/core.o
 $(FUZZ_DIR)/fuzz_api_body: $(FUZZ_DIR)/obj/api/v1/validate.o $(FUZZ_DIR)/obj/internal/plan/plan.o \
                             $(FUZZ_CORE)
 $(FUZZ_DIR)/fuzz_api_body: FUZZ_LIBS = $(FUZZ_CJSON)
-$(FUZZ_DIR)/fuzz_agent_answer: $(FUZZ_DIR)/obj/internal/agentclient/protocol.o $(FUZZ_CORE)
+$(FUZZ_DIR)/fuzz_agent_answer: $(FUZZ_DIR)/obj/internal/agentclient/protocol.o \
+                               $(FUZZ_DIR)/obj/internal/agentclient/http1.o $(FUZZ_CORE)
 $(FUZZ_DIR)/fuzz_agent_answer: FUZZ_LIBS = $(FUZZ_CJSON)
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/obj/internal/config/config.o \
                          $(FUZZ_DIR)/obj/internal/db/hosts.o $(FUZZ_CORE)

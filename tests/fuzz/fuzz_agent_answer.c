@@ -1,14 +1,17 @@
 /*
  * fuzz_agent_answer: libFuzzer harness for the agent-answer rules
  * (internal/agentclient/protocol.c). The first byte picks the HTTP status, the rest is
- * the body exactly as libcurl collected it (not NUL-terminated). Whatever the agent
- * sends, the verdict must be consistent and the error text safe to store and log.
+ * the body as it arrived (not NUL-terminated). Whatever the agent sends, the verdict
+ * must be consistent and the error text safe to store and log. The same bytes are also
+ * framed (after the first byte) as a whole HTTP answer (internal/agentclient/http1.c),
+ * at the connection's end and before it.
  */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "agentclient/http1.h"
 #include "agentclient/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,6 +95,24 @@ static void check_status(long status, const char *body, size_t len)
 	}
 }
 
+static void check_framing(const char *buf, size_t len, int eof)
+{
+	static char body[AGENT_BODY_MAX];
+	struct http1_answer a;
+	int rc = http1_parse(buf, len, eof, AGENT_BODY_MAX, &a);
+
+	assert(rc == HTTP1_MORE || rc == HTTP1_DONE || rc == HTTP1_BAD || rc == HTTP1_BIG);
+	if (rc == HTTP1_MORE)
+		assert(!eof);
+	if (rc == HTTP1_BAD)
+		assert(a.why[0] != '\0' && strnlen(a.why, sizeof(a.why)) < sizeof(a.why));
+	if (rc != HTTP1_DONE)
+		return;
+	assert(a.status >= 200 && a.status <= 999);
+	assert(a.body_off <= a.end && a.end <= len && a.body_len <= AGENT_BODY_MAX);
+	assert(http1_dechunk(buf, &a, body) == a.body_len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	long status;
@@ -101,5 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	status = statuses[data[0] % (sizeof(statuses) / sizeof(statuses[0]))];
 	check_dispatch(status, (const char *)data + 1, size - 1);
 	check_status(status, (const char *)data + 1, size - 1);
+	check_framing((const char *)data + 1, size - 1, 0);
+	check_framing((const char *)data + 1, size - 1, 1);
 	return 0;
 }
