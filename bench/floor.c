@@ -28,8 +28,10 @@ static const char usage_text[] =
     "Dispatches version V to nodes 0..N-1 (node i at 127.0.(1+i/250).(1+i%250):P),\n"
     "B nodes per batch, batches in order, at most C requests in flight, and polls each\n"
     "task on the controller's schedule until it succeeds. No database. Prints\n"
-    "\"floor: N nodes, B per batch, wall_ms=W requests=R cpu_ms=U maxrss_kib=M\" (U and M\n"
-    "are this process's CPU time and peak RSS); exits 1 on any failure.\n";
+    "\"floor: N nodes, B per batch, wall_ms=W requests=R cpu_ms=U maxrss_kib=M\n"
+    "connections=C ahead=A ahead_unused=X\" (U and M are this process's CPU time and peak\n"
+    "RSS; C the TLS connections it opened, A of them ahead of their batch, X of those\n"
+    "closed unused); exits 1 on any failure.\n";
 
 struct options {
 	const char *certs_dir;
@@ -225,16 +227,31 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 
 /*
  * As the runner does: once every node of the batch has its task, the connections of the
- * next batch's first nodes (as many as may be in flight) are opened, nothing sent on them.
+ * next batch's first nodes (as many as may be in flight) are opened, nothing sent on
+ * them, from POLL_AHEAD_MS before the batch is expected to end; *wait_ms is cut to that.
  */
-static void preconnect(struct floor_run *f, int64_t begin, int64_t end, int64_t next_end, int *done)
+static void preconnect(struct floor_run *f, int64_t begin, int64_t end, int64_t next_end, int *done,
+                       int *wait_ms)
 {
+	int64_t last = 0, at, now = now_mono_ms();
+
 	if (*done)
 		return;
-	for (int64_t i = begin; i < end; i++)
-		if (f->nodes[i].state == F_TO_DISPATCH ||
-		    (f->nodes[i].state == F_IN_FLIGHT && f->nodes[i].call.op == AGENT_DISPATCH))
+	for (int64_t i = begin; i < end; i++) {
+		const struct fnode *x = &f->nodes[i];
+
+		if (x->state == F_TO_DISPATCH ||
+		    (x->state == F_IN_FLIGHT && x->call.op == AGENT_DISPATCH))
 			return;
+		if (x->dispatched_at > last)
+			last = x->dispatched_at;
+	}
+	at = release_poll_ahead_at(&f->est, last);
+	if (at > now) {
+		if (at - now < *wait_ms)
+			*wait_ms = (int)(at - now);
+		return;
+	}
 	if (next_end - end > f->opt->inflight)
 		next_end = end + f->opt->inflight;
 	for (int64_t i = end; i < next_end; i++)
@@ -253,7 +270,7 @@ static int run_batch(struct floor_run *f, int64_t begin, int64_t end, int64_t ne
 
 		if (start_due(f, begin, end, &wait_ms))
 			return -1;
-		preconnect(f, begin, end, next_end, &warmed);
+		preconnect(f, begin, end, next_end, &warmed, &wait_ms);
 		n = agentclient_wait(f->ac, wait_ms, done, DONE_MAX);
 		if (n < 0) {
 			fprintf(stderr, "floor: libcurl multi failure\n");
@@ -281,6 +298,7 @@ static int run(const struct options *opt)
 	    .request_timeout_s = 60,
 	};
 	struct floor_run f = {.opt = opt};
+	struct agentclient_stats st;
 	struct rusage ru;
 	int64_t t0, wall_ms, cpu_ms;
 	int rc = -1;
@@ -314,9 +332,13 @@ static int run(const struct options *opt)
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_ms = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
 	         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	agentclient_stats(f.ac, &st);
 	printf("floor: %" PRId64 " nodes, %" PRId64 " per batch, wall_ms=%" PRId64
-	       " requests=%" PRId64 " cpu_ms=%" PRId64 " maxrss_kib=%ld\n",
-	       opt->nodes, opt->batch, wall_ms, f.requests, cpu_ms, ru.ru_maxrss);
+	       " requests=%" PRId64 " cpu_ms=%" PRId64 " maxrss_kib=%ld connections=%" PRIu64
+	       " ahead=%" PRIu64 " ahead_unused=%" PRIu64 " idle_closed=%" PRIu64
+	       " resent=%" PRIu64 "\n",
+	       opt->nodes, opt->batch, wall_ms, f.requests, cpu_ms, ru.ru_maxrss, st.opened,
+	       st.ahead, st.ahead_unused, st.idle_closed, st.resent);
 	rc = 0;
 out:
 	/* Calls still in flight after a failure are abandoned before their handles go. */

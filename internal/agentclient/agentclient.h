@@ -55,6 +55,7 @@ struct agent_call {
 	int fresh;     /* the connection was opened for the request in progress */
 	int resent;    /* the request went out again on a new connection */
 	int listed;    /* on the client's list of started (1) or completed (2) calls */
+	int unused;    /* the connection was opened ahead and has carried no request yet */
 	int64_t deadline;
 	struct agent_call *prev, *next;
 	char *buf; /* the answer as it arrives */
@@ -111,6 +112,17 @@ void agentclient_abort(struct agentclient *ac, struct agent_call *call);
  * agent is simply gone: the request opens its own and reports what goes wrong then.
  */
 int agentclient_preconnect(struct agentclient *ac, struct agent_call *call);
+
+/* Connections this client opened, since it was made. */
+struct agentclient_stats {
+	uint64_t opened;       /* all, ahead or for a request */
+	uint64_t ahead;        /* by agentclient_preconnect */
+	uint64_t ahead_unused; /* of those, closed before they carried a request */
+	uint64_t idle_closed;  /* closed by the agent while idle */
+	uint64_t resent;       /* requests sent again after their kept connection closed */
+};
+
+void agentclient_stats(const struct agentclient *ac, struct agentclient_stats *out);
 
 /* 1 while the call has a connection open or on its way. */
 int agent_call_connected(const struct agent_call *call);

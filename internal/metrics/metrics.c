@@ -59,6 +59,7 @@ static struct {
 	atomic_uint_fast64_t takeovers;
 	atomic_uint_fast64_t db_errors[2];
 	atomic_uint_fast64_t db_tx_retries, db_node_switches;
+	atomic_uint_fast64_t conn_opened, conn_ahead, conn_ahead_unused;
 	atomic_uint_fast64_t webhooks[3]; /* delivered, failed attempt, given up */
 	atomic_int_fast64_t executor_turn_ms;
 	const char *route_names[METRICS_ROUTES_MAX];
@@ -128,6 +129,13 @@ void metrics_set_active(int64_t releases, int64_t calls_inflight)
 {
 	atomic_store(&m.active, releases);
 	atomic_store(&m.inflight, calls_inflight);
+}
+
+void metrics_set_agent_connections(uint64_t opened, uint64_t ahead, uint64_t ahead_unused)
+{
+	atomic_store(&m.conn_opened, opened);
+	atomic_store(&m.conn_ahead, ahead);
+	atomic_store(&m.conn_ahead_unused, ahead_unused);
 }
 
 void metrics_lease_takeover(void)
@@ -305,6 +313,18 @@ void metrics_write(struct strbuf *o, const struct metrics_db_view *db)
 	strbuf_addf(o, "cmdb_releases_active %lld\n", (long long)atomic_load(&m.active));
 	header(o, "cmdb_agent_calls_inflight", "gauge", "Agent requests in flight now.");
 	strbuf_addf(o, "cmdb_agent_calls_inflight %lld\n", (long long)atomic_load(&m.inflight));
+	header(o, "cmdb_agent_connections_total", "counter",
+	       "TLS connections opened to agents; how=\"ahead\": before their batch, nothing"
+	       " sent on them until it starts.");
+	strbuf_addf(o, "cmdb_agent_connections_total{how=\"request\"} %llu\n",
+	            (unsigned long long)(atomic_load(&m.conn_opened) - atomic_load(&m.conn_ahead)));
+	strbuf_addf(o, "cmdb_agent_connections_total{how=\"ahead\"} %llu\n",
+	            (unsigned long long)atomic_load(&m.conn_ahead));
+	header(o, "cmdb_agent_connections_ahead_unused_total", "counter",
+	       "Connections opened ahead that closed before carrying a request (the agent's"
+	       " keep-alive ran out, or the release paused, was cancelled or failed).");
+	strbuf_addf(o, "cmdb_agent_connections_ahead_unused_total %llu\n",
+	            (unsigned long long)atomic_load(&m.conn_ahead_unused));
 	header(o, "cmdb_lease_takeovers_total", "counter",
 	       "Releases this process took over after their owner's lease expired.");
 	strbuf_addf(o, "cmdb_lease_takeovers_total %llu\n",

@@ -409,6 +409,12 @@ int release_executor_run_once(struct release_executor *ex)
 		flush_all(ex, now_mono_ms());
 	reap(ex, now_mono_ms());
 	metrics_set_active((int64_t)ex->nruns, (int64_t)agentclient_inflight(ex->ac));
+	{
+		struct agentclient_stats st;
+
+		agentclient_stats(ex->ac, &st);
+		metrics_set_agent_connections(st.opened, st.ahead, st.ahead_unused);
+	}
 	now = now_mono_ms();
 	for (size_t i = 0; i < ex->nruns; i++) {
 		int64_t due =

@@ -35,3 +35,10 @@ int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int
 		d = max_ms;
 	return (int)d;
 }
+
+int64_t release_poll_ahead_at(const struct poll_estimate *e, int64_t last_dispatch_ms)
+{
+	if (!e || !e->ended || e->shortest_ms <= POLL_AHEAD_MS)
+		return last_dispatch_ms;
+	return last_dispatch_ms + e->shortest_ms - POLL_AHEAD_MS;
+}

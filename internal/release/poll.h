@@ -22,6 +22,15 @@
 /* The longest a learned wait leaves a node's connection idle, in ms. */
 #define POLL_KEEPALIVE_MS 250
 
+/*
+ * The next batch's connections are opened at most this long before the current batch is
+ * expected to end (its last dispatch plus the shortest apply seen): an opened connection
+ * must not sit idle past the agent's keep-alive (civetweb's default is 500 ms), or the
+ * agent closes it and the batch pays the handshake again
+ * (cmdb_agent_connections_ahead_unused_total counts those).
+ */
+#define POLL_AHEAD_MS 400
+
 /* What a release has learned about its applies; zero-initialised means nothing yet. */
 struct poll_estimate {
 	int64_t shortest_ms; /* the shortest dispatch-to-end seen; 0: none yet */
@@ -39,5 +48,12 @@ void release_poll_learn(struct poll_estimate *e, int64_t duration_ms);
  */
 int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int min_ms,
                           int max_ms);
+
+/*
+ * When (monotonic ms) the connections of the next batch may be opened, given the
+ * monotonic ms of the current batch's last dispatch: POLL_AHEAD_MS before its expected
+ * end, or at once while no apply has ended yet.
+ */
+int64_t release_poll_ahead_at(const struct poll_estimate *e, int64_t last_dispatch_ms);
 
 #endif

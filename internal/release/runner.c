@@ -657,32 +657,39 @@ static int past_deadline(struct run *r, struct rnode *x)
  * Opens TLS connections ahead of their requests, sending nothing on them, so that the
  * handshakes run while there is nothing else to do: those of the nodes whose intents are
  * being written, and, once every node of the current batch has its task, those of the
- * next batch's first nodes (as many as may be in flight) while this batch applies. None
- * while the release does not dispatch, and none for a batch a pause_after comes before.
- * Each node gets one such try: one that fails is left to its request, which reports why.
+ * next batch's first nodes (as many as may be in flight) from POLL_AHEAD_MS before this
+ * batch is expected to end. None while the release does not dispatch, and none for a
+ * batch a pause_after comes before. Each node gets one such try: one that fails is left
+ * to its request, which reports why. Returns when it wants to run again (monotonic ms).
  */
-static void preconnect(struct run *r, struct agentclient *ac, size_t cap)
+static int64_t preconnect(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms)
 {
 	size_t end, opened = 0;
+	int64_t last_dispatch = 0, at;
 	int all_tasks = 1;
 
 	if (r->gone || r->handback || r->finish || r->event >= 0 ||
 	    !release_dispatches(effective(r)))
-		return;
+		return INT64_MAX;
 	end = current_batch(r);
 	for (size_t i = r->first; i < end; i++) {
 		struct rnode *x = &r->nodes[i];
 
 		if (x->status == NODE_PENDING || (x->status == NODE_RUNNING && !x->has_task))
 			all_tasks = 0;
+		if (x->dispatched_at > last_dispatch)
+			last_dispatch = x->dispatched_at;
 		if (x->status == NODE_RUNNING && !x->has_task && !x->inflight && !x->ahead &&
 		    !x->attempts) {
 			x->ahead = 1;
 			agentclient_preconnect(ac, &x->call);
 		}
 	}
-	if (!all_tasks || end == r->n || due_pause(r, r->nodes[end].batch))
-		return;
+	if (!all_tasks || end == r->n || r->nodes[end].ahead || due_pause(r, r->nodes[end].batch))
+		return INT64_MAX;
+	at = release_poll_ahead_at(&r->est, last_dispatch);
+	if (at > now_ms)
+		return at;
 	for (size_t i = end; i < r->n && r->nodes[i].batch == r->nodes[end].batch && opened < cap;
 	     i++) {
 		struct rnode *x = &r->nodes[i];
@@ -695,17 +702,19 @@ static void preconnect(struct run *r, struct agentclient *ac, size_t cap)
 		}
 		opened++;
 	}
+	return INT64_MAX;
 }
 
 int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms)
 {
-	int64_t next = now_ms + IDLE_MS;
+	int64_t next = now_ms + IDLE_MS, ahead = preconnect(r, ac, cap, now_ms);
 	size_t end;
 
-	preconnect(r, ac, cap);
+	if (ahead < next)
+		next = ahead;
 	/* Nothing is sent while an intent or a change of status is not yet on disk. */
 	if (r->gone || r->nintents || r->event >= 0 || r->handback)
-		return IDLE_MS;
+		return next - now_ms;
 	end = current_batch(r);
 	/*
 	 * Only the current batch has running nodes. Whatever the release's status, a node
