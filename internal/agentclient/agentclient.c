@@ -30,13 +30,26 @@
 /* Where a call's connection and its request are. */
 enum phase {
 	PH_NONE = 0,   /* no connection */
+	PH_QUEUED,     /* a request waits for one of the CONNECT_MAX connect slots */
 	PH_CONNECTING, /* libcurl is connecting and handshaking */
 	PH_IDLE,       /* connected, nothing asked */
 	PH_SENDING,    /* the request is being written */
 	PH_RECEIVING,  /* waiting for the whole answer */
 };
 
-enum { LIST_NONE = 0, LIST_BUSY, LIST_DONE };
+enum { LIST_NONE = 0, LIST_BUSY, LIST_DONE, LIST_AHEAD };
+
+/*
+ * At most this many connections are being set up (TCP and TLS handshake) at a time;
+ * requests that need one wait their turn first, connections opened ahead after them.
+ * Hundreds of handshakes at once do not finish sooner on a few cores: they contend on
+ * OpenSSL 3.0's locks on both sides, and the polls of the batch that is applying (and
+ * the agents answering them) wait behind them long enough for the agents' keep-alive
+ * to run out. Measured with the floor driver, 10,000 nodes in batches of 500
+ * (docs/performance.md): unbounded, 92 s and 18,297 connections; 16 at a time for the
+ * connections opened ahead only, 59 s.
+ */
+#define CONNECT_MAX 32
 
 /* The longest agentclient_wait works on libcurl's sockets before it looks for answers again. */
 #define WAIT_SLICE_MS 5
@@ -58,9 +71,12 @@ struct agentclient {
 	int64_t timer_at; /* monotonic ms libcurl wants to be called at; -1: no timer */
 	CURLSH *share; /* TLS sessions, so a node seen before resumes instead of a full handshake */
 	struct agentclient_config cfg;
-	size_t inflight;       /* calls started and not completed */
-	struct call_list busy; /* those calls */
-	struct call_list done; /* completed, not yet returned by agentclient_wait */
+	size_t inflight;                      /* calls started and not completed */
+	struct call_list busy;                /* those calls */
+	struct call_list done;                /* completed, not yet returned by agentclient_wait */
+	struct call_list ahead;               /* waiting to be connected ahead */
+	struct agent_call *cq_head, *cq_tail; /* requests waiting for a connect slot */
+	int connecting;                       /* connect slots in use (CONNECT_MAX) */
 	int64_t next_deadline; /* no call in busy times out before this (monotonic ms) */
 	struct agentclient_stats stats;
 	char rbuf[16384]; /* what one curl_easy_recv reads */
@@ -335,7 +351,7 @@ size_t agentclient_inflight(const struct agentclient *ac)
 
 static struct call_list *list_of(struct agentclient *ac, int which)
 {
-	return which == LIST_BUSY ? &ac->busy : &ac->done;
+	return which == LIST_BUSY ? &ac->busy : which == LIST_DONE ? &ac->done : &ac->ahead;
 }
 
 static void list_put(struct agentclient *ac, struct agent_call *call, int which)
@@ -394,6 +410,41 @@ static int conn_alive(struct agent_call *call)
 	       s == call->fd;
 }
 
+/* A connection has finished setting up (or gave up): another may start. */
+static void slot_free(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->slot)
+		ac->connecting--;
+	call->slot = 0;
+}
+
+static void cq_put(struct agentclient *ac, struct agent_call *call)
+{
+	call->cprev = ac->cq_tail;
+	call->cnext = NULL;
+	if (ac->cq_tail)
+		ac->cq_tail->cnext = call;
+	else
+		ac->cq_head = call;
+	ac->cq_tail = call;
+	call->phase = PH_QUEUED;
+	call->deadline = INT64_MAX; /* its time runs from when its connect starts */
+}
+
+static void cq_take(struct agentclient *ac, struct agent_call *call)
+{
+	if (call->cprev)
+		call->cprev->cnext = call->cnext;
+	else
+		ac->cq_head = call->cnext;
+	if (call->cnext)
+		call->cnext->cprev = call->cprev;
+	else
+		ac->cq_tail = call->cprev;
+	call->cprev = call->cnext = NULL;
+	call->phase = PH_NONE;
+}
+
 /* Closes the call's connection (if any); the handle is kept for the next one. */
 static void conn_close(struct agentclient *ac, struct agent_call *call)
 {
@@ -401,10 +452,13 @@ static void conn_close(struct agentclient *ac, struct agent_call *call)
 		epoll_ctl(ac->epfd, EPOLL_CTL_DEL, call->fd, NULL);
 	call->watched = 0;
 	call->fd = -1;
+	if (call->phase == PH_QUEUED)
+		cq_take(ac, call);
 	if (call->phase != PH_NONE && call->easy)
 		curl_multi_remove_handle(ac->multi, call->easy);
 	if (call->phase != PH_NONE && call->unused)
 		ac->stats.ahead_unused++;
+	slot_free(ac, call);
 	call->unused = 0;
 	call->phase = PH_NONE;
 }
@@ -507,15 +561,45 @@ int agent_call_connected(const struct agent_call *call)
 	return call->phase != PH_NONE;
 }
 
+static void fail(struct agentclient *ac, struct agent_call *call, int code, int connected,
+                 const char *detail);
+
+/* Starts the connections that wait while slots are free: requests first, then ahead. */
+static void pump(struct agentclient *ac)
+{
+	while (ac->connecting < CONNECT_MAX && (ac->cq_head || ac->ahead.head)) {
+		struct agent_call *call = ac->cq_head;
+
+		if (call) {
+			cq_take(ac, call);
+			call->deadline = now_mono_ms() + (int64_t)ac->cfg.request_timeout_s * 1000;
+			if (call->deadline < ac->next_deadline)
+				ac->next_deadline = call->deadline;
+			if (conn_open(ac, call) != 0) {
+				fail(ac, call, CURLE_FAILED_INIT, 0, "cannot start a connection");
+				continue;
+			}
+		} else {
+			call = ac->ahead.head;
+			list_take(ac, call);
+			if (conn_open(ac, call) != 0)
+				continue; /* its request will open one, and say what goes wrong */
+			call->unused = 1;
+			ac->stats.ahead++;
+		}
+		call->slot = 1;
+		ac->connecting++;
+	}
+}
+
 int agentclient_preconnect(struct agentclient *ac, struct agent_call *call)
 {
-	if (call->phase != PH_NONE)
+	if (call->phase != PH_NONE || call->listed != LIST_NONE)
 		return 0;
+	call->ac = ac;
 	call->requested = 0;
-	if (conn_open(ac, call) != 0)
-		return -1;
-	call->unused = 1;
-	ac->stats.ahead++;
+	list_put(ac, call, LIST_AHEAD);
+	pump(ac);
 	return 0;
 }
 
@@ -597,8 +681,8 @@ static int resend(struct agentclient *ac, struct agent_call *call)
 	call->fresh = 1;
 	ac->stats.resent++;
 	conn_close(ac, call);
-	if (conn_open(ac, call) != 0)
-		return 0;
+	cq_put(ac, call);
+	pump(ac);
 	return 1;
 }
 
@@ -748,6 +832,8 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 		snprintf(call->error, sizeof(call->error), "agentclient: invalid idempotency key");
 		return -1;
 	}
+	if (call->listed == LIST_AHEAD)
+		list_take(ac, call); /* it was waiting to be opened ahead: open it now */
 	if (call->listed != LIST_NONE || build_request(call) != 0) {
 		snprintf(call->error, sizeof(call->error), "agentclient: cannot start request");
 		return -1;
@@ -760,10 +846,6 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 	if (call->phase == PH_IDLE && !conn_alive(call))
 		conn_close(ac, call);
 	call->fresh = call->phase == PH_NONE || call->phase == PH_CONNECTING;
-	if (call->phase == PH_NONE && conn_open(ac, call) != 0) {
-		snprintf(call->error, sizeof(call->error), "agentclient: cannot start request");
-		return -1;
-	}
 	call->ac = ac;
 	call->requested = 1;
 	call->unused = 0;
@@ -772,8 +854,12 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 		ac->next_deadline = call->deadline;
 	list_put(ac, call, LIST_BUSY);
 	ac->inflight++;
-	if (call->phase == PH_IDLE)
+	if (call->phase == PH_NONE) {
+		cq_put(ac, call);
+		pump(ac);
+	} else if (call->phase == PH_IDLE) {
 		begin_request(ac, call);
+	}
 	return 0;
 }
 
@@ -833,6 +919,7 @@ static void connected(struct agentclient *ac, struct agent_call *call, CURLcode 
 {
 	curl_socket_t s = CURL_SOCKET_BAD;
 
+	slot_free(ac, call); /* its handshake is over, one way or the other */
 	if (code == CURLE_OK &&
 	    (curl_easy_getinfo(call->easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	     s == CURL_SOCKET_BAD))
@@ -974,6 +1061,7 @@ int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call *
 		int64_t now = now_mono_ms(), until = deadline;
 		int n;
 
+		pump(ac);
 		if (curl_timer(ac, now))
 			return -1;
 		expire(ac, now);

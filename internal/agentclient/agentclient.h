@@ -54,8 +54,10 @@ struct agent_call {
 	int requested; /* a request is started and not yet completed */
 	int fresh;     /* the connection was opened for the request in progress */
 	int resent;    /* the request went out again on a new connection */
-	int listed;    /* on the client's list of started (1) or completed (2) calls */
+	int listed;    /* on a list of the client's: started, completed, or to open ahead */
 	int unused;    /* the connection was opened ahead and has carried no request yet */
+	int slot;      /* it holds one of the client's connect slots */
+	struct agent_call *cprev, *cnext; /* in the queue for a connect slot */
 	int64_t deadline;
 	struct agent_call *prev, *next;
 	char *buf; /* the answer as it arrives */

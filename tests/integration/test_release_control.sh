@@ -87,6 +87,30 @@ check_eq "sql: batch 2 started only after batch 1 finished" 0 \
   "$(sql "SELECT COUNT(*) FROM release_task_nodes a JOIN release_task_nodes b ON a.release_task_id=b.release_task_id AND b.batch=a.batch+1 WHERE a.release_task_id=$C AND b.started_at < a.finished_at")"
 api PATCH /api/v1/nodes/6 '{"status":"online"}'
 
+echo "== connections opened ahead: for the next batch while one applies, none past a pause"
+# conns KIND: the executor's cmdb_agent_connections_total{how="KIND"}.
+conns() { curl -s "$API_EXEC/metrics" | awk -v m="cmdb_agent_connections_total{how=\"$1\"}" '$1 == m { print $2 }'; }
+before=$(conns ahead)
+api POST /api/v1/releases '{"version":140,"batch_size":2,"node_ids":[9,10,11,12,13,14]}'
+A=$(rid)
+check "curl: a release of 3 batches finishes" wait_until 30 done_rel "$A"
+check_eq "curl: it succeeded" success "$(status_of "$A")"
+ahead=$(( $(conns ahead) - before ))
+check "metrics: the 4 nodes of batches 2 and 3 had their connections opened ahead (got $ahead)" \
+  test "$ahead" -ge 4
+check_eq "sql: no batch started before the one ahead of it finished" 0 \
+  "$(sql "SELECT COUNT(*) FROM release_task_nodes a JOIN release_task_nodes b ON a.release_task_id=b.release_task_id AND b.batch=a.batch+1 WHERE a.release_task_id=$A AND b.started_at < a.finished_at")"
+before=$(conns ahead)
+api POST /api/v1/releases '{"version":141,"batch_size":2,"node_ids":[9,10,11,12],"pause_after":[1]}'
+A=$(rid)
+check "curl: a release with pause_after [1] pauses after batch 1" wait_until 30 is_status "$A" paused
+check "sql: and is handed back" wait_until 10 owner_gone "$A"
+ahead=$(( $(conns ahead) - before ))
+check "metrics: no connection was opened ahead for batch 2, behind the pause (got $ahead, at most batch 1's 2)" \
+  test "$ahead" -le 2
+api POST "/api/v1/releases/$A/cancel"
+check "curl: cancelled, it finishes" wait_until 20 done_rel "$A"
+
 echo "== pause mid-batch through another controller's API; in-flight calls finish; resume"
 api POST /api/v1/releases '{"version":101,"batch_size":3,"node_ids":[17,18,19,20,21,22]}'
 P=$(rid)
