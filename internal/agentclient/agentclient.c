@@ -558,7 +558,7 @@ void agentclient_abort(struct agentclient *ac, struct agent_call *call)
 
 int agent_call_connected(const struct agent_call *call)
 {
-	return call->phase != PH_NONE;
+	return call->phase != PH_NONE || call->listed == LIST_AHEAD;
 }
 
 static void fail(struct agentclient *ac, struct agent_call *call, int code, int connected,

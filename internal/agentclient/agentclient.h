@@ -126,7 +126,7 @@ struct agentclient_stats {
 
 void agentclient_stats(const struct agentclient *ac, struct agentclient_stats *out);
 
-/* 1 while the call has a connection open or on its way. */
+/* 1 while the call has a connection open, on its way, or waiting to be opened ahead. */
 int agent_call_connected(const struct agent_call *call);
 
 /* Closes the call's connection and frees its state; call when done with the call. */
