@@ -54,6 +54,9 @@ enum { LIST_NONE = 0, LIST_BUSY, LIST_DONE, LIST_AHEAD };
 /* The longest agentclient_wait works on libcurl's sockets before it looks for answers again. */
 #define WAIT_SLICE_MS 5
 
+/* Which links of a call a list uses (agent_call.prev/next). */
+enum { LINK_LIST = 0, LINK_CONNECT = 1 };
+
 struct call_list {
 	struct agent_call *head, *tail;
 };
@@ -71,13 +74,13 @@ struct agentclient {
 	int64_t timer_at; /* monotonic ms libcurl wants to be called at; -1: no timer */
 	CURLSH *share; /* TLS sessions, so a node seen before resumes instead of a full handshake */
 	struct agentclient_config cfg;
-	size_t inflight;                      /* calls started and not completed */
-	struct call_list busy;                /* those calls */
-	struct call_list done;                /* completed, not yet returned by agentclient_wait */
-	struct call_list ahead;               /* waiting to be connected ahead */
-	struct agent_call *cq_head, *cq_tail; /* requests waiting for a connect slot */
-	int connecting;                       /* connect slots in use (CONNECT_MAX) */
-	int64_t next_deadline; /* no call in busy times out before this (monotonic ms) */
+	size_t inflight;        /* calls started and not completed */
+	struct call_list busy;  /* those calls */
+	struct call_list done;  /* completed, not yet returned by agentclient_wait */
+	struct call_list ahead; /* waiting to be connected ahead */
+	struct call_list cq;    /* requests waiting for a connect slot */
+	int connecting;         /* calls in PH_CONNECTING (at most CONNECT_MAX) */
+	int64_t next_deadline;  /* no call in busy times out before this (monotonic ms) */
 	struct agentclient_stats stats;
 	char rbuf[16384]; /* what one curl_easy_recv reads */
 	/*
@@ -354,46 +357,56 @@ static struct call_list *list_of(struct agentclient *ac, int which)
 	return which == LIST_BUSY ? &ac->busy : which == LIST_DONE ? &ac->done : &ac->ahead;
 }
 
-static void list_put(struct agentclient *ac, struct agent_call *call, int which)
+static void link_put(struct call_list *l, struct agent_call *call, int k)
 {
-	struct call_list *l = list_of(ac, which);
-
-	call->prev = l->tail;
-	call->next = NULL;
+	call->prev[k] = l->tail;
+	call->next[k] = NULL;
 	if (l->tail)
-		l->tail->next = call;
+		l->tail->next[k] = call;
 	else
 		l->head = call;
 	l->tail = call;
+}
+
+static void link_take(struct call_list *l, struct agent_call *call, int k)
+{
+	if (call->prev[k])
+		call->prev[k]->next[k] = call->next[k];
+	else
+		l->head = call->next[k];
+	if (call->next[k])
+		call->next[k]->prev[k] = call->prev[k];
+	else
+		l->tail = call->prev[k];
+	call->prev[k] = call->next[k] = NULL;
+}
+
+static void list_put(struct agentclient *ac, struct agent_call *call, int which)
+{
+	link_put(list_of(ac, which), call, LINK_LIST);
 	call->listed = which;
 }
 
 static void list_take(struct agentclient *ac, struct agent_call *call)
 {
-	struct call_list *l;
-
 	if (call->listed == LIST_NONE)
 		return;
-	l = list_of(ac, call->listed);
-	if (call->prev)
-		call->prev->next = call->next;
-	else
-		l->head = call->next;
-	if (call->next)
-		call->next->prev = call->prev;
-	else
-		l->tail = call->prev;
-	call->prev = call->next = NULL;
+	link_take(list_of(ac, call->listed), call, LINK_LIST);
 	if (call->listed == LIST_BUSY)
 		ac->inflight--;
 	call->listed = LIST_NONE;
+}
+
+/* A request is started and not yet completed. */
+static int requested(const struct agent_call *call)
+{
+	return call->listed == LIST_BUSY;
 }
 
 /* The request is over (its results are set): agentclient_wait returns it next. */
 static void complete(struct agentclient *ac, struct agent_call *call)
 {
 	list_take(ac, call);
-	call->requested = 0;
 	list_put(ac, call, LIST_DONE);
 }
 
@@ -410,38 +423,25 @@ static int conn_alive(struct agent_call *call)
 	       s == call->fd;
 }
 
-/* A connection has finished setting up (or gave up): another may start. */
-static void slot_free(struct agentclient *ac, struct agent_call *call)
+/* Its AGENT_REQUEST_TIMEOUT runs from now. */
+static void arm_deadline(struct agentclient *ac, struct agent_call *call)
 {
-	if (call->slot)
-		ac->connecting--;
-	call->slot = 0;
+	call->deadline = now_mono_ms() + (int64_t)ac->cfg.request_timeout_s * 1000;
+	if (call->deadline < ac->next_deadline)
+		ac->next_deadline = call->deadline;
 }
 
+/* The request waits for a connect slot; its time runs from when its connect starts. */
 static void cq_put(struct agentclient *ac, struct agent_call *call)
 {
-	call->cprev = ac->cq_tail;
-	call->cnext = NULL;
-	if (ac->cq_tail)
-		ac->cq_tail->cnext = call;
-	else
-		ac->cq_head = call;
-	ac->cq_tail = call;
+	link_put(&ac->cq, call, LINK_CONNECT);
 	call->phase = PH_QUEUED;
-	call->deadline = INT64_MAX; /* its time runs from when its connect starts */
+	call->deadline = INT64_MAX;
 }
 
 static void cq_take(struct agentclient *ac, struct agent_call *call)
 {
-	if (call->cprev)
-		call->cprev->cnext = call->cnext;
-	else
-		ac->cq_head = call->cnext;
-	if (call->cnext)
-		call->cnext->cprev = call->cprev;
-	else
-		ac->cq_tail = call->cprev;
-	call->cprev = call->cnext = NULL;
+	link_take(&ac->cq, call, LINK_CONNECT);
 	call->phase = PH_NONE;
 }
 
@@ -454,11 +454,12 @@ static void conn_close(struct agentclient *ac, struct agent_call *call)
 	call->fd = -1;
 	if (call->phase == PH_QUEUED)
 		cq_take(ac, call);
+	if (call->phase == PH_CONNECTING)
+		ac->connecting--;
 	if (call->phase != PH_NONE && call->easy)
 		curl_multi_remove_handle(ac->multi, call->easy);
 	if (call->phase != PH_NONE && call->unused)
 		ac->stats.ahead_unused++;
-	slot_free(ac, call);
 	call->unused = 0;
 	call->phase = PH_NONE;
 }
@@ -478,7 +479,6 @@ static int conn_open(struct agentclient *ac, struct agent_call *call)
 	} else {
 		curl_easy_reset(e);
 	}
-	call->ac = ac;
 	call->fd = -1;
 	call->watched = 0;
 	call->errbuf[0] = '\0';
@@ -515,6 +515,7 @@ static int conn_open(struct agentclient *ac, struct agent_call *call)
 	if (curl_multi_add_handle(ac->multi, e) != CURLM_OK)
 		return -1;
 	call->phase = PH_CONNECTING;
+	ac->connecting++;
 	ac->stats.opened++;
 	return 0;
 }
@@ -539,7 +540,6 @@ void agent_call_release(struct agent_call *call)
 		curl_easy_cleanup(call->easy);
 	call->easy = NULL;
 	call->ac = NULL;
-	call->requested = 0;
 	answer_reset(call);
 	free(call->buf);
 	call->buf = NULL;
@@ -551,7 +551,6 @@ void agentclient_abort(struct agentclient *ac, struct agent_call *call)
 	if (call->listed == LIST_NONE)
 		return;
 	list_take(ac, call);
-	call->requested = 0;
 	/* An answer may still be on its way: the connection cannot carry another request. */
 	conn_close(ac, call);
 }
@@ -561,20 +560,31 @@ int agent_call_connected(const struct agent_call *call)
 	return call->phase != PH_NONE || call->listed == LIST_AHEAD;
 }
 
+/* The call fails with code's wording; its connection goes. */
 static void fail(struct agentclient *ac, struct agent_call *call, int code, int connected,
-                 const char *detail);
+                 const char *detail)
+{
+	long os_errno = 0;
+
+	if (call->easy)
+		curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &os_errno);
+	call->http_status = 0;
+	call->result = agentclient_describe_failure(code, (int)os_errno, connected, detail,
+	                                            call->ip, call->port, ac->cfg.request_timeout_s,
+	                                            call->error, sizeof(call->error));
+	conn_close(ac, call);
+	complete(ac, call);
+}
 
 /* Starts the connections that wait while slots are free: requests first, then ahead. */
 static void pump(struct agentclient *ac)
 {
-	while (ac->connecting < CONNECT_MAX && (ac->cq_head || ac->ahead.head)) {
-		struct agent_call *call = ac->cq_head;
+	while (ac->connecting < CONNECT_MAX && (ac->cq.head || ac->ahead.head)) {
+		struct agent_call *call = ac->cq.head;
 
 		if (call) {
 			cq_take(ac, call);
-			call->deadline = now_mono_ms() + (int64_t)ac->cfg.request_timeout_s * 1000;
-			if (call->deadline < ac->next_deadline)
-				ac->next_deadline = call->deadline;
+			arm_deadline(ac, call);
 			if (conn_open(ac, call) != 0) {
 				fail(ac, call, CURLE_FAILED_INIT, 0, "cannot start a connection");
 				continue;
@@ -587,20 +597,16 @@ static void pump(struct agentclient *ac)
 			call->unused = 1;
 			ac->stats.ahead++;
 		}
-		call->slot = 1;
-		ac->connecting++;
 	}
 }
 
-int agentclient_preconnect(struct agentclient *ac, struct agent_call *call)
+void agentclient_preconnect(struct agentclient *ac, struct agent_call *call)
 {
 	if (call->phase != PH_NONE || call->listed != LIST_NONE)
-		return 0;
+		return;
 	call->ac = ac;
-	call->requested = 0;
 	list_put(ac, call, LIST_AHEAD);
 	pump(ac);
-	return 0;
 }
 
 void agentclient_stats(const struct agentclient *ac, struct agentclient_stats *out)
@@ -653,21 +659,6 @@ static void watch(struct agentclient *ac, struct agent_call *call, uint32_t even
 	}
 }
 
-static void fail(struct agentclient *ac, struct agent_call *call, int code, int connected,
-                 const char *detail)
-{
-	long os_errno = 0;
-
-	if (call->easy)
-		curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &os_errno);
-	call->http_status = 0;
-	call->result = agentclient_describe_failure(code, (int)os_errno, connected, detail,
-	                                            call->ip, call->port, ac->cfg.request_timeout_s,
-	                                            call->error, sizeof(call->error));
-	conn_close(ac, call);
-	complete(ac, call);
-}
-
 /*
  * The connection failed before any byte of the answer came. If it had been open before
  * this request, the agent most likely closed it as idle just then: the request goes out
@@ -675,10 +666,9 @@ static void fail(struct agentclient *ac, struct agent_call *call, int code, int 
  */
 static int resend(struct agentclient *ac, struct agent_call *call)
 {
-	if (call->fresh || call->resent || call->buf_len > 0)
+	if (call->fresh || call->buf_len > 0)
 		return 0;
-	call->resent = 1;
-	call->fresh = 1;
+	call->fresh = 1; /* once: the new connection is fresh */
 	ac->stats.resent++;
 	conn_close(ac, call);
 	cq_put(ac, call);
@@ -817,7 +807,6 @@ static void begin_request(struct agentclient *ac, struct agent_call *call)
 {
 	call->phase = PH_SENDING;
 	call->req_off = 0;
-	answer_reset(call);
 	send_request(ac, call);
 }
 
@@ -841,17 +830,13 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 	call->error[0] = '\0';
 	call->http_status = 0;
 	call->retry_after_s = 0;
-	call->resent = 0;
 	answer_reset(call);
 	if (call->phase == PH_IDLE && !conn_alive(call))
 		conn_close(ac, call);
 	call->fresh = call->phase == PH_NONE || call->phase == PH_CONNECTING;
 	call->ac = ac;
-	call->requested = 1;
 	call->unused = 0;
-	call->deadline = now_mono_ms() + (int64_t)ac->cfg.request_timeout_s * 1000;
-	if (call->deadline < ac->next_deadline)
-		ac->next_deadline = call->deadline;
+	arm_deadline(ac, call);
 	list_put(ac, call, LIST_BUSY);
 	ac->inflight++;
 	if (call->phase == PH_NONE) {
@@ -914,38 +899,43 @@ enum agent_result agentclient_describe_failure(int code, int os_errno, int conne
 	}
 }
 
+/* 1 once the TCP connect of the call's connection has completed. */
+static int tcp_connected(struct agent_call *call)
+{
+	curl_off_t connect_us = 0;
+
+	curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	return connect_us > 0;
+}
+
 /* libcurl finished a connect: the connection is up, or the call fails with its reason. */
 static void connected(struct agentclient *ac, struct agent_call *call, CURLcode code)
 {
 	curl_socket_t s = CURL_SOCKET_BAD;
 
-	slot_free(ac, call); /* its handshake is over, one way or the other */
 	if (code == CURLE_OK &&
 	    (curl_easy_getinfo(call->easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	     s == CURL_SOCKET_BAD))
 		code = CURLE_COULDNT_CONNECT;
 	if (code != CURLE_OK) {
-		curl_off_t connect_us = 0;
-
-		curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-		if (call->requested)
-			fail(ac, call, code, connect_us > 0, call->errbuf);
+		if (requested(call))
+			fail(ac, call, code, tcp_connected(call), call->errbuf);
 		else
-			conn_close(ac,
-			           call); /* a connection opened ahead: its request reports it */
+			conn_close(ac, call); /* opened ahead: its request will report it */
 		return;
 	}
+	ac->connecting--; /* set up: the slot is free */
 	call->fd = (int)s;
 	call->phase = PH_IDLE;
 	watch(ac, call, EPOLLIN);
 	if (!call->watched) {
-		if (call->requested)
+		if (requested(call))
 			fail(ac, call, CURLE_OUT_OF_MEMORY, 1, "cannot watch the connection");
 		else
 			conn_close(ac, call);
 		return;
 	}
-	if (call->requested)
+	if (requested(call))
 		begin_request(ac, call);
 }
 
@@ -983,10 +973,10 @@ static void call_event(struct agentclient *ac, struct agent_call *call)
 	if (call->phase != PH_NONE && !conn_alive(call)) {
 		/* libcurl closed it as dead meanwhile. */
 		call->watched = 0;
-		if (call->requested && !resend(ac, call))
-			fail(ac, call, CURLE_RECV_ERROR, 1, "connection closed");
-		else if (!call->requested)
+		if (!requested(call))
 			conn_close(ac, call);
+		else if (!resend(ac, call))
+			fail(ac, call, CURLE_RECV_ERROR, 1, "connection closed");
 		return;
 	}
 	if (call->phase == PH_SENDING)
@@ -1005,20 +995,14 @@ static void expire(struct agentclient *ac, int64_t now)
 	if (now < ac->next_deadline)
 		return;
 	for (struct agent_call *call = ac->busy.head, *after; call; call = after) {
-		after = call->next;
+		after = call->next[LINK_LIST];
 		if (call->deadline > now) {
 			if (call->deadline < next)
 				next = call->deadline;
 			continue;
 		}
-		if (call->phase == PH_CONNECTING) {
-			curl_off_t connect_us = 0;
-
-			curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-			fail(ac, call, CURLE_OPERATION_TIMEDOUT, connect_us > 0, "");
-		} else {
-			fail(ac, call, CURLE_OPERATION_TIMEDOUT, 1, "");
-		}
+		fail(ac, call, CURLE_OPERATION_TIMEDOUT,
+		     call->phase != PH_CONNECTING || tcp_connected(call), "");
 	}
 	ac->next_deadline = next;
 }

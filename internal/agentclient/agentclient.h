@@ -46,20 +46,17 @@ struct agent_call {
 	char error[512];             /* what went wrong, or "agent failed: ..." */
 
 	/* Private to agentclient. */
-	void *ac;      /* the client that holds this call's connection */
-	void *easy;    /* libcurl's CONNECT_ONLY handle of the node's TLS connection */
-	int phase;     /* of the connection and the request on it */
-	int fd;        /* the connection's socket once connected, else -1 */
-	int watched;   /* fd is in the client's epoll set */
-	int requested; /* a request is started and not yet completed */
-	int fresh;     /* the connection was opened for the request in progress */
-	int resent;    /* the request went out again on a new connection */
-	int listed;    /* on a list of the client's: started, completed, or to open ahead */
-	int unused;    /* the connection was opened ahead and has carried no request yet */
-	int slot;      /* it holds one of the client's connect slots */
-	struct agent_call *cprev, *cnext; /* in the queue for a connect slot */
+	void *ac;    /* the client that holds this call's connection */
+	void *easy;  /* libcurl's CONNECT_ONLY handle of the node's TLS connection */
+	int phase;   /* of the connection and the request on it */
+	int fd;      /* the connection's socket once connected, else -1 */
+	int watched; /* fd is in the client's epoll set */
+	int fresh;   /* the connection was opened for the request in progress */
+	int listed;  /* on a list of the client's: started, completed, or to open ahead */
+	int unused;  /* the connection was opened ahead and has carried no request yet */
 	int64_t deadline;
-	struct agent_call *prev, *next;
+	/* Links: [0] on that list, [1] in the queue of requests waiting to connect. */
+	struct agent_call *prev[2], *next[2];
 	char *buf; /* the answer as it arrives */
 	size_t buf_len, buf_cap;
 	char *body; /* its body, once complete */
@@ -108,12 +105,13 @@ void agentclient_wakeup(struct agentclient *ac);
 void agentclient_abort(struct agentclient *ac, struct agent_call *call);
 
 /*
- * Opens the TLS connection of a call that is not started (ip and port set) and sends
- * nothing on it; a later agentclient_start() uses it. 0 if it is on its way or already
- * there, -1 when libcurl cannot start it. A connection that fails or is closed by the
- * agent is simply gone: the request opens its own and reports what goes wrong then.
+ * Opens the TLS connection of a call that is not started (ip and port set), as soon as
+ * a connect slot is free, and sends nothing on it; a later agentclient_start() uses it.
+ * Does nothing if the call has a connection or one is on its way. A connection that
+ * fails or is closed by the agent is simply gone: the request opens its own and
+ * reports what goes wrong then.
  */
-int agentclient_preconnect(struct agentclient *ac, struct agent_call *call);
+void agentclient_preconnect(struct agentclient *ac, struct agent_call *call);
 
 /* Connections this client opened, since it was made. */
 struct agentclient_stats {

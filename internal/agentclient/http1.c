@@ -190,8 +190,9 @@ static int parse_head(const char *buf, const char *end, struct http1_answer *a,
 			*content_length = x;
 			cl_seen = 1;
 		} else if (IS("Transfer-Encoding")) {
-			if (!has_token(v, (size_t)(ve - v), "chunked") ||
-			    (size_t)(ve - v) != strlen("chunked"))
+			/* Only "chunked" alone: the contract's bodies are never compressed. */
+			if ((size_t)(ve - v) != strlen("chunked") ||
+			    strncasecmp(v, "chunked", strlen("chunked")) != 0)
 				return bad(a, "unsupported Transfer-Encoding");
 			a->chunked = 1;
 		} else if (IS("Connection")) {

@@ -662,16 +662,16 @@ static int past_deadline(struct run *r, struct rnode *x)
  * batch a pause_after comes before. Each node gets one such try: one that fails is left
  * to its request, which reports why. Returns when it wants to run again (monotonic ms).
  */
-static int64_t preconnect(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms)
+static int64_t preconnect(struct run *r, struct agentclient *ac, size_t cap, size_t end,
+                          int64_t now_ms)
 {
-	size_t end, opened = 0;
+	size_t opened = 0;
 	int64_t last_dispatch = 0, at;
 	int all_tasks = 1;
 
 	if (r->gone || r->handback || r->finish || r->event >= 0 ||
 	    !release_dispatches(effective(r)))
 		return INT64_MAX;
-	end = current_batch(r);
 	for (size_t i = r->first; i < end; i++) {
 		struct rnode *x = &r->nodes[i];
 
@@ -707,15 +707,14 @@ static int64_t preconnect(struct run *r, struct agentclient *ac, size_t cap, int
 
 int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64_t now_ms)
 {
-	int64_t next = now_ms + IDLE_MS, ahead = preconnect(r, ac, cap, now_ms);
-	size_t end;
+	size_t end = current_batch(r);
+	int64_t next = now_ms + IDLE_MS, ahead = preconnect(r, ac, cap, end, now_ms);
 
 	if (ahead < next)
 		next = ahead;
 	/* Nothing is sent while an intent or a change of status is not yet on disk. */
 	if (r->gone || r->nintents || r->event >= 0 || r->handback)
 		return next - now_ms;
-	end = current_batch(r);
 	/*
 	 * Only the current batch has running nodes. Whatever the release's status, a node
 	 * whose intent is written is followed to its end: a dispatch that was never answered
