@@ -47,7 +47,8 @@ enum { LIST_NONE = 0, LIST_BUSY, LIST_DONE, LIST_AHEAD };
  * the agents answering them) wait behind them long enough for the agents' keep-alive
  * to run out. Measured with the floor driver, 10,000 nodes in batches of 500
  * (docs/performance.md): unbounded, 92 s and 18,297 connections; 16 at a time for the
- * connections opened ahead only, 59 s.
+ * connections opened ahead only, 59 s; 32 at a time for all of them, 50-55 s and one
+ * connection a node.
  */
 #define CONNECT_MAX 32
 
