@@ -39,7 +39,9 @@ static const char usage_text[] =
     "                 apply node=IP:PORT task=ID version=N at=EPOCH_MS key=KEY\n"
     "                 replay node=IP:PORT task=ID at=EPOCH_MS key=KEY\n"
     "  --threads N    worker threads (default 64); each hung request holds one until\n"
-    "                 shutdown\n"
+    "                 shutdown. Every 500 addresses get a civetweb context of their own\n"
+    "                 (node i in context i mod contexts), each with an equal share of N\n"
+    "                 plus 16 when there are several\n"
     "  --request-cpu-ms MS  each request costs MS of CPU, one request at a time, as\n"
     "                 in a small single-threaded agent (default 0)\n"
     "Prints \"agentsim ready\" when listening; SIGTERM or SIGINT stops it.\n";

@@ -30,6 +30,9 @@
 #define MAX_KEY      128
 #define MAX_TASK_ID  64
 #define HANG_POLL_NS (100 * 1000000L)
+/* Node addresses one civetweb context listens on, and the worker threads it adds. */
+#define ADDRS_PER_CONTEXT   500
+#define MIN_CONTEXT_THREADS 16
 /* Largest version a JSON number (a double in cJSON) holds exactly. */
 #define MAX_VERSION 9007199254740992.0
 
@@ -41,7 +44,8 @@ struct simhttp {
 	pthread_mutex_t hang_lock;
 	pthread_cond_t hang_cond;
 	bool stopping;
-	struct mg_context *mg;
+	struct mg_context **mg; /* nmg contexts; node i is served by context i % nmg */
+	size_t nmg;
 	atomic_uint *posts;       /* POSTs seen per node index, for "flaky=N" */
 	pthread_mutex_t cpu_lock; /* --request-cpu-ms: requests take turns, like one thread */
 };
@@ -74,21 +78,55 @@ static void spend_cpu(struct simhttp *h)
  */
 static _Thread_local const struct simnode *handshake_node;
 
-/* One response with a fixed body; extra is an optional "Name", "value" header pair. */
+/*
+ * "close" when this request ends its connection (HTTP/1.0 without keep-alive, or a
+ * "Connection: close" from the client), as civetweb itself decides after the handler.
+ */
+static const char *connection_token(const struct mg_connection *conn)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *value = mg_get_header(conn, "Connection");
+
+	if (value)
+		return strcasestr(value, "keep-alive") ? "keep-alive" : "close";
+	return ri && ri->http_version && strcmp(ri->http_version, "1.1") == 0 ? "keep-alive"
+	                                                                      : "close";
+}
+
+/*
+ * One response with a fixed body; extra is an optional "Name", "value" header pair (a
+ * "Connection" one replaces the default). The status line, headers and body leave in
+ * one mg_write, so in one TLS record, as a real agent's buffered writer sends them:
+ * civetweb's mg_response_header_* would write each header line as a record of its own.
+ */
 static void send_body(struct mg_connection *conn, int status, const char *ctype, const char *body,
                       const char *extra_name, const char *extra_value)
 {
-	char len[24];
-	size_t n = strlen(body);
+	const char *reason = mg_get_response_code_text(conn, status);
+	size_t n = strlen(body), cap = 512 + n;
+	char *out = malloc(cap);
+	int head;
 
-	snprintf(len, sizeof(len), "%zu", n);
-	mg_response_header_start(conn, status);
-	mg_response_header_add(conn, "Content-Type", ctype, -1);
-	mg_response_header_add(conn, "Content-Length", len, -1);
-	if (extra_name)
-		mg_response_header_add(conn, extra_name, extra_value, -1);
-	mg_response_header_send(conn);
-	mg_write(conn, body, n);
+	if (!out)
+		return;
+	if (extra_name && strcasecmp(extra_name, "Connection") == 0)
+		head = snprintf(out, cap,
+		                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		                "Connection: %s\r\n\r\n",
+		                status, reason, ctype, n, extra_value);
+	else
+		head = snprintf(out, cap,
+		                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		                "%s%s%s%s"
+		                "Connection: %s\r\n\r\n",
+		                status, reason, ctype, n, extra_name ? extra_name : "",
+		                extra_name ? ": " : "", extra_name ? extra_value : "",
+		                extra_name ? "\r\n" : "", connection_token(conn));
+	if (head > 0 && (size_t)head + n <= cap) {
+		memcpy(out + head, body, n);
+		mg_write(conn, out, (size_t)head + n);
+	}
+	free(out);
 }
 
 /* Sends root as JSON and frees it; an allocation failure becomes a bare 500. */
@@ -545,6 +583,18 @@ static int init_tls(void *ssl_ctx, void *user_data)
 		return -1;
 	SSL_CTX_set_client_hello_cb(ctx, pick_node, user_data);
 	SSL_CTX_set_cert_cb(ctx, select_certificate, user_data);
+	/*
+	 * What a handshake costs here is CPU the controller under test does not get, as the
+	 * agents share its machine. One session ticket, not OpenSSL's two, and a stateful one
+	 * (kept in civetweb's session cache, ssl_cache_timeout): OpenSSL 3.0 builds each
+	 * stateless ticket by encoding the session and decoding it again, client certificate
+	 * included, which was a fifth of agentsim's CPU. A controller resumes either way.
+	 * And only the node's certificate is sent, not a chain built from ssl_ca_file in
+	 * every handshake: the controller has the fleet CA already.
+	 */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	return 0;
 }
 
@@ -557,25 +607,25 @@ static int bind_connection(const struct mg_connection *conn, void **conn_data)
 	return 0;
 }
 
-/* "IP:PORTs,IP:PORTs,..." for every node; NULL when out of memory. */
-static char *listening_ports(const struct simnode_table *nodes)
+/* "IP:PORTs,IP:PORTs,..." for the nodes of context k of n; NULL when out of memory. */
+static char *listening_ports(const struct simnode_table *nodes, size_t k, size_t n)
 {
 	const size_t each = SIMNODE_ADDR_MAX + 2; /* "s," */
-	const size_t cap = nodes->count * each + 1;
+	const size_t cap = (nodes->count / n + 1) * each + 1;
 	char *ports = malloc(cap);
-	size_t i, n = 0;
+	size_t i, len = 0;
 
 	if (!ports)
 		return NULL;
 	ports[0] = '\0';
-	for (i = 0; i < nodes->count; i++)
-		n += (size_t)snprintf(ports + n, cap - n, "%s%ss", n ? "," : "",
-		                      nodes->nodes[i].addr);
+	for (i = k; i < nodes->count; i += n)
+		len += (size_t)snprintf(ports + len, cap - len, "%s%ss", len ? "," : "",
+		                        nodes->nodes[i].addr);
 	return ports;
 }
 
-/* Starts h's civetweb context on ports; civetweb copies every option and callback. */
-static int start_context(struct simhttp *h, const char *ports, const char *cafile,
+/* Starts h's context k on ports; civetweb copies every option and callback. */
+static int start_context(struct simhttp *h, size_t k, const char *ports, const char *cafile,
                          const char *threads, char *err, size_t errlen)
 {
 	char etext[256] = "";
@@ -622,8 +672,8 @@ static int start_context(struct simhttp *h, const char *ports, const char *cafil
 	init.callbacks = &callbacks;
 	init.user_data = h;
 	init.configuration_options = options;
-	h->mg = mg_start2(&init, &edata);
-	if (!h->mg) {
+	h->mg[k] = mg_start2(&init, &edata);
+	if (!h->mg[k]) {
 		snprintf(err, errlen, "cannot listen on %zu addresses: %s", h->cfg.nodes->count,
 		         etext[0] ? etext : "unknown civetweb error");
 		return -1;
@@ -631,33 +681,53 @@ static int start_context(struct simhttp *h, const char *ports, const char *cafil
 	return 0;
 }
 
-/* Starts the one context that serves every node address. */
+/*
+ * Starts the contexts, one per ADDRS_PER_CONTEXT node addresses, with node i in context
+ * i % nmg. civetweb's master thread polls every listening socket of its context for
+ * each connection it accepts: one context of 10,000 addresses spent half of agentsim's
+ * CPU in poll(), where a real agent listens on one socket. Consecutive nodes (a batch)
+ * land in different contexts, so the worker threads are shared out evenly.
+ */
 static int start_listener(struct simhttp *h, char *err, size_t errlen)
 {
 	char cafile[4096], threads[16];
-	char *ports;
-	int rc = -1;
+	size_t k, n = (h->cfg.nodes->count + ADDRS_PER_CONTEXT - 1) / ADDRS_PER_CONTEXT;
+	unsigned each;
 
-	ports = listening_ports(h->cfg.nodes);
-	if (!ports) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (n == 0)
+		n = 1;
 	snprintf(cafile, sizeof(cafile), "%s/ca.pem", h->cfg.certs_dir);
-	snprintf(threads, sizeof(threads), "%u", h->cfg.threads);
 	if (access(cafile, R_OK) != 0) {
 		snprintf(err, errlen, "cannot read %s: %s (run certs/gen.sh)", cafile,
 		         strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (start_context(h, ports, cafile, threads, err, errlen) < 0)
-		goto out;
-	log_info("agentsim", "listening on %zu addresses, one certificate each (%s threads)",
-	         h->cfg.nodes->count, threads);
-	rc = 0;
-out:
-	free(ports);
-	return rc;
+	h->mg = calloc(n, sizeof(*h->mg));
+	if (!h->mg) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	h->nmg = n;
+	/* An even share, and some room for a batch that does not divide evenly. */
+	each = (unsigned)((h->cfg.threads + n - 1) / n) + (n > 1 ? MIN_CONTEXT_THREADS : 0);
+	snprintf(threads, sizeof(threads), "%u", each);
+	for (k = 0; k < n; k++) {
+		char *ports = listening_ports(h->cfg.nodes, k, n);
+		int rc;
+
+		if (!ports) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		rc = start_context(h, k, ports, cafile, threads, err, errlen);
+		free(ports);
+		if (rc < 0)
+			return -1;
+	}
+	log_info("agentsim",
+	         "listening on %zu addresses, one certificate each (%zu contexts of %s threads)",
+	         h->cfg.nodes->count, n, threads);
+	return 0;
 }
 
 int simhttp_start(const struct simhttp_config *cfg, struct simhttp **out, char *err, size_t errlen)
@@ -700,8 +770,10 @@ void simhttp_stop(struct simhttp *h)
 	h->stopping = true;
 	pthread_cond_broadcast(&h->hang_cond);
 	pthread_mutex_unlock(&h->hang_lock);
-	if (h->mg)
-		mg_stop(h->mg);
+	for (size_t k = 0; k < h->nmg; k++)
+		if (h->mg[k])
+			mg_stop(h->mg[k]);
+	free(h->mg);
 	h->mg = NULL;
 	pthread_cond_destroy(&h->hang_cond);
 	pthread_mutex_destroy(&h->hang_lock);

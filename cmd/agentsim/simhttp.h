@@ -1,8 +1,8 @@
 /*
- * simhttp: the HTTPS side of agentsim. One civetweb context serves every node address;
- * each TLS handshake presents the certificate of the node at the address the client
- * connected to, and each request is answered as AGENT_PROTOCOL.md says for the node the
- * Host header names (which must be that same node), bent by the node's fault.
+ * simhttp: the HTTPS side of agentsim. civetweb contexts of up to 500 node addresses
+ * each serve the nodes; each TLS handshake presents the certificate of the node at the
+ * address the client connected to, and each request is answered as AGENT_PROTOCOL.md says for the
+ * node the Host header names (which must be that same node), bent by the node's fault.
  */
 #ifndef CMDB_SIMHTTP_H
 #define CMDB_SIMHTTP_H
@@ -15,7 +15,7 @@
 
 struct simhttp_config {
 	const char *certs_dir;             /* holds ca.pem, for client certificates */
-	unsigned threads;                  /* civetweb worker threads */
+	unsigned threads;                  /* civetweb worker threads, shared out to contexts */
 	const struct simnode_table *nodes; /* borrowed; must outlive the server */
 	const struct simcert *certs;       /* minted for nodes; borrowed, must outlive it */
 	struct simtask_store *tasks;       /* borrowed; must outlive the server */
