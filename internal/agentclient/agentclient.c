@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,8 @@ static CURLcode ssl_ctx_setup(CURL *curl, void *sslctx, void *arg)
 	 * and write buffers (some 34 KB) while it has nothing to do.
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* The chain is the one load_identity settled on; see complete_chain(). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	if (SSL_CTX_use_certificate(ctx, ac->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, ac->key) != 1)
 		return CURLE_SSL_CERTPROBLEM;
@@ -136,7 +139,40 @@ static void identity_release(struct identity *id)
 	memset(id, 0, sizeof(*id));
 }
 
-/* Reads the client certificate (plus any chain after it) and the key; checks they match. */
+/*
+ * When AGENT_CERT_FILE holds no chain after the certificate: the intermediates between
+ * it and its self-signed root in AGENT_CA_FILE, found once here. OpenSSL would otherwise
+ * build the chain again in every handshake (a verification of our own certificate) and
+ * send the root too, which the agent already trusts and would decode for nothing.
+ */
+static void complete_chain(const struct agentclient_config *cfg, struct identity *id)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	STACK_OF(X509) * built;
+
+	if (store && xs && X509_STORE_load_file(store, cfg->ca_file) == 1 &&
+	    X509_STORE_CTX_init(xs, store, id->cert, NULL) == 1) {
+		/* As OpenSSL's own chain building: whatever the lookup found, valid or not. */
+		(void)X509_verify_cert(xs);
+		built = X509_STORE_CTX_get0_chain(xs);
+		for (int i = 1; i < sk_X509_num(built); i++) {
+			X509 *x = sk_X509_value(built, i);
+
+			if (X509_self_signed(x, 0) != 1 && X509_up_ref(x) == 1 &&
+			    !sk_X509_push(id->chain, x))
+				X509_free(x);
+		}
+	}
+	ERR_clear_error();
+	X509_STORE_CTX_free(xs);
+	X509_STORE_free(store);
+}
+
+/*
+ * Reads the client certificate (plus any chain after it, or else the one complete_chain
+ * finds) and the key; checks they match.
+ */
 static int load_identity(const struct agentclient_config *cfg, struct identity *id, char *err,
                          size_t errlen)
 {
@@ -153,6 +189,8 @@ static int load_identity(const struct agentclient_config *cfg, struct identity *
 		sk_X509_push(id->chain, extra);
 	ERR_clear_error(); /* the loop ends on "no start line" */
 	fclose(f);
+	if (id->chain && sk_X509_num(id->chain) == 0)
+		complete_chain(cfg, id);
 	f = fopen(cfg->key_file, "r");
 	if (!f || !(id->key = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
 		snprintf(err, errlen, "AGENT_KEY_FILE: no unencrypted PEM private key in %s",
@@ -799,6 +837,7 @@ static void send_request(struct agentclient *ac, struct agent_call *call)
 		}
 		call->req_off += n;
 	}
+	call->sent_at = now_mono_ms();
 	call->phase = PH_RECEIVING;
 	watch(ac, call, EPOLLIN);
 }
@@ -831,6 +870,7 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call)
 	call->error[0] = '\0';
 	call->http_status = 0;
 	call->retry_after_s = 0;
+	call->sent_at = 0;
 	answer_reset(call);
 	if (call->phase == PH_IDLE && !conn_alive(call))
 		conn_close(ac, call);

@@ -43,6 +43,7 @@ struct agent_call {
 	enum agent_task_state state; /* AGENT_QUERY with AGENT_OK */
 	long http_status;            /* 0 when no HTTP answer arrived */
 	long retry_after_s;          /* the agent's Retry-After (429/503), 0 when none */
+	int64_t sent_at;             /* monotonic ms the request's last byte went out; 0: never */
 	char error[512];             /* what went wrong, or "agent failed: ..." */
 
 	/* Private to agentclient. */
