@@ -48,8 +48,9 @@ enum fnode_state { F_TO_DISPATCH = 0, F_IN_FLIGHT, F_WAITING, F_DONE };
 
 struct fnode {
 	enum fnode_state state;
-	int64_t dispatched_at; /* monotonic ms when the dispatch was started */
+	int64_t dispatched_at; /* monotonic ms when the dispatch was sent */
 	int64_t next_poll;     /* monotonic ms */
+	int64_t answered_at;   /* monotonic ms of the answer next_poll was planned from */
 	struct agent_call call;
 };
 
@@ -198,6 +199,15 @@ static int start_due(struct floor_run *f, int64_t begin, int64_t end, int *wait_
 	return 0;
 }
 
+/* Plans x's next poll from its answer at monotonic ms from, as the runner does. */
+static void plan_poll(struct floor_run *f, struct fnode *x, int64_t from)
+{
+	x->answered_at = from;
+	x->next_poll =
+	    from + release_poll_delay_ms(from - x->dispatched_at, &f->est, (int)f->opt->poll_min_ms,
+	                                 (int)f->opt->poll_max_ms, (uint64_t)(x - f->nodes) + 1);
+}
+
 /* Takes one answer; returns 1 when the node is done, 0 to poll again, -1 on failure. */
 static int on_answer(struct floor_run *f, struct fnode *x)
 {
@@ -209,7 +219,14 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 		return -1;
 	}
 	if (c->op == AGENT_QUERY && c->state == AGENT_TASK_SUCCESS) {
-		release_poll_learn(&f->est, now - x->dispatched_at);
+		int64_t shortest = f->est.shortest_ms, ended = f->est.ended;
+
+		release_poll_learn(&f->est, (c->sent_at ? c->sent_at : now) - x->dispatched_at);
+		/* As the runner does: a first or shorter end plans the waiting polls again. */
+		for (int64_t i = 0; (!ended || f->est.shortest_ms != shortest) && i < f->opt->nodes;
+		     i++)
+			if (f->nodes[i].state == F_WAITING)
+				plan_poll(f, &f->nodes[i], f->nodes[i].answered_at);
 		x->state = F_DONE;
 		agent_call_release(c); /* as the runner does: its connection is not needed */
 		return 1;
@@ -218,10 +235,10 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 		fprintf(stderr, "floor: %s: %s\n", c->ip, c->error);
 		return -1;
 	}
+	if (c->op == AGENT_DISPATCH && c->sent_at)
+		x->dispatched_at = c->sent_at; /* as the runner does: when it reached the agent */
 	x->state = F_WAITING;
-	x->next_poll =
-	    now + release_poll_delay_ms(now - x->dispatched_at, &f->est, (int)f->opt->poll_min_ms,
-	                                (int)f->opt->poll_max_ms);
+	plan_poll(f, x, now);
 	return 0;
 }
 
@@ -335,8 +352,8 @@ static int run(const struct options *opt)
 	agentclient_stats(f.ac, &st);
 	printf("floor: %" PRId64 " nodes, %" PRId64 " per batch, wall_ms=%" PRId64
 	       " requests=%" PRId64 " cpu_ms=%" PRId64 " maxrss_kib=%ld connections=%" PRIu64
-	       " ahead=%" PRIu64 " ahead_unused=%" PRIu64 " idle_closed=%" PRIu64
-	       " resent=%" PRIu64 "\n",
+	       " ahead=%" PRIu64 " ahead_unused=%" PRIu64 " idle_closed=%" PRIu64 " resent=%" PRIu64
+	       "\n",
 	       opt->nodes, opt->batch, wall_ms, f.requests, cpu_ms, ru.ru_maxrss, st.opened,
 	       st.ahead, st.ahead_unused, st.idle_closed, st.resent);
 	rc = 0;

@@ -12,7 +12,28 @@ void release_poll_learn(struct poll_estimate *e, int64_t duration_ms)
 	e->ended++;
 }
 
-int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int min_ms, int max_ms)
+/*
+ * A first poll's offset for a task when nothing is learned yet: one of POLL_PHASES steps
+ * of min_ms / POLL_PHASES, picked by a hash of salt. The tasks of a batch then reach
+ * their ends at different points of the min_ms grid, so the earliest noticed end is
+ * within one step of the shortest apply instead of up to min_ms after it.
+ */
+static int64_t phase_ms(uint64_t salt, int min_ms)
+{
+	uint64_t h = salt * 0x9E3779B97F4A7C15ULL;
+
+	return (int64_t)((h >> 32) % POLL_PHASES) * min_ms / POLL_PHASES;
+}
+
+int64_t release_poll_margin_ms(int64_t shortest_ms)
+{
+	int64_t m = shortest_ms / 20;
+
+	return m < POLL_MARGIN_MIN_MS ? POLL_MARGIN_MIN_MS : m;
+}
+
+int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int min_ms, int max_ms,
+                          uint64_t salt)
 {
 	int64_t d = elapsed_ms / 10;
 
@@ -20,16 +41,21 @@ int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int
 		d = min_ms;
 	if (e && e->ended) {
 		/*
-		 * Not before 90% of the shortest apply: nobody has been quicker. But the wait
+		 * Not before the shortest apply and a margin: nobody has been quicker, and the
+		 * margin covers the jitter between agents that take the same time. But the wait
 		 * is taken in steps of at most POLL_KEEPALIVE_MS, so that the node's connection
-		 * is still open when the answer is due.
+		 * is still open when the answer is due, and those polls notice an apply that
+		 * ends sooner than the estimate.
 		 */
-		int64_t first = e->shortest_ms * 9 / 10 - elapsed_ms;
+		int64_t first =
+		    e->shortest_ms + release_poll_margin_ms(e->shortest_ms) - elapsed_ms;
 
 		if (first > POLL_KEEPALIVE_MS)
 			first = POLL_KEEPALIVE_MS;
 		if (first > d)
 			d = first;
+	} else if (elapsed_ms < min_ms) {
+		d += phase_ms(salt, min_ms);
 	}
 	if (d > max_ms)
 		d = max_ms;

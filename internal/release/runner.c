@@ -23,10 +23,20 @@
 /* A Retry-After from an agent is honoured up to this. */
 #define RETRY_AFTER_MAX_MS 60000
 /*
- * Task ids and successes are written at most this often (intents and changes of status
- * at once): one transaction per interval however many agents answered in it.
+ * Task ids and successes wait at most this long to be written (intents and changes of
+ * status go at once): one transaction per interval however many agents answered in it.
+ * The wait starts at the oldest unwritten change, not at the last write, so that the
+ * first success of a batch does not cost a write of its own just before the batch ends
+ * and the next one's intents are written with the rest of its successes.
  */
 #define FLUSH_MS 100
+/*
+ * While a release has calls in flight, its intents are written at most this often: a
+ * batch larger than RELEASE_MAX_INFLIGHT gets its slots back one answer at a time, and a
+ * write per freed slot (a commit each, on the thread that drives every connection) kept
+ * the handshakes of a 10,000-node release waiting. With nothing in flight they go at once.
+ */
+#define INTENT_GATHER_MS 50
 /* What run_start_calls answers when nothing is due. */
 #define IDLE_MS 1000
 
@@ -39,9 +49,10 @@ struct rnode {
 	enum node_status status;
 	int has_task;
 	int inflight;
-	int64_t dispatched_at; /* monotonic ms of the dispatch that created the task */
+	int64_t dispatched_at; /* monotonic ms the dispatch that created the task was sent */
 	int dispatch_seen;     /* this runner sent that dispatch: dispatched_at is exact */
 	int64_t next_poll;     /* monotonic ms */
+	int64_t answered_at;   /* monotonic ms of the answer next_poll was planned from */
 	int64_t started_wall;  /* wall ms of the intent (started_at), for the node deadline */
 	int64_t not_before;    /* monotonic ms; no call before this (retry back-off) */
 	int64_t call_started;  /* monotonic ms the call in flight was started */
@@ -87,9 +98,11 @@ struct run {
 	size_t nnotes, notes_cap;
 	int last_batch_started; /* the highest batch this runner recorded as started */
 	char batch_note[64];
-	size_t nintents;    /* intents among the changes */
-	int64_t last_write; /* monotonic ms of the last committed round */
-	int64_t last_seen;  /* monotonic ms the status was last confirmed */
+	size_t nintents;         /* intents among the changes */
+	int64_t last_write;      /* monotonic ms of the last committed round */
+	int64_t first_unwritten; /* monotonic ms of the oldest change or note not written */
+	size_t calls;            /* its agent calls in flight */
+	int64_t last_seen;       /* monotonic ms the status was last confirmed */
 	int64_t claimed_ms;
 	struct poll_estimate est; /* what this release's applies have taken */
 	uint64_t statements;
@@ -150,6 +163,8 @@ static void add_change(struct run *r, struct rnode *x, enum node_status to, cons
 		        (long long)r->id);
 		return;
 	}
+	if (!r->nchanges && !r->nnotes)
+		r->first_unwritten = now_mono_ms();
 	r->changes[r->nchanges++] = (struct node_change){
 	    .rtn_id = x->rtn_id,
 	    .node_id = x->node_id,
@@ -166,6 +181,8 @@ static void add_note(struct run *r, int64_t node_id, const char *type, const cha
 {
 	if (r->nnotes == r->notes_cap)
 		return; /* a node retries at most once between rounds; more is dropped */
+	if (!r->nchanges && !r->nnotes)
+		r->first_unwritten = now_mono_ms();
 	r->notes[r->nnotes++] = (struct store_event){node_id, type, detail};
 }
 
@@ -469,24 +486,32 @@ size_t run_plan(struct run *r, size_t room)
 	return planned;
 }
 
+/* 1 when the intents gathered may be written now (see INTENT_GATHER_MS). */
+static int intents_due(const struct run *r, int64_t now_ms)
+{
+	return r->nintents && (!r->calls || now_ms - r->last_write >= INTENT_GATHER_MS);
+}
+
 int run_flush_due(const struct run *r, int64_t now_ms)
 {
 	if (r->gone)
 		return 0;
-	return r->nintents || r->event >= 0 || r->finish || r->handback ||
-	       ((r->nchanges || r->nnotes) && now_ms - r->last_write >= FLUSH_MS) ||
+	return intents_due(r, now_ms) || r->event >= 0 || r->finish || r->handback ||
+	       ((r->nchanges || r->nnotes) && now_ms - r->first_unwritten >= FLUSH_MS) ||
 	       now_ms - r->last_write >= (int64_t)r->cfg->lease_s * 1000 / 3;
 }
 
 int64_t run_next_write(const struct run *r)
 {
-	int64_t renew = r->last_write + (int64_t)r->cfg->lease_s * 1000 / 3;
+	int64_t at = r->last_write + (int64_t)r->cfg->lease_s * 1000 / 3;
 
-	if (r->nintents || r->event >= 0 || r->finish || r->handback)
+	if (r->event >= 0 || r->finish || r->handback || (r->nintents && !r->calls))
 		return r->last_write;
-	if ((r->nchanges || r->nnotes) && r->last_write + FLUSH_MS < renew)
-		return r->last_write + FLUSH_MS;
-	return renew;
+	if (r->nintents && r->last_write + INTENT_GATHER_MS < at)
+		at = r->last_write + INTENT_GATHER_MS;
+	if ((r->nchanges || r->nnotes) && r->first_unwritten + FLUSH_MS < at)
+		at = r->first_unwritten + FLUSH_MS;
+	return at;
 }
 
 /* Adopts a status the database reports and what it means for r's gathered state. */
@@ -636,6 +661,7 @@ static void start_call(struct run *r, struct agentclient *ac, struct rnode *x, e
 		return;
 	}
 	x->inflight = 1;
+	r->calls++;
 }
 
 /* A node running past RELEASE_NODE_TIMEOUT fails; 1 if it did. */
@@ -712,8 +738,11 @@ int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64
 
 	if (ahead < next)
 		next = ahead;
-	/* Nothing is sent while an intent or a change of status is not yet on disk. */
-	if (r->gone || r->nintents || r->event >= 0 || r->handback)
+	/*
+	 * Nothing is sent while a change of status is not yet on disk, and no dispatch while
+	 * an intent is not: the polls of the nodes that have their tasks go on meanwhile.
+	 */
+	if (r->gone || r->event >= 0 || r->handback)
 		return next - now_ms;
 	/*
 	 * Only the current batch has running nodes. Whatever the release's status, a node
@@ -724,7 +753,8 @@ int64_t run_start_calls(struct run *r, struct agentclient *ac, size_t cap, int64
 		struct rnode *x = &r->nodes[i];
 		int64_t due = x->has_task ? x->next_poll : x->not_before;
 
-		if (x->status != NODE_RUNNING || x->inflight || past_deadline(r, x))
+		if (x->status != NODE_RUNNING || x->inflight || (r->nintents && !x->has_task) ||
+		    past_deadline(r, x))
 			continue;
 		if (due > now_ms) {
 			if (due < next)
@@ -769,19 +799,45 @@ static int schedule_retry(struct run *r, struct rnode *x)
 	return 1;
 }
 
-/* An apply ended: how long it took teaches the poll schedule of the nodes after it. */
-static void learn(struct run *r, const struct rnode *x)
+/* Plans x's next poll from its answer at monotonic ms from. */
+static void plan_poll(const struct run *r, struct rnode *x, int64_t from)
 {
-	if (x->dispatch_seen)
-		release_poll_learn(&r->est, now_mono_ms() - x->dispatched_at);
+	x->answered_at = from;
+	x->next_poll =
+	    from + release_poll_delay_ms(from - x->dispatched_at, &r->est, r->cfg->poll_interval_ms,
+	                                 r->cfg->poll_max_ms, (uint64_t)x->node_id);
 }
 
 static void schedule_poll(const struct run *r, struct rnode *x)
 {
-	int64_t now = now_mono_ms();
+	plan_poll(r, x, now_mono_ms());
+}
 
-	x->next_poll = now + release_poll_delay_ms(now - x->dispatched_at, &r->est,
-	                                           r->cfg->poll_interval_ms, r->cfg->poll_max_ms);
+/*
+ * An apply ended: how long it took teaches the poll schedule of the nodes after it. It
+ * had ended when the poll that says so was sent, so the poll's own round trip, long on
+ * a loaded machine, is not counted. The first end, or a shorter one, also plans again
+ * the polls of the batch's tasks that were planned without it, each from its last
+ * answer, so none comes sooner than the floor after that answer: a first batch's last
+ * tasks otherwise wait on the age-based grid for up to the floor past their end.
+ */
+static void learn(struct run *r, const struct rnode *x)
+{
+	int64_t shortest = r->est.shortest_ms, ended = r->est.ended;
+	int64_t at = x->call.sent_at ? x->call.sent_at : now_mono_ms();
+
+	if (!x->dispatch_seen)
+		return;
+	release_poll_learn(&r->est, at - x->dispatched_at);
+	if (ended && r->est.shortest_ms == shortest)
+		return;
+	for (size_t i = r->first; i < r->n && r->nodes[i].batch <= x->batch; i++) {
+		struct rnode *y = &r->nodes[i];
+
+		if (y->status == NODE_RUNNING && y->has_task && !y->inflight && !y->attempts &&
+		    y->answered_at)
+			plan_poll(r, y, y->answered_at);
+	}
 }
 
 void run_complete(struct agent_call *call)
@@ -791,6 +847,7 @@ void run_complete(struct agent_call *call)
 	char why[640];
 
 	x->inflight = 0;
+	r->calls--;
 	metrics_agent_call(call->op == AGENT_DISPATCH ? CALL_DISPATCH : CALL_POLL,
 	                   call->result == AGENT_OK            ? CALL_OK
 	                   : call->result == AGENT_E_TRANSIENT ? CALL_TRANSIENT
@@ -808,6 +865,13 @@ void run_complete(struct agent_call *call)
 	x->attempts = 0;
 	x->error[0] = '\0';
 	if (call->op == AGENT_DISPATCH) {
+		/*
+		 * The apply began when the request reached the agent, not when it waited for
+		 * a connection: the poll schedule learns from this, and a first batch's
+		 * handshakes would otherwise make its applies look up to their length longer.
+		 */
+		if (call->sent_at)
+			x->dispatched_at = call->sent_at;
 		x->has_task = 1;
 		add_change(r, x, NODE_RUNNING, call->task_id, NULL);
 		schedule_poll(r, x);
@@ -847,6 +911,7 @@ void run_stop(struct run *r, struct agentclient *ac, struct db_conn *c)
 		if (r->nodes[i].inflight) {
 			agentclient_abort(ac, &r->nodes[i].call);
 			r->nodes[i].inflight = 0;
+			r->calls--;
 		}
 	}
 	/* A release whose end is decided is written as finished, not handed back. */

@@ -151,32 +151,47 @@ static void test_poll_schedule(void **state)
 {
 	(void)state;
 	struct poll_estimate e = {0};
+	int seen[10] = {0}, distinct = 0;
 
-	assert_int_equal(release_poll_delay_ms(0, NULL, 20, 2000), 20);
-	assert_int_equal(release_poll_delay_ms(150, NULL, 20, 2000), 20);
-	assert_int_equal(release_poll_delay_ms(1000, NULL, 20, 2000), 100);
-	assert_int_equal(release_poll_delay_ms(600000, NULL, 20, 2000), 2000);
-	/* Nothing learned yet: the age-based schedule. */
-	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), 50);
+	/* Nothing learned: a first poll comes min_ms and one of ten steps of it after. */
+	for (uint64_t salt = 1; salt <= 200; salt++) {
+		int d = release_poll_delay_ms(0, NULL, 20, 2000, salt);
+
+		assert_true(d >= 20 && d < 40 && d % 2 == 0);
+		if (!seen[(d - 20) / 2]++)
+			distinct++;
+		/* The same node always gets the same step. */
+		assert_int_equal(release_poll_delay_ms(3, NULL, 20, 2000, salt), d);
+	}
+	assert_true(distinct >= 8);
+	/* The later polls follow the age-based schedule alone. */
+	assert_int_equal(release_poll_delay_ms(150, NULL, 20, 2000, 7), 20);
+	assert_int_equal(release_poll_delay_ms(1000, NULL, 20, 2000, 7), 100);
+	assert_int_equal(release_poll_delay_ms(600000, NULL, 20, 2000, 7), 2000);
+	assert_int_equal(release_poll_delay_ms(50, &e, 50, 2000, 7), 50);
 	release_poll_learn(&e, 240);
 	release_poll_learn(&e, 200);
 	release_poll_learn(&e, 260);
 	assert_int_equal(e.shortest_ms, 200);
-	/* A fresh dispatch waits for 90% of the shortest apply, then polls as before. */
-	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), 180);
-	assert_int_equal(release_poll_delay_ms(100, &e, 50, 2000), 80);
-	assert_int_equal(release_poll_delay_ms(180, &e, 50, 2000), 50);
-	assert_int_equal(release_poll_delay_ms(1000, &e, 50, 2000), 100);
-	/* A long apply: the wait goes in keep-alive steps, up to 90% of it. */
+	assert_int_equal(release_poll_margin_ms(200), POLL_MARGIN_MIN_MS);
+	assert_int_equal(release_poll_margin_ms(1000), 50);
+	/* A fresh dispatch waits for the shortest apply and its margin, whatever the salt. */
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000, 7), 210);
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000, 8), 210);
+	assert_int_equal(release_poll_delay_ms(100, &e, 50, 2000, 7), 110);
+	/* Past that point, the age-based schedule and its floor. */
+	assert_int_equal(release_poll_delay_ms(180, &e, 50, 2000, 7), 50);
+	assert_int_equal(release_poll_delay_ms(1000, &e, 50, 2000, 7), 100);
+	/* A long apply: the wait goes in keep-alive steps, up to the apply and its margin. */
 	release_poll_learn(&e, -5); /* ignored */
 	e = (struct poll_estimate){0};
 	release_poll_learn(&e, 1000);
-	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000), POLL_KEEPALIVE_MS);
-	assert_int_equal(release_poll_delay_ms(500, &e, 50, 2000), POLL_KEEPALIVE_MS);
-	assert_int_equal(release_poll_delay_ms(800, &e, 50, 2000), 100);
-	assert_int_equal(release_poll_delay_ms(900, &e, 50, 2000), 90);
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000, 7), POLL_KEEPALIVE_MS);
+	assert_int_equal(release_poll_delay_ms(500, &e, 50, 2000, 7), POLL_KEEPALIVE_MS);
+	assert_int_equal(release_poll_delay_ms(900, &e, 50, 2000, 7), 150);
+	assert_int_equal(release_poll_delay_ms(1100, &e, 50, 2000, 7), 110);
 	/* Never past the ceiling. */
-	assert_int_equal(release_poll_delay_ms(0, &e, 50, 100), 100);
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 100, 7), 100);
 }
 
 static void test_rfc3339_round_trip(void **state)
