@@ -84,7 +84,8 @@ static const struct setting settings[] = {
         "releases one controller drives at once, all sharing `RELEASE_MAX_INFLIGHT`"),
     INT("RELEASE_POLL_INTERVAL_MS", poll_interval_ms, 50, 1, 60000,
         "shortest delay between task-status polls; a poll waits a tenth of the task's age,"
-        " at least this, and not before 90% of the shortest apply of the release so far..."),
+        " at least this, and a first poll not before the shortest apply of the release so far"
+        " and 5% (at least 10 ms)..."),
     INT("RELEASE_POLL_MAX_MS", poll_max_ms, 2000, 10, 600000,
         "...and at most this; not below `RELEASE_POLL_INTERVAL_MS`"),
     INT("RELEASE_NODE_RETRIES", node_retries, 3, 0, 20,

@@ -43,15 +43,19 @@ int release_poll_delay_ms(int64_t elapsed_ms, const struct poll_estimate *e, int
 		/*
 		 * Not before the shortest apply and a margin: nobody has been quicker, and the
 		 * margin covers the jitter between agents that take the same time. But the wait
-		 * is taken in steps of at most POLL_KEEPALIVE_MS, so that the node's connection
-		 * is still open when the answer is due, and those polls notice an apply that
-		 * ends sooner than the estimate.
+		 * is taken in equal steps of about POLL_KEEPALIVE_MS (the wait over it, rounded,
+		 * so at most one and a half times it), so that the node's connection is still
+		 * open when the answer is due and the last step lands on that point; those polls
+		 * also notice an apply that ends sooner.
 		 */
 		int64_t first =
 		    e->shortest_ms + release_poll_margin_ms(e->shortest_ms) - elapsed_ms;
 
-		if (first > POLL_KEEPALIVE_MS)
-			first = POLL_KEEPALIVE_MS;
+		if (first > POLL_KEEPALIVE_MS) {
+			int64_t steps = (first + POLL_KEEPALIVE_MS / 2) / POLL_KEEPALIVE_MS;
+
+			first = (first + steps - 1) / steps;
+		}
 		if (first > d)
 			d = first;
 	} else if (elapsed_ms < min_ms) {

@@ -13,19 +13,22 @@
  * too. So the first polls of the tasks that run before anything is learned are spread
  * over the grid (POLL_PHASES), and the earliest noticed end is close to the real one.
  *
- * The wait is cut into steps of POLL_KEEPALIVE_MS: an agent closes a connection idle for
- * longer than its keep-alive (civetweb's default is 500 ms), and a poll that finds its
- * connection closed pays a new mutual-TLS handshake on both sides, several times what
- * the polls that kept it open cost. Measured on 20 releases of 100 nodes with 1 s
- * applies (docs/performance.md): waiting the whole wait in one step made 1.75 connections
- * per node instead of 1.0, 28% more controller CPU and the set 30% slower.
+ * The wait is cut into equal steps of about POLL_KEEPALIVE_MS: an agent closes a
+ * connection idle for longer than its keep-alive (civetweb's default is 500 ms), and a
+ * poll that finds its connection closed pays a new mutual-TLS handshake on both sides,
+ * several times what the polls that kept it open cost. Measured on 20 releases of 100 nodes with 1
+ * s applies (docs/performance.md): waiting the whole wait in one step made 1.75 connections per
+ * node instead of 1.0, 28% more controller CPU and the set 30% slower.
  */
 #ifndef CMDB_POLL_H
 #define CMDB_POLL_H
 
 #include <stdint.h>
 
-/* The longest a learned wait leaves a node's connection idle, in ms. */
+/*
+ * The step in which a learned wait leaves a node's connection idle, in ms; a step is at
+ * most one and a half times this, under the 500 ms of civetweb's keep-alive.
+ */
 #define POLL_KEEPALIVE_MS 250
 
 /* The steps over which first polls are spread while nothing is learned (see above). */

@@ -182,12 +182,20 @@ static void test_poll_schedule(void **state)
 	/* Past that point, the age-based schedule and its floor. */
 	assert_int_equal(release_poll_delay_ms(180, &e, 50, 2000, 7), 50);
 	assert_int_equal(release_poll_delay_ms(1000, &e, 50, 2000, 7), 100);
-	/* A long apply: the wait goes in keep-alive steps, up to the apply and its margin. */
+	/*
+	 * A long apply: the wait goes in equal steps of about the keep-alive step, the last
+	 * one landing on the apply and its margin (1,050 ms: four steps of 263).
+	 */
 	release_poll_learn(&e, -5); /* ignored */
 	e = (struct poll_estimate){0};
 	release_poll_learn(&e, 1000);
-	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000, 7), POLL_KEEPALIVE_MS);
-	assert_int_equal(release_poll_delay_ms(500, &e, 50, 2000, 7), POLL_KEEPALIVE_MS);
+	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000, 7), 263);
+	assert_int_equal(release_poll_delay_ms(263, &e, 50, 2000, 7), 263);
+	assert_int_equal(release_poll_delay_ms(500, &e, 50, 2000, 7), 275);
+	/* Never a step of more than one and a half keep-alive steps. */
+	assert_int_equal(release_poll_delay_ms(676, &e, 50, 2000, 7), 374);
+	assert_int_equal(release_poll_delay_ms(674, &e, 50, 2000, 7), 188);
+	assert_int_equal(release_poll_delay_ms(800, &e, 50, 2000, 7), POLL_KEEPALIVE_MS);
 	assert_int_equal(release_poll_delay_ms(900, &e, 50, 2000, 7), 150);
 	assert_int_equal(release_poll_delay_ms(1100, &e, 50, 2000, 7), 110);
 	/* Never past the ceiling. */
