@@ -219,14 +219,11 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 		return -1;
 	}
 	if (c->op == AGENT_QUERY && c->state == AGENT_TASK_SUCCESS) {
-		int64_t shortest = f->est.shortest_ms, ended = f->est.ended;
-
-		release_poll_learn(&f->est, (c->sent_at ? c->sent_at : now) - x->dispatched_at);
 		/* As the runner does: a first or shorter end plans the waiting polls again. */
-		for (int64_t i = 0; (!ended || f->est.shortest_ms != shortest) && i < f->opt->nodes;
-		     i++)
-			if (f->nodes[i].state == F_WAITING)
-				plan_poll(f, &f->nodes[i], f->nodes[i].answered_at);
+		if (release_poll_learn(&f->est, (c->sent_at ? c->sent_at : now) - x->dispatched_at))
+			for (int64_t i = 0; i < f->opt->nodes; i++)
+				if (f->nodes[i].state == F_WAITING)
+					plan_poll(f, &f->nodes[i], f->nodes[i].answered_at);
 		x->state = F_DONE;
 		agent_call_release(c); /* as the runner does: its connection is not needed */
 		return 1;

@@ -103,25 +103,24 @@ static void send_body(struct mg_connection *conn, int status, const char *ctype,
                       const char *extra_name, const char *extra_value)
 {
 	const char *reason = mg_get_response_code_text(conn, status);
+	const char *connection = connection_token(conn);
 	size_t n = strlen(body), cap = 512 + n;
-	char *out = malloc(cap);
+	char *out;
 	int head;
 
+	if (extra_name && strcasecmp(extra_name, "Connection") == 0) {
+		connection = extra_value;
+		extra_name = NULL;
+	}
+	out = malloc(cap);
 	if (!out)
 		return;
-	if (extra_name && strcasecmp(extra_name, "Connection") == 0)
-		head = snprintf(out, cap,
-		                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		                "Connection: %s\r\n\r\n",
-		                status, reason, ctype, n, extra_value);
-	else
-		head = snprintf(out, cap,
-		                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		                "%s%s%s%s"
-		                "Connection: %s\r\n\r\n",
-		                status, reason, ctype, n, extra_name ? extra_name : "",
-		                extra_name ? ": " : "", extra_name ? extra_value : "",
-		                extra_name ? "\r\n" : "", connection_token(conn));
+	head =
+	    snprintf(out, cap,
+	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s"
+	             "Connection: %s\r\n\r\n",
+	             status, reason, ctype, n, extra_name ? extra_name : "", extra_name ? ": " : "",
+	             extra_name ? extra_value : "", extra_name ? "\r\n" : "", connection);
 	if (head > 0 && (size_t)head + n <= cap) {
 		memcpy(out + head, body, n);
 		mg_write(conn, out, (size_t)head + n);

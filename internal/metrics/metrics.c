@@ -199,6 +199,14 @@ static void header(struct strbuf *o, const char *name, const char *type, const c
 	strbuf_addf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric of one value and no labels. */
+static void single(struct strbuf *o, const char *name, const char *type, const char *help,
+                   long long value)
+{
+	header(o, name, type, help);
+	strbuf_addf(o, "%s %lld\n", name, value);
+}
+
 /* Writes the _bucket, _sum and _count lines of h; labels is "" or `kind="poll",`. */
 static void write_histogram(struct strbuf *o, const char *name, const char *labels,
                             struct histogram *h)
@@ -239,11 +247,11 @@ static void write_db(struct strbuf *o, const struct metrics_db_view *db)
 		strbuf_addf(o, "cmdb_releases{status=\"%s\"} %lld\n",
 		            release_status_name((enum release_status)s),
 		            (long long)db->by_status[s]);
-	header(o, "cmdb_releases_past_deadline", "gauge",
-	       "Running releases older than their batches times RELEASE_NODE_TIMEOUT.");
-	strbuf_addf(o, "cmdb_releases_past_deadline %lld\n", (long long)db->past_deadline);
-	header(o, "cmdb_webhook_pending", "gauge", "Webhook notifications not delivered yet.");
-	strbuf_addf(o, "cmdb_webhook_pending %lld\n", (long long)db->pending_notifications);
+	single(o, "cmdb_releases_past_deadline", "gauge",
+	       "Running releases older than their batches times RELEASE_NODE_TIMEOUT.",
+	       (long long)db->past_deadline);
+	single(o, "cmdb_webhook_pending", "gauge", "Webhook notifications not delivered yet.",
+	       (long long)db->pending_notifications);
 }
 
 static void write_api(struct strbuf *o)
@@ -309,10 +317,10 @@ void metrics_write(struct strbuf *o, const struct metrics_db_view *db)
 	header(o, "cmdb_release_duration_seconds", "histogram",
 	       "Time from this process's claim of a release to its end.");
 	write_histogram(o, "cmdb_release_duration_seconds", "", &m.release_seconds);
-	header(o, "cmdb_releases_active", "gauge", "Releases this process drives now.");
-	strbuf_addf(o, "cmdb_releases_active %lld\n", (long long)atomic_load(&m.active));
-	header(o, "cmdb_agent_calls_inflight", "gauge", "Agent requests in flight now.");
-	strbuf_addf(o, "cmdb_agent_calls_inflight %lld\n", (long long)atomic_load(&m.inflight));
+	single(o, "cmdb_releases_active", "gauge", "Releases this process drives now.",
+	       (long long)atomic_load(&m.active));
+	single(o, "cmdb_agent_calls_inflight", "gauge", "Agent requests in flight now.",
+	       (long long)atomic_load(&m.inflight));
 	header(o, "cmdb_agent_connections_total", "counter",
 	       "TLS connections opened to agents; how=\"ahead\": before their batch, nothing"
 	       " sent on them until it starts.");
@@ -320,31 +328,27 @@ void metrics_write(struct strbuf *o, const struct metrics_db_view *db)
 	            (unsigned long long)(atomic_load(&m.conn_opened) - atomic_load(&m.conn_ahead)));
 	strbuf_addf(o, "cmdb_agent_connections_total{how=\"ahead\"} %llu\n",
 	            (unsigned long long)atomic_load(&m.conn_ahead));
-	header(o, "cmdb_agent_connections_ahead_unused_total", "counter",
-	       "Connections opened ahead that closed before carrying a request (the agent's"
-	       " keep-alive ran out, or the release paused, was cancelled or failed).");
-	strbuf_addf(o, "cmdb_agent_connections_ahead_unused_total %llu\n",
-	            (unsigned long long)atomic_load(&m.conn_ahead_unused));
-	header(o, "cmdb_lease_takeovers_total", "counter",
-	       "Releases this process took over after their owner's lease expired.");
-	strbuf_addf(o, "cmdb_lease_takeovers_total %llu\n",
-	            (unsigned long long)atomic_load(&m.takeovers));
+	single(o, "cmdb_agent_connections_ahead_unused_total", "counter",
+	       "Connections opened ahead that closed before carrying a request (the agent"
+	       " closed it while it waited, or the release paused, was cancelled or failed).",
+	       (long long)atomic_load(&m.conn_ahead_unused));
+	single(o, "cmdb_lease_takeovers_total", "counter",
+	       "Releases this process took over after their owner's lease expired.",
+	       (long long)atomic_load(&m.takeovers));
 	header(o, "cmdb_db_errors_total", "counter",
 	       "Failed database statements; kind=\"retry\": lost a race and ran again.");
 	strbuf_addf(o, "cmdb_db_errors_total{kind=\"error\"} %llu\n",
 	            (unsigned long long)atomic_load(&m.db_errors[0]));
 	strbuf_addf(o, "cmdb_db_errors_total{kind=\"retry\"} %llu\n",
 	            (unsigned long long)atomic_load(&m.db_errors[1]));
-	header(o, "cmdb_db_tx_retries_total", "counter",
+	single(o, "cmdb_db_tx_retries_total", "counter",
 	       "Transactions run again from their start: after losing a race (a deadlock, a"
-	       " Galera certification failure) or their connection before COMMIT.");
-	strbuf_addf(o, "cmdb_db_tx_retries_total %llu\n",
-	            (unsigned long long)atomic_load(&m.db_tx_retries));
-	header(o, "cmdb_db_node_switches_total", "counter",
+	       " Galera certification failure) or their connection before COMMIT.",
+	       (long long)atomic_load(&m.db_tx_retries));
+	single(o, "cmdb_db_node_switches_total", "counter",
 	       "Times new database connections moved to another node of CMDB_DB_HOST because"
-	       " the one in use was unusable.");
-	strbuf_addf(o, "cmdb_db_node_switches_total %llu\n",
-	            (unsigned long long)atomic_load(&m.db_node_switches));
+	       " the one in use was unusable.",
+	       (long long)atomic_load(&m.db_node_switches));
 	header(o, "cmdb_webhook_deliveries_total", "counter",
 	       "Webhook delivery attempts by outcome.");
 	for (int i = 0; i < 3; i++)

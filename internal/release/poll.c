@@ -3,13 +3,17 @@
  */
 #include "release/poll.h"
 
-void release_poll_learn(struct poll_estimate *e, int64_t duration_ms)
+int release_poll_learn(struct poll_estimate *e, int64_t duration_ms)
 {
+	int shorter;
+
 	if (duration_ms < 0)
-		return;
-	if (!e->ended || duration_ms < e->shortest_ms)
+		return 0;
+	shorter = !e->ended || duration_ms < e->shortest_ms;
+	if (shorter)
 		e->shortest_ms = duration_ms;
 	e->ended++;
+	return shorter;
 }
 
 /*

@@ -55,8 +55,11 @@ struct poll_estimate {
 	int64_t ended;       /* tasks seen ending */
 };
 
-/* Records a task that ended duration_ms after its dispatch. */
-void release_poll_learn(struct poll_estimate *e, int64_t duration_ms);
+/*
+ * Records a task that ended duration_ms after its dispatch. Returns 1 when that is the
+ * first end or a shorter one (the polls planned before may come too late), else 0.
+ */
+int release_poll_learn(struct poll_estimate *e, int64_t duration_ms);
 
 /* The margin a first poll leaves after the shortest apply seen: 5%, at least 10 ms. */
 int64_t release_poll_margin_ms(int64_t shortest_ms);

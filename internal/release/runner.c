@@ -150,6 +150,13 @@ static void set_status(struct run *r, struct rnode *x, enum node_status to)
 		metrics_node_outcome(OUTCOME_SKIPPED, 1);
 }
 
+/* Before a change or note is added: the first one since the last write starts FLUSH_MS. */
+static void mark_unwritten(struct run *r)
+{
+	if (!r->nchanges && !r->nnotes)
+		r->first_unwritten = now_mono_ms();
+}
+
 static void add_change(struct run *r, struct rnode *x, enum node_status to, const char *task_id,
                        const char *error_msg)
 {
@@ -163,8 +170,7 @@ static void add_change(struct run *r, struct rnode *x, enum node_status to, cons
 		        (long long)r->id);
 		return;
 	}
-	if (!r->nchanges && !r->nnotes)
-		r->first_unwritten = now_mono_ms();
+	mark_unwritten(r);
 	r->changes[r->nchanges++] = (struct node_change){
 	    .rtn_id = x->rtn_id,
 	    .node_id = x->node_id,
@@ -181,8 +187,7 @@ static void add_note(struct run *r, int64_t node_id, const char *type, const cha
 {
 	if (r->nnotes == r->notes_cap)
 		return; /* a node retries at most once between rounds; more is dropped */
-	if (!r->nchanges && !r->nnotes)
-		r->first_unwritten = now_mono_ms();
+	mark_unwritten(r);
 	r->notes[r->nnotes++] = (struct store_event){node_id, type, detail};
 }
 
@@ -486,21 +491,6 @@ size_t run_plan(struct run *r, size_t room)
 	return planned;
 }
 
-/* 1 when the intents gathered may be written now (see INTENT_GATHER_MS). */
-static int intents_due(const struct run *r, int64_t now_ms)
-{
-	return r->nintents && (!r->calls || now_ms - r->last_write >= INTENT_GATHER_MS);
-}
-
-int run_flush_due(const struct run *r, int64_t now_ms)
-{
-	if (r->gone)
-		return 0;
-	return intents_due(r, now_ms) || r->event >= 0 || r->finish || r->handback ||
-	       ((r->nchanges || r->nnotes) && now_ms - r->first_unwritten >= FLUSH_MS) ||
-	       now_ms - r->last_write >= (int64_t)r->cfg->lease_s * 1000 / 3;
-}
-
 int64_t run_next_write(const struct run *r)
 {
 	int64_t at = r->last_write + (int64_t)r->cfg->lease_s * 1000 / 3;
@@ -512,6 +502,11 @@ int64_t run_next_write(const struct run *r)
 	if ((r->nchanges || r->nnotes) && r->first_unwritten + FLUSH_MS < at)
 		at = r->first_unwritten + FLUSH_MS;
 	return at;
+}
+
+int run_flush_due(const struct run *r, int64_t now_ms)
+{
+	return !r->gone && now_ms >= run_next_write(r);
 }
 
 /* Adopts a status the database reports and what it means for r's gathered state. */
@@ -823,13 +818,9 @@ static void schedule_poll(const struct run *r, struct rnode *x)
  */
 static void learn(struct run *r, const struct rnode *x)
 {
-	int64_t shortest = r->est.shortest_ms, ended = r->est.ended;
 	int64_t at = x->call.sent_at ? x->call.sent_at : now_mono_ms();
 
-	if (!x->dispatch_seen)
-		return;
-	release_poll_learn(&r->est, at - x->dispatched_at);
-	if (ended && r->est.shortest_ms == shortest)
+	if (!x->dispatch_seen || !release_poll_learn(&r->est, at - x->dispatched_at))
 		return;
 	for (size_t i = r->first; i < r->n && r->nodes[i].batch <= x->batch; i++) {
 		struct rnode *y = &r->nodes[i];

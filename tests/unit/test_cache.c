@@ -169,9 +169,9 @@ static void test_poll_schedule(void **state)
 	assert_int_equal(release_poll_delay_ms(1000, NULL, 20, 2000, 7), 100);
 	assert_int_equal(release_poll_delay_ms(600000, NULL, 20, 2000, 7), 2000);
 	assert_int_equal(release_poll_delay_ms(50, &e, 50, 2000, 7), 50);
-	release_poll_learn(&e, 240);
-	release_poll_learn(&e, 200);
-	release_poll_learn(&e, 260);
+	assert_int_equal(release_poll_learn(&e, 240), 1); /* the first end */
+	assert_int_equal(release_poll_learn(&e, 200), 1); /* a shorter one */
+	assert_int_equal(release_poll_learn(&e, 260), 0);
 	assert_int_equal(e.shortest_ms, 200);
 	assert_int_equal(release_poll_margin_ms(200), POLL_MARGIN_MIN_MS);
 	assert_int_equal(release_poll_margin_ms(1000), 50);
@@ -186,7 +186,7 @@ static void test_poll_schedule(void **state)
 	 * A long apply: the wait goes in equal steps of about the keep-alive step, the last
 	 * one landing on the apply and its margin (1,050 ms: four steps of 263).
 	 */
-	release_poll_learn(&e, -5); /* ignored */
+	assert_int_equal(release_poll_learn(&e, -5), 0); /* ignored */
 	e = (struct poll_estimate){0};
 	release_poll_learn(&e, 1000);
 	assert_int_equal(release_poll_delay_ms(0, &e, 50, 2000, 7), 263);
