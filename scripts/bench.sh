@@ -210,6 +210,7 @@ run_release() {
   wait_until "$limit" grep -q "release $id finished: " "$log" ||
     { tail -20 "$log" >&2; die "release $id did not finish within $limit s"; }
   proc_figures "$CMDB_PID" || die "cannot read /proc/$CMDB_PID"
+  curl -s "$API/metrics" >"$WORK/$name-metrics.txt"
   stop_pid "$CMDB_PID"
 
   line=$(grep "release $id finished: " "$log" | tail -1)

@@ -341,14 +341,103 @@ int db_check(struct db_conn *c, char *err, size_t errlen)
 	return 0;
 }
 
+static void drop_cached(struct db_cached_stmt *e)
+{
+	mysql_stmt_close(e->stmt);
+	free(e->sql);
+	*e = (struct db_cached_stmt){0};
+}
+
 void db_close(struct db_conn *c)
 {
+	/* The statements first: they belong to the connection and go with it. */
+	for (size_t i = 0; i < DB_STMT_CACHE; i++)
+		if (c->cache[i].sql)
+			drop_cached(&c->cache[i]);
 	if (c->mysql)
 		mysql_close(c->mysql);
 	c->mysql = NULL;
 }
 
-/* Prepares sql on a new statement handle and binds args. */
+/*
+ * The prepared statement for sql: from the cache, or prepared now and cached (evicting
+ * the least recently used). NULL with *rc set when it cannot be prepared.
+ */
+static MYSQL_STMT *statement(struct db_conn *c, const char *sql, int *rc, char *err, size_t errlen)
+{
+	struct db_cached_stmt *slot = &c->cache[0];
+	MYSQL_STMT *st;
+	char *copy;
+
+	for (size_t i = 0; c->keep_stmts && i < DB_STMT_CACHE; i++) {
+		struct db_cached_stmt *e = &c->cache[i];
+
+		if (e->sql && strcmp(e->sql, sql) == 0) {
+			e->last_use = ++c->cache_clock;
+			return e->stmt;
+		}
+		if (slot->sql && (!e->sql || e->last_use < slot->last_use))
+			slot = e;
+	}
+	if (c->keep_stmts && slot->sql)
+		drop_cached(slot); /* before the new one, which may need its place on the server */
+	for (int again = 1;; again = 0) {
+		st = mysql_stmt_init(c->mysql);
+		if (!st) {
+			*rc = conn_error(c, err, errlen);
+			return NULL;
+		}
+		c->prepares++;
+		if (mysql_stmt_prepare(st, sql, strlen(sql)) == 0)
+			break;
+		/*
+		 * The server's max_prepared_stmt_count is shared by every client: when it is
+		 * reached, this connection gives up what it keeps and tries once more.
+		 */
+		if (again && mysql_stmt_errno(st) == ER_MAX_PREPARED_STMT_COUNT_REACHED) {
+			mysql_stmt_close(st);
+			for (size_t i = 0; i < DB_STMT_CACHE; i++)
+				if (c->cache[i].sql)
+					drop_cached(&c->cache[i]);
+			continue;
+		}
+		*rc = stmt_error(c, st, err, errlen);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	if (!c->keep_stmts || !(copy = strdup(sql))) /* not cached: finish() closes it */
+		return st;
+	*slot = (struct db_cached_stmt){.sql = copy, .stmt = st, .last_use = ++c->cache_clock};
+	return st;
+}
+
+/* The cache entry of st, or NULL when st is not cached. */
+static struct db_cached_stmt *cached(struct db_conn *c, MYSQL_STMT *st)
+{
+	for (size_t i = 0; i < DB_STMT_CACHE; i++)
+		if (c->cache[i].sql && c->cache[i].stmt == st)
+			return &c->cache[i];
+	return NULL;
+}
+
+/*
+ * Done with st: a cached statement is kept for the next use (its result set freed), or,
+ * after a failure (failed), closed with it, as its state on the server is not known.
+ */
+static void finish(struct db_conn *c, MYSQL_STMT *st, int failed)
+{
+	struct db_cached_stmt *e = cached(c, st);
+
+	if (!e) {
+		mysql_stmt_close(st);
+	} else if (failed) {
+		drop_cached(e);
+	} else if (mysql_stmt_free_result(st)) {
+		drop_cached(e);
+	}
+}
+
+/* Prepares sql (or takes it from the cache), binds args and executes it. */
 static MYSQL_STMT *prepare(struct db_conn *c, const char *sql, const struct db_arg *args,
                            size_t nargs, MYSQL_BIND *binds, unsigned long *lens, int *rc, char *err,
                            size_t errlen)
@@ -359,19 +448,15 @@ static MYSQL_STMT *prepare(struct db_conn *c, const char *sql, const struct db_a
 		*rc = closed(c, err, errlen);
 		return NULL;
 	}
-	st = mysql_stmt_init(c->mysql);
 	c->statements++;
-	if (!st) {
-		*rc = conn_error(c, err, errlen);
+	st = statement(c, sql, rc, err, errlen);
+	if (!st)
 		return NULL;
-	}
-	if (mysql_stmt_prepare(st, sql, strlen(sql)))
-		goto fail;
 	if (mysql_stmt_param_count(st) != nargs) {
 		snprintf(err, errlen, "database: statement wants %lu arguments, got %zu",
 		         mysql_stmt_param_count(st), nargs);
 		*rc = CMDB_ERR;
-		mysql_stmt_close(st);
+		finish(c, st, 1);
 		return NULL;
 	}
 	memset(binds, 0, sizeof(*binds) * nargs);
@@ -400,7 +485,7 @@ static MYSQL_STMT *prepare(struct db_conn *c, const char *sql, const struct db_a
 	return st;
 fail:
 	*rc = stmt_error(c, st, err, errlen);
-	mysql_stmt_close(st);
+	finish(c, st, 1);
 	return NULL;
 }
 
@@ -446,7 +531,7 @@ int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_
 			*affected = mysql_stmt_affected_rows(st);
 		if (insert_id)
 			*insert_id = mysql_stmt_insert_id(st);
-		mysql_stmt_close(st);
+		finish(c, st, 0);
 		rc = 0;
 	}
 	free(binds);
@@ -567,7 +652,7 @@ int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size
 		st = prepare(c, sql, args, nargs, binds, lens, &rc, err, errlen);
 		if (st) {
 			rc = fetch_rows(c, st, out, err, errlen);
-			mysql_stmt_close(st);
+			finish(c, st, rc != 0);
 			if (rc)
 				db_rows_release(out);
 		}

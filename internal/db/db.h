@@ -36,8 +36,27 @@ struct db_config {
 	const char *socket; /* optional unix socket path */
 };
 
+/*
+ * Statements a connection may keep prepared, by their text, when it asks to (keep_stmts):
+ * the executor's, whose rounds run the same few statements each time (one text per
+ * number of rows grouped), where preparing them again cost a round trip and a parse each
+ * on the thread that also drives the agents. Other connections close each statement
+ * after use, so a controller holds at most this many of the server's
+ * max_prepared_stmt_count (shared by all its clients) beyond one per connection.
+ */
+#define DB_STMT_CACHE 32
+
+struct db_cached_stmt {
+	char *sql;         /* owned copy of the text; NULL: free slot */
+	MYSQL_STMT *stmt;  /* prepared on the connection it belongs to */
+	uint64_t last_use; /* for eviction: the least recently used goes */
+};
+
 struct db_conn {
 	MYSQL *mysql;
+	int keep_stmts;                             /* set by the owner; survives reconnects */
+	struct db_cached_stmt cache[DB_STMT_CACHE]; /* emptied by db_close */
+	uint64_t cache_clock;
 	const struct db_config *cfg; /* what db_connect was given, for a reconnect */
 	int broken;                  /* set when an error showed the connection is unusable */
 	int in_tx;                   /* between db_begin and db_commit or db_rollback */
@@ -49,6 +68,7 @@ struct db_conn {
 	int64_t checked_at;  /* monotonic ms of the last check that the node is usable */
 	int64_t idle_since;  /* monotonic ms when the pool got it back */
 	uint64_t statements; /* statements sent on this connection, for cost accounting */
+	uint64_t prepares;   /* of those, prepared on the server (not taken from the cache) */
 };
 
 enum db_arg_type { DB_ARG_I64, DB_ARG_STR, DB_ARG_NULL };

@@ -75,6 +75,7 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 		return NULL;
 	}
 	ex->cfg = cfg;
+	ex->conn.keep_stmts = 1; /* its rounds run the same statements again and again */
 	ex->ac = agentclient_new(&acfg, err, errlen);
 	if (!ex->ac) {
 		free(ex->runs);
@@ -175,9 +176,10 @@ static int db_ready(struct release_executor *ex)
 }
 
 /* Loads a claimed release into the loop; -1 (after handing it back) when it cannot. */
-static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_statements)
+static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_statements,
+                   uint64_t claim_prepared)
 {
-	uint64_t before = ex->conn.statements;
+	uint64_t before = ex->conn.statements, before_prepared = ex->conn.prepares;
 	struct run *r = NULL;
 	char err[512];
 	int rc = run_load(&ex->conn, &ex->rc, id, &r, err, sizeof(err));
@@ -190,7 +192,8 @@ static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_state
 			db_failed(ex, "handing back a release", rc, err);
 		return -1;
 	}
-	run_add_statements(r, claim_statements + ex->conn.statements - before);
+	run_add_statements(r, claim_statements + ex->conn.statements - before,
+	                   claim_prepared + ex->conn.prepares - before_prepared);
 	ex->runs[ex->nruns++] = r;
 	return 0;
 }
@@ -214,7 +217,7 @@ static void scan(struct release_executor *ex)
 		        "release %lld expired: not started before its expires_at",
 		        (long long)expired[i]);
 	while (ex->nruns < (size_t)ex->cfg->max_active && !atomic_load(&ex->stop)) {
-		uint64_t before = ex->conn.statements;
+		uint64_t before = ex->conn.statements, before_prepared = ex->conn.prepares;
 		int64_t id = 0;
 		int took_over = 0;
 
@@ -235,7 +238,8 @@ static void scan(struct release_executor *ex)
 		if (took_over)
 			metrics_lease_takeover();
 		/* The claim would find the same release again: leave it to the next scan. */
-		if (add_run(ex, id, ex->conn.statements - before))
+		if (add_run(ex, id, ex->conn.statements - before,
+		            ex->conn.prepares - before_prepared))
 			break;
 	}
 }
@@ -252,7 +256,7 @@ static void control(struct release_executor *ex, int64_t now)
 	char err[512];
 
 	for (size_t i = 0; i < ex->nruns;) {
-		uint64_t before = ex->conn.statements;
+		uint64_t before = ex->conn.statements, before_prepared = ex->conn.prepares;
 		size_t n = 0;
 
 		for (; i < ex->nruns && n < CONTROL_CHUNK; i++) {
@@ -272,7 +276,8 @@ static void control(struct release_executor *ex, int64_t now)
 			return;
 		}
 		for (size_t k = 0; k < n; k++) {
-			run_add_statements(runs[k], ex->conn.statements - before);
+			run_add_statements(runs[k], ex->conn.statements - before,
+			                   ex->conn.prepares - before_prepared);
 			if (ctl[k].owned) {
 				run_observe(runs[k], ctl[k].status, now);
 				continue;
@@ -357,10 +362,10 @@ static void reap(struct release_executor *ex, int64_t now)
 			log_rel(
 			    LOG_INFO, "executor", run_id(r), 0,
 			    "release %lld finished: %s (%zu success, %zu failed, %zu nodes) in %lld"
-			    " ms, %llu SQL statements",
+			    " ms, %llu SQL statements (%llu prepared)",
 			    (long long)run_id(r), release_status_name(s.status), s.success,
 			    s.failed, s.nodes, (long long)(now - s.claimed_ms),
-			    (unsigned long long)s.statements);
+			    (unsigned long long)s.statements, (unsigned long long)s.prepared);
 		else if (s.status == RELEASE_PENDING)
 			atomic_store(&ex->scan_now, 1); /* resumed: claim it again at once */
 		run_free(r, ex->ac);

@@ -106,6 +106,7 @@ struct run {
 	int64_t claimed_ms;
 	struct poll_estimate est; /* what this release's applies have taken */
 	uint64_t statements;
+	uint64_t prepared; /* of the statements, those not taken from the connection's cache */
 	unsigned int seed; /* for retry jitter */
 };
 
@@ -129,9 +130,10 @@ int run_gone(const struct run *r)
 	return r->gone;
 }
 
-void run_add_statements(struct run *r, uint64_t n)
+void run_add_statements(struct run *r, uint64_t n, uint64_t prepared)
 {
 	r->statements += n;
+	r->prepared += prepared;
 }
 
 static enum release_status effective(const struct run *r)
@@ -585,12 +587,12 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	    .events = r->notes,
 	    .nevents = r->nnotes,
 	};
-	uint64_t before = c->statements;
+	uint64_t before = c->statements, before_prepared = c->prepares;
 	int rc;
 
 	rc = store_release_apply(c, r->id, r->cfg->owner, r->cfg->lease_s, &round, &actual, err,
 	                         errlen);
-	r->statements += c->statements - before;
+	run_add_statements(r, c->statements - before, c->prepares - before_prepared);
 	if (rc == CMDB_ESTATE) {
 		adopt(r, actual);
 		r->last_seen = now_mono_ms();
@@ -934,5 +936,6 @@ void run_summary(const struct run *r, struct run_summary *out)
 	out->success = r->count[NODE_SUCCESS];
 	out->failed = r->count[NODE_FAILED];
 	out->statements = r->statements;
+	out->prepared = r->prepared;
 	out->claimed_ms = r->claimed_ms;
 }

@@ -105,12 +105,16 @@ struct run_summary {
 	int finished; /* terminal and written as finished (not handed back or lost) */
 	size_t nodes, success, failed;
 	uint64_t statements;
+	uint64_t prepared;  /* of those, prepared on the server (the rest came from its cache) */
 	int64_t claimed_ms; /* monotonic ms of its claim */
 };
 void run_summary(const struct run *r, struct run_summary *out);
 
-/* Counts statements the executor ran on r's behalf (its claim, its share of reads). */
-void run_add_statements(struct run *r, uint64_t n);
+/*
+ * Counts statements the executor ran on r's behalf (its claim, its share of reads), and
+ * how many of them had to be prepared.
+ */
+void run_add_statements(struct run *r, uint64_t n, uint64_t prepared);
 
 /* "cmdb-<token>-r<release>-n<node>": stable per (release, node), unique across databases. */
 void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,

@@ -362,6 +362,13 @@ check_eq "sql: no release left unfinished but the far-future ones cancelled abov
   "$(sql "SELECT COUNT(*) FROM release_tasks WHERE finished_at IS NULL")"
 check_eq "sql: counters equal row counts in every release" 0 \
   "$(sql "SELECT COUNT(*) FROM release_tasks t WHERE success_nodes <> (SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.status='success') OR failed_nodes <> (SELECT COUNT(*) FROM release_task_nodes n WHERE n.release_task_id=t.id AND n.status='failed')")"
+# The executor keeps its rounds' statements prepared: each "finished" line says how many
+# of the release's statements the server had to prepare, and a release that ran a few
+# dozen prepared only some of them.
+stmts=$(sed -n 's/.* finished: .*, \([0-9]*\) SQL statements (\([0-9]*\) prepared).*/\1 \2/p' "$WORK/cmdb.log")
+check "log: finished releases say how many of their statements were prepared" test -n "$stmts"
+check_eq "log: no release of 20 statements or more prepared half of them" 0 \
+  "$(awk '$1 >= 20 && 2 * $2 >= $1' <<<"$stmts" | wc -l)"
 check_eq "agents: no (release, node) applied twice" 0 \
   "$(grep '^apply ' "$APPLY_LOG" | sed 's/.* key=//' | sort | uniq -d | wc -l)"
 check_eq "agents: no skipped node was ever applied" 0 \
