@@ -359,6 +359,18 @@ void db_close(struct db_conn *c)
 	c->mysql = NULL;
 }
 
+/* FNV-1a: the texts of one kind differ only in how many rows they group, deep inside. */
+static uint64_t text_hash(const char *s, size_t *len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const char *p = s;
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	*len = (size_t)(p - s);
+	return h;
+}
+
 /*
  * The prepared statement for sql: from the cache, or prepared now and cached (evicting
  * the least recently used). NULL with *rc set when it cannot be prepared.
@@ -366,13 +378,17 @@ void db_close(struct db_conn *c)
 static MYSQL_STMT *statement(struct db_conn *c, const char *sql, int *rc, char *err, size_t errlen)
 {
 	struct db_cached_stmt *slot = &c->cache[0];
+	uint64_t hash = 0;
+	size_t len = 0;
 	MYSQL_STMT *st;
 	char *copy;
 
+	if (c->keep_stmts)
+		hash = text_hash(sql, &len);
 	for (size_t i = 0; c->keep_stmts && i < DB_STMT_CACHE; i++) {
 		struct db_cached_stmt *e = &c->cache[i];
 
-		if (e->sql && strcmp(e->sql, sql) == 0) {
+		if (e->sql && e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0) {
 			e->last_use = ++c->cache_clock;
 			return e->stmt;
 		}
@@ -407,7 +423,8 @@ static MYSQL_STMT *statement(struct db_conn *c, const char *sql, int *rc, char *
 	}
 	if (!c->keep_stmts || !(copy = strdup(sql))) /* not cached: finish() closes it */
 		return st;
-	*slot = (struct db_cached_stmt){.sql = copy, .stmt = st, .last_use = ++c->cache_clock};
+	*slot = (struct db_cached_stmt){
+	    .sql = copy, .len = len, .hash = hash, .stmt = st, .last_use = ++c->cache_clock};
 	return st;
 }
 

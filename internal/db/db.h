@@ -48,6 +48,8 @@ struct db_config {
 
 struct db_cached_stmt {
 	char *sql;         /* owned copy of the text; NULL: free slot */
+	size_t len;        /* strlen(sql) */
+	uint64_t hash;     /* of the text, compared before the text itself */
 	MYSQL_STMT *stmt;  /* prepared on the connection it belongs to */
 	uint64_t last_use; /* for eviction: the least recently used goes */
 };
