@@ -348,12 +348,16 @@ static void drop_cached(struct db_cached_stmt *e)
 	*e = (struct db_cached_stmt){0};
 }
 
-void db_close(struct db_conn *c)
+static void drop_all_cached(struct db_conn *c)
 {
-	/* The statements first: they belong to the connection and go with it. */
 	for (size_t i = 0; i < DB_STMT_CACHE; i++)
 		if (c->cache[i].sql)
 			drop_cached(&c->cache[i]);
+}
+
+void db_close(struct db_conn *c)
+{
+	drop_all_cached(c); /* first: the statements belong to the connection and go with it */
 	if (c->mysql)
 		mysql_close(c->mysql);
 	c->mysql = NULL;
@@ -379,12 +383,14 @@ static MYSQL_STMT *statement(struct db_conn *c, const char *sql, int *rc, char *
 {
 	struct db_cached_stmt *slot = &c->cache[0];
 	uint64_t hash = 0;
-	size_t len = 0;
+	size_t len;
 	MYSQL_STMT *st;
 	char *copy;
 
 	if (c->keep_stmts)
 		hash = text_hash(sql, &len);
+	else
+		len = strlen(sql);
 	for (size_t i = 0; c->keep_stmts && i < DB_STMT_CACHE; i++) {
 		struct db_cached_stmt *e = &c->cache[i];
 
@@ -404,17 +410,16 @@ static MYSQL_STMT *statement(struct db_conn *c, const char *sql, int *rc, char *
 			return NULL;
 		}
 		c->prepares++;
-		if (mysql_stmt_prepare(st, sql, strlen(sql)) == 0)
+		if (mysql_stmt_prepare(st, sql, len) == 0)
 			break;
 		/*
 		 * The server's max_prepared_stmt_count is shared by every client: when it is
-		 * reached, this connection gives up what it keeps and tries once more.
+		 * reached, a connection that keeps statements gives them up and tries once more.
 		 */
-		if (again && mysql_stmt_errno(st) == ER_MAX_PREPARED_STMT_COUNT_REACHED) {
+		if (again && c->keep_stmts &&
+		    mysql_stmt_errno(st) == ER_MAX_PREPARED_STMT_COUNT_REACHED) {
 			mysql_stmt_close(st);
-			for (size_t i = 0; i < DB_STMT_CACHE; i++)
-				if (c->cache[i].sql)
-					drop_cached(&c->cache[i]);
+			drop_all_cached(c);
 			continue;
 		}
 		*rc = stmt_error(c, st, err, errlen);

@@ -73,6 +73,17 @@ struct db_conn {
 	uint64_t prepares;   /* of those, prepared on the server (not taken from the cache) */
 };
 
+/* A connection's counts at one moment: what a piece of work ran is the difference after it. */
+struct db_tally {
+	uint64_t statements;
+	uint64_t prepares;
+};
+
+static inline struct db_tally db_tally(const struct db_conn *c)
+{
+	return (struct db_tally){c->statements, c->prepares};
+}
+
 enum db_arg_type { DB_ARG_I64, DB_ARG_STR, DB_ARG_NULL };
 
 struct db_arg {

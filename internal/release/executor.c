@@ -175,11 +175,12 @@ static int db_ready(struct release_executor *ex)
 	return 1;
 }
 
-/* Loads a claimed release into the loop; -1 (after handing it back) when it cannot. */
-static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_statements,
-                   uint64_t claim_prepared)
+/*
+ * Loads a claimed release into the loop, charged with what ran since `since` (its claim
+ * and its load); -1 (after handing it back) when it cannot.
+ */
+static int add_run(struct release_executor *ex, int64_t id, struct db_tally since)
 {
-	uint64_t before = ex->conn.statements, before_prepared = ex->conn.prepares;
 	struct run *r = NULL;
 	char err[512];
 	int rc = run_load(&ex->conn, &ex->rc, id, &r, err, sizeof(err));
@@ -192,8 +193,7 @@ static int add_run(struct release_executor *ex, int64_t id, uint64_t claim_state
 			db_failed(ex, "handing back a release", rc, err);
 		return -1;
 	}
-	run_add_statements(r, claim_statements + ex->conn.statements - before,
-	                   claim_prepared + ex->conn.prepares - before_prepared);
+	run_charge(r, &ex->conn, since);
 	ex->runs[ex->nruns++] = r;
 	return 0;
 }
@@ -217,7 +217,7 @@ static void scan(struct release_executor *ex)
 		        "release %lld expired: not started before its expires_at",
 		        (long long)expired[i]);
 	while (ex->nruns < (size_t)ex->cfg->max_active && !atomic_load(&ex->stop)) {
-		uint64_t before = ex->conn.statements, before_prepared = ex->conn.prepares;
+		struct db_tally since = db_tally(&ex->conn);
 		int64_t id = 0;
 		int took_over = 0;
 
@@ -238,8 +238,7 @@ static void scan(struct release_executor *ex)
 		if (took_over)
 			metrics_lease_takeover();
 		/* The claim would find the same release again: leave it to the next scan. */
-		if (add_run(ex, id, ex->conn.statements - before,
-		            ex->conn.prepares - before_prepared))
+		if (add_run(ex, id, since))
 			break;
 	}
 }
@@ -256,7 +255,7 @@ static void control(struct release_executor *ex, int64_t now)
 	char err[512];
 
 	for (size_t i = 0; i < ex->nruns;) {
-		uint64_t before = ex->conn.statements, before_prepared = ex->conn.prepares;
+		struct db_tally since = db_tally(&ex->conn);
 		size_t n = 0;
 
 		for (; i < ex->nruns && n < CONTROL_CHUNK; i++) {
@@ -276,8 +275,7 @@ static void control(struct release_executor *ex, int64_t now)
 			return;
 		}
 		for (size_t k = 0; k < n; k++) {
-			run_add_statements(runs[k], ex->conn.statements - before,
-			                   ex->conn.prepares - before_prepared);
+			run_charge(runs[k], &ex->conn, since);
 			if (ctl[k].owned) {
 				run_observe(runs[k], ctl[k].status, now);
 				continue;

@@ -130,10 +130,10 @@ int run_gone(const struct run *r)
 	return r->gone;
 }
 
-void run_add_statements(struct run *r, uint64_t n, uint64_t prepared)
+void run_charge(struct run *r, const struct db_conn *c, struct db_tally since)
 {
-	r->statements += n;
-	r->prepared += prepared;
+	r->statements += c->statements - since.statements;
+	r->prepared += c->prepares - since.prepares;
 }
 
 static enum release_status effective(const struct run *r)
@@ -587,12 +587,12 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	    .events = r->notes,
 	    .nevents = r->nnotes,
 	};
-	uint64_t before = c->statements, before_prepared = c->prepares;
+	struct db_tally since = db_tally(c);
 	int rc;
 
 	rc = store_release_apply(c, r->id, r->cfg->owner, r->cfg->lease_s, &round, &actual, err,
 	                         errlen);
-	run_add_statements(r, c->statements - before, c->prepares - before_prepared);
+	run_charge(r, c, since);
 	if (rc == CMDB_ESTATE) {
 		adopt(r, actual);
 		r->last_seen = now_mono_ms();

@@ -111,10 +111,10 @@ struct run_summary {
 void run_summary(const struct run *r, struct run_summary *out);
 
 /*
- * Counts statements the executor ran on r's behalf (its claim, its share of reads), and
- * how many of them had to be prepared.
+ * Charges r with the statements c ran since `since` on its behalf (its claim and load,
+ * its share of reads, its rounds), and how many of them had to be prepared.
  */
-void run_add_statements(struct run *r, uint64_t n, uint64_t prepared);
+void run_charge(struct run *r, const struct db_conn *c, struct db_tally since);
 
 /* "cmdb-<token>-r<release>-n<node>": stable per (release, node), unique across databases. */
 void release_idem_key(const char *token, int64_t release_id, int64_t node_id, char *buf,
