@@ -350,9 +350,9 @@ static int run(const struct options *opt)
 	printf("floor: %" PRId64 " nodes, %" PRId64 " per batch, wall_ms=%" PRId64
 	       " requests=%" PRId64 " cpu_ms=%" PRId64 " maxrss_kib=%ld connections=%" PRIu64
 	       " ahead=%" PRIu64 " ahead_unused=%" PRIu64 " idle_closed=%" PRIu64 " resent=%" PRIu64
-	       "\n",
+	       " slow=%" PRIu64 "\n",
 	       opt->nodes, opt->batch, wall_ms, f.requests, cpu_ms, ru.ru_maxrss, st.opened,
-	       st.ahead, st.ahead_unused, st.idle_closed, st.resent);
+	       st.ahead, st.ahead_unused, st.idle_closed, st.resent, st.slow);
 	rc = 0;
 out:
 	/* Calls still in flight after a failure are abandoned before their handles go. */

@@ -53,6 +53,15 @@ enum { LIST_NONE = 0, LIST_BUSY, LIST_DONE, LIST_AHEAD };
  */
 #define CONNECT_MAX 32
 
+/*
+ * A connection still being set up after this long stops holding its slot (it goes on
+ * until AGENT_CONNECT_TIMEOUT): it waits on the network, not on a CPU. Agents that take
+ * the TCP connection and never answer the handshake would otherwise hold every slot for
+ * the whole connect timeout while healthy nodes of the batch queue behind them. A
+ * healthy handshake takes two round trips and a few ms of CPU on each side.
+ */
+#define CONNECT_SLOW_MS 1000
+
 /* The longest agentclient_wait works on libcurl's sockets before it looks for answers again. */
 #define WAIT_SLICE_MS 5
 
@@ -81,7 +90,8 @@ struct agentclient {
 	struct call_list done;  /* completed, not yet returned by agentclient_wait */
 	struct call_list ahead; /* waiting to be connected ahead */
 	struct call_list cq;    /* requests waiting for a connect slot */
-	int connecting;         /* calls in PH_CONNECTING (at most CONNECT_MAX) */
+	struct call_list slots; /* calls in PH_CONNECTING holding a slot, oldest first */
+	int connecting;         /* their number (at most CONNECT_MAX) */
 	int64_t next_deadline;  /* no call in busy times out before this (monotonic ms) */
 	struct agentclient_stats stats;
 	char rbuf[16384]; /* what one curl_easy_recv reads */
@@ -484,6 +494,27 @@ static void cq_take(struct agentclient *ac, struct agent_call *call)
 	call->phase = PH_NONE;
 }
 
+/* The call's connect gives up its slot: it is set up, gone, or slow. */
+static void slot_free(struct agentclient *ac, struct agent_call *call)
+{
+	if (!call->slot)
+		return;
+	link_take(&ac->slots, call, LINK_CONNECT);
+	call->slot = 0;
+	ac->connecting--;
+}
+
+/* Connects set up for CONNECT_SLOW_MS give up their slots. */
+static void slow_connects(struct agentclient *ac, int64_t now)
+{
+	struct agent_call *call;
+
+	while ((call = ac->slots.head) && now - call->connect_at >= CONNECT_SLOW_MS) {
+		slot_free(ac, call);
+		ac->stats.slow++;
+	}
+}
+
 /* Closes the call's connection (if any); the handle is kept for the next one. */
 static void conn_close(struct agentclient *ac, struct agent_call *call)
 {
@@ -493,8 +524,7 @@ static void conn_close(struct agentclient *ac, struct agent_call *call)
 	call->fd = -1;
 	if (call->phase == PH_QUEUED)
 		cq_take(ac, call);
-	if (call->phase == PH_CONNECTING)
-		ac->connecting--;
+	slot_free(ac, call);
 	if (call->phase != PH_NONE && call->easy)
 		curl_multi_remove_handle(ac->multi, call->easy);
 	if (call->phase != PH_NONE && call->unused)
@@ -554,6 +584,9 @@ static int conn_open(struct agentclient *ac, struct agent_call *call)
 	if (curl_multi_add_handle(ac->multi, e) != CURLM_OK)
 		return -1;
 	call->phase = PH_CONNECTING;
+	call->connect_at = now_mono_ms();
+	call->slot = 1;
+	link_put(&ac->slots, call, LINK_CONNECT);
 	ac->connecting++;
 	ac->stats.opened++;
 	return 0;
@@ -965,7 +998,7 @@ static void connected(struct agentclient *ac, struct agent_call *call, CURLcode 
 			conn_close(ac, call); /* opened ahead: its request will report it */
 		return;
 	}
-	ac->connecting--; /* set up: the slot is free */
+	slot_free(ac, call); /* set up */
 	call->fd = (int)s;
 	call->phase = PH_IDLE;
 	watch(ac, call, EPOLLIN);
@@ -1086,6 +1119,7 @@ int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call *
 		int64_t now = now_mono_ms(), until = deadline;
 		int n;
 
+		slow_connects(ac, now);
 		pump(ac);
 		if (curl_timer(ac, now))
 			return -1;
@@ -1097,6 +1131,10 @@ int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call *
 			until = ac->timer_at;
 		if (ac->next_deadline < until)
 			until = ac->next_deadline;
+		/* Connects wait for a slot: wake when the oldest one being set up turns slow. */
+		if ((ac->cq.head || ac->ahead.head) && ac->slots.head &&
+		    ac->slots.head->connect_at + CONNECT_SLOW_MS < until)
+			until = ac->slots.head->connect_at + CONNECT_SLOW_MS;
 		n = epoll_wait(ac->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
 		               until > now ? (int)(until - now) : 0);
 		if (n < 0 && errno != EINTR)

@@ -47,16 +47,18 @@ struct agent_call {
 	char error[512];             /* what went wrong, or "agent failed: ..." */
 
 	/* Private to agentclient. */
-	void *ac;    /* the client that holds this call's connection */
-	void *easy;  /* libcurl's CONNECT_ONLY handle of the node's TLS connection */
-	int phase;   /* of the connection and the request on it */
-	int fd;      /* the connection's socket once connected, else -1 */
-	int watched; /* fd is in the client's epoll set */
-	int fresh;   /* the connection was opened for the request in progress */
-	int listed;  /* on a list of the client's: started, completed, or to open ahead */
-	int unused;  /* the connection was opened ahead and has carried no request yet */
+	void *ac;           /* the client that holds this call's connection */
+	void *easy;         /* libcurl's CONNECT_ONLY handle of the node's TLS connection */
+	int phase;          /* of the connection and the request on it */
+	int fd;             /* the connection's socket once connected, else -1 */
+	int watched;        /* fd is in the client's epoll set */
+	int fresh;          /* the connection was opened for the request in progress */
+	int listed;         /* on a list of the client's: started, completed, or to open ahead */
+	int unused;         /* the connection was opened ahead and has carried no request yet */
+	int slot;           /* its connect holds one of the slots (see CONNECT_SLOW_MS) */
+	int64_t connect_at; /* monotonic ms its connect started */
 	int64_t deadline;
-	/* Links: [0] on that list, [1] in the queue of requests waiting to connect. */
+	/* Links: [0] on that list, [1] waiting for a connect slot or holding one. */
 	struct agent_call *prev[2], *next[2];
 	char *buf; /* the answer as it arrives */
 	size_t buf_len, buf_cap;
@@ -121,6 +123,7 @@ struct agentclient_stats {
 	uint64_t ahead_unused; /* of those, closed before they carried a request */
 	uint64_t idle_closed;  /* closed by the agent while idle */
 	uint64_t resent;       /* requests sent again after their kept connection closed */
+	uint64_t slow;         /* connects still being set up after CONNECT_SLOW_MS */
 };
 
 void agentclient_stats(const struct agentclient *ac, struct agentclient_stats *out);

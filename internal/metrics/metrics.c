@@ -59,7 +59,7 @@ static struct {
 	atomic_uint_fast64_t takeovers;
 	atomic_uint_fast64_t db_errors[2];
 	atomic_uint_fast64_t db_tx_retries, db_node_switches;
-	atomic_uint_fast64_t conn_opened, conn_ahead, conn_ahead_unused;
+	atomic_uint_fast64_t conn_opened, conn_ahead, conn_ahead_unused, conn_slow;
 	atomic_uint_fast64_t webhooks[3]; /* delivered, failed attempt, given up */
 	atomic_int_fast64_t executor_turn_ms;
 	const char *route_names[METRICS_ROUTES_MAX];
@@ -131,11 +131,13 @@ void metrics_set_active(int64_t releases, int64_t calls_inflight)
 	atomic_store(&m.inflight, calls_inflight);
 }
 
-void metrics_set_agent_connections(uint64_t opened, uint64_t ahead, uint64_t ahead_unused)
+void metrics_set_agent_connections(uint64_t opened, uint64_t ahead, uint64_t ahead_unused,
+                                   uint64_t slow)
 {
 	atomic_store(&m.conn_opened, opened);
 	atomic_store(&m.conn_ahead, ahead);
 	atomic_store(&m.conn_ahead_unused, ahead_unused);
+	atomic_store(&m.conn_slow, slow);
 }
 
 void metrics_lease_takeover(void)
@@ -332,6 +334,10 @@ void metrics_write(struct strbuf *o, const struct metrics_db_view *db)
 	       "Connections opened ahead that closed before carrying a request (the agent"
 	       " closed it while it waited, or the release paused, was cancelled or failed).",
 	       (long long)atomic_load(&m.conn_ahead_unused));
+	single(o, "cmdb_agent_connections_slow_total", "counter",
+	       "Connections still being set up (TCP and TLS handshake) after a second; from then"
+	       " on they no longer count against the 32 set up at a time.",
+	       (long long)atomic_load(&m.conn_slow));
 	single(o, "cmdb_lease_takeovers_total", "counter",
 	       "Releases this process took over after their owner's lease expired.",
 	       (long long)atomic_load(&m.takeovers));

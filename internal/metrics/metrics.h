@@ -40,7 +40,8 @@ void metrics_agent_call(enum metrics_call kind, enum metrics_call_result r, int6
 void metrics_release_duration(int64_t ms); /* claim to terminal */
 void metrics_set_active(int64_t releases, int64_t calls_inflight);
 /* The agent client's connection counts so far (agentclient_stats). */
-void metrics_set_agent_connections(uint64_t opened, uint64_t ahead, uint64_t ahead_unused);
+void metrics_set_agent_connections(uint64_t opened, uint64_t ahead, uint64_t ahead_unused,
+                                   uint64_t slow);
 void metrics_lease_takeover(void);
 void metrics_db_error(int retryable); /* a failed statement: 1 when it lost a race */
 void metrics_db_tx_retry(void);       /* a transaction runs again from its start */

@@ -416,7 +416,7 @@ int release_executor_run_once(struct release_executor *ex)
 		struct agentclient_stats st;
 
 		agentclient_stats(ex->ac, &st);
-		metrics_set_agent_connections(st.opened, st.ahead, st.ahead_unused);
+		metrics_set_agent_connections(st.opened, st.ahead, st.ahead_unused, st.slow);
 	}
 	now = now_mono_ms();
 	for (size_t i = 0; i < ex->nruns; i++) {

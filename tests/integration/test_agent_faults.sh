@@ -94,4 +94,45 @@ check_eq "flaky: applied exactly once" 1 "$(grep -c '^apply node=127.0.1.51:' "$
 check_eq "agents: the healthy node was never dispatched" 0 \
   "$(grep -c '^apply node=127.0.1.50:' "$WORK/applies.log")"
 
+# Agents that accept the TCP connection and never answer the TLS handshake (a wedged
+# agent, or a middlebox that passes the SYN): more of them than the 32 connections set
+# up at a time, ahead of a healthy node in the same batch. A handshake that has gone on
+# for a second stops holding its slot, so the healthy node is applied long before the
+# silent ones time out, and the release then fails on them.
+SILENT=40
+start_bg "$WORK/silent.log" perl -MIO::Socket::INET -e '
+  my ($n, $port) = @ARGV; my @s;
+  for my $i (1 .. $n) {
+    push @s, IO::Socket::INET->new(LocalAddr => "127.0.2.$i", LocalPort => $port,
+      Listen => 8, ReuseAddr => 1) or die "127.0.2.$i:$port: $!\n";
+  }
+  print "listening\n"; $| = 1; sleep 120;' "$SILENT" "$PORT"
+wait_until 10 grep -q listening "$WORK/silent.log" || { cat "$WORK/silent.log"; exit 1; }
+ids=""
+for i in $(seq 1 "$SILENT"); do
+  api POST /api/v1/nodes "{\"hostname\":\"silent-$i\",\"ip\":\"127.0.2.$i\",\"agent_port\":$PORT}"
+  ids="$ids$(jq .id <<<"$BODY"),"
+done
+stop_pid "$CMDB_PID"
+stack_cmdb "$WORK/cmdb-silent.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 \
+  AGENT_CONNECT_TIMEOUT=8 AGENT_REQUEST_TIMEOUT=8 RELEASE_NODE_RETRIES=0 || exit 1
+api POST /api/v1/releases "{\"version\":9,\"batch_size\":$((SILENT + 1)),\"node_ids\":[$ids$good]}"
+rel=$(jq .id <<<"$BODY")
+check "silent: release finishes" wait_until 60 release_done "$rel"
+body=$(jget "/api/v1/releases/$rel")
+check_eq "silent: release failed, the silent nodes failed, the healthy one succeeded" \
+  "failed $SILENT 1" "$(jq -r '"\(.status) \(.failed_nodes) \(.success_nodes)"' <<<"$body")"
+check_eq "silent: each silent node failed on the connect timeout" "$SILENT" \
+  "$(jq '[.batches[0].nodes[] | select(.status == "failed" and
+           (.error_msg | test("^connect 127[.]0[.]2[.][0-9]+:[0-9]+: timed out$")))] | length' \
+    <<<"$body")"
+check_eq "silent: the healthy node finished before any silent node failed" 1 \
+  "$(sql "SELECT MAX(IF(node_id = $good, finished_at, NULL)) <
+              MIN(IF(node_id <> $good, finished_at, NULL))
+          FROM release_task_nodes WHERE release_task_id = $rel")"
+check_eq "silent: the healthy node was applied once" 1 \
+  "$(grep -c '^apply node=127.0.1.50:.* version=9' "$WORK/applies.log")"
+check_eq "silent: /metrics counts each silent node's connect as slow" "$SILENT" \
+  "$(curl -s "$API/metrics" | awk '$1 == "cmdb_agent_connections_slow_total" { print $2 }')"
+
 end_checks
