@@ -436,7 +436,7 @@ static MYSQL_STMT *statement(struct db_conn *c, const char *sql, int *rc, char *
 /* The cache entry of st, or NULL when st is not cached. */
 static struct db_cached_stmt *cached(struct db_conn *c, MYSQL_STMT *st)
 {
-	for (size_t i = 0; i < DB_STMT_CACHE; i++)
+	for (size_t i = 0; c->keep_stmts && i < DB_STMT_CACHE; i++)
 		if (c->cache[i].sql && c->cache[i].stmt == st)
 			return &c->cache[i];
 	return NULL;
@@ -450,13 +450,10 @@ static void finish(struct db_conn *c, MYSQL_STMT *st, int failed)
 {
 	struct db_cached_stmt *e = cached(c, st);
 
-	if (!e) {
+	if (!e)
 		mysql_stmt_close(st);
-	} else if (failed) {
+	else if (failed || mysql_stmt_free_result(st))
 		drop_cached(e);
-	} else if (mysql_stmt_free_result(st)) {
-		drop_cached(e);
-	}
 }
 
 /* Prepares sql (or takes it from the cache), binds args and executes it. */
