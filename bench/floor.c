@@ -225,7 +225,7 @@ static int on_answer(struct floor_run *f, struct fnode *x)
 				if (f->nodes[i].state == F_WAITING)
 					plan_poll(f, &f->nodes[i], f->nodes[i].answered_at);
 		x->state = F_DONE;
-		agent_call_release(c); /* as the runner does: its connection is not needed */
+		agent_call_free(c); /* as the runner does: its connection is not needed */
 		return 1;
 	}
 	if (c->op == AGENT_QUERY && c->state == AGENT_TASK_FAILED) {
@@ -360,7 +360,7 @@ out:
 		for (int64_t i = 0; i < opt->nodes; i++) {
 			if (f.ac && f.nodes[i].state == F_IN_FLIGHT)
 				agentclient_abort(f.ac, &f.nodes[i].call);
-			agent_call_release(&f.nodes[i].call);
+			agent_call_free(&f.nodes[i].call);
 		}
 	}
 	agentclient_free(f.ac);

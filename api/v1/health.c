@@ -107,5 +107,5 @@ void api_metrics(struct api_request *req)
 		api_send_text(req->conn, 200, "text/plain; version=0.0.4; charset=utf-8", out.buf,
 		              out.len);
 	}
-	strbuf_release(&out);
+	strbuf_free(&out);
 }

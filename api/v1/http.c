@@ -303,7 +303,7 @@ struct db_conn *api_db_acquire(struct api_request *req)
 	return c;
 }
 
-void api_db_release(struct api_request *req, struct db_conn *c)
+void api_db_put(struct api_request *req, struct db_conn *c)
 {
 	db_pool_put(req->ctx->pool, c);
 }
@@ -388,7 +388,7 @@ int api_reload_tokens(struct api_ctx *ctx, const char *path, char *err, size_t e
 	old = *ctx->auth;
 	*ctx->auth = fresh;
 	pthread_rwlock_unlock(&ctx->auth_lock);
-	auth_release(&old);
+	auth_free(&old);
 	return 0;
 }
 

@@ -136,7 +136,7 @@ void api_send_store_error(struct mg_connection *conn, int code, const char *err)
 
 /* Takes a pooled connection or answers 503 and returns NULL. */
 struct db_conn *api_db_acquire(struct api_request *req);
-void api_db_release(struct api_request *req, struct db_conn *c);
+void api_db_put(struct api_request *req, struct db_conn *c);
 
 /*
  * Finds name=value in a raw query string and copies the URL-decoded value.

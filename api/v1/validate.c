@@ -521,13 +521,13 @@ int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_i
 	    get_plan(body, now_ms, &out->plan, e) || get_node_ids(body, out, e) ||
 	    get_bool(body, "auto_rollback", &out->auto_rollback, e) < 0 ||
 	    get_bool(body, "require_approval", &out->require_approval, e) < 0) {
-		api_release_input_release(out);
+		api_release_input_free(out);
 		return -1;
 	}
 	return 0;
 }
 
-void api_release_input_release(struct release_input *in)
+void api_release_input_free(struct release_input *in)
 {
 	free(in->node_ids);
 	in->node_ids = NULL;

@@ -63,11 +63,11 @@ struct release_input {
  * "max_failures" | "max_failure_percent"?, "not_before"?, "expires_at"?, "auto_rollback"?,
  * "require_approval"?}. Times are checked against now_ms (epoch ms). What needs the node
  * count (a pause_after batch that exists) is the store's to check. Free with
- * api_release_input_release.
+ * api_release_input_free.
  */
 int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_input *out,
                              struct api_error *e);
-void api_release_input_release(struct release_input *in);
+void api_release_input_free(struct release_input *in);
 
 #define API_COMMENT_MAX 1024
 

@@ -228,6 +228,6 @@ out_lib:
 out:
 	if (applylog)
 		fclose(applylog);
-	simnode_table_release(&nodes);
+	simnode_table_free(&nodes);
 	return rc;
 }

@@ -107,7 +107,7 @@ out:
 	return rc;
 }
 
-static void issuer_release(struct issuer *ca)
+static void issuer_free(struct issuer *ca)
 {
 	X509_free(ca->cert);
 	ca->cert = NULL;
@@ -260,8 +260,8 @@ struct simcert *simcert_mint(const char *certs_dir, const struct simnode_table *
 	}
 	rc = 0;
 out:
-	issuer_release(&fleet);
-	issuer_release(&other);
+	issuer_free(&fleet);
+	issuer_free(&other);
 	if (rc < 0) {
 		simcert_free(c);
 		c = NULL;

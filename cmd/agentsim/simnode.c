@@ -281,7 +281,7 @@ out:
 	free(line);
 	fclose(f);
 	if (rc < 0)
-		simnode_table_release(t);
+		simnode_table_free(t);
 	return rc;
 }
 
@@ -301,7 +301,7 @@ const struct simnode *simnode_table_find(const struct simnode_table *t, const ch
 	return NULL;
 }
 
-void simnode_table_release(struct simnode_table *t)
+void simnode_table_free(struct simnode_table *t)
 {
 	free(t->nodes);
 	t->nodes = NULL;

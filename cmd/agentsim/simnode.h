@@ -72,6 +72,6 @@ int simnode_table_load(struct simnode_table *t, const char *path, char *err, siz
 const struct simnode *simnode_table_find(const struct simnode_table *t, const char *addr);
 
 /* Frees what load allocated and resets t to SIMNODE_TABLE_INIT. */
-void simnode_table_release(struct simnode_table *t);
+void simnode_table_free(struct simnode_table *t);
 
 #endif

@@ -193,11 +193,11 @@ static int cmd_serve(void)
 	raise_fd_limit(&cfg);
 	if (db_global_init()) {
 		log_error("serve", "cannot initialise the MariaDB client library");
-		auth_release(&auth);
+		auth_free(&auth);
 		return 1;
 	}
 	if (api_server_global_init(&cfg)) {
-		auth_release(&auth);
+		auth_free(&auth);
 		db_global_cleanup();
 		return 1;
 	}
@@ -277,7 +277,7 @@ out:
 	release_executor_free(ex);
 	db_pool_free(api.pool);
 	api_cache_free(api.cache);
-	auth_release(&auth);
+	auth_free(&auth);
 	pthread_rwlock_destroy(&api.auth_lock);
 	api_server_global_cleanup();
 	db_global_cleanup();

@@ -141,7 +141,7 @@ struct identity {
 	EVP_PKEY *key;
 };
 
-static void identity_release(struct identity *id)
+static void identity_free(struct identity *id)
 {
 	X509_free(id->cert);
 	sk_X509_pop_free(id->chain, X509_free);
@@ -219,7 +219,7 @@ fail:
 	ERR_clear_error();
 	if (f)
 		fclose(f);
-	identity_release(id);
+	identity_free(id);
 	return -1;
 }
 
@@ -600,7 +600,7 @@ static void answer_reset(struct agent_call *call)
 	call->buf_len = 0;
 }
 
-void agent_call_release(struct agent_call *call)
+void agent_call_free(struct agent_call *call)
 {
 	struct agentclient *ac = call->ac;
 
@@ -1207,7 +1207,7 @@ enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, i
 		str_copy(task_id, call.task_id, task_id_len);
 	else
 		str_copy(err, call.error, errlen);
-	agent_call_release(&call);
+	agent_call_free(&call);
 	return rc;
 }
 
@@ -1224,6 +1224,6 @@ enum agent_result agentclient_query(struct agentclient *ac, const char *ip, int 
 	if (rc == AGENT_OK)
 		*state = call.state;
 	str_copy(err, call.error, errlen);
-	agent_call_release(&call);
+	agent_call_free(&call);
 	return rc;
 }

@@ -85,7 +85,7 @@ int agentclient_reload(struct agentclient *ac, char *err, size_t errlen);
 
 /*
  * Starts a call; it stays owned by the caller and must not move or be freed until
- * agent_call_release() (it holds the node's connection). Returns 0, or -1 (call->error
+ * agent_call_free() (it holds the node's connection). Returns 0, or -1 (call->error
  * says why) without starting it. A call that has a connection (from its previous request
  * or agentclient_preconnect) sends at once; one whose kept connection turns out closed
  * by the agent goes out once more on a new one.
@@ -132,7 +132,7 @@ void agentclient_stats(const struct agentclient *ac, struct agentclient_stats *o
 int agent_call_connected(const struct agent_call *call);
 
 /* Closes the call's connection and frees its state; call when done with the call. */
-void agent_call_release(struct agent_call *call);
+void agent_call_free(struct agent_call *call);
 
 /* Blocking forms: return AGENT_OK or an error class with err filled. */
 enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, int port,

@@ -147,11 +147,11 @@ out:
 	if (f)
 		fclose(f);
 	if (rc)
-		auth_release(a);
+		auth_free(a);
 	return rc;
 }
 
-void auth_release(struct auth *a)
+void auth_free(struct auth *a)
 {
 	if (a->tokens)
 		OPENSSL_cleanse(a->tokens, sizeof(*a->tokens) * a->ntokens);

@@ -31,7 +31,7 @@ struct auth {
  * malformed line (err names the line, never echoes a hash), or a name given twice.
  */
 int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen);
-void auth_release(struct auth *a);
+void auth_free(struct auth *a);
 
 enum auth_verdict {
 	AUTH_ANONYMOUS = 0, /* no credentials presented */

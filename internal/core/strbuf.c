@@ -74,7 +74,7 @@ void strbuf_reset(struct strbuf *sb)
 	sb->len = 0;
 }
 
-void strbuf_release(struct strbuf *sb)
+void strbuf_free(struct strbuf *sb)
 {
 	if (sb->alloc)
 		free(sb->buf);

@@ -34,6 +34,6 @@ void strbuf_grow(struct strbuf *sb, size_t extra);
 /* Empties sb and keeps its allocation, for building the next string in it. */
 void strbuf_reset(struct strbuf *sb);
 /* Frees the buffer and makes sb empty again (STRBUF_INIT). */
-void strbuf_release(struct strbuf *sb);
+void strbuf_free(struct strbuf *sb);
 
 #endif

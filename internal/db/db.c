@@ -673,7 +673,7 @@ int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size
 			rc = fetch_rows(c, st, out, err, errlen);
 			finish(c, st, rc != 0);
 			if (rc)
-				db_rows_release(out);
+				db_rows_free(out);
 		}
 		rc = settle(c, rc, err, errlen);
 		/* A read changed nothing: on a lost connection, it runs once more elsewhere. */
@@ -685,7 +685,7 @@ int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size
 	return rc;
 }
 
-void db_rows_release(struct db_rows *rows)
+void db_rows_free(struct db_rows *rows)
 {
 	for (size_t i = 0; i < rows->nrows * rows->ncols; i++)
 		free(rows->cells[i]);

@@ -102,7 +102,7 @@ struct db_arg {
 struct db_rows {
 	size_t nrows;
 	size_t ncols;
-	char **cells; /* nrows * ncols, row-major; owned, freed by db_rows_release */
+	char **cells; /* nrows * ncols, row-major; owned, freed by db_rows_free */
 };
 
 #define DB_ROWS_INIT                                                                               \
@@ -169,7 +169,7 @@ int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_
 int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
              struct db_rows *out, char *err, size_t errlen);
 
-void db_rows_release(struct db_rows *rows);
+void db_rows_free(struct db_rows *rows);
 
 static inline const char *db_cell(const struct db_rows *r, size_t row, size_t col)
 {

@@ -215,7 +215,7 @@ int migrate_apply(struct db_conn *c, const char *dir, int *applied, char *err, s
 		if (rc)
 			goto out;
 		seen = rows.nrows > 0;
-		db_rows_release(&rows);
+		db_rows_free(&rows);
 		if (seen)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, list[i].name);
@@ -261,6 +261,6 @@ int migrate_applied(struct db_conn *c, int64_t *version, char *err, size_t errle
 	                  &rows, err, errlen);
 
 	*version = rc == 0 && rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }

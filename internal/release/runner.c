@@ -201,7 +201,7 @@ static void close_ahead(struct run *r)
 {
 	for (size_t i = r->first; i < r->n; i++)
 		if (r->nodes[i].status == NODE_PENDING && agent_call_connected(&r->nodes[i].call))
-			agent_call_release(&r->nodes[i].call);
+			agent_call_free(&r->nodes[i].call);
 }
 
 /* The pending nodes can never be dispatched any more (the API or a halt skipped them). */
@@ -277,7 +277,7 @@ static void fail_node(struct run *r, struct rnode *x, const char *why)
 	set_status(r, x, NODE_FAILED);
 	metrics_node_outcome(metrics_failure_class(why), 1);
 	metrics_node_duration(now_mono_ms() - x->dispatched_at);
-	agent_call_release(&x->call); /* its TLS state is not needed any more */
+	agent_call_free(&x->call); /* its TLS state is not needed any more */
 	add_change(r, x, NODE_FAILED, x->has_task ? x->call.task_id : NULL, x->error);
 	log_rel(LOG_WARN, "runner", r->id, x->node_id, "release %lld: node %lld (%s) failed: %s",
 	        (long long)r->id, (long long)x->node_id, x->call.ip, why);
@@ -371,7 +371,7 @@ void run_free(struct run *r, struct agentclient *ac)
 	for (size_t i = 0; i < r->n; i++) {
 		if (r->nodes[i].inflight && ac)
 			agentclient_abort(ac, &r->nodes[i].call);
-		agent_call_release(&r->nodes[i].call);
+		agent_call_free(&r->nodes[i].call);
 	}
 	free(r->nodes);
 	free(r->changes);
@@ -558,7 +558,7 @@ static void skip_refused(struct run *r, const int64_t *ids, size_t n)
 				continue;
 			set_status(r, x, NODE_SKIPPED);
 			x->started_wall = 0;
-			agent_call_release(&x->call); /* a connection opened ahead, if any */
+			agent_call_free(&x->call); /* a connection opened ahead, if any */
 			log_rel(LOG_INFO, "runner", r->id, x->node_id,
 			        "release %lld: node %lld (%s) skipped at dispatch: it is"
 			        " offline, moved, or changed since",
@@ -877,7 +877,7 @@ void run_complete(struct agent_call *call)
 		metrics_node_outcome(OUTCOME_SUCCESS, 1);
 		metrics_node_duration(now_mono_ms() - x->dispatched_at);
 		add_change(r, x, NODE_SUCCESS, NULL, NULL);
-		agent_call_release(&x->call); /* its TLS state is not needed any more */
+		agent_call_free(&x->call); /* its TLS state is not needed any more */
 		break;
 	case AGENT_TASK_FAILED:
 		learn(r, x);

@@ -69,7 +69,7 @@ static int previous_outcome(struct db_conn *c, const struct alert_input *a,
 		snprintf(out->outcome, sizeof(out->outcome), "already received: %.250s",
 		         db_cell(&rows, 0, 2) ? db_cell(&rows, 0, 2) : "");
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return 0;
 }
 

@@ -59,7 +59,7 @@ int store_add_events(struct db_conn *c, int64_t release_id, const char *actor, i
 	for (size_t done = 0; done < n && rc == 0; done += EVENT_CHUNK) {
 		size_t k = n - done < EVENT_CHUNK ? n - done : EVENT_CHUNK;
 
-		strbuf_release(&sql);
+		strbuf_free(&sql);
 		strbuf_adds(&sql,
 		            "INSERT INTO release_events (release_id, seq, node_id, at, type, actor,"
 		            " detail) VALUES ");
@@ -80,7 +80,7 @@ int store_add_events(struct db_conn *c, int64_t release_id, const char *actor, i
 		rc = sql.failed ? CMDB_ENOMEM
 		                : db_exec(c, sql.buf, args, k * 7, NULL, NULL, err, errlen);
 	}
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	free(args);
 	return rc;
 }
@@ -177,7 +177,7 @@ int store_release_events(struct db_conn *c, int64_t release_id, int64_t after, i
 	if (rc)
 		return rc;
 	rc = store_map_rows(&rows, event_cols, NEVENT_COLS, sizeof(**out), (void **)out, n);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -198,7 +198,7 @@ int store_metrics_view(struct db_conn *c, int node_timeout_s, struct metrics_db_
 		if (st >= 0 && (size_t)st < sizeof(v->by_status) / sizeof(v->by_status[0]))
 			v->by_status[st] = db_cell_i64(&rows, i, 1);
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (rc == 0)
 		rc = db_query(c,
 		              "SELECT COUNT(*) FROM release_tasks WHERE status = 'running'"
@@ -207,13 +207,13 @@ int store_metrics_view(struct db_conn *c, int node_timeout_s, struct metrics_db_
 		              &arg, 1, &rows, err, errlen);
 	if (rc == 0 && rows.nrows)
 		v->past_deadline = db_cell_i64(&rows, 0, 0);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (rc == 0)
 		rc = db_query(c, "SELECT COUNT(*) FROM notifications WHERE state = 'pending'", NULL,
 		              0, &rows, err, errlen);
 	if (rc == 0 && rows.nrows)
 		v->pending_notifications = db_cell_i64(&rows, 0, 0);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	v->ok = rc == 0;
 	return rc;
 }
@@ -260,7 +260,7 @@ static int load_release_facts(struct db_conn *c, struct notification *n, char *e
 		                                 : "",
 		         sizeof(n->first_error));
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -293,7 +293,7 @@ int store_notification_claim(struct db_conn *c, const char *owner, int lease_s,
 		else if (rc == 0)
 			rc = CMDB_ENOTFOUND; /* another controller took it first */
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (rc == 0)
 		rc = load_release_facts(c, out, err, errlen);
 	return rc;

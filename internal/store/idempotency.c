@@ -54,7 +54,7 @@ int store_idem_claim(struct db_conn *c, const char *scope, const struct store_id
 		*resource_id = db_cell_i64(&rows, 0, 1);
 		rc = 1;
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 

@@ -88,7 +88,7 @@ int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, s
 		memset(out, 0, sizeof(*out));
 		store_map_row(&rows, 0, node_cols, NNODE_COLS, out);
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -116,7 +116,7 @@ int store_node_list(struct db_conn *c, const struct node_filter *f, struct node 
 	if (rc)
 		return rc;
 	rc = store_map_rows(&rows, node_cols, NNODE_COLS, sizeof(**out), (void **)out, n);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 

@@ -50,7 +50,7 @@ static int previous_owner(struct db_conn *c, int64_t id, char *buf, size_t len, 
 	buf[0] = '\0';
 	if (rc == 0 && rows.nrows && db_cell(&rows, 0, 0))
 		str_copy(buf, db_cell(&rows, 0, 0), len);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -137,7 +137,7 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 		else if (rc == CMDB_ECONFLICT || rc == CMDB_ERETRY)
 			rc = CMDB_ENOTFOUND; /* another controller won (on Galera: at COMMIT) */
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 

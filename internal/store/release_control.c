@@ -11,7 +11,7 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-int store_lock_release(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
+int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
                        char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
@@ -23,12 +23,12 @@ int store_lock_release(struct db_conn *c, int64_t id, enum release_status *statu
 	if (rc)
 		return rc;
 	if (rows.nrows == 0) {
-		db_rows_release(&rows);
+		db_rows_free(&rows);
 		snprintf(err, errlen, "release %lld not found", (long long)id);
 		return CMDB_ENOTFOUND;
 	}
 	st = release_status_parse(db_cell(&rows, 0, 0));
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (st < 0) {
 		snprintf(err, errlen, "release %lld: unknown status in the database",
 		         (long long)id);
@@ -43,7 +43,7 @@ int store_lock_release(struct db_conn *c, int64_t id, enum release_status *statu
 	if (rc)
 		return rc;
 	*running = rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return 0;
 }
 
@@ -77,7 +77,7 @@ static int check_approver(struct db_conn *c, int64_t id, const char *principal, 
 		         principal, (long long)id);
 		rc = CMDB_EFORBIDDEN;
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -191,7 +191,7 @@ int store_act_in_tx(struct db_conn *c, int64_t id, enum release_event ev, const 
 	int rc, to;
 
 	*changed = 0;
-	rc = store_lock_release(c, id, from, &running, err, errlen);
+	rc = store_release_lock_row(c, id, from, &running, err, errlen);
 	if (rc)
 		return rc;
 	to = release_next(*from, ev);
@@ -291,7 +291,7 @@ int store_release_expire(struct db_conn *c, const char *owner, int64_t *ids, siz
 		if (moved == 1)
 			ids[(*n)++] = id;
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -331,8 +331,8 @@ int store_release_control(struct db_conn *c, const char *owner, const int64_t *i
 		}
 	}
 out:
-	db_rows_release(&rows);
-	strbuf_release(&sql);
+	db_rows_free(&rows);
+	strbuf_free(&sql);
 	free(args);
 	return rc;
 }
@@ -357,7 +357,7 @@ int store_release_waiting_for(struct db_conn *c, int64_t id, int64_t *waiting, c
 		return rc;
 	if (rows.nrows)
 		*waiting = db_cell_i64(&rows, 0, 0);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return 0;
 }
 

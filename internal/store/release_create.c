@@ -46,7 +46,7 @@ struct cut {
 	char approval_reason[STORE_REASON_LEN];
 };
 
-static void cut_release(struct cut *cut)
+static void cut_free(struct cut *cut)
 {
 	free(cut->t);
 	free(cut->sizes);
@@ -72,7 +72,7 @@ static int append_targets(struct db_conn *c, const char *sql, const struct db_ar
 		return rc;
 	grown = rows.nrows ? realloc(*t, (*nt + rows.nrows) * sizeof(**t)) : *t;
 	if (rows.nrows && !grown) {
-		db_rows_release(&rows);
+		db_rows_free(&rows);
 		return CMDB_ENOMEM;
 	}
 	*t = grown;
@@ -80,7 +80,7 @@ static int append_targets(struct db_conn *c, const char *sql, const struct db_ar
 		memset(&(*t)[*nt], 0, sizeof(**t));
 		store_map_row(&rows, i, target_cols, NTARGET_COLS, &(*t)[(*nt)++]);
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return 0;
 }
 
@@ -101,7 +101,7 @@ static int load_named(struct db_conn *c, const int64_t *ids, size_t n, struct ta
 	for (size_t at = 0; at < n; at += LOOKUP_CHUNK) {
 		size_t k = n - at < LOOKUP_CHUNK ? n - at : LOOKUP_CHUNK;
 
-		strbuf_release(&sql);
+		strbuf_free(&sql);
 		strbuf_adds(&sql, "SELECT " TARGET_COLS " FROM nodes WHERE id IN (");
 		store_add_placeholders(&sql, k);
 		strbuf_adds(&sql, ")");
@@ -139,7 +139,7 @@ static int load_named(struct db_conn *c, const int64_t *ids, size_t n, struct ta
 	t = NULL;
 	rc = 0;
 out:
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	free(found);
 	free(args);
 	free(t);
@@ -180,7 +180,7 @@ static int decide_approval(struct db_conn *c, const struct release_request *rq, 
 	if (rc)
 		return rc;
 	online = rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (online > 0 && (int64_t)cut->n * 100 > (int64_t)pol->min_percent * online) {
 		cut->approval = 1;
 		snprintf(cut->approval_reason, sizeof(cut->approval_reason),
@@ -232,7 +232,7 @@ static int resolve(struct db_conn *c, const struct release_request *rq, struct c
 		goto fail;
 	return 0;
 fail:
-	cut_release(cut);
+	cut_free(cut);
 	return rc;
 }
 
@@ -248,7 +248,7 @@ int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store
 	for (size_t at = 0; at < n && rc == 0; at += INSERT_CHUNK) {
 		size_t k = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK;
 
-		strbuf_release(&sql);
+		strbuf_free(&sql);
 		strbuf_adds(&sql,
 		            "INSERT INTO release_task_nodes (release_task_id, node_id, node_ip,"
 		            " agent_port, batch, status, version, previous_version, error_msg)"
@@ -273,7 +273,7 @@ int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store
 		rc = sql.failed ? CMDB_ENOMEM
 		                : db_exec(c, sql.buf, args, k * 9, NULL, NULL, err, errlen);
 	}
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	free(args);
 	if (rc == 0 && skipped) {
 		struct db_arg id = DB_I64(release_id);
@@ -458,12 +458,12 @@ static int release_create_once(struct db_conn *c, const struct release_request *
 		rc = store_release_order(c, (int64_t)id, err, errlen);
 	if (rc == 0)
 		rc = db_commit(c, err, errlen);
-	cut_release(&cut);
+	cut_free(&cut);
 	if (rc == 0)
 		return store_release_get(c, (int64_t)id, out, err, errlen);
 out:
 	db_rollback(c);
-	cut_release(&cut);
+	cut_free(&cut);
 	return rc;
 }
 
@@ -484,7 +484,7 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 		struct db_rows rows = DB_ROWS_INIT;
 		int64_t seq;
 
-		strbuf_release(&sql);
+		strbuf_free(&sql);
 		strbuf_adds(&sql,
 		            "SELECT t.id, t.seq FROM release_tasks t JOIN release_task_nodes rn"
 		            " ON rn.release_task_id = t.id WHERE t.finished_at IS NULL"
@@ -499,9 +499,9 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 			first = seq;
 			*waiting = db_cell_i64(&rows, 0, 0);
 		}
-		db_rows_release(&rows);
+		db_rows_free(&rows);
 	}
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	free(args);
 	return rc;
 }
@@ -548,17 +548,17 @@ int store_release_preview(struct db_conn *c, const struct release_request *rq,
 	str_copy(out->approval_reason, cut.approval_reason, sizeof(out->approval_reason));
 	out->sizes = cut.sizes;
 	cut.sizes = NULL;
-	cut_release(&cut);
+	cut_free(&cut);
 	free(offline);
 	return 0;
 fail:
-	cut_release(&cut);
+	cut_free(&cut);
 	free(offline);
-	store_release_preview_release(out);
+	store_release_preview_free(out);
 	return rc;
 }
 
-void store_release_preview_release(struct release_preview *p)
+void store_release_preview_free(struct release_preview *p)
 {
 	free(p->sizes);
 	free(p->nodes);

@@ -55,7 +55,7 @@ static int load_original(struct db_conn *c, int64_t id, struct original *o, char
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	rc = store_lock_release(c, id, &o->status, &running, err, errlen);
+	rc = store_release_lock_row(c, id, &o->status, &running, err, errlen);
 	if (rc)
 		return rc;
 	rc = db_query(c,
@@ -72,7 +72,7 @@ static int load_original(struct db_conn *c, int64_t id, struct original *o, char
 		         sizeof(o->batch_plan));
 		o->existing = db_cell_i64(&rows, 0, 3);
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return 0;
 }
 
@@ -269,7 +269,7 @@ int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, c
 	if (rc == 0)
 		rc =
 		    store_map_rows(&rows, touched_cols, NTOUCHED_COLS, sizeof(*t), (void **)&t, &n);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (rc)
 		goto out;
 	if (n == 0) {

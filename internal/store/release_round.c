@@ -105,7 +105,7 @@ static int group_update(struct db_conn *c, int64_t release_id, enum change_kind 
 		args[k++] = DB_I64(ch[i]->rtn_id);
 	if (!sql.failed)
 		rc = db_exec(c, sql.buf, args, k, moved, NULL, err, errlen);
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	free(args);
 	return rc;
 }
@@ -131,7 +131,7 @@ static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64
 	add_guard(&sql, NODE_EV_FAIL);
 	if (!sql.failed)
 		rc = db_exec(c, sql.buf, args, 5, moved, NULL, err, errlen);
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	return rc;
 }
 
@@ -224,8 +224,8 @@ static int refuse_intents(struct db_conn *c, int64_t release_id, const char *act
 			round->refused[round->nrefused++] = db_cell_i64(&rows, i, 0);
 	}
 out:
-	db_rows_release(&rows);
-	strbuf_release(&sql);
+	db_rows_free(&rows);
+	strbuf_free(&sql);
 	free(args);
 	return rc;
 }
@@ -248,7 +248,7 @@ static int record_versions(struct db_conn *c, int64_t release_id, const struct n
 	args = chunk_args(&sql, release_id, ch, n);
 	if (args)
 		rc = db_exec(c, sql.buf, args, n + 1, NULL, NULL, err, errlen);
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	free(args);
 	return rc;
 }
@@ -378,7 +378,7 @@ static int renew(struct db_conn *c, int64_t id, const char *owner, int lease_s,
 		         release_status_name(*actual), release_status_name(expect));
 		rc = CMDB_ESTATE;
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -428,12 +428,12 @@ static int release_update(struct db_conn *c, int64_t id, const struct release_ro
 	strbuf_adds(&sql, " WHERE id = ?");
 	args[k++] = DB_I64(id);
 	if (k == 3 && ok == 0 && failed == 0 && !round->handback) {
-		strbuf_release(&sql);
+		strbuf_free(&sql);
 		return 0; /* nothing to change: the lease renewal said it all */
 	}
 	if (!sql.failed)
 		rc = db_exec(c, sql.buf, args, k, NULL, NULL, err, errlen);
-	strbuf_release(&sql);
+	strbuf_free(&sql);
 	return rc;
 }
 
@@ -509,7 +509,7 @@ static int auto_rollback(struct db_conn *c, int64_t id, const char *owner,
 	if (rc)
 		return rc;
 	wanted = rows.nrows && db_cell_i64(&rows, 0, 0) == 1;
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	if (!wanted)
 		return 0;
 	snprintf(who, sizeof(who), "controller:%s", owner);

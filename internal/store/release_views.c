@@ -102,7 +102,7 @@ int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *
 		memset(out, 0, sizeof(*out));
 		store_map_row(&rows, 0, release_cols, NRELEASE_COLS, out);
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -131,7 +131,7 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
 	if (rc)
 		return rc;
 	rc = store_map_rows(&rows, release_cols, NRELEASE_COLS, sizeof(**out), (void **)out, n);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -159,7 +159,7 @@ int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
 		return rc;
 	rc = store_map_rows(&rows, release_node_cols, NRELEASE_NODE_COLS, sizeof(**out),
 	                    (void **)out, n);
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	return rc;
 }
 
@@ -181,7 +181,7 @@ int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct bat
 	if (rc)
 		return rc;
 	if (rows.nrows && !(b = calloc(rows.nrows, sizeof(*b)))) {
-		db_rows_release(&rows);
+		db_rows_free(&rows);
 		return CMDB_ENOMEM;
 	}
 	for (size_t i = 0; i < rows.nrows; i++) {
@@ -195,7 +195,7 @@ int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct bat
 			b[nb - 1].count[st] = count;
 		b[nb - 1].total += count;
 	}
-	db_rows_release(&rows);
+	db_rows_free(&rows);
 	*out = b;
 	*n = nb;
 	return 0;

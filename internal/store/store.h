@@ -205,7 +205,7 @@ struct release_preview {
 /* The dry run of store_release_create: same checks, same cut, no write. */
 int store_release_preview(struct db_conn *c, const struct release_request *rq,
                           struct release_preview *out, char *err, size_t errlen);
-void store_release_preview_release(struct release_preview *p);
+void store_release_preview_free(struct release_preview *p);
 
 int store_release_get(struct db_conn *c, int64_t id, struct release *out, char *err, size_t errlen);
 /* Newest first; status < 0 means any. *out is malloc'd, the caller frees it. */

@@ -138,7 +138,7 @@ int store_make_token(char out[17]);
  * Locks release id's row (SELECT ... FOR UPDATE) for the rest of the caller's
  * transaction: its status, and how many of its nodes are running. CMDB_ENOTFOUND.
  */
-int store_lock_release(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
+int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
                        char *err, size_t errlen);
 
 /* Skips release id's pending nodes with why, in the caller's transaction. */

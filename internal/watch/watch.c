@@ -307,7 +307,7 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 		strbuf_addf(&line, "error: %s", v->error);
 		add_line(out, line.buf, width);
 	}
-	strbuf_release(&line);
+	strbuf_free(&line);
 }
 
 /* ---- reading the API ---- */
@@ -429,7 +429,7 @@ static void plain_changes(const struct watch_view *was, const struct watch_view 
 	if (first_error[0] && !error_shown)
 		fprintf(out, "first error: %s\n", first_error);
 	fflush(out);
-	strbuf_release(&line);
+	strbuf_free(&line);
 }
 
 int watch_run(const struct watch_opts *o)
@@ -521,7 +521,7 @@ int watch_run(const struct watch_opts *o)
 			drawn = 0;
 			for (size_t i = 0; i < block.len; i++)
 				drawn += block.buf[i] == '\n';
-			strbuf_release(&block);
+			strbuf_free(&block);
 		} else {
 			plain_changes(have ? &was : NULL, &v, first_error, error_shown, o->out);
 			error_shown = first_error[0] != '\0';

@@ -162,7 +162,7 @@ static void check_release_create(const cJSON *doc)
 		}
 		free(sorted);
 	}
-	api_release_input_release(&in);
+	api_release_input_free(&in);
 	assert(in.node_ids == NULL && in.n == 0);
 }
 

@@ -36,7 +36,7 @@ int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size
 	abort();
 }
 
-void db_rows_release(struct db_rows *rows)
+void db_rows_free(struct db_rows *rows)
 {
 	(void)rows;
 	abort();

@@ -68,7 +68,7 @@ static void test_tokens_writer_reader_invalid(void **state)
 	                 AUTH_INVALID);
 	assert_int_equal(auth_check_bearer(&a, "Bearer ", who, sizeof(who)), AUTH_INVALID);
 	assert_int_equal(auth_check_bearer(&a, NULL, who, sizeof(who)), AUTH_ANONYMOUS);
-	auth_release(&a);
+	auth_free(&a);
 	unlink(path);
 }
 

@@ -151,7 +151,7 @@ static void test_metrics_exposition(void **state)
 	    strstr(out.buf, "cmdb_agent_request_duration_seconds_count{kind=\"poll\"} 1\n"));
 	assert_non_null(
 	    strstr(out.buf, "cmdb_api_requests_total{route=\"GET /metrics\",code=\"other\"} 1\n"));
-	strbuf_release(&out);
+	strbuf_free(&out);
 }
 
 static void test_log_json_escape(void **state)

@@ -16,7 +16,7 @@ static void test_empty_is_a_string(void **state)
 	(void)state;
 	assert_string_equal(sb.buf, "");
 	assert_int_equal(sb.len, 0);
-	strbuf_release(&sb); /* releasing an unused buffer is fine */
+	strbuf_free(&sb); /* releasing an unused buffer is fine */
 	assert_string_equal(sb.buf, "");
 }
 
@@ -34,7 +34,7 @@ static void test_adds_and_grows(void **state)
 	assert_int_equal(sb.len, 24 + 1000 * 14 + 21);
 	assert_true(sb.alloc > sb.len);
 	assert_string_equal(sb.buf + sb.len - 21, " END WHERE id IN (42)");
-	strbuf_release(&sb);
+	strbuf_free(&sb);
 	assert_int_equal(sb.len, 0);
 	assert_int_equal(sb.alloc, 0);
 }
@@ -48,7 +48,7 @@ static void test_add_bytes(void **state)
 	strbuf_add(&sb, "", 0);
 	strbuf_addf(&sb, "%s-%05d", "x", 7);
 	assert_string_equal(sb.buf, "abcx-00007");
-	strbuf_release(&sb);
+	strbuf_free(&sb);
 }
 
 static void test_reset_keeps_nothing_of_the_old_text(void **state)
@@ -64,7 +64,7 @@ static void test_reset_keeps_nothing_of_the_old_text(void **state)
 	assert_string_equal(sb.buf, "");
 	strbuf_adds(&sb, "two");
 	assert_string_equal(sb.buf, "two");
-	strbuf_release(&sb);
+	strbuf_free(&sb);
 }
 
 int main(void)

@@ -55,7 +55,7 @@ static void test_release_accepts_valid_bodies(void **state)
 	    release_status_of("{\"version\":1,\"batch_size\":1,\"node_ids\":[3,1,2]}", &in, &e), 0);
 	assert_int_equal(in.n, 3);
 	assert_int_equal(in.node_ids[0], 3); /* order as given; the store sorts */
-	api_release_input_release(&in);
+	api_release_input_free(&in);
 	assert_int_equal(
 	    release_status_of("{\"version\":9007199254740991,\"batch_size\":1}", &in, &e), 0);
 }
@@ -176,7 +176,7 @@ static void test_release_plan_fields(void **state)
 	assert_int_equal(in.plan.not_before_ms, NOW_MS + 40 * 60 * 1000 + 28000);
 	assert_int_equal(in.plan.expires_at_ms, in.plan.not_before_ms + 3600 * 1000);
 	assert_int_equal(in.node_ids[0], 5);
-	api_release_input_release(&in);
+	api_release_input_free(&in);
 }
 
 static void test_too_many_members_is_refused_fast(void **state)

@@ -136,7 +136,7 @@ static void test_render(void **state)
 	             40, 0, &out);
 	for (const char *p = out.buf; *p; p += strcspn(p, "\n") + 1)
 		assert_true(strcspn(p, "\n") < 40);
-	strbuf_release(&out);
+	strbuf_free(&out);
 	watch_view_free(&v);
 }
 
@@ -170,7 +170,7 @@ static void test_render_folds_many_batches(void **state)
 	for (const char *p = out.buf; *p; p++)
 		lines += *p == '\n';
 	assert_int_equal(lines, 1 + 1 + 12); /* head, the fold, a screenful of bars */
-	strbuf_release(&out);
+	strbuf_free(&out);
 	watch_view_free(&v);
 }
 
@@ -184,7 +184,7 @@ static void test_head_and_exit_codes(void **state)
 	watch_head(&v, &out);
 	assert_string_equal(out.buf, "release 5 paused: version 2, 0 of 4 nodes succeeded; paused"
 	                             " after batch 1 (pause_after)");
-	strbuf_release(&out);
+	strbuf_free(&out);
 	assert_int_equal(watch_exit_code(RELEASE_SUCCESS), WATCH_EXIT_SUCCESS);
 	assert_int_equal(watch_exit_code(RELEASE_FAILED), WATCH_EXIT_FAILED);
 	assert_int_equal(watch_exit_code(RELEASE_PARTIAL), WATCH_EXIT_PARTIAL);

@@ -89,7 +89,7 @@ void api_alerts_receive(struct api_request *req)
 	api_send_json(req->conn, 200, doc);
 out:
 	if (db)
-		api_db_release(req, db);
+		api_db_put(req, db);
 	cJSON_Delete(doc);
 	cJSON_Delete(body);
 	free(alerts);

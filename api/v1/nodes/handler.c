@@ -65,7 +65,7 @@ void api_nodes_create(struct api_request *req)
 		goto out;
 	rc = store_node_create(db, in.hostname, in.ip, in.agent_port, in.status, &idem, &n,
 	                       &replayed, err, sizeof(err));
-	api_db_release(req, db);
+	api_db_put(req, db);
 	if (rc) {
 		api_send_store_error(conn, rc, err);
 	} else {
@@ -117,7 +117,7 @@ void api_nodes_list(struct api_request *req)
 	if (!db)
 		return;
 	rc = store_node_list(db, &f, &nodes, &n, err, sizeof(err));
-	api_db_release(req, db);
+	api_db_put(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
 		return;
@@ -160,7 +160,7 @@ static void get_or_patch(struct api_request *req, int patch)
 		goto out;
 	rc = patch ? store_node_update(db, req->id, &p, req->principal, &n, err, sizeof(err))
 	           : store_node_get(db, req->id, &n, err, sizeof(err));
-	api_db_release(req, db);
+	api_db_put(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
 		goto out;

@@ -60,7 +60,7 @@ static void preview(struct api_request *req, struct db_conn *db, const struct re
 	doc = render_preview(in->version, &in->plan, rq->auto_rollback, &pv);
 	api_send_json(req->conn, 200, doc);
 	cJSON_Delete(doc);
-	store_release_preview_release(&pv);
+	store_release_preview_free(&pv);
 }
 
 void api_releases_create(struct api_request *req)
@@ -123,8 +123,8 @@ void api_releases_create(struct api_request *req)
 	send_release(req, db, replayed ? 200 : 201, &r);
 out:
 	if (db)
-		api_db_release(req, db);
-	api_release_input_release(&in);
+		api_db_put(req, db);
+	api_release_input_free(&in);
 	cJSON_Delete(body);
 }
 
@@ -155,7 +155,7 @@ void api_releases_list(struct api_request *req)
 	if (!db)
 		return;
 	rc = store_release_list(db, st, (int)limit, &rels, &n, err, sizeof(err));
-	api_db_release(req, db);
+	api_db_put(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
 		return;
@@ -304,7 +304,7 @@ void api_releases_get(struct api_request *req)
 	if (!db)
 		return;
 	rc = render(req, db, summary, node_status, &text, &cacheable, &ttl_ms, err, sizeof(err));
-	api_db_release(req, db);
+	api_db_put(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
 		return;
@@ -397,7 +397,7 @@ static void act(struct api_request *req, enum release_event ev)
 	}
 out:
 	if (db)
-		api_db_release(req, db);
+		api_db_put(req, db);
 	cJSON_Delete(body);
 }
 
@@ -468,7 +468,7 @@ void api_releases_rollback(struct api_request *req)
 		api_cache_drop_prefix(req->ctx->cache, prefix);
 		send_release(req, db, existing ? 200 : 201, &r);
 	}
-	api_db_release(req, db);
+	api_db_put(req, db);
 }
 
 #define EVENTS_DEFAULT 100
@@ -502,7 +502,7 @@ void api_releases_events(struct api_request *req)
 	if (!db)
 		return;
 	rc = store_release_events(db, req->id, after, (int)limit, &ev, &n, err, sizeof(err));
-	api_db_release(req, db);
+	api_db_put(req, db);
 	if (rc) {
 		api_send_store_error(req->conn, rc, err);
 		return;
