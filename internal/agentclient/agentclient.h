@@ -7,8 +7,7 @@
  * before its batch starts (agentclient_preconnect) without sending it anything.
  *
  * Asynchronous use: fill a struct agent_call, agentclient_start() it, and collect it
- * from agentclient_wait() when it completes. agentclient_dispatch/_query are the
- * blocking one-call forms (the seed's Dispatch and Query).
+ * from agentclient_wait() when it completes.
  */
 #ifndef CMDB_AGENTCLIENT_H
 #define CMDB_AGENTCLIENT_H
@@ -133,14 +132,6 @@ int agent_call_connected(const struct agent_call *call);
 
 /* Closes the call's connection and frees its state; call when done with the call. */
 void agent_call_free(struct agent_call *call);
-
-/* Blocking forms: return AGENT_OK or an error class with err filled. */
-enum agent_result agentclient_dispatch(struct agentclient *ac, const char *ip, int port,
-                                       int64_t version, const char *idem_key, char *task_id,
-                                       size_t task_id_len, char *err, size_t errlen);
-enum agent_result agentclient_query(struct agentclient *ac, const char *ip, int port,
-                                    const char *task_id, enum agent_task_state *state, char *err,
-                                    size_t errlen);
 
 /*
  * Turns a libcurl failure into our error_msg wording, e.g.
