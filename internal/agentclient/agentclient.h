@@ -6,8 +6,9 @@
  * A node's connection is kept between its dispatch and its polls, and can be opened
  * before its batch starts (agentclient_preconnect) without sending it anything.
  *
- * Asynchronous use: fill a struct agent_call, agentclient_start() it, and collect it
- * from agentclient_wait() when it completes.
+ * Use: fill a struct agent_call, agentclient_start() it, and collect it from
+ * agentclient_wait() when it completes. One thread drives a client (every function but
+ * agentclient_wakeup); the calls are the caller's memory, the client only links them.
  */
 #ifndef CMDB_AGENTCLIENT_H
 #define CMDB_AGENTCLIENT_H
@@ -45,7 +46,7 @@ struct agent_call {
 	int64_t sent_at;             /* monotonic ms the request's last byte went out; 0: never */
 	char error[512];             /* what went wrong, or "agent failed: ..." */
 
-	/* Private to agentclient. */
+	/* Private to agentclient (agentclient_internal.h). */
 	void *ac;           /* the client that holds this call's connection */
 	void *easy;         /* libcurl's CONNECT_ONLY handle of the node's TLS connection */
 	int phase;          /* of the connection and the request on it */
@@ -70,15 +71,19 @@ struct agent_call {
 
 struct agentclient;
 
-/* Returns NULL with err set when libcurl cannot be set up. */
+/*
+ * Makes a client: libcurl's multi handle, an epoll set, and the identity of cfg (read and
+ * checked once). The caller frees it with agentclient_free. NULL with err set when one of
+ * them cannot be set up (err names the file that does not load).
+ */
 struct agentclient *agentclient_new(const struct agentclient_config *cfg, char *err, size_t errlen);
-/* Aborts what is in flight; calls still started are not returned. */
+/* Aborts what is in flight; calls still started are not returned. Free the calls first. */
 void agentclient_free(struct agentclient *ac);
 
 /*
  * Reads AGENT_CERT_FILE, AGENT_KEY_FILE and AGENT_CA_FILE again (SIGHUP): connections
  * made from now on use them; calls in flight go on. A file that does not load changes
- * nothing: -1 with err saying which. Call it from the thread that drives ac.
+ * nothing: -1 with err saying which.
  */
 int agentclient_reload(struct agentclient *ac, char *err, size_t errlen);
 
@@ -93,12 +98,11 @@ int agentclient_start(struct agentclient *ac, struct agent_call *call);
 
 /*
  * Drives transfers for at most timeout_ms (returns sooner once something completed or
- * on agentclient_wakeup; with nothing in flight it simply waits) and stores up to max completed
- * calls in done. Returns how many, or -1 on an internal libcurl failure.
+ * on agentclient_wakeup; with nothing in flight it simply waits) and stores up to max
+ * completed calls in done (the caller's own calls, results set). Returns how many, or -1
+ * on an internal libcurl failure.
  */
 int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max);
-
-size_t agentclient_inflight(const struct agentclient *ac);
 
 /* Makes a concurrent or the next agentclient_wait() return early; thread-safe. */
 void agentclient_wakeup(struct agentclient *ac);
@@ -115,6 +119,18 @@ void agentclient_abort(struct agentclient *ac, struct agent_call *call);
  */
 void agentclient_preconnect(struct agentclient *ac, struct agent_call *call);
 
+/* 1 while the call has a connection open, on its way, or waiting to be opened ahead. */
+int agent_call_connected(const struct agent_call *call);
+
+/*
+ * Closes the call's connection and frees its state (a call still in flight is abandoned);
+ * call it when done with the call, and before agentclient_free.
+ */
+void agent_call_free(struct agent_call *call);
+
+/* Calls started and not yet completed. */
+size_t agentclient_inflight(const struct agentclient *ac);
+
 /* Connections this client opened, since it was made. */
 struct agentclient_stats {
 	uint64_t opened;       /* all, ahead or for a request */
@@ -122,16 +138,10 @@ struct agentclient_stats {
 	uint64_t ahead_unused; /* of those, closed before they carried a request */
 	uint64_t idle_closed;  /* closed by the agent while idle */
 	uint64_t resent;       /* requests sent again after their kept connection closed */
-	uint64_t slow;         /* connects still being set up after CONNECT_SLOW_MS */
+	uint64_t slow;         /* connects still being set up after CONNECT_SLOW_MS (1 s) */
 };
 
 void agentclient_stats(const struct agentclient *ac, struct agentclient_stats *out);
-
-/* 1 while the call has a connection open, on its way, or waiting to be opened ahead. */
-int agent_call_connected(const struct agent_call *call);
-
-/* Closes the call's connection and frees its state; call when done with the call. */
-void agent_call_free(struct agent_call *call);
 
 /*
  * Turns a libcurl failure into our error_msg wording, e.g.
