@@ -78,24 +78,12 @@ void agentclient_conn_close(struct agentclient *ac, struct agent_call *call)
 	call->phase = PH_NONE;
 }
 
-/* Starts connecting: the handle goes into the multi handle as a CONNECT_ONLY transfer. */
-static int conn_open(struct agentclient *ac, struct agent_call *call)
+/* The handle's options: a CONNECT_ONLY transfer to the node, verified both ways. */
+static void set_options(struct agentclient *ac, struct agent_call *call, CURL *e)
 {
 	const struct agentclient_config *cfg = &ac->cfg;
 	char url[128];
-	CURL *e = call->easy;
 
-	if (!e) {
-		e = curl_easy_init();
-		if (!e)
-			return -1;
-		call->easy = e;
-	} else {
-		curl_easy_reset(e);
-	}
-	call->fd = -1;
-	call->watched = 0;
-	call->errbuf[0] = '\0';
 	/* IPv6 literals go in brackets. */
 	snprintf(url, sizeof(url), strchr(call->ip, ':') ? "https://[%s]:%d/" : "https://%s:%d/",
 	         call->ip, call->port);
@@ -126,6 +114,25 @@ static int conn_open(struct agentclient *ac, struct agent_call *call)
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, ac);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+}
+
+/* Starts connecting: the handle goes into the multi handle as a CONNECT_ONLY transfer. */
+static int conn_open(struct agentclient *ac, struct agent_call *call)
+{
+	CURL *e = call->easy;
+
+	if (!e) {
+		e = curl_easy_init();
+		if (!e)
+			return -1;
+		call->easy = e;
+	} else {
+		curl_easy_reset(e);
+	}
+	call->fd = -1;
+	call->watched = 0;
+	call->errbuf[0] = '\0';
+	set_options(ac, call, e);
 	if (curl_multi_add_handle(ac->multi, e) != CURLM_OK)
 		return -1;
 	call->phase = PH_CONNECTING;

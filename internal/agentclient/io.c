@@ -190,6 +190,30 @@ static void too_big(struct agentclient *ac, struct agent_call *call)
 	agentclient_complete(ac, call);
 }
 
+/*
+ * Appends the n bytes read into ac->rbuf to the call's answer; -1 when its buffer would
+ * grow past twice what the contract allows, or cannot grow.
+ */
+static int answer_append(struct agentclient *ac, struct agent_call *call, size_t n)
+{
+	if (call->buf_len + n > call->buf_cap) {
+		size_t cap = call->buf_cap ? call->buf_cap : 1024;
+		char *grown;
+
+		while (cap < call->buf_len + n)
+			cap *= 2;
+		grown =
+		    cap <= 2 * (AGENT_BODY_MAX + HTTP1_HEAD_MAX) ? realloc(call->buf, cap) : NULL;
+		if (!grown)
+			return -1;
+		call->buf = grown;
+		call->buf_cap = cap;
+	}
+	memcpy(call->buf + call->buf_len, ac->rbuf, n);
+	call->buf_len += n;
+	return 0;
+}
+
 /* Reads what the connection has; completes the call once the answer is whole. */
 static void receive(struct agentclient *ac, struct agent_call *call)
 {
@@ -207,24 +231,10 @@ static void receive(struct agentclient *ac, struct agent_call *call)
 			return;
 		}
 		if (n > 0) {
-			if (call->buf_len + n > call->buf_cap) {
-				size_t cap = call->buf_cap ? call->buf_cap : 1024;
-				char *grown;
-
-				while (cap < call->buf_len + n)
-					cap *= 2;
-				grown = cap <= 2 * (AGENT_BODY_MAX + HTTP1_HEAD_MAX)
-				            ? realloc(call->buf, cap)
-				            : NULL;
-				if (!grown) {
-					too_big(ac, call);
-					return;
-				}
-				call->buf = grown;
-				call->buf_cap = cap;
+			if (answer_append(ac, call, n)) {
+				too_big(ac, call);
+				return;
 			}
-			memcpy(call->buf + call->buf_len, ac->rbuf, n);
-			call->buf_len += n;
 		} else if (call->buf_len == 0) {
 			if (!resend(ac, call))
 				agentclient_fail(ac, call, CURLE_GOT_NOTHING, 1,

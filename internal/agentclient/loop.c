@@ -153,15 +153,74 @@ static int curl_timer(struct agentclient *ac, int64_t now)
 	return 0;
 }
 
-int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max)
+/* When this round of agentclient_wait ends at the latest, given its deadline. */
+static int64_t wake_at(const struct agentclient *ac, int64_t deadline)
 {
-	int64_t deadline = now_mono_ms() + timeout_ms, slice_end;
-	struct epoll_event ev[256];
-	size_t ndone = 0;
+	int64_t until = deadline;
+
+	if (ac->timer_at >= 0 && ac->timer_at < until)
+		until = ac->timer_at;
+	if (ac->next_deadline < until)
+		until = ac->next_deadline;
+	/* Connects wait for a slot: wake when the oldest one being set up turns slow. */
+	if ((ac->cq.head || ac->ahead.head) && ac->slots.head &&
+	    ac->slots.head->connect_at + CONNECT_SLOW_MS < until)
+		until = ac->slots.head->connect_at + CONNECT_SLOW_MS;
+	return until;
+}
+
+/* The events on our own connections (and the wakeup); 1 when woken. */
+static int call_events(struct agentclient *ac, const struct epoll_event *ev, int n)
+{
+	int woken = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = ev[i].data.u64, drained;
+
+		if (tag & 1) {
+			agentclient_call_event(
+			    ac, (struct agent_call *)(uintptr_t)(tag & ~(uint64_t)1));
+		} else if ((int)(tag >> 1) == ac->wakefd) {
+			if (read(ac->wakefd, &drained, sizeof(drained)) < 0)
+				drained = 0;
+			woken = 1;
+		}
+	}
+	return woken;
+}
+
+/* The events on libcurl's sockets, for at most WAIT_SLICE_MS; -1 on a libcurl failure. */
+static int curl_events(struct agentclient *ac, const struct epoll_event *ev, int n)
+{
+	int64_t slice_end = now_mono_ms() + WAIT_SLICE_MS;
 	int running = 0;
 
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = ev[i].data.u64;
+		int fd = (int)(tag >> 1);
+		int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+		            (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		            (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+		if ((tag & 1) || fd == ac->wakefd)
+			continue;
+		if (curl_multi_socket_action(ac->multi, fd, flags, &running) != CURLM_OK)
+			return -1;
+		agentclient_collect_connects(ac);
+		if (now_mono_ms() >= slice_end)
+			break;
+	}
+	return 0;
+}
+
+int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call **done, size_t max)
+{
+	int64_t deadline = now_mono_ms() + timeout_ms;
+	struct epoll_event ev[256];
+	size_t ndone = 0;
+
 	for (;;) {
-		int64_t now = now_mono_ms(), until = deadline;
+		int64_t now = now_mono_ms(), until;
 		int n;
 
 		agentclient_slow_connects(ac, now);
@@ -172,14 +231,7 @@ int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call *
 		ndone += take_done(ac, done + ndone, max - ndone);
 		if (ndone > 0 || now >= deadline)
 			break;
-		if (ac->timer_at >= 0 && ac->timer_at < until)
-			until = ac->timer_at;
-		if (ac->next_deadline < until)
-			until = ac->next_deadline;
-		/* Connects wait for a slot: wake when the oldest one being set up turns slow. */
-		if ((ac->cq.head || ac->ahead.head) && ac->slots.head &&
-		    ac->slots.head->connect_at + CONNECT_SLOW_MS < until)
-			until = ac->slots.head->connect_at + CONNECT_SLOW_MS;
+		until = wake_at(ac, deadline);
 		n = epoll_wait(ac->epfd, ev, (int)(sizeof(ev) / sizeof(ev[0])),
 		               until > now ? (int)(until - now) : 0);
 		if (n < 0 && errno != EINTR)
@@ -192,34 +244,10 @@ int agentclient_wait(struct agentclient *ac, int timeout_ms, struct agent_call *
 		 * ahead) for at most WAIT_SLICE_MS: the rest waits for the next round of
 		 * epoll_wait, which reports them again.
 		 */
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64, drained;
-
-			if (tag & 1) {
-				agentclient_call_event(
-				    ac, (struct agent_call *)(uintptr_t)(tag & ~(uint64_t)1));
-			} else if ((int)(tag >> 1) == ac->wakefd) {
-				if (read(ac->wakefd, &drained, sizeof(drained)) < 0)
-					drained = 0;
-				deadline = 0; /* woken: return to the caller now */
-			}
-		}
-		slice_end = now_mono_ms() + WAIT_SLICE_MS;
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
-			int fd = (int)(tag >> 1);
-			int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-			            (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-			            (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-
-			if ((tag & 1) || fd == ac->wakefd)
-				continue;
-			if (curl_multi_socket_action(ac->multi, fd, flags, &running) != CURLM_OK)
-				return -1;
-			agentclient_collect_connects(ac);
-			if (now_mono_ms() >= slice_end)
-				break;
-		}
+		if (call_events(ac, ev, n))
+			deadline = 0; /* woken: return to the caller now */
+		if (curl_events(ac, ev, n))
+			return -1;
 		ndone += take_done(ac, done + ndone, max - ndone);
 		if (ndone > 0 || deadline == 0)
 			break;
