@@ -117,10 +117,10 @@ static inline int agentclient_requested(const struct agent_call *call)
 }
 
 /*
- * tls.c: the client identity. agentclient_identity_load reads the certificate (plus any
- * chain after it, or else the intermediates AGENT_CA_FILE holds for it) and the key, and
- * checks they match: 0, or -1 with err saying which file, and *id empty. The caller frees
- * a loaded one with agentclient_identity_free.
+ * tls.c: the client identity. agentclient_identity_load reads the client certificate (plus
+ * any chain after it, or else the one complete_chain finds) and the key, and checks they
+ * match: 0, or -1 with err saying which file and *id empty. The caller frees a loaded one
+ * with agentclient_identity_free.
  */
 int agentclient_identity_load(const struct agentclient_config *cfg, struct agentclient_identity *id,
                               char *err, size_t errlen);
@@ -129,7 +129,12 @@ void agentclient_identity_free(struct agentclient_identity *id);
 CURLcode agentclient_ssl_ctx_setup(CURL *curl, void *sslctx, void *arg);
 
 /* conn.c: connections, the connect slots, and connections opened ahead. */
+/*
+ * 1 while libcurl still has the call's connection: it closes one it finds dead (the
+ * agent's FIN) when it next opens another, and the socket number may then be reused.
+ */
 int agentclient_conn_alive(struct agent_call *call);
+/* Closes the call's connection (if any); the handle is kept for the next one. */
 void agentclient_conn_close(struct agentclient *ac, struct agent_call *call);
 /* The request waits for a connect slot; its time runs from when its connect starts. */
 void agentclient_cq_put(struct agentclient *ac, struct agent_call *call);
@@ -152,6 +157,7 @@ void agentclient_fail(struct agentclient *ac, struct agent_call *call, int code,
 void agentclient_begin_request(struct agentclient *ac, struct agent_call *call);
 /* The call's connection has an event: send, receive, or notice it closed. */
 void agentclient_call_event(struct agentclient *ac, struct agent_call *call);
+/* Drops the answer of the call's last request (its body is freed, its buffer kept). */
 void agentclient_answer_reset(struct agent_call *call);
 
 /* loop.c: the epoll set and libcurl's socket interface. */

@@ -14,10 +14,6 @@
 #include "agentclient/agentclient_internal.h"
 #include "core/core.h"
 
-/*
- * 1 while libcurl still has the call's connection: it closes one it finds dead (the
- * agent's FIN) when it next opens another, and the socket number may then be reused.
- */
 int agentclient_conn_alive(struct agent_call *call)
 {
 	curl_socket_t s = CURL_SOCKET_BAD;
@@ -60,7 +56,6 @@ void agentclient_slow_connects(struct agentclient *ac, int64_t now)
 	}
 }
 
-/* Closes the call's connection (if any); the handle is kept for the next one. */
 void agentclient_conn_close(struct agentclient *ac, struct agent_call *call)
 {
 	if (call->watched && agentclient_conn_alive(call))

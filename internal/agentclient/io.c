@@ -55,7 +55,6 @@ void agentclient_answer_reset(struct agent_call *call)
 	call->buf_len = 0;
 }
 
-/* Its AGENT_REQUEST_TIMEOUT runs from now. */
 void agentclient_arm_deadline(struct agentclient *ac, struct agent_call *call)
 {
 	call->deadline = now_mono_ms() + (int64_t)ac->cfg.request_timeout_s * 1000;
@@ -63,7 +62,6 @@ void agentclient_arm_deadline(struct agentclient *ac, struct agent_call *call)
 		ac->next_deadline = call->deadline;
 }
 
-/* The call fails with code's wording; its connection goes. */
 void agentclient_fail(struct agentclient *ac, struct agent_call *call, int code, int connected,
                       const char *detail)
 {
@@ -286,7 +284,6 @@ static void send_request(struct agentclient *ac, struct agent_call *call)
 	agentclient_watch(ac, call, EPOLLIN);
 }
 
-/* The request can go: the connection is up (new, or kept from before). */
 void agentclient_begin_request(struct agentclient *ac, struct agent_call *call)
 {
 	call->phase = PH_SENDING;

@@ -72,10 +72,6 @@ static void complete_chain(const struct agentclient_config *cfg, struct agentcli
 	X509_STORE_free(store);
 }
 
-/*
- * Reads the client certificate (plus any chain after it, or else the one complete_chain
- * finds) and the key; checks they match.
- */
 int agentclient_identity_load(const struct agentclient_config *cfg, struct agentclient_identity *id,
                               char *err, size_t errlen)
 {
