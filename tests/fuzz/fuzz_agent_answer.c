@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The same sizes the agent client uses (internal/agentclient/agentclient.c). */
+/* The same sizes the agent client uses (struct agent_call, internal/agentclient/agentclient.h). */
 #define TASK_ID_LEN (AGENT_TASK_ID_MAX + 1)
 #define ERR_LEN     512
 /* Longest error the parsers write: a fixed prefix plus AGENT_TEXT_MAX cleaned bytes. */
