@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/backoff.h"
 #include "core/core.h"
 
 enum kind {
@@ -90,7 +91,7 @@ static const struct setting settings[] = {
         "...and at most this; not below `RELEASE_POLL_INTERVAL_MS`"),
     INT("RELEASE_NODE_RETRIES", node_retries, 3, 0, 20,
         "retries of a transient agent error (refused, reset, timeout, 429, 5xx) before the"
-        " node fails; back-off 250 ms doubling to 8 s, with jitter, honouring `Retry-After`"),
+        " node fails; back-off " BACKOFF_AGENT_DOC ", honouring `Retry-After`"),
     INT("RELEASE_NODE_TIMEOUT", node_timeout_s, 600, 1, 86400,
         "seconds a node's task may take from its dispatch before the node fails"),
     INT("RELEASE_LEASE_SECONDS", lease_s, 30, 5, 3600,
@@ -110,7 +111,7 @@ static const struct setting settings[] = {
     INT("RELEASE_WEBHOOK_TIMEOUT", webhook_timeout_s, 5, 1, 120,
         "seconds a webhook attempt may take"),
     INT("RELEASE_WEBHOOK_RETRIES", webhook_retries, 5, 0, 50,
-        "retries of a failed delivery, 1 s doubling to 5 min with jitter"),
+        "retries of a failed delivery, " BACKOFF_WEBHOOK_DOC),
     STR("AGENT_CA_FILE", agent_ca_file, "", "path", NULL,
         "CA that signs agent server certificates; required with the executor"),
     STR("AGENT_CERT_FILE", agent_cert_file, "", "path", NULL,

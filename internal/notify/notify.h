@@ -45,7 +45,4 @@ int notify_payload(const struct notification *n, int64_t now_ms, char *out, size
 /* "sha256=<64 hex digits>": the HMAC-SHA256 of body under secret. */
 void notify_signature(const char *secret, const char *body, size_t len, char out[72]);
 
-/* Delay before retry number attempt (1, 2, ...): 1 s doubling to 5 min, with jitter. */
-int64_t notify_backoff_ms(int attempt, unsigned int *seed);
-
 #endif

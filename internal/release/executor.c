@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentclient/agentclient.h"
+#include "core/backoff.h"
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
@@ -23,9 +24,7 @@
  * has confirmed it: a pause or cancel that reached another controller's API is seen
  * within this (a write of the runner sees it at once).
  */
-#define CONTROL_MS      250
-#define DB_RETRY_MIN_MS 250
-#define DB_RETRY_MAX_MS 5000
+#define CONTROL_MS 250
 /* Completed calls taken per wait. */
 #define DONE_MAX 256
 /* Releases expired per scan. */
@@ -44,8 +43,7 @@ struct release_executor {
 	int64_t next_scan;
 	int64_t next_control;
 	int64_t db_retry_at;
-	int db_backoff_ms;
-	int db_failures;
+	int db_failures; /* database failures in a row */
 	atomic_int stop;
 	atomic_int scan_now;
 	atomic_int reload; /* SIGHUP: read the agent certificates again */
@@ -131,14 +129,13 @@ static void db_failed(struct release_executor *ex, const char *what, int rc, con
 		log_info("executor", "%s lost a race (%s); again on the next turn", what, err);
 		return;
 	}
-	ex->db_backoff_ms = ex->db_backoff_ms ? ex->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
-	if (ex->db_backoff_ms > DB_RETRY_MAX_MS)
-		ex->db_backoff_ms = DB_RETRY_MAX_MS;
-	ex->db_retry_at = now_mono_ms() + ex->db_backoff_ms;
+	int64_t wait = backoff_ms(&backoff_db, ++ex->db_failures, NULL);
+
+	ex->db_retry_at = now_mono_ms() + wait;
 	/* The first of a run of failures and then every 30th, not every retry. */
-	if (ex->db_failures++ % 30 == 0)
-		log_warn("executor", "%s failed (%s); retrying in %d ms", what, err,
-		         ex->db_backoff_ms);
+	if (ex->db_failures % 30 == 1)
+		log_warn("executor", "%s failed (%s); retrying in %lld ms", what, err,
+		         (long long)wait);
 	if (ex->conn.mysql && !ex->conn.broken)
 		ex->conn.broken = 1; /* reconnect: the session's state is unknown after an error */
 }
@@ -171,7 +168,6 @@ static int db_ready(struct release_executor *ex)
 		log_info("executor", "database connection re-established after %d failures",
 		         ex->db_failures);
 	ex->db_failures = 0;
-	ex->db_backoff_ms = 0;
 	return 1;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backoff.h"
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
@@ -17,11 +18,6 @@
 #include "release/poll.h"
 #include "store/store.h"
 
-/* Retry back-off of transient agent errors: 250 ms doubling up to 8 s, with jitter. */
-#define RETRY_BASE_MS 250
-#define RETRY_MAX_MS  8000
-/* A Retry-After from an agent is honoured up to this. */
-#define RETRY_AFTER_MAX_MS 60000
 /*
  * Task ids and successes wait at most this long to be written (intents and changes of
  * status go at once): one transaction per interval however many agents answered in it.
@@ -778,13 +774,11 @@ static int schedule_retry(struct run *r, struct rnode *x)
 	if (c->result != AGENT_E_TRANSIENT || x->attempts >= r->cfg->node_retries)
 		return 0;
 	x->attempts++;
-	delay = (int64_t)RETRY_BASE_MS << (x->attempts - 1);
-	if (delay > RETRY_MAX_MS)
-		delay = RETRY_MAX_MS;
-	delay = delay / 2 + rand_r(&r->seed) % (delay / 2 + 1);
+	delay = backoff_ms(&backoff_agent, x->attempts, &r->seed);
 	if (c->retry_after_s * 1000 > delay)
-		delay = c->retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
-		                                                     : c->retry_after_s * 1000;
+		delay = c->retry_after_s * 1000 > BACKOFF_RETRY_AFTER_MAX_MS
+		            ? BACKOFF_RETRY_AFTER_MAX_MS
+		            : c->retry_after_s * 1000;
 	str_copy(x->error, c->error, sizeof(x->error));
 	add_note(r, x->node_id, "node_retried", x->error);
 	x->not_before = now_mono_ms() + delay;
