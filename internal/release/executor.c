@@ -34,7 +34,6 @@ struct release_executor {
 	const struct config *cfg;
 	struct agentclient *ac;
 	struct db_conn conn; /* the executor's own connection: opened here and nowhere else */
-	struct runner_config rc;
 	char owner[STORE_OWNER_LEN];
 	struct run **runs; /* the releases driven now, at most cfg->max_active */
 	size_t nruns;
@@ -85,14 +84,6 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	if (getrandom(&salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
 		salt = (unsigned int)now_wall_ms();
 	snprintf(ex->owner, sizeof(ex->owner), "%.60s:%d:%08x", host, (int)getpid(), salt);
-	ex->rc = (struct runner_config){
-	    .owner = ex->owner,
-	    .lease_s = cfg->lease_s,
-	    .poll_interval_ms = cfg->poll_interval_ms,
-	    .poll_max_ms = cfg->poll_max_ms,
-	    .node_retries = cfg->node_retries,
-	    .node_timeout_s = cfg->node_timeout_s,
-	};
 	atomic_init(&ex->stop, 0);
 	atomic_init(&ex->scan_now, 1);
 	atomic_init(&ex->reload, 0);
@@ -179,7 +170,7 @@ static int add_run(struct release_executor *ex, int64_t id, struct db_tally sinc
 {
 	struct run *r = NULL;
 	char err[512];
-	int rc = run_load(&ex->conn, &ex->rc, id, &r, err, sizeof(err));
+	int rc = run_load(&ex->conn, ex->cfg, ex->owner, id, &r, err, sizeof(err));
 
 	if (rc) {
 		/* Rows this controller cannot drive: give the release up for another try later. */

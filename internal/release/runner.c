@@ -60,7 +60,8 @@ struct rnode {
 };
 
 struct run {
-	const struct runner_config *cfg;
+	const struct config *cfg; /* RELEASE_* settings */
+	const char *owner;        /* this controller's lease owner id */
 	int64_t id;
 	int64_t version;
 	int64_t rollback_of; /* the release this one rolls back; 0 none */
@@ -314,8 +315,8 @@ static int load_nodes(struct run *r, struct release_node *rows, size_t n)
 	return 0;
 }
 
-int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, struct run **out,
-             char *err, size_t errlen)
+int run_load(struct db_conn *c, const struct config *cfg, const char *owner, int64_t id,
+             struct run **out, char *err, size_t errlen)
 {
 	struct release_node *rows = NULL;
 	struct run *r = calloc(1, sizeof(*r));
@@ -327,6 +328,7 @@ int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, str
 	if (!r)
 		return CMDB_ENOMEM;
 	r->cfg = cfg;
+	r->owner = owner;
 	r->id = id;
 	r->event = -1;
 	r->seed = (unsigned int)now_wall_ms() ^ (unsigned int)id;
@@ -586,8 +588,7 @@ enum run_flush_result run_flush(struct run *r, struct db_conn *c, char *err, siz
 	struct db_tally since = db_tally(c);
 	int rc;
 
-	rc = store_release_apply(c, r->id, r->cfg->owner, r->cfg->lease_s, &round, &actual, err,
-	                         errlen);
+	rc = store_release_apply(c, r->id, r->owner, r->cfg->lease_s, &round, &actual, err, errlen);
 	run_charge(r, c, since);
 	if (rc == CMDB_ESTATE) {
 		adopt(r, actual);

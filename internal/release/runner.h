@@ -19,26 +19,20 @@
 #include <stdint.h>
 
 #include "agentclient/agentclient.h"
+#include "config/config.h"
 #include "db/db.h"
 #include "state/state.h"
-
-struct runner_config {
-	const char *owner; /* this controller's lease owner id */
-	int lease_s;
-	int poll_interval_ms; /* first poll after a dispatch */
-	int poll_max_ms;      /* poll back-off ceiling */
-	int node_retries;     /* retries of a transient agent error before the node fails */
-	int node_timeout_s;   /* a node's task must end this long after its dispatch */
-};
 
 struct run;
 
 /*
- * Loads release id, which the caller has just claimed for cfg->owner, from its rows.
- * Returns 0 with *out set (free with run_free), or a negative code with err set.
+ * Loads release id, which the caller has just claimed for owner, from its rows. The
+ * runner reads its settings (RELEASE_LEASE_SECONDS, RELEASE_POLL_*, RELEASE_NODE_*) from
+ * cfg, and keeps cfg and owner (both must outlive it). Returns 0 with *out set (free with
+ * run_free), or a negative code with err set.
  */
-int run_load(struct db_conn *c, const struct runner_config *cfg, int64_t id, struct run **out,
-             char *err, size_t errlen);
+int run_load(struct db_conn *c, const struct config *cfg, const char *owner, int64_t id,
+             struct run **out, char *err, size_t errlen);
 
 /* Abandons the calls still in flight (they are resumed from the rows) and frees r. */
 void run_free(struct run *r, struct agentclient *ac);
