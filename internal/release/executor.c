@@ -95,7 +95,7 @@ void release_executor_free(struct release_executor *ex)
 	if (!ex)
 		return;
 	for (size_t i = 0; i < ex->nruns; i++)
-		run_free(ex->runs[i], ex->ac);
+		release_run_free(ex->runs[i], ex->ac);
 	db_close(&ex->conn);
 	agentclient_free(ex->ac);
 	free(ex->runs);
@@ -170,7 +170,7 @@ static int add_run(struct release_executor *ex, int64_t id, struct db_tally sinc
 {
 	struct run *r = NULL;
 	char err[512];
-	int rc = run_load(&ex->conn, ex->cfg, ex->owner, id, &r, err, sizeof(err));
+	int rc = release_run_load(&ex->conn, ex->cfg, ex->owner, id, &r, err, sizeof(err));
 
 	if (rc) {
 		/* Rows this controller cannot drive: give the release up for another try later. */
@@ -180,7 +180,7 @@ static int add_run(struct release_executor *ex, int64_t id, struct db_tally sinc
 			db_failed(ex, "handing back a release", rc, err);
 		return -1;
 	}
-	run_charge(r, &ex->conn, since);
+	release_run_charge(r, &ex->conn, since);
 	ex->runs[ex->nruns++] = r;
 	return 0;
 }
@@ -248,9 +248,9 @@ static void control(struct release_executor *ex, int64_t now)
 		for (; i < ex->nruns && n < CONTROL_CHUNK; i++) {
 			struct run *r = ex->runs[i];
 
-			if (!run_gone(r) && now - run_last_seen(r) >= CONTROL_MS) {
+			if (!release_run_gone(r) && now - release_run_last_seen(r) >= CONTROL_MS) {
 				runs[n] = r;
-				ids[n++] = run_id(r);
+				ids[n++] = release_run_id(r);
 			}
 		}
 		if (n == 0)
@@ -262,15 +262,15 @@ static void control(struct release_executor *ex, int64_t now)
 			return;
 		}
 		for (size_t k = 0; k < n; k++) {
-			run_charge(runs[k], &ex->conn, since);
+			release_run_charge(runs[k], &ex->conn, since);
 			if (ctl[k].owned) {
-				run_observe(runs[k], ctl[k].status, now);
+				release_run_observe(runs[k], ctl[k].status, now);
 				continue;
 			}
 			log_rel(LOG_WARN, "executor", ids[k], 0,
 			        "release %lld: no longer ours (lease lost); leaving it",
 			        (long long)ids[k]);
-			run_lose(runs[k]);
+			release_run_lose(runs[k]);
 		}
 	}
 }
@@ -291,13 +291,13 @@ static void plan_all(struct release_executor *ex)
 	for (size_t k = 0; k < ex->nruns; k++) {
 		size_t i = (ex->rotate + k) % ex->nruns;
 
-		got[i] = run_plan(ex->runs[i], used < room ? share : 0);
+		got[i] = release_run_plan(ex->runs[i], used < room ? share : 0);
 		used += got[i];
 	}
 	for (size_t k = 0; k < ex->nruns && used < room; k++) {
 		size_t i = (ex->rotate + k) % ex->nruns, more;
 
-		more = run_plan(ex->runs[i], got[i] + room - used);
+		more = release_run_plan(ex->runs[i], got[i] + room - used);
 		used += more > got[i] ? more - got[i] : 0;
 	}
 	ex->rotate = ex->nruns ? (ex->rotate + 1) % ex->nruns : 0;
@@ -312,9 +312,9 @@ static void flush_all(struct release_executor *ex, int64_t now)
 		struct run *r = ex->runs[i];
 		enum run_flush_result rc;
 
-		if (!run_flush_due(r, now))
+		if (!release_run_flush_due(r, now))
 			continue;
-		rc = run_flush(r, &ex->conn, err, sizeof(err));
+		rc = release_run_flush(r, &ex->conn, err, sizeof(err));
 		if (rc == RUN_DB_DOWN) {
 			db_failed(ex, "writing release state", CMDB_EDBDOWN, err);
 			return;
@@ -331,13 +331,13 @@ static void reap(struct release_executor *ex, int64_t now)
 
 	for (size_t i = 0; i < ex->nruns; i++) {
 		struct run *r = ex->runs[i];
-		struct run_summary s;
+		struct release_run_summary s;
 
-		if (!run_gone(r)) {
+		if (!release_run_gone(r)) {
 			ex->runs[k++] = r;
 			continue;
 		}
-		run_summary(r, &s);
+		release_run_summary(r, &s);
 		/* A release that ends may let one that shares its nodes start: look now. */
 		if (s.finished) {
 			atomic_store(&ex->scan_now, 1);
@@ -345,15 +345,15 @@ static void reap(struct release_executor *ex, int64_t now)
 		}
 		if (s.finished)
 			log_rel(
-			    LOG_INFO, "executor", run_id(r), 0,
+			    LOG_INFO, "executor", release_run_id(r), 0,
 			    "release %lld finished: %s (%zu success, %zu failed, %zu nodes) in %lld"
 			    " ms, %llu SQL statements (%llu prepared)",
-			    (long long)run_id(r), release_status_name(s.status), s.success,
+			    (long long)release_run_id(r), release_status_name(s.status), s.success,
 			    s.failed, s.nodes, (long long)(now - s.claimed_ms),
 			    (unsigned long long)s.statements, (unsigned long long)s.prepared);
 		else if (s.status == RELEASE_PENDING)
 			atomic_store(&ex->scan_now, 1); /* resumed: claim it again at once */
-		run_free(r, ex->ac);
+		release_run_free(r, ex->ac);
 	}
 	ex->nruns = k;
 }
@@ -407,9 +407,9 @@ int release_executor_run_once(struct release_executor *ex)
 	}
 	now = now_mono_ms();
 	for (size_t i = 0; i < ex->nruns; i++) {
-		int64_t due =
-		    run_start_calls(ex->runs[i], ex->ac, (size_t)ex->cfg->max_inflight, now);
-		int64_t write = run_next_write(ex->runs[i]) - now;
+		int64_t due = release_run_start_calls(ex->runs[i], ex->ac,
+		                                      (size_t)ex->cfg->max_inflight, now);
+		int64_t write = release_run_next_write(ex->runs[i]) - now;
 
 		if (due < wait)
 			wait = due;
@@ -424,7 +424,7 @@ int release_executor_run_once(struct release_executor *ex)
 		wait = 1;
 	n = agentclient_wait(ex->ac, (int)wait, done, DONE_MAX);
 	for (int i = 0; i < n; i++)
-		run_complete(done[i]);
+		release_run_complete(done[i]);
 	return (int)ex->nruns;
 }
 
@@ -439,8 +439,8 @@ static void *loop(void *arg)
 	/* Hand every release back so that another controller (or our restart) resumes it. */
 	for (size_t i = 0; i < ex->nruns; i++) {
 		if (db_ready(ex))
-			run_stop(ex->runs[i], ex->ac, &ex->conn);
-		run_free(ex->runs[i], ex->ac);
+			release_run_stop(ex->runs[i], ex->ac, &ex->conn);
+		release_run_free(ex->runs[i], ex->ac);
 	}
 	ex->nruns = 0;
 	log_info("executor", "loop stopped");
