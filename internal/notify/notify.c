@@ -334,7 +334,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-struct notifier *notifier_new(const struct config *cfg, char *err, size_t errlen)
+struct notifier *notify_new(const struct config *cfg, char *err, size_t errlen)
 {
 	struct notifier *nt = calloc(1, sizeof(*nt));
 	char host[64] = "host";
@@ -356,7 +356,7 @@ struct notifier *notifier_new(const struct config *cfg, char *err, size_t errlen
 	return nt;
 }
 
-int notifier_start(struct notifier *nt)
+int notify_start(struct notifier *nt)
 {
 	if (pthread_create(&nt->thread, NULL, loop, nt) != 0)
 		return -1;
@@ -364,7 +364,7 @@ int notifier_start(struct notifier *nt)
 	return 0;
 }
 
-void notifier_stop(struct notifier *nt)
+void notify_stop(struct notifier *nt)
 {
 	if (!nt || !nt->started)
 		return;
@@ -373,11 +373,11 @@ void notifier_stop(struct notifier *nt)
 	nt->started = 0;
 }
 
-void notifier_free(struct notifier *nt)
+void notify_free(struct notifier *nt)
 {
 	if (!nt)
 		return;
-	notifier_stop(nt);
+	notify_stop(nt);
 	db_close(&nt->conn);
 	curl_easy_cleanup(nt->curl);
 	free(nt);

@@ -20,12 +20,12 @@
 struct notifier;
 
 /* NULL with err set when it cannot be set up (libcurl). cfg must outlive it. */
-struct notifier *notifier_new(const struct config *cfg, char *err, size_t errlen);
+struct notifier *notify_new(const struct config *cfg, char *err, size_t errlen);
 /* Starts the delivery thread; 0 or -1. */
-int notifier_start(struct notifier *n);
+int notify_start(struct notifier *n);
 /* Stops the thread (an attempt in flight is abandoned and retried later) and joins it. */
-void notifier_stop(struct notifier *n);
-void notifier_free(struct notifier *n);
+void notify_stop(struct notifier *n);
+void notify_free(struct notifier *n);
 
 /* ---- pure parts, unit-tested ---- */
 

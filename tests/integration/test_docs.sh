@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What is generated from the code, or must agree with it, does: the README's settings
-# table is `bin/cmdb settings`; api/openapi.yaml is valid OpenAPI 3 (a real validator,
+# table is `bin/cmdb settings`, docs/architecture.md's state machine `bin/cmdb states`; api/openapi.yaml is valid OpenAPI 3 (a real validator,
 # tests/openapi) and names exactly the routes the router serves (`bin/cmdb routes`); the
 # Prometheus alert rules load and pass their unit tests (promtool); the systemd unit
 # verifies (systemd-analyze); deploy/cmdb.env.example sets only settings cmdb knows; the
@@ -12,7 +12,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/scripts/lib.sh"
 begin_test "${TEST_DIR:-$ROOT/var/test}/docs"
 
-check "README: the settings table is bin/cmdb settings" bash "$ROOT/scripts/readme-settings.sh" --check
+check "README: the settings table is bin/cmdb settings" \
+  bash "$ROOT/scripts/doc-table.sh" "$ROOT/README.md" settings --check -- "$ROOT/bin/cmdb" settings
+check "docs/architecture.md: the state machine is bin/cmdb states" \
+  bash "$ROOT/scripts/doc-table.sh" "$ROOT/docs/architecture.md" states --check -- "$ROOT/bin/cmdb" states
 
 "$ROOT/bin/cmdb" routes >"$WORK/routes.txt"
 node "$ROOT/tests/openapi/check.js" "$ROOT/api/openapi.yaml" "$WORK/routes.txt" >"$WORK/openapi.out" 2>&1
