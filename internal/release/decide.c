@@ -198,6 +198,28 @@ int64_t release_next_write(const struct release_write_view *w)
 	return at;
 }
 
+size_t release_share_slots(size_t room, size_t n, size_t rotate, size_t *got,
+                           size_t (*plan)(void *ctx, size_t i, size_t room), void *ctx)
+{
+	size_t share = n ? room / n : 0, used = 0;
+
+	if (share == 0 && room)
+		share = 1;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (rotate + k) % n;
+
+		got[i] = plan(ctx, i, used < room ? share : 0);
+		used += got[i];
+	}
+	for (size_t k = 0; k < n && used < room; k++) {
+		size_t i = (rotate + k) % n, more;
+
+		more = plan(ctx, i, got[i] + room - used);
+		used += more > got[i] ? more - got[i] : 0;
+	}
+	return used;
+}
+
 int64_t release_decide_retry(int transient, int attempts, int retries, int64_t retry_after_s,
                              unsigned int *seed)
 {

@@ -157,4 +157,15 @@ int64_t release_next_write(const struct release_write_view *w);
 int64_t release_decide_retry(int transient, int attempts, int retries, int64_t retry_after_s,
                              unsigned int *seed);
 
+/*
+ * Hands out room free call slots to n releases (the executor's turn): an equal share
+ * each first, starting at release `rotate` so that none is always first, then what is
+ * left to whoever can use it. plan(ctx, i, room) lets release i plan with up to room
+ * slots and returns how many it needs in all (asked again with a larger room, it answers
+ * its whole need, not the increase). got[i] is what each took in the first round.
+ * Returns the slots used.
+ */
+size_t release_share_slots(size_t room, size_t n, size_t rotate, size_t *got,
+                           size_t (*plan)(void *ctx, size_t i, size_t room), void *ctx);
+
 #endif

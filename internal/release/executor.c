@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
+#include "release/decide.h"
 #include "release/runner.h"
 #include "store/store.h"
 
@@ -279,27 +280,19 @@ static void control(struct release_executor *ex, int64_t now)
  * Hands out the free call slots: first an equal share per release, then what is left to
  * whoever can use it. A release's plan also decides its pauses, halts and end.
  */
+static size_t plan_one(void *arg, size_t i, size_t room)
+{
+	struct release_executor *ex = arg;
+
+	return release_run_plan(ex->runs[i], room);
+}
+
 static void plan_all(struct release_executor *ex)
 {
 	size_t cap = (size_t)ex->cfg->max_inflight, inflight = agentclient_inflight(ex->ac);
-	size_t room = inflight < cap ? cap - inflight : 0, share, used = 0;
-	size_t *got = ex->got;
 
-	share = ex->nruns ? room / ex->nruns : 0;
-	if (share == 0 && room)
-		share = 1;
-	for (size_t k = 0; k < ex->nruns; k++) {
-		size_t i = (ex->rotate + k) % ex->nruns;
-
-		got[i] = release_run_plan(ex->runs[i], used < room ? share : 0);
-		used += got[i];
-	}
-	for (size_t k = 0; k < ex->nruns && used < room; k++) {
-		size_t i = (ex->rotate + k) % ex->nruns, more;
-
-		more = release_run_plan(ex->runs[i], got[i] + room - used);
-		used += more > got[i] ? more - got[i] : 0;
-	}
+	release_share_slots(inflight < cap ? cap - inflight : 0, ex->nruns, ex->rotate, ex->got,
+	                    plan_one, ex);
 	ex->rotate = ex->nruns ? (ex->rotate + 1) % ex->nruns : 0;
 }
 

@@ -356,6 +356,52 @@ static void test_retry(void **state)
 	assert_int_equal(release_decide_retry(1, 0, 3, 3600, &seed), BACKOFF_RETRY_AFTER_MAX_MS);
 }
 
+/* A fake release for release_share_slots: it needs want slots in all. */
+struct fake {
+	size_t want[4];
+	size_t calls;
+};
+
+static size_t fake_plan(void *ctx, size_t i, size_t room)
+{
+	struct fake *f = ctx;
+
+	f->calls++;
+	return f->want[i] < room ? f->want[i] : room;
+}
+
+static void test_share_slots(void **state)
+{
+	struct fake f = {{100, 100}, 0};
+	size_t got[4];
+
+	(void)state;
+	/* Equal shares when every release can use them. */
+	assert_int_equal(release_share_slots(10, 2, 0, got, fake_plan, &f), 10);
+	assert_int_equal(got[0], 5);
+	assert_int_equal(got[1], 5);
+	/* What one cannot use goes to the other. */
+	f = (struct fake){{1, 100}, 0};
+	assert_int_equal(release_share_slots(10, 2, 0, got, fake_plan, &f), 10);
+	assert_int_equal(got[0], 1);
+	/* Fewer slots than releases: one each in turn, from the rotation's start. */
+	f = (struct fake){{5, 5, 5}, 0};
+	assert_int_equal(release_share_slots(1, 3, 2, got, fake_plan, &f), 1);
+	assert_int_equal(got[2], 1);
+	assert_int_equal(got[0], 0);
+	assert_int_equal(got[1], 0);
+	assert_int_equal(release_share_slots(1, 3, 0, got, fake_plan, &f), 1);
+	assert_int_equal(got[0], 1);
+	/* Nobody needs anything: nothing is used; no room: every release still plans. */
+	f = (struct fake){{0, 0, 0}, 0};
+	assert_int_equal(release_share_slots(8, 3, 0, got, fake_plan, &f), 0);
+	f = (struct fake){{3, 3, 3}, 0};
+	assert_int_equal(release_share_slots(0, 3, 1, got, fake_plan, &f), 0);
+	assert_int_equal(f.calls, 3); /* pauses, halts and ends are decided without slots */
+	/* No release at all. */
+	assert_int_equal(release_share_slots(8, 0, 0, got, fake_plan, &f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +418,7 @@ int main(void)
 	    cmocka_unit_test(test_due_pause),
 	    cmocka_unit_test(test_next_write),
 	    cmocka_unit_test(test_retry),
+	    cmocka_unit_test(test_share_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
