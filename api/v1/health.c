@@ -67,7 +67,7 @@ void api_health_ready(struct api_request *req)
 	int64_t turn = metrics_executor_last_turn();
 	int ready = db[0] == 'u';
 
-	if (ctx->executor_enabled) {
+	if (ctx->cfg->executor_enabled) {
 		executor = turn && now_mono_ms() - turn < EXECUTOR_STALE_MS ? "running" : "stalled";
 		if (executor[0] == 's') {
 			ready = 0;
@@ -98,7 +98,7 @@ void api_metrics(struct api_request *req)
 
 	/* Without the database the process's own metrics are still worth a scrape. */
 	if (c)
-		store_metrics_view(c, req->ctx->node_timeout_s, &db, err, sizeof(err));
+		store_metrics_view(c, req->ctx->cfg->node_timeout_s, &db, err, sizeof(err));
 	db_pool_put(req->ctx->pool, c);
 	metrics_write(&out, &db);
 	if (out.failed) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "config/config.h"
 #include "db/db.h"
 
 #define API_BODY_MAX (1024 * 1024)
@@ -26,13 +27,14 @@ struct api_ctx {
 	struct api_cache *cache; /* rendered finished releases */
 	struct auth *auth;       /* bearer tokens; may hold none; swapped by api_reload_tokens */
 	pthread_rwlock_t auth_lock;
-	int auth_required;        /* writes need a principal (tokens or client CA configured) */
-	int auto_rollback;        /* RELEASE_AUTO_ROLLBACK: a release's default auto_rollback */
-	int approval_min_nodes;   /* RELEASE_APPROVAL_MIN_NODES; 0: no such rule */
-	int approval_min_percent; /* RELEASE_APPROVAL_MIN_PERCENT; 0: no such rule */
-	int node_timeout_s;       /* RELEASE_NODE_TIMEOUT, for the metrics' deadline */
-	int executor_enabled;     /* /health/ready also asks whether its loop turns */
-	int64_t schema_expected;  /* the newest migration file; 0: unknown (not checked) */
+	/*
+	 * The settings the API reads: auth_required (writes need a principal),
+	 * RELEASE_AUTO_ROLLBACK and RELEASE_APPROVAL_MIN_* (a new release's defaults and
+	 * policy), RELEASE_NODE_TIMEOUT (the metrics' deadline), RELEASE_EXECUTOR_ENABLED
+	 * (/health/ready also asks whether its loop turns).
+	 */
+	const struct config *cfg;
+	int64_t schema_expected; /* the newest migration file; 0: unknown (not checked) */
 	/*
 	 * Tells this process's executor that a release may be claimable now (created,
 	 * resumed, approved), so it claims at once instead of at its next scan. NULL when

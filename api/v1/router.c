@@ -133,7 +133,7 @@ static int authenticate(struct api_request *req, const struct mg_request_info *r
 	struct api_ctx *ctx = req->ctx;
 	enum auth_verdict v;
 
-	if (!ctx->auth_required) {
+	if (!ctx->cfg->auth_required) {
 		str_copy(req->principal, "local", sizeof(req->principal));
 		return 0;
 	}

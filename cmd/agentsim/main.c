@@ -1,5 +1,5 @@
 /*
- * agentsim: simulates a fleet of node agents (AGENT_PROTOCOL.md) over real mutual TLS,
+ * agentsim: simulates a fleet of node agents (docs/agent-protocol.md) over real mutual TLS,
  * many node addresses from one process, so the controller can be tested end to end.
  * This file only wires things together: nodes file -> task store -> HTTPS server.
  */

@@ -1,8 +1,8 @@
 /*
  * simhttp: the HTTPS side of agentsim. civetweb contexts of up to 500 node addresses
  * each serve the nodes; each TLS handshake presents the certificate of the node at the
- * address the client connected to, and each request is answered as AGENT_PROTOCOL.md says for the
- * node the Host header names (which must be that same node), bent by the node's fault.
+ * address the client connected to, and each request is answered as docs/agent-protocol.md
+ * says for the node the Host header names (which must be that same node), bent by the node's fault.
  */
 #ifndef CMDB_SIMHTTP_H
 #define CMDB_SIMHTTP_H

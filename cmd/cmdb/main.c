@@ -34,7 +34,7 @@
 #define API_CACHE_BYTES   (16u * 1024 * 1024)
 
 static const char usage[] =
-    "usage: cmdb serve | migrate | watch <release id> | settings | routes | help\n"
+    "usage: cmdb serve | migrate | watch <release id> | settings | routes | states | help\n"
     "  serve     serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
     "  watch     follow a release of the API at CMDB_URL until it ends: progress bars on a\n"
     "            terminal, plain lines otherwise; exit 0 success, 1 failed, 3 partial,\n"
@@ -42,6 +42,7 @@ static const char usage[] =
     "  migrate   apply new migrations/NNNN_*.sql files to the database\n"
     "  settings  print every setting (environment variable) as a Markdown table\n"
     "  routes    print every route the API answers, one \"METHOD /path\" per line\n"
+    "  states    print the release state machine (status x event) as a Markdown table\n"
     "Configuration is read from the environment; see README.md.\n";
 
 static const char *env(const char *name)
@@ -163,20 +164,122 @@ static void reload(const struct config *cfg, struct api_ctx *api, struct api_ser
 	service_notify("READY=1");
 }
 
-static int cmd_serve(void)
+/* What `cmdb serve` runs; serve_stop frees whatever of it was started. */
+struct serve {
+	struct config cfg;
+	struct auth auth;
+	struct api_ctx api;
+	struct api_server *srv;
+	struct release_executor *ex;
+	struct notifier *nt;
+	int libs; /* the client libraries were initialised: 1 MariaDB's, 2 civetweb's too */
+};
+
+/* The libraries, the API's context and its database pool: what serving reads needs. */
+static int serve_init(struct serve *s)
 {
-	static struct config cfg;
-	struct release_executor *ex = NULL;
-	struct notifier *nt = NULL;
-	struct auth auth = AUTH_INIT;
-	struct api_ctx api = {0};
-	struct api_server *srv = NULL;
 	struct db_conn probe = {0};
 	char err[1024];
-	sigset_t sigs;
-	int sig = 0, rc = 1;
 
-	if (load_config(&cfg, 1))
+	if (s->cfg.tokens_file[0] &&
+	    auth_load_tokens(&s->auth, s->cfg.tokens_file, err, sizeof(err))) {
+		log_error("config", "%s", err);
+		return EXIT_CONFIG;
+	}
+	raise_fd_limit(&s->cfg);
+	if (db_global_init()) {
+		log_error("serve", "cannot initialise the MariaDB client library");
+		return 1;
+	}
+	s->libs = 1;
+	if (api_server_global_init(&s->cfg))
+		return 1;
+	s->libs = 2;
+	s->api.auth = &s->auth;
+	s->api.cfg = &s->cfg;
+	if (migrate_latest(s->cfg.migrations_dir, &s->api.schema_expected, err, sizeof(err))) {
+		log_warn("serve",
+		         "%s; /health/ready will not compare the schema (CMDB_MIGRATIONS_DIR)",
+		         err);
+		s->api.schema_expected = 0;
+	}
+	if (db_connect(&probe, &s->cfg.db, err, sizeof(err)))
+		log_warn("serve", "%s; the API answers 503 until it is reachable", err);
+	db_close(&probe);
+	s->api.pool = db_pool_new(&s->cfg.db);
+	s->api.cache = api_cache_new(API_CACHE_ENTRIES, API_CACHE_BYTES);
+	return s->api.pool && s->api.cache ? 0 : 1;
+}
+
+/* The executor and the notifier (when configured), the console and the API's server. */
+static int serve_start(struct serve *s)
+{
+	char err[1024];
+
+	if (s->cfg.executor_enabled && !(s->ex = release_executor_new(&s->cfg, err, sizeof(err)))) {
+		log_error("serve", "%s", err);
+		return 1;
+	}
+	if (s->cfg.webhook_url[0]) {
+		store_set_notifications(1);
+		s->nt = notify_new(&s->cfg, err, sizeof(err));
+		if (!s->nt || notify_start(s->nt)) {
+			log_error("serve", "%s", s->nt ? "cannot start the notifier thread" : err);
+			return 1;
+		}
+	}
+	if (s->ex) {
+		s->api.work_ready = wake_executor;
+		s->api.work_ready_arg = s->ex;
+	}
+	if (api_console_init()) {
+		log_error("serve", "out of memory preparing the web console");
+		return 1;
+	}
+	if (!(s->srv = api_server_start(&s->cfg, &s->api)))
+		return 1;
+	api_server_log_security(&s->cfg, &s->auth);
+	if (!s->ex) {
+		log_info("serve", "release executor OFF (RELEASE_EXECUTOR_ENABLED=0): releases"
+		                  " stay pending until an executor runs");
+		return 0;
+	}
+	if (release_executor_start(s->ex)) {
+		log_error("serve", "cannot start the executor thread");
+		return 1;
+	}
+	log_info("serve",
+	         "release executor ON (RELEASE_EXECUTOR_ENABLED=1): scan every %d s,"
+	         " up to %d agent calls in flight",
+	         s->cfg.executor_interval_s, s->cfg.max_inflight);
+	return 0;
+}
+
+static void serve_stop(struct serve *s)
+{
+	if (s->ex)
+		release_executor_stop(s->ex);
+	notify_free(s->nt);
+	api_server_stop(s->srv);
+	api_console_cleanup();
+	release_executor_free(s->ex);
+	db_pool_free(s->api.pool);
+	api_cache_free(s->api.cache);
+	auth_free(&s->auth);
+	pthread_rwlock_destroy(&s->api.auth_lock);
+	if (s->libs >= 2)
+		api_server_global_cleanup();
+	if (s->libs >= 1)
+		db_global_cleanup();
+}
+
+static int cmd_serve(void)
+{
+	static struct serve s = {.auth = AUTH_INIT};
+	sigset_t sigs;
+	int sig = 0, rc;
+
+	if (load_config(&s.cfg, 1))
 		return EXIT_CONFIG;
 	/* Every thread inherits this mask; only sigwait() below receives the signals. */
 	sigemptyset(&sigs);
@@ -185,102 +288,18 @@ static int cmd_serve(void)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
-	if (cfg.tokens_file[0] && auth_load_tokens(&auth, cfg.tokens_file, err, sizeof(err))) {
-		log_error("config", "%s", err);
-		return EXIT_CONFIG;
+	pthread_rwlock_init(&s.api.auth_lock, NULL);
+	rc = serve_init(&s);
+	if (rc == 0)
+		rc = serve_start(&s);
+	if (rc == 0) {
+		service_notify("READY=1");
+		while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+			reload(&s.cfg, &s.api, s.srv, s.ex);
+		log_info("serve", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		service_notify("STOPPING=1");
 	}
-	raise_fd_limit(&cfg);
-	if (db_global_init()) {
-		log_error("serve", "cannot initialise the MariaDB client library");
-		auth_free(&auth);
-		return 1;
-	}
-	if (api_server_global_init(&cfg)) {
-		auth_free(&auth);
-		db_global_cleanup();
-		return 1;
-	}
-	api.auth = &auth;
-	pthread_rwlock_init(&api.auth_lock, NULL);
-	api.auth_required = cfg.auth_required;
-	api.auto_rollback = cfg.auto_rollback;
-	api.approval_min_nodes = cfg.approval_min_nodes;
-	api.approval_min_percent = cfg.approval_min_percent;
-	api.node_timeout_s = cfg.node_timeout_s;
-	api.executor_enabled = cfg.executor_enabled;
-	if (migrate_latest(cfg.migrations_dir, &api.schema_expected, err, sizeof(err))) {
-		log_warn("serve",
-		         "%s; /health/ready will not compare the schema (CMDB_MIGRATIONS_DIR)",
-		         err);
-		api.schema_expected = 0;
-	}
-	if (db_connect(&probe, &cfg.db, err, sizeof(err)))
-		log_warn("serve", "%s; the API answers 503 until it is reachable", err);
-	db_close(&probe);
-	api.pool = db_pool_new(&cfg.db);
-	api.cache = api_cache_new(API_CACHE_ENTRIES, API_CACHE_BYTES);
-	if (!api.pool || !api.cache)
-		goto out;
-	if (cfg.executor_enabled) {
-		ex = release_executor_new(&cfg, err, sizeof(err));
-		if (!ex) {
-			log_error("serve", "%s", err);
-			goto out;
-		}
-	}
-	if (cfg.webhook_url[0]) {
-		store_set_notifications(1);
-		nt = notifier_new(&cfg, err, sizeof(err));
-		if (!nt || notifier_start(nt)) {
-			log_error("serve", "%s", nt ? "cannot start the notifier thread" : err);
-			goto out;
-		}
-	}
-	if (ex) {
-		api.work_ready = wake_executor;
-		api.work_ready_arg = ex;
-	}
-	if (api_console_init()) {
-		log_error("serve", "out of memory preparing the web console");
-		goto out;
-	}
-	srv = api_server_start(&cfg, &api);
-	if (!srv)
-		goto out;
-	api_server_log_security(&cfg, &auth);
-	if (ex) {
-		if (release_executor_start(ex)) {
-			log_error("serve", "cannot start the executor thread");
-			goto out;
-		}
-		log_info("serve",
-		         "release executor ON (RELEASE_EXECUTOR_ENABLED=1): scan every %d s,"
-		         " up to %d agent calls in flight",
-		         cfg.executor_interval_s, cfg.max_inflight);
-	} else {
-		log_info("serve", "release executor OFF (RELEASE_EXECUTOR_ENABLED=0): releases"
-		                  " stay pending until an executor runs");
-	}
-	service_notify("READY=1");
-	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-		reload(&cfg, &api, srv, ex);
-	log_info("serve", "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	service_notify("STOPPING=1");
-	rc = 0;
-out:
-	if (ex)
-		release_executor_stop(ex);
-	notifier_free(nt);
-	api_server_stop(srv);
-	api_console_cleanup();
-	release_executor_free(ex);
-	db_pool_free(api.pool);
-	api_cache_free(api.cache);
-	auth_free(&auth);
-	pthread_rwlock_destroy(&api.auth_lock);
-	api_server_global_cleanup();
-	db_global_cleanup();
+	serve_stop(&s);
 	if (rc == 0)
 		log_info("serve", "stopped");
 	return rc;
@@ -321,6 +340,10 @@ int main(int argc, char **argv)
 		return cmd_migrate();
 	if (argc == 2 && strcmp(argv[1], "settings") == 0) {
 		config_write_markdown(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "states") == 0) {
+		release_write_table(stdout);
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "routes") == 0) {

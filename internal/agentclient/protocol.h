@@ -1,5 +1,5 @@
 /*
- * agentclient/protocol: the agent's wire format (../shared/AGENT_PROTOCOL.md) as pure
+ * agentclient/protocol: the agent's wire format (docs/agent-protocol.md) as pure
  * functions: building the dispatch body and judging every answer the agent can give.
  * No I/O here, so each rule is unit-tested directly.
  */

@@ -12,23 +12,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/backoff.h"
 #include "core/core.h"
-
-enum kind {
-	K_STR,  /* copied into a char buffer of the struct */
-	K_INT,  /* an integer within [min, max] */
-	K_FLAG, /* exactly "0" or "1" */
-	K_ENUM, /* one of choices; the index is stored as an int */
-};
 
 struct setting {
 	const char *name;
-	enum kind kind;
-	const char *def;            /* default as text; "" is "unset" for K_STR */
-	int min, max;               /* K_INT */
-	const char *const *choices; /* K_ENUM, NULL-terminated */
-	const char *values;         /* K_STR: what a value looks like, for the docs */
-	size_t off, size;           /* the field in struct config; its size for K_STR */
+	enum config_kind kind;
+	const char *def;            /* default as text; "" is "unset" for CONFIG_STR */
+	int min, max;               /* CONFIG_INT */
+	const char *const *choices; /* CONFIG_ENUM, NULL-terminated */
+	const char *values;         /* CONFIG_STR: what a value looks like, for the docs */
+	size_t off, size;           /* the field in struct config; its size for CONFIG_STR */
 	int (*check)(const char *name, const char *v, char *err, size_t errlen);
 	const char *doc; /* one line of documentation */
 };
@@ -36,19 +30,19 @@ struct setting {
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define STR(n, f, d, vals, chk, doc)                                                               \
 	{                                                                                          \
-		n, K_STR, d, 0, 0, NULL, vals, FIELD(f), chk, doc                                  \
+		n, CONFIG_STR, d, 0, 0, NULL, vals, FIELD(f), chk, doc                             \
 	}
 #define INT(n, f, d, lo, hi, doc)                                                                  \
 	{                                                                                          \
-		n, K_INT, #d, lo, hi, NULL, NULL, FIELD(f), NULL, doc                              \
+		n, CONFIG_INT, #d, lo, hi, NULL, NULL, FIELD(f), NULL, doc                         \
 	}
 #define FLAG(n, f, d, doc)                                                                         \
 	{                                                                                          \
-		n, K_FLAG, #d, 0, 1, NULL, NULL, FIELD(f), NULL, doc                               \
+		n, CONFIG_FLAG, #d, 0, 1, NULL, NULL, FIELD(f), NULL, doc                          \
 	}
 #define ENUM(n, f, d, ch, doc)                                                                     \
 	{                                                                                          \
-		n, K_ENUM, d, 0, 0, ch, NULL, FIELD(f), NULL, doc                                  \
+		n, CONFIG_ENUM, d, 0, 0, ch, NULL, FIELD(f), NULL, doc                             \
 	}
 
 static int check_listen(const char *name, const char *v, char *err, size_t errlen);
@@ -90,7 +84,7 @@ static const struct setting settings[] = {
         "...and at most this; not below `RELEASE_POLL_INTERVAL_MS`"),
     INT("RELEASE_NODE_RETRIES", node_retries, 3, 0, 20,
         "retries of a transient agent error (refused, reset, timeout, 429, 5xx) before the"
-        " node fails; back-off 250 ms doubling to 8 s, with jitter, honouring `Retry-After`"),
+        " node fails; back-off " BACKOFF_AGENT_DOC ", honouring `Retry-After`"),
     INT("RELEASE_NODE_TIMEOUT", node_timeout_s, 600, 1, 86400,
         "seconds a node's task may take from its dispatch before the node fails"),
     INT("RELEASE_LEASE_SECONDS", lease_s, 30, 5, 3600,
@@ -110,7 +104,7 @@ static const struct setting settings[] = {
     INT("RELEASE_WEBHOOK_TIMEOUT", webhook_timeout_s, 5, 1, 120,
         "seconds a webhook attempt may take"),
     INT("RELEASE_WEBHOOK_RETRIES", webhook_retries, 5, 0, 50,
-        "retries of a failed delivery, 1 s doubling to 5 min with jitter"),
+        "retries of a failed delivery, " BACKOFF_WEBHOOK_DOC),
     STR("AGENT_CA_FILE", agent_ca_file, "", "path", NULL,
         "CA that signs agent server certificates; required with the executor"),
     STR("AGENT_CERT_FILE", agent_cert_file, "", "path", NULL,
@@ -137,6 +131,25 @@ static const struct setting settings[] = {
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+size_t config_setting_count(void)
+{
+	return NSETTINGS;
+}
+
+int config_setting_info(size_t i, struct config_setting_info *out)
+{
+	const struct setting *s;
+
+	if (i >= NSETTINGS)
+		return -1;
+	s = &settings[i];
+	*out = (struct config_setting_info){s->name, s->kind, s->off, s->size, s->min, s->max};
+	if (s->kind == CONFIG_ENUM)
+		for (out->max = 0; s->choices[out->max + 1]; out->max++)
+			;
+	return 0;
+}
 
 static int check_db_hosts(const char *name, const char *v, char *err, size_t errlen)
 {
@@ -193,17 +206,17 @@ static int load_one(struct config *cfg, const struct setting *s, const char *v, 
 	int i;
 
 	switch (s->kind) {
-	case K_STR:
+	case CONFIG_STR:
 		if (str_copy(field, v, s->size) >= s->size) {
 			snprintf(err, errlen, "%s: longer than %zu characters", s->name,
 			         s->size - 1);
 			return CMDB_EINVAL;
 		}
 		return s->check ? s->check(s->name, field, err, errlen) : 0;
-	case K_INT:
-	case K_FLAG:
+	case CONFIG_INT:
+	case CONFIG_FLAG:
 		if (parse_int64(v, s->min, s->max, &n)) {
-			if (s->kind == K_FLAG)
+			if (s->kind == CONFIG_FLAG)
 				snprintf(err, errlen, "%s: want 0 or 1, got \"%.64s\"", s->name, v);
 			else
 				snprintf(err, errlen,
@@ -213,7 +226,7 @@ static int load_one(struct config *cfg, const struct setting *s, const char *v, 
 		}
 		*(int *)(void *)field = (int)n;
 		return 0;
-	case K_ENUM:
+	case CONFIG_ENUM:
 		for (i = 0; s->choices[i]; i++)
 			if (strcmp(s->choices[i], v) == 0) {
 				*(int *)(void *)field = i;
@@ -368,16 +381,16 @@ void config_write_markdown(FILE *out)
 			fputs("unset", out);
 		fputs(" | ", out);
 		switch (s->kind) {
-		case K_STR:
+		case CONFIG_STR:
 			cell(out, s->values);
 			break;
-		case K_INT:
+		case CONFIG_INT:
 			fprintf(out, "%d to %d", s->min, s->max);
 			break;
-		case K_FLAG:
+		case CONFIG_FLAG:
 			fputs("0 or 1", out);
 			break;
-		case K_ENUM:
+		case CONFIG_ENUM:
 			for (int j = 0; s->choices[j]; j++)
 				fprintf(out, "%s`%s`", j ? ", " : "", s->choices[j]);
 			break;

@@ -83,6 +83,26 @@ int config_load(struct config *cfg, config_getenv_fn get, int need_agent, char *
  */
 int config_check_unknown(char *const *env, void (*warn)(const char *name));
 
+/* How a setting's value is held in struct config. */
+enum config_kind {
+	CONFIG_STR,  /* copied into a char buffer */
+	CONFIG_INT,  /* an int within [min, max] */
+	CONFIG_FLAG, /* an int, exactly 0 or 1 */
+	CONFIG_ENUM, /* an int: the index of one of its choices, 0 to max */
+};
+
+/* One row of the settings table, for tools and tests that walk every setting. */
+struct config_setting_info {
+	const char *name;
+	enum config_kind kind;
+	size_t off, size; /* the field in struct config */
+	int min, max;     /* the range of a loaded int (not CONFIG_STR) */
+};
+
+/* How many settings there are, and row i of the table (0, or -1 past the end). */
+size_t config_setting_count(void);
+int config_setting_info(size_t i, struct config_setting_info *out);
+
 /* Writes the settings table as Markdown (the README's "Configuration" table). */
 void config_write_markdown(FILE *out);
 

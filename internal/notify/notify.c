@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/backoff.h"
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
@@ -25,10 +26,8 @@
 /* A notification is held this much longer than an attempt may take. */
 #define LEASE_MARGIN_S 10
 /* When nothing is due, look again after this. */
-#define IDLE_MS 500
-/* Database back-off. */
-#define DB_RETRY_MAX_MS 5000
-#define TEXT_MAX        600
+#define IDLE_MS  500
+#define TEXT_MAX 600
 
 struct notifier {
 	const struct config *cfg;
@@ -40,7 +39,7 @@ struct notifier {
 	int started;
 	atomic_int stop;
 	unsigned int seed;
-	int db_backoff_ms;
+	int db_failures; /* failed connects in a row */
 };
 
 size_t notify_mask_url(const char *url, char *out, size_t len)
@@ -82,17 +81,6 @@ void notify_signature(const char *secret, const char *body, size_t len, char out
 		out[8 + i * 2] = hex[mac[i] & 15];
 	}
 	out[71] = '\0';
-}
-
-int64_t notify_backoff_ms(int attempt, unsigned int *seed)
-{
-	int64_t d = 1000;
-
-	for (int i = 1; i < attempt && d < 300000; i++)
-		d *= 2;
-	if (d > 300000)
-		d = 300000;
-	return d / 2 + rand_r(seed) % (d / 2 + 1);
 }
 
 /* Milliseconds between two RFC 3339 times of the release; 0 when either is missing. */
@@ -266,7 +254,7 @@ static void deliver(struct notifier *nt, struct notification *n)
 		outcome = NOTIFY_GAVE_UP;
 	} else {
 		outcome = NOTIFY_RETRY;
-		retry_in = notify_backoff_ms(n->attempts + 1, &nt->seed);
+		retry_in = backoff_ms(&backoff_webhook, n->attempts + 1, &nt->seed);
 	}
 	metrics_webhook(outcome == NOTIFY_DELIVERED, outcome == NOTIFY_GAVE_UP);
 	if (outcome == NOTIFY_DELIVERED)
@@ -303,12 +291,10 @@ static int db_ready(struct notifier *nt)
 		return 1;
 	db_close(&nt->conn);
 	if (db_connect(&nt->conn, &nt->cfg->db, err, sizeof(err)) == 0) {
-		nt->db_backoff_ms = 0;
+		nt->db_failures = 0;
 		return 1;
 	}
-	nt->db_backoff_ms = nt->db_backoff_ms ? nt->db_backoff_ms * 2 : 250;
-	if (nt->db_backoff_ms > DB_RETRY_MAX_MS)
-		nt->db_backoff_ms = DB_RETRY_MAX_MS;
+	nt->db_failures++;
 	return 0;
 }
 
@@ -329,7 +315,7 @@ static void *loop(void *arg)
 		int rc;
 
 		if (!db_ready(nt)) {
-			sleep_ms(nt, nt->db_backoff_ms);
+			sleep_ms(nt, (int)backoff_ms(&backoff_db, nt->db_failures, NULL));
 			continue;
 		}
 		rc = store_notification_claim(&nt->conn, nt->owner,
@@ -348,7 +334,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-struct notifier *notifier_new(const struct config *cfg, char *err, size_t errlen)
+struct notifier *notify_new(const struct config *cfg, char *err, size_t errlen)
 {
 	struct notifier *nt = calloc(1, sizeof(*nt));
 	char host[64] = "host";
@@ -370,7 +356,7 @@ struct notifier *notifier_new(const struct config *cfg, char *err, size_t errlen
 	return nt;
 }
 
-int notifier_start(struct notifier *nt)
+int notify_start(struct notifier *nt)
 {
 	if (pthread_create(&nt->thread, NULL, loop, nt) != 0)
 		return -1;
@@ -378,7 +364,7 @@ int notifier_start(struct notifier *nt)
 	return 0;
 }
 
-void notifier_stop(struct notifier *nt)
+void notify_stop(struct notifier *nt)
 {
 	if (!nt || !nt->started)
 		return;
@@ -387,11 +373,11 @@ void notifier_stop(struct notifier *nt)
 	nt->started = 0;
 }
 
-void notifier_free(struct notifier *nt)
+void notify_free(struct notifier *nt)
 {
 	if (!nt)
 		return;
-	notifier_stop(nt);
+	notify_stop(nt);
 	db_close(&nt->conn);
 	curl_easy_cleanup(nt->curl);
 	free(nt);

@@ -20,12 +20,12 @@
 struct notifier;
 
 /* NULL with err set when it cannot be set up (libcurl). cfg must outlive it. */
-struct notifier *notifier_new(const struct config *cfg, char *err, size_t errlen);
+struct notifier *notify_new(const struct config *cfg, char *err, size_t errlen);
 /* Starts the delivery thread; 0 or -1. */
-int notifier_start(struct notifier *n);
+int notify_start(struct notifier *n);
 /* Stops the thread (an attempt in flight is abandoned and retried later) and joins it. */
-void notifier_stop(struct notifier *n);
-void notifier_free(struct notifier *n);
+void notify_stop(struct notifier *n);
+void notify_free(struct notifier *n);
 
 /* ---- pure parts, unit-tested ---- */
 
@@ -44,8 +44,5 @@ int notify_payload(const struct notification *n, int64_t now_ms, char *out, size
 
 /* "sha256=<64 hex digits>": the HMAC-SHA256 of body under secret. */
 void notify_signature(const char *secret, const char *body, size_t len, char out[72]);
-
-/* Delay before retry number attempt (1, 2, ...): 1 s doubling to 5 min, with jitter. */
-int64_t notify_backoff_ms(int attempt, unsigned int *seed);
 
 #endif

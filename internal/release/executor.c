@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "agentclient/agentclient.h"
+#include "core/backoff.h"
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
+#include "release/decide.h"
 #include "release/runner.h"
 #include "store/store.h"
 
@@ -23,9 +25,7 @@
  * has confirmed it: a pause or cancel that reached another controller's API is seen
  * within this (a write of the runner sees it at once).
  */
-#define CONTROL_MS      250
-#define DB_RETRY_MIN_MS 250
-#define DB_RETRY_MAX_MS 5000
+#define CONTROL_MS 250
 /* Completed calls taken per wait. */
 #define DONE_MAX 256
 /* Releases expired per scan. */
@@ -35,7 +35,6 @@ struct release_executor {
 	const struct config *cfg;
 	struct agentclient *ac;
 	struct db_conn conn; /* the executor's own connection: opened here and nowhere else */
-	struct runner_config rc;
 	char owner[STORE_OWNER_LEN];
 	struct run **runs; /* the releases driven now, at most cfg->max_active */
 	size_t nruns;
@@ -44,8 +43,7 @@ struct release_executor {
 	int64_t next_scan;
 	int64_t next_control;
 	int64_t db_retry_at;
-	int db_backoff_ms;
-	int db_failures;
+	int db_failures; /* database failures in a row */
 	atomic_int stop;
 	atomic_int scan_now;
 	atomic_int reload; /* SIGHUP: read the agent certificates again */
@@ -87,14 +85,6 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 	if (getrandom(&salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
 		salt = (unsigned int)now_wall_ms();
 	snprintf(ex->owner, sizeof(ex->owner), "%.60s:%d:%08x", host, (int)getpid(), salt);
-	ex->rc = (struct runner_config){
-	    .owner = ex->owner,
-	    .lease_s = cfg->lease_s,
-	    .poll_interval_ms = cfg->poll_interval_ms,
-	    .poll_max_ms = cfg->poll_max_ms,
-	    .node_retries = cfg->node_retries,
-	    .node_timeout_s = cfg->node_timeout_s,
-	};
 	atomic_init(&ex->stop, 0);
 	atomic_init(&ex->scan_now, 1);
 	atomic_init(&ex->reload, 0);
@@ -106,7 +96,7 @@ void release_executor_free(struct release_executor *ex)
 	if (!ex)
 		return;
 	for (size_t i = 0; i < ex->nruns; i++)
-		run_free(ex->runs[i], ex->ac);
+		release_run_free(ex->runs[i], ex->ac);
 	db_close(&ex->conn);
 	agentclient_free(ex->ac);
 	free(ex->runs);
@@ -131,14 +121,13 @@ static void db_failed(struct release_executor *ex, const char *what, int rc, con
 		log_info("executor", "%s lost a race (%s); again on the next turn", what, err);
 		return;
 	}
-	ex->db_backoff_ms = ex->db_backoff_ms ? ex->db_backoff_ms * 2 : DB_RETRY_MIN_MS;
-	if (ex->db_backoff_ms > DB_RETRY_MAX_MS)
-		ex->db_backoff_ms = DB_RETRY_MAX_MS;
-	ex->db_retry_at = now_mono_ms() + ex->db_backoff_ms;
+	int64_t wait = backoff_ms(&backoff_db, ++ex->db_failures, NULL);
+
+	ex->db_retry_at = now_mono_ms() + wait;
 	/* The first of a run of failures and then every 30th, not every retry. */
-	if (ex->db_failures++ % 30 == 0)
-		log_warn("executor", "%s failed (%s); retrying in %d ms", what, err,
-		         ex->db_backoff_ms);
+	if (ex->db_failures % 30 == 1)
+		log_warn("executor", "%s failed (%s); retrying in %lld ms", what, err,
+		         (long long)wait);
 	if (ex->conn.mysql && !ex->conn.broken)
 		ex->conn.broken = 1; /* reconnect: the session's state is unknown after an error */
 }
@@ -171,7 +160,6 @@ static int db_ready(struct release_executor *ex)
 		log_info("executor", "database connection re-established after %d failures",
 		         ex->db_failures);
 	ex->db_failures = 0;
-	ex->db_backoff_ms = 0;
 	return 1;
 }
 
@@ -183,7 +171,7 @@ static int add_run(struct release_executor *ex, int64_t id, struct db_tally sinc
 {
 	struct run *r = NULL;
 	char err[512];
-	int rc = run_load(&ex->conn, &ex->rc, id, &r, err, sizeof(err));
+	int rc = release_run_load(&ex->conn, ex->cfg, ex->owner, id, &r, err, sizeof(err));
 
 	if (rc) {
 		/* Rows this controller cannot drive: give the release up for another try later. */
@@ -193,7 +181,7 @@ static int add_run(struct release_executor *ex, int64_t id, struct db_tally sinc
 			db_failed(ex, "handing back a release", rc, err);
 		return -1;
 	}
-	run_charge(r, &ex->conn, since);
+	release_run_charge(r, &ex->conn, since);
 	ex->runs[ex->nruns++] = r;
 	return 0;
 }
@@ -261,9 +249,9 @@ static void control(struct release_executor *ex, int64_t now)
 		for (; i < ex->nruns && n < CONTROL_CHUNK; i++) {
 			struct run *r = ex->runs[i];
 
-			if (!run_gone(r) && now - run_last_seen(r) >= CONTROL_MS) {
+			if (!release_run_gone(r) && now - release_run_last_seen(r) >= CONTROL_MS) {
 				runs[n] = r;
-				ids[n++] = run_id(r);
+				ids[n++] = release_run_id(r);
 			}
 		}
 		if (n == 0)
@@ -275,15 +263,15 @@ static void control(struct release_executor *ex, int64_t now)
 			return;
 		}
 		for (size_t k = 0; k < n; k++) {
-			run_charge(runs[k], &ex->conn, since);
+			release_run_charge(runs[k], &ex->conn, since);
 			if (ctl[k].owned) {
-				run_observe(runs[k], ctl[k].status, now);
+				release_run_observe(runs[k], ctl[k].status, now);
 				continue;
 			}
 			log_rel(LOG_WARN, "executor", ids[k], 0,
 			        "release %lld: no longer ours (lease lost); leaving it",
 			        (long long)ids[k]);
-			run_lose(runs[k]);
+			release_run_lose(runs[k]);
 		}
 	}
 }
@@ -292,27 +280,19 @@ static void control(struct release_executor *ex, int64_t now)
  * Hands out the free call slots: first an equal share per release, then what is left to
  * whoever can use it. A release's plan also decides its pauses, halts and end.
  */
+static size_t plan_one(void *arg, size_t i, size_t room)
+{
+	struct release_executor *ex = arg;
+
+	return release_run_plan(ex->runs[i], room);
+}
+
 static void plan_all(struct release_executor *ex)
 {
 	size_t cap = (size_t)ex->cfg->max_inflight, inflight = agentclient_inflight(ex->ac);
-	size_t room = inflight < cap ? cap - inflight : 0, share, used = 0;
-	size_t *got = ex->got;
 
-	share = ex->nruns ? room / ex->nruns : 0;
-	if (share == 0 && room)
-		share = 1;
-	for (size_t k = 0; k < ex->nruns; k++) {
-		size_t i = (ex->rotate + k) % ex->nruns;
-
-		got[i] = run_plan(ex->runs[i], used < room ? share : 0);
-		used += got[i];
-	}
-	for (size_t k = 0; k < ex->nruns && used < room; k++) {
-		size_t i = (ex->rotate + k) % ex->nruns, more;
-
-		more = run_plan(ex->runs[i], got[i] + room - used);
-		used += more > got[i] ? more - got[i] : 0;
-	}
+	release_share_slots(inflight < cap ? cap - inflight : 0, ex->nruns, ex->rotate, ex->got,
+	                    plan_one, ex);
 	ex->rotate = ex->nruns ? (ex->rotate + 1) % ex->nruns : 0;
 }
 
@@ -325,9 +305,9 @@ static void flush_all(struct release_executor *ex, int64_t now)
 		struct run *r = ex->runs[i];
 		enum run_flush_result rc;
 
-		if (!run_flush_due(r, now))
+		if (!release_run_flush_due(r, now))
 			continue;
-		rc = run_flush(r, &ex->conn, err, sizeof(err));
+		rc = release_run_flush(r, &ex->conn, err, sizeof(err));
 		if (rc == RUN_DB_DOWN) {
 			db_failed(ex, "writing release state", CMDB_EDBDOWN, err);
 			return;
@@ -344,13 +324,13 @@ static void reap(struct release_executor *ex, int64_t now)
 
 	for (size_t i = 0; i < ex->nruns; i++) {
 		struct run *r = ex->runs[i];
-		struct run_summary s;
+		struct release_run_summary s;
 
-		if (!run_gone(r)) {
+		if (!release_run_gone(r)) {
 			ex->runs[k++] = r;
 			continue;
 		}
-		run_summary(r, &s);
+		release_run_summary(r, &s);
 		/* A release that ends may let one that shares its nodes start: look now. */
 		if (s.finished) {
 			atomic_store(&ex->scan_now, 1);
@@ -358,15 +338,15 @@ static void reap(struct release_executor *ex, int64_t now)
 		}
 		if (s.finished)
 			log_rel(
-			    LOG_INFO, "executor", run_id(r), 0,
+			    LOG_INFO, "executor", release_run_id(r), 0,
 			    "release %lld finished: %s (%zu success, %zu failed, %zu nodes) in %lld"
 			    " ms, %llu SQL statements (%llu prepared)",
-			    (long long)run_id(r), release_status_name(s.status), s.success,
+			    (long long)release_run_id(r), release_status_name(s.status), s.success,
 			    s.failed, s.nodes, (long long)(now - s.claimed_ms),
 			    (unsigned long long)s.statements, (unsigned long long)s.prepared);
 		else if (s.status == RELEASE_PENDING)
 			atomic_store(&ex->scan_now, 1); /* resumed: claim it again at once */
-		run_free(r, ex->ac);
+		release_run_free(r, ex->ac);
 	}
 	ex->nruns = k;
 }
@@ -420,9 +400,9 @@ int release_executor_run_once(struct release_executor *ex)
 	}
 	now = now_mono_ms();
 	for (size_t i = 0; i < ex->nruns; i++) {
-		int64_t due =
-		    run_start_calls(ex->runs[i], ex->ac, (size_t)ex->cfg->max_inflight, now);
-		int64_t write = run_next_write(ex->runs[i]) - now;
+		int64_t due = release_run_start_calls(ex->runs[i], ex->ac,
+		                                      (size_t)ex->cfg->max_inflight, now);
+		int64_t write = release_run_next_write(ex->runs[i]) - now;
 
 		if (due < wait)
 			wait = due;
@@ -437,7 +417,7 @@ int release_executor_run_once(struct release_executor *ex)
 		wait = 1;
 	n = agentclient_wait(ex->ac, (int)wait, done, DONE_MAX);
 	for (int i = 0; i < n; i++)
-		run_complete(done[i]);
+		release_run_complete(done[i]);
 	return (int)ex->nruns;
 }
 
@@ -452,8 +432,8 @@ static void *loop(void *arg)
 	/* Hand every release back so that another controller (or our restart) resumes it. */
 	for (size_t i = 0; i < ex->nruns; i++) {
 		if (db_ready(ex))
-			run_stop(ex->runs[i], ex->ac, &ex->conn);
-		run_free(ex->runs[i], ex->ac);
+			release_run_stop(ex->runs[i], ex->ac, &ex->conn);
+		release_run_free(ex->runs[i], ex->ac);
 	}
 	ex->nruns = 0;
 	log_info("executor", "loop stopped");

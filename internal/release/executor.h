@@ -1,5 +1,6 @@
 /*
- * executor: one thread, one event loop, many releases (seed 003's RunLoop). Every
+ * executor: one thread, one event loop, many releases (the RunLoop of
+ * docs/B0-01-03-DELIVERY.md). Every
  * RELEASE_EXECUTOR_INTERVAL seconds it expires releases that missed their expires_at
  * and claims work with conditional UPDATEs (one affected row means it is ours): pending
  * releases that may start, and releases whose owner went away. It drives up to
@@ -22,13 +23,13 @@ struct release_executor *release_executor_new(const struct config *cfg, char *er
 void release_executor_free(struct release_executor *ex);
 
 /*
- * One turn of the loop (the seed's RunOnce): scans for work when due, writes and starts
- * what every release it drives needs, and waits for agent answers until the next
+ * One turn of the loop (the RunOnce of docs/B0-01-03-DELIVERY.md): scans for work when due, writes
+ * and starts what every release it drives needs, and waits for agent answers until the next
  * deadline (at most a quarter of a second). Returns how many releases it drives.
  */
 int release_executor_run_once(struct release_executor *ex);
 
-/* Starts the loop thread (the seed's RunLoop: run_once until stopped). Returns 0 or -1. */
+/* Starts the loop thread (the RunLoop: run_once until stopped). Returns 0 or -1. */
 int release_executor_start(struct release_executor *ex);
 /*
  * Asks the loop to stop, hands every release it drives back (calls in flight are

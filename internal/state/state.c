@@ -198,6 +198,56 @@ int release_refusal(long long id, enum release_status from, enum release_event e
 	                (unsigned)ev < RELEASE_EVENT_COUNT ? release_events[ev].done : "changed");
 }
 
+/* 1 when status s is named by some transition of the table, as its source. */
+static int has_transitions(enum release_status s)
+{
+	for (size_t i = 0; i < NTRANSITIONS; i++)
+		if (release_table[i].from == s)
+			return 1;
+	return 0;
+}
+
+void release_write_table(FILE *out)
+{
+	int first = 1;
+
+	fputs("| from \\ event |", out);
+	for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++)
+		fprintf(out, " %s |", release_events[ev].verb);
+	fputs("\n|---|", out);
+	for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++)
+		fputs("---|", out);
+	fputc('\n', out);
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++) {
+		if (!has_transitions((enum release_status)s))
+			continue;
+		fprintf(out, "| `%s` |", release_states[s].name);
+		for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++) {
+			int to = release_next((enum release_status)s, (enum release_event)ev);
+
+			if (to < 0)
+				fputs(" |", out);
+			else
+				fprintf(out, " `%s`%s |", release_states[to].name,
+				        to == s ? " (no change)" : "");
+		}
+		fputc('\n', out);
+	}
+	/* The statuses no event leaves, in one row. */
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++) {
+		if (has_transitions((enum release_status)s))
+			continue;
+		fprintf(out, "%s`%s`", first ? "| " : ", ", release_states[s].name);
+		first = 0;
+	}
+	if (!first) {
+		fputs(" |", out);
+		for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++)
+			fputs(" |", out);
+		fputc('\n', out);
+	}
+}
+
 int node_next(enum node_status from, enum node_event ev)
 {
 	for (size_t i = 0; i < NNODE_TRANSITIONS; i++)

@@ -8,6 +8,7 @@
 #define CMDB_STATE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum release_status {
 	RELEASE_PENDING = 0,       /* waiting to be claimed (or resumed, not yet claimed again) */
@@ -92,6 +93,13 @@ void release_status_list(char *buf, size_t len);
  */
 int release_refusal(long long id, enum release_status from, enum release_event ev, char *buf,
                     size_t len);
+
+/*
+ * Writes the release table as Markdown: a row per status that some event leaves, a column
+ * per event, then one row of the statuses no event leaves (`cmdb states`; the table in
+ * docs/architecture.md is this output, which tests/integration/test_docs.sh checks).
+ */
+void release_write_table(FILE *out);
 
 /* Node transitions: the status after ev, or -1. */
 int node_next(enum node_status from, enum node_event ev);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/backoff.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
 #include "store/store_internal.h"
@@ -101,8 +102,7 @@ int store_tx_again(struct db_conn *c, int rc, int attempt, int idempotent, const
 	if (!seed)
 		seed =
 		    (unsigned int)now_mono_ms() ^ (unsigned int)(uintptr_t)&seed; /* per thread */
-	/* 5 to 20 ms, then twice that: long enough for the winner to commit. */
-	ms = (5 + rand_r(&seed) % 16) << (attempt < 4 ? attempt : 4);
+	ms = (long)backoff_ms(&backoff_tx, attempt + 1, &seed);
 	sleep_for_ms(ms);
 	if (rc == CMDB_EDBDOWN && db_reconnect(c, why, sizeof(why))) {
 		log_warn("store", "%s; reconnecting: %s", err, why);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Integration test: every agent misbehaviour of ../shared/AGENT_PROTOCOL.md ("What a
-# real agent does"), over real mutual TLS, fails its node with the right error_msg and
+# Integration test: every agent misbehaviour of docs/agent-protocol.md ("What an agent
+# must survive"), over real mutual TLS, fails its node with the right error_msg and
 # never counts as success; the node after it is skipped, never dispatched.
 # Also checks that migrations are idempotent. Prints "N passed, N failed".
 set -uo pipefail

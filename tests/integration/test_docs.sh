@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What is generated from the code, or must agree with it, does: the README's settings
-# table is `bin/cmdb settings`; api/openapi.yaml is valid OpenAPI 3 (a real validator,
+# table is `bin/cmdb settings`, docs/architecture.md's state machine `bin/cmdb states`; api/openapi.yaml is valid OpenAPI 3 (a real validator,
 # tests/openapi) and names exactly the routes the router serves (`bin/cmdb routes`); the
 # Prometheus alert rules load and pass their unit tests (promtool); the systemd unit
-# verifies (systemd-analyze); deploy/cmdb.env.example sets only settings cmdb knows.
+# verifies (systemd-analyze); deploy/cmdb.env.example sets only settings cmdb knows; the
+# back-off numbers the docs quote are the code's.
 # Prints "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -11,7 +12,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/scripts/lib.sh"
 begin_test "${TEST_DIR:-$ROOT/var/test}/docs"
 
-check "README: the settings table is bin/cmdb settings" bash "$ROOT/scripts/readme-settings.sh" --check
+check "README: the settings table is bin/cmdb settings" \
+  bash "$ROOT/scripts/doc-table.sh" "$ROOT/README.md" settings --check -- "$ROOT/bin/cmdb" settings
+check "docs/architecture.md: the state machine is bin/cmdb states" \
+  bash "$ROOT/scripts/doc-table.sh" "$ROOT/docs/architecture.md" states --check -- "$ROOT/bin/cmdb" states
 
 "$ROOT/bin/cmdb" routes >"$WORK/routes.txt"
 node "$ROOT/tests/openapi/check.js" "$ROOT/api/openapi.yaml" "$WORK/routes.txt" >"$WORK/openapi.out" 2>&1
@@ -39,4 +43,13 @@ unknown=$(sed -n 's/^#\{0,1\}\([A-Z_]*\)=.*/\1/p' "$ROOT/deploy/cmdb.env.example
   grep -q "^| \`$v\` |" <<<"$settings" || echo "$v"
 done)
 check_eq "deploy/cmdb.env.example: only settings cmdb knows" "" "$unknown"
+# Back-off numbers live in internal/core/backoff.h (its _DOC strings, which a unit test
+# holds to the numbers); every "X doubling to Y" the docs say must be one of them.
+policies=$(sed -n 's/^#define BACKOFF_[A-Z]*_DOC "\(.*\)"$/\1/p' "$ROOT/internal/core/backoff.h")
+stray=$(cat "$ROOT/README.md" "$ROOT"/docs/*.md | tr '\n' ' ' | tr -s ' ' |
+  grep -oE '([0-9]+ to )?[0-9]+ (ms|s|min) doubling to ([0-9]+ to )?[0-9]+ (ms|s|min)' |
+  sort -u | while read -r phrase; do
+    grep -qF -- "$phrase" <<<"$policies" || echo "$phrase"
+  done)
+check_eq "docs: every back-off they quote is a policy of internal/core/backoff.h" "" "$stray"
 end_checks

@@ -44,21 +44,6 @@ static void test_signature(void **state)
 	    sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-static void test_backoff(void **state)
-{
-	unsigned int seed = 7;
-
-	(void)state;
-	for (int i = 0; i < 100; i++) {
-		int64_t d1 = notify_backoff_ms(1, &seed), d4 = notify_backoff_ms(4, &seed);
-		int64_t d30 = notify_backoff_ms(30, &seed);
-
-		assert_true(d1 >= 500 && d1 <= 1000);
-		assert_true(d4 >= 4000 && d4 <= 8000);
-		assert_true(d30 >= 150000 && d30 <= 300000); /* capped at 5 min */
-	}
-}
-
 static void fill(struct notification *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -170,7 +155,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mask_url),        cmocka_unit_test(test_signature),
-	    cmocka_unit_test(test_backoff),         cmocka_unit_test(test_payload),
+	    cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_failure_classes), cmocka_unit_test(test_metrics_exposition),
 	    cmocka_unit_test(test_log_json_escape),
 	};

@@ -91,10 +91,11 @@ void api_releases_create(struct api_request *req)
 	    .plan = &in.plan,
 	    .node_ids = in.node_ids,
 	    .n = in.n,
-	    .auto_rollback = in.auto_rollback >= 0 ? in.auto_rollback : req->ctx->auto_rollback,
+	    .auto_rollback =
+	        in.auto_rollback >= 0 ? in.auto_rollback : req->ctx->cfg->auto_rollback,
 	    .require_approval = in.require_approval,
-	    .policy = {.min_nodes = req->ctx->approval_min_nodes,
-	               .min_percent = req->ctx->approval_min_percent},
+	    .policy = {.min_nodes = req->ctx->cfg->approval_min_nodes,
+	               .min_percent = req->ctx->cfg->approval_min_percent},
 	    /* A dry run writes nothing, its key included. */
 	    .idem = {.principal = req->principal,
 	             .key = has_key && !dry_run ? key : NULL,
