@@ -22,8 +22,8 @@ struct agentclient_config {
 	const char *ca_file;
 	const char *cert_file;
 	const char *key_file;
-	int connect_timeout_s; /* 15 in the seed */
-	int request_timeout_s; /* 60 in the seed */
+	int connect_timeout_s; /* AGENT_CONNECT_TIMEOUT */
+	int request_timeout_s; /* AGENT_REQUEST_TIMEOUT */
 };
 
 enum agent_op { AGENT_DISPATCH, AGENT_QUERY };
