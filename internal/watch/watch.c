@@ -310,6 +310,50 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 	strbuf_free(&line);
 }
 
+void watch_changes(const struct watch_view *was, const struct watch_view *v,
+                   const char *first_error, int error_shown, struct strbuf *out)
+{
+	/* Batches that ended first, then the status, then batches that began: as it happened. */
+	for (size_t i = 0; i < v->nbatches; i++) {
+		const struct watch_batch *b = &v->batches[i];
+		int ended = b->pending == 0 && b->running == 0;
+		int was_ended = was && i < was->nbatches && was->batches[i].pending == 0 &&
+		                was->batches[i].running == 0;
+
+		if (ended && !was_ended) {
+			strbuf_addf(out, "batch %d of %zu %s: ", b->batch, v->nbatches,
+			            b->status >= 0 ? node_status_name((enum node_status)b->status)
+			                           : "?");
+			counts(b, out);
+			strbuf_add(out, "\n", 1);
+		}
+	}
+	if (!was || was->status != v->status) {
+		watch_head(v, out);
+		strbuf_add(out, "\n", 1);
+	}
+	for (size_t i = 0; i < v->nbatches; i++) {
+		const struct watch_batch *b = &v->batches[i];
+		int ended = b->pending == 0 && b->running == 0;
+		int started = b->pending < b->total;
+		int was_started = was && i < was->nbatches && was->batches[i].pending < b->total;
+
+		if (started && !was_started && !ended)
+			strbuf_addf(out, "batch %d of %zu started: %ld node%s\n", b->batch,
+			            v->nbatches, b->total, b->total == 1 ? "" : "s");
+	}
+	if (first_error && first_error[0] && !error_shown)
+		strbuf_addf(out, "first error: %s\n", first_error);
+	/* Every call in flight followed to its end (finished_at): the counts above are final. */
+	if (v->finished_at[0] && watch_exit_code(v->status) >= 0) {
+		strbuf_addf(out, "release %lld %s", (long long)v->id,
+		            release_status_name((enum release_status)v->status));
+		if (v->error[0])
+			strbuf_addf(out, ": %s", v->error);
+		strbuf_add(out, "\n", 1);
+	}
+}
+
 /* ---- reading the API ---- */
 
 struct body {
@@ -394,42 +438,6 @@ static int term_width(FILE *out)
 	if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
 		return ws.ws_col;
 	return 80;
-}
-
-/* Plain mode: what changed since the last view, one line each. */
-static void plain_changes(const struct watch_view *was, const struct watch_view *v,
-                          const char *first_error, int error_shown, FILE *out)
-{
-	struct strbuf line = STRBUF_INIT;
-
-	if (!was || was->status != v->status) {
-		watch_head(v, &line);
-		fprintf(out, "%s\n", line.buf);
-	}
-	for (size_t i = 0; i < v->nbatches; i++) {
-		const struct watch_batch *b = &v->batches[i];
-		int ended = b->pending == 0 && b->running == 0;
-		int was_ended = was && i < was->nbatches && was->batches[i].pending == 0 &&
-		                was->batches[i].running == 0;
-		int started = b->pending < b->total;
-		int was_started = was && i < was->nbatches && was->batches[i].pending < b->total;
-
-		if (started && !was_started && !ended)
-			fprintf(out, "batch %d of %zu started: %ld node%s\n", b->batch, v->nbatches,
-			        b->total, b->total == 1 ? "" : "s");
-		if (ended && !was_ended) {
-			strbuf_reset(&line);
-			counts(b, &line);
-			fprintf(out, "batch %d of %zu %s: %s\n", b->batch, v->nbatches,
-			        b->status >= 0 ? node_status_name((enum node_status)b->status)
-			                       : "?",
-			        line.buf);
-		}
-	}
-	if (first_error[0] && !error_shown)
-		fprintf(out, "first error: %s\n", first_error);
-	fflush(out);
-	strbuf_free(&line);
 }
 
 int watch_run(const struct watch_opts *o)
@@ -523,7 +531,12 @@ int watch_run(const struct watch_opts *o)
 				drawn += block.buf[i] == '\n';
 			strbuf_free(&block);
 		} else {
-			plain_changes(have ? &was : NULL, &v, first_error, error_shown, o->out);
+			struct strbuf lines = STRBUF_INIT;
+
+			watch_changes(have ? &was : NULL, &v, first_error, error_shown, &lines);
+			fputs(lines.buf, o->out);
+			fflush(o->out);
+			strbuf_free(&lines);
 			error_shown = first_error[0] != '\0';
 		}
 		/*
@@ -531,16 +544,8 @@ int watch_run(const struct watch_opts *o)
 		 * counts printed last are the final ones.
 		 */
 		rc = v.finished_at[0] ? watch_exit_code(v.status) : -1;
-		if (rc >= 0) {
-			if (!o->tty && v.error[0])
-				fprintf(o->out, "release %lld %s: %s\n", (long long)v.id,
-				        release_status_name((enum release_status)v.status),
-				        v.error);
-			else if (!o->tty)
-				fprintf(o->out, "release %lld %s\n", (long long)v.id,
-				        release_status_name((enum release_status)v.status));
+		if (rc >= 0)
 			break;
-		}
 		rc = WATCH_EXIT_UNKNOWN;
 		watch_view_free(&was);
 		was = v;

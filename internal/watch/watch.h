@@ -67,6 +67,15 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 /* The plain head line ("release 5 running: 4 of 6 nodes done, 1 failed, ..."). */
 void watch_head(const struct watch_view *v, struct strbuf *out);
 
+/*
+ * Plain mode (not a terminal): a line for each change from was (NULL at first) to v, in
+ * the order things happen: batches that ended, the release's new status, batches that
+ * began, the first error (unless error_shown), and, once the release has finished
+ * (finished_at: nothing in flight any more), its end ("release 5 success"), always last.
+ */
+void watch_changes(const struct watch_view *was, const struct watch_view *v,
+                   const char *first_error, int error_shown, struct strbuf *out);
+
 /* The exit code of a release in this status; -1 while it is not terminal. */
 int watch_exit_code(int status);
 

@@ -128,6 +128,8 @@ check "watch (a pipe): plain lines, no escape sequences" bash -c "! grep -q \$'\
 check "watch (a pipe): each batch ends on its own line" bash -c \
   "grep -q '^batch 1 of 2 success: 2 success of 2' '$WORK/watch-ok.out' && grep -q '^batch 2 of 2 success: 2 success of 2' '$WORK/watch-ok.out'"
 check_eq "watch (a pipe): the last line is the ending" "release $R success" "$(tail -n 1 "$WORK/watch-ok.out")"
+check "watch (a pipe): no line says the release succeeded before the last batch's line" bash -c \
+  "awk '/^batch /{b=NR} /^release $R success/ && !s{s=NR} END{exit !(b && s > b)}' '$WORK/watch-ok.out'"
 
 R=$(create "{\"version\":21,\"batch_size\":2,\"node_ids\":[$(cut -d, -f1 <<<"$GOOD"),$BAD,$(cut -d, -f2,3 <<<"$GOOD")]}")
 watch "$R" >"$WORK/watch-bad.out" 2>&1
