@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "core/strbuf.h"
+#include "state/state.h"
 
 /* Exit codes: how the release ended, or why it could not be followed. */
 enum {
@@ -29,8 +30,9 @@ enum {
 
 struct watch_batch {
 	int batch;
-	int status; /* enum node_status */
-	long total, pending, running, success, failed, skipped;
+	int status; /* enum node_status, as the API derived it (batch_status, state.h) */
+	long total;
+	int count[NODE_STATUS_COUNT]; /* nodes in each status, indexed by enum node_status */
 };
 
 struct watch_view {

@@ -42,8 +42,8 @@ static void test_parse(void **state)
 	assert_int_equal(v.allowance, 1);
 	assert_int_equal(v.nbatches, 3);
 	assert_int_equal(v.batches[1].status, NODE_FAILED);
-	assert_int_equal(v.batches[2].pending, 1);
-	assert_int_equal(v.batches[2].running, 1);
+	assert_int_equal(v.batches[2].count[NODE_PENDING], 1);
+	assert_int_equal(v.batches[2].count[NODE_RUNNING], 1);
 	assert_string_equal(v.error, "");
 	watch_view_free(&v);
 
@@ -156,10 +156,10 @@ static void test_render_folds_many_batches(void **state)
 		v.batches[i].total = 2;
 		if (i < 15) {
 			v.batches[i].status = NODE_SUCCESS;
-			v.batches[i].success = 2;
+			v.batches[i].count[NODE_SUCCESS] = 2;
 		} else {
 			v.batches[i].status = NODE_PENDING;
-			v.batches[i].pending = 2;
+			v.batches[i].count[NODE_PENDING] = 2;
 		}
 	}
 	watch_render(&v, NULL, 80, 0, &out);
@@ -268,6 +268,29 @@ static void test_changes_in_order(void **state)
 	watch_changes(&b, &a, "batch 1 node 5 web-5 10.0.0.5:8443: disk full", 1, &out);
 	assert_string_equal(out.buf, "batch 1 of 2 failed: 1 success, 1 failed of 2\n"
 	                             "release 7 failed: release failed: batch 1 node 5\n");
+	watch_view_free(&a);
+	watch_view_free(&b);
+
+	/* A rollback's node skipped when it was made: batch 2 begins when its other node does. */
+	strbuf_reset(&out);
+	two_batches(&a, "running", 0, NULL, "0 2 0 0 0", "running", "1 0 0 0 1", "pending");
+	watch_changes(NULL, &a, "", 0, &out);
+	assert_string_equal(out.buf, "release 7 running: version 12, 0 of 4 nodes succeeded,"
+	                             " 1 skipped\n"
+	                             "batch 1 of 2 started: 2 nodes\n");
+	strbuf_reset(&out);
+	two_batches(&b, "running", 0, NULL, "0 0 2 0 0", "success", "0 1 0 0 1", "running");
+	watch_changes(&a, &b, "", 0, &out);
+	assert_string_equal(out.buf, "batch 1 of 2 success: 2 success of 2\n"
+	                             "batch 2 of 2 started: 2 nodes\n");
+	watch_view_free(&a);
+	strbuf_reset(&out);
+	two_batches(&a, "success", 1, NULL, "0 0 2 0 0", "success", "0 0 1 0 1", "success");
+	watch_changes(&b, &a, "", 0, &out);
+	assert_string_equal(out.buf, "batch 2 of 2 success: 1 success, 1 skipped of 2\n"
+	                             "release 7 success: version 12, 3 of 4 nodes succeeded,"
+	                             " 1 skipped\n"
+	                             "release 7 success\n");
 	watch_view_free(&a);
 	watch_view_free(&b);
 	strbuf_free(&out);
