@@ -250,6 +250,13 @@ async function main() {
 
   await check('the list of releases filters by status and links to each', page, async () => {
     await go(page, '#/releases', '#releases-table');
+    // Its statuses are the state table's (states.js): the same the API names for a bad one.
+    const offered = await page.$$eval('#release-filter option', (os) => os.map((o) => o.value).filter(Boolean));
+    // (Asked from here, not from the page: the page's error answers are counted as errors.)
+    const known = (await (await fetch(URL + '/api/v1/releases?status=x')).json())
+      .error.replace(/^status must be one of /, '').split(', ');
+    assert(offered.length === known.length && known.every((st) => offered.includes(st)),
+      'the filter offers ' + offered.join(' ') + '; the API knows ' + known.join(' '));
     await page.waitForSelector('#releases-table tr[data-release="' + okRel + '"]', {timeout: T});
     await page.select('#release-filter', 'failed');
     await page.waitForFunction((id) => {

@@ -72,6 +72,11 @@ check_eq "GET /ui/app.css is CSS" "text/css; charset=utf-8" "$(head_of "$API/ui/
 check_eq "GET /ui/favicon.svg is SVG" "image/svg+xml" "$(head_of "$API/ui/favicon.svg" | header Content-Type)"
 check "the files served are the files of web/, byte for byte" bash -c \
   "for f in app.js app.css favicon.svg; do curl -sf '$API/ui/'\$f | cmp -s - '$ROOT/web/'\$f || exit 1; done; curl -sf '$API/' | cmp -s - '$ROOT/web/index.html'"
+check_eq "GET /ui/states.js (the state table's statuses, built) is JavaScript" \
+  "text/javascript; charset=utf-8" "$(head_of "$API/ui/states.js" | header Content-Type)"
+check_eq "states.js names the release statuses the API knows, in the table's order" \
+  "$(curl -s "$API/api/v1/releases?status=x" | jq -r .error | sed 's/^status must be one of //')" \
+  "$(curl -sf "$API/ui/states.js" | sed -n "s/.*{name: '\([a-z_]*\)'.*/\1/p" | paste -sd, | sed 's/,/, /g')"
 ETAG=$(head_of "$API/ui/app.js" | header ETag)
 check "an ETag names app.js" test -n "$ETAG"
 check_eq "a client that has it gets 304" 304 \
