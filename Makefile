@@ -38,7 +38,8 @@ endif
 LIB_SRCS  := $(wildcard internal/*/*.c api/v1/*.c api/v1/*/*.c)
 LIB_SRCS  := $(filter-out internal/tlscompat/%,$(LIB_SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-# The web console's files, compiled in (scripts/embed-web.sh, api/v1/console.h).
+# The web console's files, compiled in (scripts/embed-web.sh, api/v1/console.h), with
+# states.js, generated from the state table (below).
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
 WEB_OBJ   := $(BUILD)/web/assets.o
 LIB_OBJS  += $(WEB_OBJ)
@@ -77,9 +78,18 @@ $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/web/assets.c: $(WEB_FILES) scripts/embed-web.sh
+# states.js: the state table's statuses for the console, written by cmd/webstates.
+WEBSTATES := $(BUILD)/cmd/webstates/webstates
+$(WEBSTATES): $(BUILD)/cmd/webstates/main.o $(BUILD)/internal/state/state.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/web/states.js: $(WEBSTATES)
 	@mkdir -p $(dir $@)
-	sh scripts/embed-web.sh $@ $(WEB_FILES)
+	$(WEBSTATES) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/web/assets.c: $(WEB_FILES) $(BUILD)/web/states.js scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-web.sh $@ $(WEB_FILES) $(BUILD)/web/states.js
 
 $(WEB_OBJ): $(BUILD)/web/assets.c $(DEPS_OK)
 	$(CC) $(CFLAGS) -c -o $@ $<

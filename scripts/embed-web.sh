@@ -1,13 +1,14 @@
 #!/bin/sh
-# scripts/embed-web.sh OUT FILE...: writes the C source that holds each FILE of web/
-# byte for byte (struct console_file, api/v1/console.h), so that bin/cmdb serves the
-# console of its own build. The Makefile runs it; the output goes to build/, never git.
+# scripts/embed-web.sh OUT FILE...: writes the C source that holds each FILE byte for
+# byte (struct console_file, api/v1/console.h), so that bin/cmdb serves the console of
+# its own build: the files of web/, and build/web/states.js (the state table's statuses,
+# from cmd/webstates). The Makefile runs it; the output goes to build/, never git.
 set -eu
 out=$1
 shift
 tmp=$out.tmp
 {
-  echo '/* Written by scripts/embed-web.sh from web/: not to be edited. */'
+  echo '/* Written by scripts/embed-web.sh from web/ and states.js: not to be edited. */'
   echo '#include "api/v1/console.h"'
   i=0
   for f in "$@"; do

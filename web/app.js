@@ -1,16 +1,19 @@
 // cmdb console: a single page over the API of the controller that serves it. No build
-// step, no dependency, no inline script (the Content-Security-Policy forbids it). Views
-// are chosen by the URL's hash: #/releases, #/releases/<id>, #/nodes, #/new. Data is
-// always written with textContent, never as HTML. A release is followed with its
-// summary view and its timeline once a second; its node table is fetched again only
-// when the counts change. docs/console.md describes it.
+// step but states.js (the state table's statuses, loaded first), no dependency, no
+// inline script (the Content-Security-Policy forbids it). Views are chosen by the URL's
+// hash: #/releases, #/releases/<id>, #/nodes, #/new. Data is always written with
+// textContent, never as HTML. A release is followed with its summary view and its
+// timeline once a second; its node table is fetched again only when the counts change.
+// docs/console.md describes it.
 'use strict';
 
 (function () {
-  const RELEASE_STATUSES = ['pending', 'running', 'paused', 'awaiting_approval', 'success',
-    'failed', 'partial', 'cancelled', 'expired', 'rejected'];
-  const NODE_STATUSES = ['pending', 'running', 'success', 'failed', 'skipped'];
-  const TERMINAL = new Set(['success', 'failed', 'partial', 'cancelled', 'expired', 'rejected']);
+  // Every status comes from the state table: /ui/states.js is written from internal/state
+  // at build time (cmd/webstates). The filter lists releases that may still change first.
+  const RELEASE_STATUSES = CMDB_RELEASE_STATUSES.filter((s) => !s.terminal)
+    .concat(CMDB_RELEASE_STATUSES.filter((s) => s.terminal)).map((s) => s.name);
+  const NODE_STATUSES = CMDB_NODE_STATUSES;
+  const TERMINAL = new Set(CMDB_RELEASE_STATUSES.filter((s) => s.terminal).map((s) => s.name));
   const TOKEN_KEY = 'cmdb.token';
   const LIVE_MS = 1000;      // a running release, its timeline, the list of releases
   const IDLE_MS = 5000;      // a finished release (only rolled_back_by may still change), nodes

@@ -1,6 +1,7 @@
 /*
- * state: the transition tables. A transition not listed here does not exist: the API
- * refuses it with 409, and neither the store nor the runner ever writes it.
+ * state: the transition tables, and a batch's status derived from them. A transition not
+ * listed here does not exist: the API refuses it with 409, and neither the store nor the
+ * runner ever writes it.
  */
 #include "state/state.h"
 
@@ -264,4 +265,19 @@ size_t node_from(enum node_event ev, enum node_status *from)
 		if (node_table[i].ev == ev)
 			from[n++] = node_table[i].from;
 	return n;
+}
+
+int batch_ended(const int count[NODE_STATUS_COUNT], enum release_status release)
+{
+	return count[NODE_RUNNING] == 0 &&
+	       (count[NODE_PENDING] == 0 || release_is_terminal(release));
+}
+
+enum node_status batch_status(const int count[NODE_STATUS_COUNT], enum release_status release)
+{
+	if (count[NODE_FAILED])
+		return NODE_FAILED;
+	if (batch_ended(count, release))
+		return count[NODE_SUCCESS] ? NODE_SUCCESS : NODE_SKIPPED;
+	return count[NODE_RUNNING] || count[NODE_SUCCESS] ? NODE_RUNNING : NODE_PENDING;
 }

@@ -2,7 +2,8 @@
  * state: the release and node state machines as data. Every status name that is stored
  * or sent comes from here, and so does every rule about which change is allowed: the API
  * answers 409 from this table, the store derives its guarded UPDATEs from it, and the
- * runner asks it what a release may still do. docs/architecture.md draws the same table.
+ * runner asks it what a release may still do. A batch's status is derived here too, from
+ * its nodes' and its release's. docs/architecture.md draws the same table.
  */
 #ifndef CMDB_STATE_H
 #define CMDB_STATE_H
@@ -108,5 +109,27 @@ int node_next(enum node_status from, enum node_event ev);
  * The store guards its UPDATEs with them, so a write applies only where the table allows.
  */
 size_t node_from(enum node_event ev, enum node_status *from);
+
+/*
+ * A batch's status, from how many of its nodes are in each status (count, indexed by
+ * enum node_status; a batch has at least one node) and from its release's status. Every
+ * batch status shown (the release's JSON, its summary view, the console, `cmdb watch`)
+ * comes from here:
+ *   failed   a node failed, even while others still run;
+ *   success  the batch has ended (batch_ended) and a node succeeded: skipped nodes are no
+ *            failures, as for the release;
+ *   skipped  the batch has ended and no node was applied;
+ *   running  not ended, and a node runs or one succeeded (it began; its pending nodes wait
+ *            for their turn, or for a paused release to be resumed);
+ *   pending  not ended, and nothing was dispatched yet (some nodes may be skipped).
+ * So a batch that has ended is never running, and a batch of an ended release never pending.
+ */
+enum node_status batch_status(const int count[NODE_STATUS_COUNT], enum release_status release);
+
+/*
+ * Whether nothing in the batch will change any more: no node runs, and no pending node will
+ * ever be dispatched (there is none, or the release has ended).
+ */
+int batch_ended(const int count[NODE_STATUS_COUNT], enum release_status release);
 
 #endif

@@ -85,11 +85,9 @@ int watch_parse(const char *body, struct watch_view *v, char *err, size_t errlen
 			w->batch = (int)num(b, "batch");
 			w->status = node_status_parse(status);
 			w->total = num(b, "total");
-			w->pending = num(b, "pending");
-			w->running = num(b, "running");
-			w->success = num(b, "success");
-			w->failed = num(b, "failed");
-			w->skipped = num(b, "skipped");
+			/* The summary counts each status under its name. */
+			for (int s = 0; s < NODE_STATUS_COUNT; s++)
+				w->count[s] = (int)num(b, node_status_name((enum node_status)s));
 		}
 		v->nbatches = i;
 	}
@@ -117,7 +115,7 @@ int watch_first_failure(const char *body, char *out, size_t len)
 			char st[16], host[256], ip[64], msg[512];
 
 			text(n, "status", st, sizeof(st));
-			if (strcmp(st, "failed") != 0)
+			if (node_status_parse(st) != NODE_FAILED)
 				continue;
 			text(n, "hostname", host, sizeof(host));
 			text(n, "node_ip", ip, sizeof(ip));
@@ -163,7 +161,7 @@ static long skipped_of(const struct watch_view *v)
 	long n = 0;
 
 	for (size_t i = 0; i < v->nbatches; i++)
-		n += v->batches[i].skipped;
+		n += v->batches[i].count[NODE_SKIPPED];
 	return n;
 }
 
@@ -186,6 +184,13 @@ void watch_head(const struct watch_view *v, struct strbuf *out)
 		strbuf_addf(out, "; waits for release %lld", (long long)v->waiting_for);
 }
 
+/* The order of the statuses in a bar and in its counts: what ended first, pending last. */
+static const enum node_status bar_order[] = {NODE_SUCCESS, NODE_FAILED, NODE_SKIPPED, NODE_RUNNING,
+                                             NODE_PENDING};
+#define NBAR_ORDER (sizeof(bar_order) / sizeof(bar_order[0]))
+_Static_assert(NBAR_ORDER == NODE_STATUS_COUNT,
+               "a node status added to state.h needs its place here");
+
 /* A status's colour (SGR) and its character in a bar. */
 static const struct {
 	const char *sgr;
@@ -197,24 +202,20 @@ static const struct {
 
 static void bar(const struct watch_batch *b, int width, int color, struct strbuf *out)
 {
-	long counts[NODE_STATUS_COUNT] = {b->pending, b->running, b->success, b->failed,
-	                                  b->skipped};
-	static const int order[] = {NODE_SUCCESS, NODE_FAILED, NODE_SKIPPED, NODE_RUNNING,
-	                            NODE_PENDING};
 	int cells[NODE_STATUS_COUNT] = {0}, used = 0, biggest = NODE_PENDING;
 
 	/* Each status gets its share, at least one cell when it has a node. */
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		int s = order[i];
+	for (size_t i = 0; i < NBAR_ORDER; i++) {
+		enum node_status s = bar_order[i];
 
-		if (!counts[s] || b->total <= 0)
+		if (!b->count[s] || b->total <= 0)
 			continue;
-		cells[s] = (int)(counts[s] * width / b->total);
+		cells[s] = (int)(b->count[s] * (long)width / b->total);
 		if (cells[s] == 0)
 			cells[s] = 1;
 		used += cells[s];
 		if (cells[s] > cells[biggest])
-			biggest = s;
+			biggest = (int)s;
 	}
 	if (used == 0) {
 		cells[NODE_PENDING] = width;
@@ -223,8 +224,8 @@ static void bar(const struct watch_batch *b, int width, int color, struct strbuf
 	}
 	cells[biggest] += width - used;
 	strbuf_add(out, "[", 1);
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		int s = order[i];
+	for (size_t i = 0; i < NBAR_ORDER; i++) {
+		enum node_status s = bar_order[i];
 
 		if (cells[s] <= 0)
 			continue;
@@ -240,14 +241,13 @@ static void bar(const struct watch_batch *b, int width, int color, struct strbuf
 
 static void counts(const struct watch_batch *b, struct strbuf *out)
 {
-	const long c[] = {b->success, b->failed, b->skipped, b->running, b->pending};
-	static const char *const names[] = {"success", "failed", "skipped", "running", "pending"};
 	int first = 1;
 
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		if (!c[i])
+	for (size_t i = 0; i < NBAR_ORDER; i++) {
+		if (!b->count[bar_order[i]])
 			continue;
-		strbuf_addf(out, "%s%ld %s", first ? "" : ", ", c[i], names[i]);
+		strbuf_addf(out, "%s%d %s", first ? "" : ", ", b->count[bar_order[i]],
+		            node_status_name(bar_order[i]));
 		first = 0;
 	}
 	strbuf_addf(out, "%s of %ld", first ? "none" : "", b->total);
@@ -276,8 +276,7 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 	watch_head(v, &line);
 	add_line(out, line.buf, width);
 	/* Fold the finished batches at the start when there are more than a screenful. */
-	while (v->nbatches - from > MAX_BAR_LINES && v->batches[from].pending == 0 &&
-	       v->batches[from].running == 0)
+	while (v->nbatches - from > MAX_BAR_LINES && batch_ended(v->batches[from].count, v->status))
 		from++;
 	if (from > 0) {
 		strbuf_reset(&line);
@@ -308,6 +307,51 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 		add_line(out, line.buf, width);
 	}
 	strbuf_free(&line);
+}
+
+void watch_changes(const struct watch_view *was, const struct watch_view *v,
+                   const char *first_error, int error_shown, struct strbuf *out)
+{
+	/* Batches that ended first, then the status, then batches that began: as it happened. */
+	for (size_t i = 0; i < v->nbatches; i++) {
+		const struct watch_batch *b = &v->batches[i];
+		int ended = batch_ended(b->count, v->status);
+		int was_ended =
+		    was && i < was->nbatches && batch_ended(was->batches[i].count, was->status);
+
+		if (ended && !was_ended) {
+			strbuf_addf(out, "batch %d of %zu %s: ", b->batch, v->nbatches,
+			            b->status >= 0 ? node_status_name((enum node_status)b->status)
+			                           : "?");
+			counts(b, out);
+			strbuf_add(out, "\n", 1);
+		}
+	}
+	if (!was || was->status != v->status) {
+		watch_head(v, out);
+		strbuf_add(out, "\n", 1);
+	}
+	for (size_t i = 0; i < v->nbatches; i++) {
+		const struct watch_batch *b = &v->batches[i];
+		int ended = batch_ended(b->count, v->status);
+		int started = b->status != NODE_PENDING;
+		int was_started =
+		    was && i < was->nbatches && was->batches[i].status != NODE_PENDING;
+
+		if (started && !was_started && !ended)
+			strbuf_addf(out, "batch %d of %zu started: %ld node%s\n", b->batch,
+			            v->nbatches, b->total, b->total == 1 ? "" : "s");
+	}
+	if (first_error && first_error[0] && !error_shown)
+		strbuf_addf(out, "first error: %s\n", first_error);
+	/* Every call in flight followed to its end (finished_at): the counts above are final. */
+	if (v->finished_at[0] && watch_exit_code(v->status) >= 0) {
+		strbuf_addf(out, "release %lld %s", (long long)v->id,
+		            release_status_name((enum release_status)v->status));
+		if (v->error[0])
+			strbuf_addf(out, ": %s", v->error);
+		strbuf_add(out, "\n", 1);
+	}
 }
 
 /* ---- reading the API ---- */
@@ -396,42 +440,6 @@ static int term_width(FILE *out)
 	return 80;
 }
 
-/* Plain mode: what changed since the last view, one line each. */
-static void plain_changes(const struct watch_view *was, const struct watch_view *v,
-                          const char *first_error, int error_shown, FILE *out)
-{
-	struct strbuf line = STRBUF_INIT;
-
-	if (!was || was->status != v->status) {
-		watch_head(v, &line);
-		fprintf(out, "%s\n", line.buf);
-	}
-	for (size_t i = 0; i < v->nbatches; i++) {
-		const struct watch_batch *b = &v->batches[i];
-		int ended = b->pending == 0 && b->running == 0;
-		int was_ended = was && i < was->nbatches && was->batches[i].pending == 0 &&
-		                was->batches[i].running == 0;
-		int started = b->pending < b->total;
-		int was_started = was && i < was->nbatches && was->batches[i].pending < b->total;
-
-		if (started && !was_started && !ended)
-			fprintf(out, "batch %d of %zu started: %ld node%s\n", b->batch, v->nbatches,
-			        b->total, b->total == 1 ? "" : "s");
-		if (ended && !was_ended) {
-			strbuf_reset(&line);
-			counts(b, &line);
-			fprintf(out, "batch %d of %zu %s: %s\n", b->batch, v->nbatches,
-			        b->status >= 0 ? node_status_name((enum node_status)b->status)
-			                       : "?",
-			        line.buf);
-		}
-	}
-	if (first_error[0] && !error_shown)
-		fprintf(out, "first error: %s\n", first_error);
-	fflush(out);
-	strbuf_free(&line);
-}
-
 int watch_run(const struct watch_opts *o)
 {
 	char path[128], err[1024], first_error[1024] = "", base[1024];
@@ -503,8 +511,8 @@ int watch_run(const struct watch_opts *o)
 		}
 		/* The first failed node, once, when the count says there is one. */
 		if (v.failed > failed_seen && !first_error[0]) {
-			snprintf(path, sizeof(path), "/api/v1/releases/%lld?node_status=failed",
-			         (long long)o->id);
+			snprintf(path, sizeof(path), "/api/v1/releases/%lld?node_status=%s",
+			         (long long)o->id, node_status_name(NODE_FAILED));
 			if (get(curl, base, path, &b, err, sizeof(err)) == 200 &&
 			    watch_first_failure(b.buf, first_error, sizeof(first_error)) == 0)
 				failed_seen = v.failed;
@@ -523,7 +531,12 @@ int watch_run(const struct watch_opts *o)
 				drawn += block.buf[i] == '\n';
 			strbuf_free(&block);
 		} else {
-			plain_changes(have ? &was : NULL, &v, first_error, error_shown, o->out);
+			struct strbuf lines = STRBUF_INIT;
+
+			watch_changes(have ? &was : NULL, &v, first_error, error_shown, &lines);
+			fputs(lines.buf, o->out);
+			fflush(o->out);
+			strbuf_free(&lines);
 			error_shown = first_error[0] != '\0';
 		}
 		/*
@@ -531,16 +544,8 @@ int watch_run(const struct watch_opts *o)
 		 * counts printed last are the final ones.
 		 */
 		rc = v.finished_at[0] ? watch_exit_code(v.status) : -1;
-		if (rc >= 0) {
-			if (!o->tty && v.error[0])
-				fprintf(o->out, "release %lld %s: %s\n", (long long)v.id,
-				        release_status_name((enum release_status)v.status),
-				        v.error);
-			else if (!o->tty)
-				fprintf(o->out, "release %lld %s\n", (long long)v.id,
-				        release_status_name((enum release_status)v.status));
+		if (rc >= 0)
 			break;
-		}
 		rc = WATCH_EXIT_UNKNOWN;
 		watch_view_free(&was);
 		was = v;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "core/strbuf.h"
+#include "state/state.h"
 
 /* Exit codes: how the release ended, or why it could not be followed. */
 enum {
@@ -29,8 +30,9 @@ enum {
 
 struct watch_batch {
 	int batch;
-	int status; /* enum node_status */
-	long total, pending, running, success, failed, skipped;
+	int status; /* enum node_status, as the API derived it (batch_status, state.h) */
+	long total;
+	int count[NODE_STATUS_COUNT]; /* nodes in each status, indexed by enum node_status */
 };
 
 struct watch_view {
@@ -66,6 +68,15 @@ void watch_render(const struct watch_view *v, const char *first_error, int width
 
 /* The plain head line ("release 5 running: 4 of 6 nodes done, 1 failed, ..."). */
 void watch_head(const struct watch_view *v, struct strbuf *out);
+
+/*
+ * Plain mode (not a terminal): a line for each change from was (NULL at first) to v, in
+ * the order things happen: batches that ended, the release's new status, batches that
+ * began, the first error (unless error_shown), and, once the release has finished
+ * (finished_at: nothing in flight any more), its end ("release 5 success"), always last.
+ */
+void watch_changes(const struct watch_view *was, const struct watch_view *v,
+                   const char *first_error, int error_shown, struct strbuf *out);
 
 /* The exit code of a release in this status; -1 while it is not terminal. */
 int watch_exit_code(int status);

@@ -14,8 +14,8 @@
 const fs = require('fs');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
-const {T, check, assert, text, waitText, waitStatus, setValue, go, confirm, bannerSays,
-  setToken, recordErrors, noErrors, run} = require('./lib');
+const {T, check, assert, text, waitText, waitStatus, setValue, go, assertLayout, confirm,
+  bannerSays, setToken, recordErrors, noErrors, run} = require('./lib');
 
 const URL = process.env.CONSOLE_URL;
 const AGENTS = JSON.parse(process.env.AGENTS || '[]');
@@ -41,6 +41,7 @@ async function createRelease(page, f) {
   await confirm(page);
   await page.waitForFunction(() => /^#\/releases\/\d+$/.test(location.hash), {timeout: T});
   await page.waitForSelector('#release-status', {timeout: T});
+  await assertLayout(page);
   return Number(await page.evaluate(() => location.hash.split('/')[2]));
 }
 
@@ -66,6 +67,7 @@ async function main() {
     assert(r.status() === 200, 'GET / answered ' + r.status());
     await page.waitForSelector('#releases-table', {timeout: T});
     await waitText(page, '#releases-table', 'No release yet.');
+    await assertLayout(page);
   });
 
   await check('a token is taken and kept in the tab only', page, async () => {
@@ -73,6 +75,15 @@ async function main() {
     const kept = await page.evaluate(() => [sessionStorage.getItem('cmdb.token'), localStorage.length]);
     assert(kept[0] === process.env.ALICE && kept[1] === 0, 'token not in sessionStorage alone');
     await waitText(page, '#auth-state', 'token set');
+  });
+
+  await check('the banner is gone once dismissed, and no page shows what is marked hidden', page, async () => {
+    await page.click('#banner-close');
+    await assertLayout(page);
+    for (const [hash, ready] of [['#/nodes', '#node-form'], ['#/new', '#release-form'],
+      ['#/releases', '#releases-table']]) {
+      await go(page, hash, ready);
+    }
   });
 
   await check('nodes are registered through the console (' + AGENTS.length + ')', page, async () => {
@@ -239,6 +250,13 @@ async function main() {
 
   await check('the list of releases filters by status and links to each', page, async () => {
     await go(page, '#/releases', '#releases-table');
+    // Its statuses are the state table's (states.js): the same the API names for a bad one.
+    const offered = await page.$$eval('#release-filter option', (os) => os.map((o) => o.value).filter(Boolean));
+    // (Asked from here, not from the page: the page's error answers are counted as errors.)
+    const known = (await (await fetch(URL + '/api/v1/releases?status=x')).json())
+      .error.replace(/^status must be one of /, '').split(', ');
+    assert(offered.length === known.length && known.every((st) => offered.includes(st)),
+      'the filter offers ' + offered.join(' ') + '; the API knows ' + known.join(' '));
     await page.waitForSelector('#releases-table tr[data-release="' + okRel + '"]', {timeout: T});
     await page.select('#release-filter', 'failed');
     await page.waitForFunction((id) => {

@@ -5,8 +5,8 @@
 'use strict';
 
 const puppeteer = require('puppeteer-core');
-const {T, check, assert, waitText, waitStatus, setValue, go, setToken, recordErrors, noErrors,
-  run} = require('./lib');
+const {T, check, assert, waitText, waitStatus, setValue, go, assertLayout, setToken, recordErrors,
+  noErrors, run} = require('./lib');
 
 const URL = process.env.CONSOLE_URL;
 const AGENTS = JSON.parse(process.env.AGENTS || '[]');
@@ -32,6 +32,7 @@ async function main() {
       return rows.length === 1 && rows[0].querySelector('.badge').dataset.status === 'failed';
     }, {timeout: T});
     failedId = Number(await page.$eval('#releases-table tr[data-release]', (tr) => tr.dataset.release));
+    await assertLayout(page);
   });
 
   await check('firefox: the failed release shows its error, the failed node and the skipped batch', page, async () => {

@@ -60,9 +60,37 @@ async function setValue(page, sel, value) {
   if (value !== '') await page.type(sel, String(value));
 }
 
+// What no page may show, found by style and layout: an element marked hidden that is
+// displayed anyway (a stylesheet's display beating the attribute), or the banner shown
+// without a message. Resolves to a list of them, each naming the element.
+function layoutProblems(page) {
+  return page.evaluate(() => {
+    const displayed = (el) => getComputedStyle(el).display !== 'none' || el.getClientRects().length > 0;
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '');
+    const out = [];
+    for (const el of document.querySelectorAll('[hidden]')) {
+      if (displayed(el)) out.push(name(el) + ' is marked hidden but displayed (' + getComputedStyle(el).display + ')');
+    }
+    const banner = document.getElementById('banner');
+    if (banner && displayed(banner) && !document.getElementById('banner-text').textContent.trim()) {
+      out.push('the banner is shown with no message');
+    }
+    return out.map((p) => location.hash + ': ' + p);
+  });
+}
+
+// Throws when the page shows any of layoutProblems.
+async function assertLayout(page) {
+  const problems = await layoutProblems(page);
+  assert(problems.length === 0, problems.join('; '));
+}
+
+// Goes to a page of the console, waits until it is ready, and checks its layout.
 async function go(page, hash, ready) {
   await page.evaluate((hsh) => { location.hash = hsh; }, hash);
   await page.waitForSelector(ready, {timeout: T});
+  await assertLayout(page);
 }
 
 // Clicks the dialog's Confirm button once the dialog is open.
@@ -117,5 +145,5 @@ function summary() {
   process.exitCode = counts.failed ? 1 : 0;
 }
 
-module.exports = {T, check, assert, text, waitText, waitStatus, setValue, go, confirm, bannerSays,
-  setToken, recordErrors, noErrors, run};
+module.exports = {T, check, assert, text, waitText, waitStatus, setValue, go, assertLayout, confirm,
+  bannerSays, setToken, recordErrors, noErrors, run};

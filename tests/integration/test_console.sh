@@ -72,6 +72,11 @@ check_eq "GET /ui/app.css is CSS" "text/css; charset=utf-8" "$(head_of "$API/ui/
 check_eq "GET /ui/favicon.svg is SVG" "image/svg+xml" "$(head_of "$API/ui/favicon.svg" | header Content-Type)"
 check "the files served are the files of web/, byte for byte" bash -c \
   "for f in app.js app.css favicon.svg; do curl -sf '$API/ui/'\$f | cmp -s - '$ROOT/web/'\$f || exit 1; done; curl -sf '$API/' | cmp -s - '$ROOT/web/index.html'"
+check_eq "GET /ui/states.js (the state table's statuses, built) is JavaScript" \
+  "text/javascript; charset=utf-8" "$(head_of "$API/ui/states.js" | header Content-Type)"
+check_eq "states.js names the release statuses the API knows, in the table's order" \
+  "$(curl -s "$API/api/v1/releases?status=x" | jq -r .error | sed 's/^status must be one of //')" \
+  "$(curl -sf "$API/ui/states.js" | sed -n "s/.*{name: '\([a-z_]*\)'.*/\1/p" | paste -sd, | sed 's/,/, /g')"
 ETAG=$(head_of "$API/ui/app.js" | header ETag)
 check "an ETag names app.js" test -n "$ETAG"
 check_eq "a client that has it gets 304" 304 \
@@ -128,6 +133,8 @@ check "watch (a pipe): plain lines, no escape sequences" bash -c "! grep -q \$'\
 check "watch (a pipe): each batch ends on its own line" bash -c \
   "grep -q '^batch 1 of 2 success: 2 success of 2' '$WORK/watch-ok.out' && grep -q '^batch 2 of 2 success: 2 success of 2' '$WORK/watch-ok.out'"
 check_eq "watch (a pipe): the last line is the ending" "release $R success" "$(tail -n 1 "$WORK/watch-ok.out")"
+check "watch (a pipe): no line says the release succeeded before the last batch's line" bash -c \
+  "awk '/^batch /{b=NR} /^release $R success/ && !s{s=NR} END{exit !(b && s > b)}' '$WORK/watch-ok.out'"
 
 R=$(create "{\"version\":21,\"batch_size\":2,\"node_ids\":[$(cut -d, -f1 <<<"$GOOD"),$BAD,$(cut -d, -f2,3 <<<"$GOOD")]}")
 watch "$R" >"$WORK/watch-bad.out" 2>&1

@@ -143,6 +143,22 @@ check "curl: the automatic rollback finishes" wait_until 60 done_rel "$AB"
 check_eq "agents: it restored nodes 1-4 to version 2, once each" "1:2 2:2 3:2 4:2" "$(applied "$AB")"
 check_eq "sql: nodes 1-6 run version 2" "1:2 2:2 3:2 4:2 5:2 6:2" "$(versions 1 2 3 4 5 6)"
 
+echo "== a rollback that skips a node changed since: each batch ends, none stays running"
+run_release "$ALICE" '{"version":11,"batch_size":2,"node_ids":[1,2,3,5]}'
+R11=$R
+run_release "$ALICE" '{"version":12,"batch_size":1,"node_ids":[5]}'
+as "$BOB" POST "/api/v1/releases/$R11/rollback"
+RS=$(rid)
+check "curl: the rollback finishes" wait_until 60 done_rel "$RS"
+check_eq "curl: it ends success; node 5 (changed since by release 12) skipped, not contacted" \
+  "success 3 skipped 1:2 2:2 3:2 5:12" \
+  "$(field "$RS" '"\(.status) \(.success_nodes) \(.batches[1].nodes[] | select(.node_id == 5) | .status)"') $(versions 1 2 3 5)"
+check_eq "curl: batch 2 (1 success, 1 skipped) is success, never running: full view, summary" \
+  "success success success success 1 1" \
+  "$(field "$RS" '[.batches[].status] | join(" ")') $(jget "/api/v1/releases/$RS?view=summary" | jq -r '"\([.batches[].status] | join(" ")) \(.batches[1].success) \(.batches[1].skipped)"')"
+check_eq "curl: filtering the nodes does not change a batch's status" "2 success" \
+  "$(jget "/api/v1/releases/$RS?node_status=skipped" | jq -r '.batches[] | "\(.batch) \(.status)"')"
+
 echo "== kill -9 between the failure and the rollback's start"
 run_release "$ALICE" '{"version":4,"batch_size":2,"node_ids":[7,8]}'
 as "$ALICE" POST /api/v1/releases '{"version":5,"batch_size":2,"node_ids":[7,8],"auto_rollback":true}'

@@ -160,6 +160,92 @@ static void test_node_transitions(void **state)
 	assert_int_equal(from[0], NODE_RUNNING);
 }
 
+/* Calls batch_status with the counts pending, running, success, failed, skipped. */
+static int batch_of(int pending, int running, int success, int failed, int skipped,
+                    enum release_status release)
+{
+	const int count[NODE_STATUS_COUNT] = {[NODE_PENDING] = pending,
+	                                      [NODE_RUNNING] = running,
+	                                      [NODE_SUCCESS] = success,
+	                                      [NODE_FAILED] = failed,
+	                                      [NODE_SKIPPED] = skipped};
+
+	return (int)batch_status(count, release);
+}
+
+/* The cases seen in real releases, each with what an operator expects to read. */
+static void test_batch_status_cases(void **state)
+{
+	(void)state;
+	/* The defect of issue 21: a rollback that ended success, 1 success and 1 skipped. */
+	assert_int_equal(batch_of(0, 0, 1, 0, 1, S), NODE_SUCCESS);
+	/* The same batch ended while its release still runs later batches. */
+	assert_int_equal(batch_of(0, 0, 1, 0, 1, R), NODE_SUCCESS);
+	assert_int_equal(batch_of(2, 0, 0, 0, 0, R), NODE_PENDING);
+	/* A node skipped when the rollback was created: the batch has not begun. */
+	assert_int_equal(batch_of(1, 0, 0, 0, 1, R), NODE_PENDING);
+	assert_int_equal(batch_of(1, 1, 0, 0, 0, R), NODE_RUNNING);
+	/* Between two dispatches, or paused half-way: it began and goes on. */
+	assert_int_equal(batch_of(1, 0, 1, 0, 0, R), NODE_RUNNING);
+	assert_int_equal(batch_of(1, 0, 1, 0, 0, PA), NODE_RUNNING);
+	/* A failure shows at once, also while the rest of the batch still runs. */
+	assert_int_equal(batch_of(0, 1, 0, 1, 0, R), NODE_FAILED);
+	assert_int_equal(batch_of(0, 1, 0, 1, 0, F), NODE_FAILED);
+	/* Halted: the next batch was skipped, or was cut short after a success. */
+	assert_int_equal(batch_of(0, 0, 0, 0, 2, F), NODE_SKIPPED);
+	assert_int_equal(batch_of(0, 0, 1, 0, 1, C), NODE_SUCCESS);
+	/* A call still in flight after a cancel is followed to its end. */
+	assert_int_equal(batch_of(0, 1, 1, 0, 0, C), NODE_RUNNING);
+	/* Pending nodes of an ended release are never dispatched. */
+	assert_int_equal(batch_of(2, 0, 0, 0, 0, RJ), NODE_SKIPPED);
+	assert_int_equal(batch_of(1, 0, 1, 0, 0, C), NODE_SUCCESS);
+	assert_int_equal(batch_of(2, 0, 0, 0, 0, AA), NODE_PENDING);
+}
+
+/*
+ * Every combination of 0, 1 or 2 nodes in each status, in every release status, against
+ * the contract in state.h, one sentence at a time.
+ */
+static void test_batch_status_every_combination(void **state)
+{
+	int c[NODE_STATUS_COUNT];
+
+	(void)state;
+	for (int code = 1; code < 243; code++) {
+		for (int s = 0, k = code; s < NODE_STATUS_COUNT; s++, k /= 3)
+			c[s] = k % 3;
+		for (int rs = 0; rs < RELEASE_STATUS_COUNT; rs++) {
+			enum release_status release = (enum release_status)rs;
+			int terminal = release_is_terminal(release);
+			int ended = batch_ended(c, release);
+			enum node_status got = batch_status(c, release), expect;
+
+			assert_int_equal(ended, c[NODE_RUNNING] == 0 &&
+			                            (c[NODE_PENDING] == 0 || terminal));
+			if (c[NODE_FAILED])
+				expect = NODE_FAILED;
+			else if (ended)
+				expect = c[NODE_SUCCESS] ? NODE_SUCCESS : NODE_SKIPPED;
+			else if (c[NODE_RUNNING] || c[NODE_SUCCESS])
+				expect = NODE_RUNNING;
+			else
+				expect = NODE_PENDING;
+			if (got != expect)
+				fail_msg(
+				    "%d pending, %d running, %d success, %d failed, %d skipped in"
+				    " a %s release: got %s, want %s",
+				    c[NODE_PENDING], c[NODE_RUNNING], c[NODE_SUCCESS],
+				    c[NODE_FAILED], c[NODE_SKIPPED], release_status_name(release),
+				    node_status_name(got), node_status_name(expect));
+			/* What the console and `cmdb watch` rely on, stated on its own. */
+			assert_false(ended && got == NODE_RUNNING);
+			assert_false(terminal && got == NODE_PENDING);
+			if (!c[NODE_FAILED] && !c[NODE_SKIPPED] && c[NODE_SUCCESS] && ended)
+				assert_int_equal(got, NODE_SUCCESS);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +255,8 @@ int main(void)
 	    cmocka_unit_test(test_rollback_rule),
 	    cmocka_unit_test(test_names_round_trip),
 	    cmocka_unit_test(test_node_transitions),
+	    cmocka_unit_test(test_batch_status_cases),
+	    cmocka_unit_test(test_batch_status_every_combination),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

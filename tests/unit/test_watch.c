@@ -42,8 +42,8 @@ static void test_parse(void **state)
 	assert_int_equal(v.allowance, 1);
 	assert_int_equal(v.nbatches, 3);
 	assert_int_equal(v.batches[1].status, NODE_FAILED);
-	assert_int_equal(v.batches[2].pending, 1);
-	assert_int_equal(v.batches[2].running, 1);
+	assert_int_equal(v.batches[2].count[NODE_PENDING], 1);
+	assert_int_equal(v.batches[2].count[NODE_RUNNING], 1);
 	assert_string_equal(v.error, "");
 	watch_view_free(&v);
 
@@ -156,10 +156,10 @@ static void test_render_folds_many_batches(void **state)
 		v.batches[i].total = 2;
 		if (i < 15) {
 			v.batches[i].status = NODE_SUCCESS;
-			v.batches[i].success = 2;
+			v.batches[i].count[NODE_SUCCESS] = 2;
 		} else {
 			v.batches[i].status = NODE_PENDING;
-			v.batches[i].pending = 2;
+			v.batches[i].count[NODE_PENDING] = 2;
 		}
 	}
 	watch_render(&v, NULL, 80, 0, &out);
@@ -197,6 +197,105 @@ static void test_head_and_exit_codes(void **state)
 		                 release_is_terminal((enum release_status)s));
 }
 
+/*
+ * A two-batch summary view of release 7 in status, finished or not; each batch as
+ * "pending running success failed skipped" counts, with the status the API gives it.
+ */
+static void two_batches(struct watch_view *v, const char *status, int finished, const char *error,
+                        const char *b1, const char *st1, const char *b2, const char *st2)
+{
+	char body[2048], err[128];
+	int c[2][5];
+
+	assert_int_equal(
+	    sscanf(b1, "%d %d %d %d %d", &c[0][0], &c[0][1], &c[0][2], &c[0][3], &c[0][4]), 5);
+	assert_int_equal(
+	    sscanf(b2, "%d %d %d %d %d", &c[1][0], &c[1][1], &c[1][2], &c[1][3], &c[1][4]), 5);
+	snprintf(body, sizeof(body),
+	         "{\"id\":7,\"version\":12,\"status\":\"%s\",\"total_nodes\":4,"
+	         "\"success_nodes\":%d,\"failed_nodes\":%d,\"error_msg\":%s%s%s,"
+	         "\"finished_at\":%s,\"batches\":["
+	         "{\"batch\":1,\"status\":\"%s\",\"total\":2,\"pending\":%d,\"running\":%d,"
+	         "\"success\":%d,\"failed\":%d,\"skipped\":%d},"
+	         "{\"batch\":2,\"status\":\"%s\",\"total\":2,\"pending\":%d,\"running\":%d,"
+	         "\"success\":%d,\"failed\":%d,\"skipped\":%d}]}",
+	         status, c[0][2] + c[1][2], c[0][3] + c[1][3], error ? "\"" : "",
+	         error ? error : "null", error ? "\"" : "",
+	         finished ? "\"2026-12-01T10:01:00.000Z\"" : "null", st1, c[0][0], c[0][1], c[0][2],
+	         c[0][3], c[0][4], st2, c[1][0], c[1][1], c[1][2], c[1][3], c[1][4]);
+	assert_int_equal(watch_parse(body, v, err, sizeof(err)), 0);
+}
+
+/* Plain mode: things are told in the order they happened, and the release's end is last. */
+static void test_changes_in_order(void **state)
+{
+	struct watch_view a, b;
+	struct strbuf out = STRBUF_INIT;
+
+	(void)state;
+	two_batches(&a, "running", 0, NULL, "0 2 0 0 0", "running", "2 0 0 0 0", "pending");
+	watch_changes(NULL, &a, "", 0, &out);
+	assert_string_equal(out.buf, "release 7 running: version 12, 0 of 4 nodes succeeded\n"
+	                             "batch 1 of 2 started: 2 nodes\n");
+	watch_view_free(&a);
+
+	/* Issue 21: the last batch's line came after "release 7 success". */
+	strbuf_reset(&out);
+	two_batches(&a, "running", 0, NULL, "0 0 2 0 0", "success", "0 2 0 0 0", "running");
+	two_batches(&b, "success", 1, NULL, "0 0 2 0 0", "success", "0 0 2 0 0", "success");
+	watch_changes(&a, &b, "", 0, &out);
+	assert_string_equal(out.buf, "batch 2 of 2 success: 2 success of 2\n"
+	                             "release 7 success: version 12, 4 of 4 nodes succeeded\n"
+	                             "release 7 success\n");
+	watch_view_free(&a);
+	watch_view_free(&b);
+
+	/* Halted with a call in flight: failed at once, ended only when that call ends. */
+	strbuf_reset(&out);
+	two_batches(&a, "running", 0, NULL, "0 2 0 0 0", "running", "2 0 0 0 0", "pending");
+	two_batches(&b, "failed", 0, "release failed: batch 1 node 5", "0 1 0 1 0", "failed",
+	            "0 0 0 0 2", "skipped");
+	watch_changes(&a, &b, "batch 1 node 5 web-5 10.0.0.5:8443: disk full", 0, &out);
+	assert_string_equal(out.buf,
+	                    "batch 2 of 2 skipped: 2 skipped of 2\n"
+	                    "release 7 failed: version 12, 0 of 4 nodes succeeded, 1 failed,"
+	                    " 2 skipped\n"
+	                    "first error: batch 1 node 5 web-5 10.0.0.5:8443: disk full\n");
+	watch_view_free(&a);
+	strbuf_reset(&out);
+	two_batches(&a, "failed", 1, "release failed: batch 1 node 5", "0 0 1 1 0", "failed",
+	            "0 0 0 0 2", "skipped");
+	watch_changes(&b, &a, "batch 1 node 5 web-5 10.0.0.5:8443: disk full", 1, &out);
+	assert_string_equal(out.buf, "batch 1 of 2 failed: 1 success, 1 failed of 2\n"
+	                             "release 7 failed: release failed: batch 1 node 5\n");
+	watch_view_free(&a);
+	watch_view_free(&b);
+
+	/* A rollback's node skipped when it was made: batch 2 begins when its other node does. */
+	strbuf_reset(&out);
+	two_batches(&a, "running", 0, NULL, "0 2 0 0 0", "running", "1 0 0 0 1", "pending");
+	watch_changes(NULL, &a, "", 0, &out);
+	assert_string_equal(out.buf, "release 7 running: version 12, 0 of 4 nodes succeeded,"
+	                             " 1 skipped\n"
+	                             "batch 1 of 2 started: 2 nodes\n");
+	strbuf_reset(&out);
+	two_batches(&b, "running", 0, NULL, "0 0 2 0 0", "success", "0 1 0 0 1", "running");
+	watch_changes(&a, &b, "", 0, &out);
+	assert_string_equal(out.buf, "batch 1 of 2 success: 2 success of 2\n"
+	                             "batch 2 of 2 started: 2 nodes\n");
+	watch_view_free(&a);
+	strbuf_reset(&out);
+	two_batches(&a, "success", 1, NULL, "0 0 2 0 0", "success", "0 0 1 0 1", "success");
+	watch_changes(&b, &a, "", 0, &out);
+	assert_string_equal(out.buf, "batch 2 of 2 success: 1 success, 1 skipped of 2\n"
+	                             "release 7 success: version 12, 3 of 4 nodes succeeded,"
+	                             " 1 skipped\n"
+	                             "release 7 success\n");
+	watch_view_free(&a);
+	watch_view_free(&b);
+	strbuf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +304,7 @@ int main(void)
 	    cmocka_unit_test(test_render),
 	    cmocka_unit_test(test_render_folds_many_batches),
 	    cmocka_unit_test(test_head_and_exit_codes),
+	    cmocka_unit_test(test_changes_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -212,26 +212,30 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 	struct batch_counts *counts = NULL;
 	int64_t waiting = 0;
 	struct release r;
-	size_t n = 0;
+	size_t n = 0, ncounts = 0;
 	cJSON *doc;
 	int rc;
 
 	rc = store_release_get(db, req->id, &r, err, errlen);
 	if (rc == 0 && r.status == RELEASE_PENDING)
 		rc = store_release_waiting_for(db, req->id, &waiting, err, errlen);
-	if (rc == 0)
-		rc = summary
-		         ? store_release_batch_counts(db, req->id, &counts, &n, err, errlen)
-		         : store_release_nodes(db, req->id, node_status, &nodes, &n, err, errlen);
-	if (rc)
+	/* The summary, and a batch's status when only some of its nodes are listed. */
+	if (rc == 0 && (summary || node_status >= 0))
+		rc = store_release_batch_counts(db, req->id, &counts, &ncounts, err, errlen);
+	if (rc == 0 && !summary)
+		rc = store_release_nodes(db, req->id, node_status, &nodes, &n, err, errlen);
+	if (rc) {
+		free(counts);
 		return rc;
+	}
 	doc = render_release(&r, 1);
 	if (waiting)
 		cJSON_AddNumberToObject(doc, "waiting_for", (double)waiting);
 	else
 		cJSON_AddNullToObject(doc, "waiting_for");
 	cJSON_AddItemToObject(doc, "batches",
-	                      summary ? render_summary(counts, n) : render_batches(nodes, n));
+	                      summary ? render_summary(counts, ncounts, r.status)
+	                              : render_batches(nodes, n, counts, ncounts, r.status));
 	*text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	free(nodes);

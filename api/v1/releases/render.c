@@ -12,6 +12,7 @@
 #include "api/v1/http.h"
 #include "core/core.h"
 #include "plan/plan.h"
+#include "state/state.h"
 
 /* [1, 5, "20%", 50] from the stored "1,5,20%,50"; null when the text is malformed. */
 static cJSON *steps_json(const struct plan_step *steps, size_t n)
@@ -172,29 +173,24 @@ static cJSON *node_json(const struct release_node *n)
 	return o;
 }
 
-/*
- * A batch's status from its nodes: failed if any failed; pending, success or skipped
- * when all nodes are; running otherwise (some work started, not all finished).
- */
-static const char *batch_status(const int count[NODE_STATUS_COUNT], int total)
+/* The counts of batch in all (in batch order; the search starts at *at and moves it on). */
+static const struct batch_counts *counts_of(int batch, const struct batch_counts *all, size_t nall,
+                                            size_t *at)
 {
-	if (count[NODE_FAILED])
-		return "failed";
-	if (count[NODE_PENDING] == total)
-		return "pending";
-	if (count[NODE_SUCCESS] == total)
-		return "success";
-	if (count[NODE_SKIPPED] == total)
-		return "skipped";
-	return "running";
+	while (*at < nall && all[*at].batch < batch)
+		(*at)++;
+	return *at < nall && all[*at].batch == batch ? &all[*at] : NULL;
 }
 
-cJSON *render_batches(const struct release_node *nodes, size_t n)
+cJSON *render_batches(const struct release_node *nodes, size_t n, const struct batch_counts *all,
+                      size_t nall, enum release_status release)
 {
 	cJSON *arr = cJSON_CreateArray();
+	size_t at = 0;
 
 	for (size_t i = 0; i < n;) {
 		int count[NODE_STATUS_COUNT] = {0};
+		const struct batch_counts *whole = counts_of(nodes[i].batch, all, nall, &at);
 		cJSON *b = cJSON_CreateObject(), *list;
 		size_t j = i;
 
@@ -204,7 +200,9 @@ cJSON *render_batches(const struct release_node *nodes, size_t n)
 			count[nodes[j].status]++;
 			cJSON_AddItemToArray(list, node_json(&nodes[j]));
 		}
-		cJSON_AddStringToObject(b, "status", batch_status(count, (int)(j - i)));
+		cJSON_AddStringToObject(
+		    b, "status",
+		    node_status_name(batch_status(whole ? whole->count : count, release)));
 		cJSON_AddItemToObject(b, "nodes", list);
 		cJSON_AddItemToArray(arr, b);
 		i = j;
@@ -212,7 +210,7 @@ cJSON *render_batches(const struct release_node *nodes, size_t n)
 	return arr;
 }
 
-cJSON *render_summary(const struct batch_counts *b, size_t n)
+cJSON *render_summary(const struct batch_counts *b, size_t n, enum release_status release)
 {
 	cJSON *arr = cJSON_CreateArray();
 
@@ -220,7 +218,8 @@ cJSON *render_summary(const struct batch_counts *b, size_t n)
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddNumberToObject(o, "batch", b[i].batch);
-		cJSON_AddStringToObject(o, "status", batch_status(b[i].count, b[i].total));
+		cJSON_AddStringToObject(o, "status",
+		                        node_status_name(batch_status(b[i].count, release)));
 		cJSON_AddNumberToObject(o, "total", b[i].total);
 		for (int s = 0; s < NODE_STATUS_COUNT; s++)
 			cJSON_AddNumberToObject(o, node_status_name((enum node_status)s),
