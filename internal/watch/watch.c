@@ -440,47 +440,96 @@ static int term_width(FILE *out)
 	return 80;
 }
 
-int watch_run(const struct watch_opts *o)
-{
-	char path[128], err[1024], first_error[1024] = "", base[1024];
-	struct watch_view was = {0}, v = {0};
-	struct body b = {0};
-	struct curl_slist *headers = NULL;
-	int have = 0, drawn = 0, error_shown = 0, rc = WATCH_EXIT_UNKNOWN, warned = 0;
-	int64_t failing_since = 0;
-	long failed_seen = 0;
+/* The HTTP client of one watch: libcurl's handle, its headers and the API's base URL. */
+struct session {
 	CURL *curl;
+	struct curl_slist *headers;
+	char base[1024];
+};
 
-	str_copy(base, o->url, sizeof(base));
-	while (base[0] && base[strlen(base) - 1] == '/')
-		base[strlen(base) - 1] = '\0';
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(curl = curl_easy_init())) {
+static int session_open(struct session *s, const struct watch_opts *o)
+{
+	str_copy(s->base, o->url, sizeof(s->base));
+	while (s->base[0] && s->base[strlen(s->base) - 1] == '/')
+		s->base[strlen(s->base) - 1] = '\0';
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(s->curl = curl_easy_init())) {
 		fprintf(stderr, "cmdb watch: cannot initialise libcurl\n");
-		return WATCH_EXIT_UNKNOWN;
+		return -1;
 	}
 	if (o->token && o->token[0]) {
 		char auth[1200];
 
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
-		headers = curl_slist_append(headers, auth);
+		s->headers = curl_slist_append(s->headers, auth);
 	}
-	headers = curl_slist_append(headers, "Accept: application/json");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "cmdb-watch");
+	s->headers = curl_slist_append(s->headers, "Accept: application/json");
+	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "cmdb-watch");
 	if (o->cacert && o->cacert[0])
-		curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
+		curl_easy_setopt(s->curl, CURLOPT_CAINFO, o->cacert);
+	return 0;
+}
 
+static void session_close(struct session *s)
+{
+	curl_slist_free_all(s->headers);
+	curl_easy_cleanup(s->curl);
+	curl_global_cleanup();
+}
+
+/* A terminal: back over the block drawn last (*drawn lines), then draw v over it. */
+static void draw(const struct watch_opts *o, const struct watch_view *v, const char *first_error,
+                 int *drawn)
+{
+	struct strbuf block = STRBUF_INIT;
+
+	watch_render(v, first_error, term_width(o->out), o->color, &block);
+	if (*drawn)
+		fprintf(o->out, "\033[%dA\r\033[J", *drawn);
+	fputs(block.buf, o->out);
+	fflush(o->out);
+	*drawn = 0;
+	for (size_t i = 0; i < block.len; i++)
+		*drawn += block.buf[i] == '\n';
+	strbuf_free(&block);
+}
+
+/* A pipe: one line per change since was (NULL: the first reading). */
+static void print_changes(const struct watch_opts *o, const struct watch_view *was,
+                          const struct watch_view *v, const char *first_error, int *error_shown)
+{
+	struct strbuf lines = STRBUF_INIT;
+
+	watch_changes(was, v, first_error, *error_shown, &lines);
+	fputs(lines.buf, o->out);
+	fflush(o->out);
+	strbuf_free(&lines);
+	*error_shown = first_error[0] != '\0';
+}
+
+int watch_run(const struct watch_opts *o)
+{
+	char path[128], err[1024], first_error[1024] = "";
+	struct watch_view was = {0}, v = {0};
+	struct session s = {0};
+	struct body b = {0};
+	int have = 0, drawn = 0, error_shown = 0, rc = WATCH_EXIT_UNKNOWN, warned = 0;
+	int64_t failing_since = 0;
+	long failed_seen = 0;
+
+	if (session_open(&s, o))
+		return WATCH_EXIT_UNKNOWN;
 	for (;;) {
 		long status;
 
 		snprintf(path, sizeof(path), "/api/v1/releases/%lld?view=summary",
 		         (long long)o->id);
-		status = get(curl, base, path, &b, err, sizeof(err));
+		status = get(s.curl, s.base, path, &b, err, sizeof(err));
 		if (status == 404 || status == 401 || status == 403 || status == 400) {
 			api_error(&b, status, err, sizeof(err));
 			fprintf(stderr, "cmdb watch: release %lld: %s\n", (long long)o->id, err);
@@ -513,32 +562,14 @@ int watch_run(const struct watch_opts *o)
 		if (v.failed > failed_seen && !first_error[0]) {
 			snprintf(path, sizeof(path), "/api/v1/releases/%lld?node_status=%s",
 			         (long long)o->id, node_status_name(NODE_FAILED));
-			if (get(curl, base, path, &b, err, sizeof(err)) == 200 &&
+			if (get(s.curl, s.base, path, &b, err, sizeof(err)) == 200 &&
 			    watch_first_failure(b.buf, first_error, sizeof(first_error)) == 0)
 				failed_seen = v.failed;
 		}
-		if (o->tty) {
-			struct strbuf block = STRBUF_INIT;
-
-			watch_render(&v, first_error, term_width(o->out), o->color, &block);
-			/* Back over the last block, then draw the new one over it. */
-			if (drawn)
-				fprintf(o->out, "\033[%dA\r\033[J", drawn);
-			fputs(block.buf, o->out);
-			fflush(o->out);
-			drawn = 0;
-			for (size_t i = 0; i < block.len; i++)
-				drawn += block.buf[i] == '\n';
-			strbuf_free(&block);
-		} else {
-			struct strbuf lines = STRBUF_INIT;
-
-			watch_changes(have ? &was : NULL, &v, first_error, error_shown, &lines);
-			fputs(lines.buf, o->out);
-			fflush(o->out);
-			strbuf_free(&lines);
-			error_shown = first_error[0] != '\0';
-		}
+		if (o->tty)
+			draw(o, &v, first_error, &drawn);
+		else
+			print_changes(o, have ? &was : NULL, &v, first_error, &error_shown);
 		/*
 		 * Terminal, and every call in flight followed to its end (finished_at), so the
 		 * counts printed last are the final ones.
@@ -556,8 +587,6 @@ int watch_run(const struct watch_opts *o)
 	watch_view_free(&was);
 	watch_view_free(&v);
 	free(b.buf);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	curl_global_cleanup();
+	session_close(&s);
 	return rc;
 }
