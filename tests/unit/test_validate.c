@@ -60,6 +60,7 @@ static void test_release_accepts_valid_bodies(void **state)
 	    release_status_of("{\"version\":9007199254740991,\"batch_size\":1}", &in, &e), 0);
 }
 
+/* A table of cases: long because every refusal of a release body is a row of it. */
 static void test_release_rejects_with_the_right_status(void **state)
 {
 	static const struct {
