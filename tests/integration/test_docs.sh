@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What is generated from the code, or must agree with it, does: the README's settings
-# table is `bin/cmdb settings`, docs/architecture.md's state machine `bin/cmdb states`; api/openapi.yaml is valid OpenAPI 3 (a real validator,
-# tests/openapi) and names exactly the routes the router serves (`bin/cmdb routes`); the
-# Prometheus alert rules load and pass their unit tests (promtool); the systemd unit
-# verifies (systemd-analyze); deploy/cmdb.env.example sets only settings cmdb knows; the
-# back-off numbers the docs quote are the code's.
+# table is `bin/cmdb settings`, docs/architecture.md's state machine `bin/cmdb states`;
+# api/openapi.yaml is valid OpenAPI 3 (a real validator, tests/openapi) and names exactly
+# the routes the router serves (`bin/cmdb routes`); the Prometheus alert rules load and
+# pass their unit tests (promtool); the systemd unit verifies (systemd-analyze);
+# deploy/cmdb.env.example sets only settings cmdb knows; the back-off numbers the docs
+# quote are the code's; docs/architecture.md's module table matches the tree.
 # Prints "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,4 +53,21 @@ stray=$(cat "$ROOT/README.md" "$ROOT"/docs/*.md | tr '\n' ' ' | tr -s ' ' |
     grep -qF -- "$phrase" <<<"$policies" || echo "$phrase"
   done)
 check_eq "docs: every back-off they quote is a policy of internal/core/backoff.h" "" "$stray"
+# docs/architecture.md's module table matches the tree: every module has a row, and every
+# file a row names exists in that module.
+table=$(sed -n '/^## Modules/,/^## /p' "$ROOT/docs/architecture.md" | grep '^| `')
+missing=$(cd "$ROOT" && for d in internal/*/ cmd/*/ api/v1/; do
+  d=${d%/}
+  grep -q "^| \`$d[\`/]" <<<"$table" || echo "$d"
+done)
+check_eq "docs/architecture.md: every module has a row in the module table" "" "$missing"
+stale=$(while IFS= read -r row; do
+  mod=$(sed -E 's/^\| `([^`]*)`.*/\1/' <<<"$row")
+  mod=${mod%/}
+  [ -d "$ROOT/$mod" ] || mod=$(dirname "$mod")
+  for f in $(grep -oE '`[a-z0-9_/]+\.[ch]`' <<<"$row" | tr -d '`'); do
+    [ -n "$(find "$ROOT/$mod" -path "*$f" -print -quit 2>/dev/null)" ] || echo "$mod: $f"
+  done
+done <<<"$table")
+check_eq "docs/architecture.md: every file the module table names exists" "" "$stale"
 end_checks
