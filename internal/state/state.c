@@ -160,15 +160,35 @@ enum release_rollback release_rollback_rule(enum release_status s)
 	return (unsigned)s < RELEASE_STATUS_COUNT ? release_states[s].rollback : ROLLBACK_NOT_YET;
 }
 
-void release_status_list(char *buf, size_t len)
+/* Writes names[0..count) as "a, b, c" into buf (truncated to len). */
+static void write_list(const char *(*name)(int i), int count, char *buf, size_t len)
 {
 	size_t n = 0;
 
 	if (len)
 		buf[0] = '\0';
-	for (int i = 0; i < RELEASE_STATUS_COUNT && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
-		                      release_states[i].name);
+	for (int i = 0; i < count && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", name(i));
+}
+
+static const char *release_name_at(int i)
+{
+	return release_states[i].name;
+}
+
+static const char *node_name_at(int i)
+{
+	return node_names[i];
+}
+
+void release_status_list(char *buf, size_t len)
+{
+	write_list(release_name_at, RELEASE_STATUS_COUNT, buf, len);
+}
+
+void node_status_list(char *buf, size_t len)
+{
+	write_list(node_name_at, NODE_STATUS_COUNT, buf, len);
 }
 
 int release_refusal(long long id, enum release_status from, enum release_event ev, char *buf,

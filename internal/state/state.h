@@ -86,6 +86,8 @@ enum release_rollback release_rollback_rule(enum release_status s);
 
 /* Writes "pending, running, paused, ..." (every status, in table order) for messages. */
 void release_status_list(char *buf, size_t len);
+/* Writes "pending, running, success, failed, skipped" (every node status, in order). */
+void node_status_list(char *buf, size_t len);
 
 /*
  * Explains a refused transition for a client, naming the current status and the ones

@@ -120,6 +120,8 @@ static void test_rollback_rule(void **state)
 	                          " expired, awaiting_approval, rejected");
 	release_status_list(list, 12);
 	assert_string_equal(list, "pending, ru");
+	node_status_list(list, sizeof(list));
+	assert_string_equal(list, "pending, running, success, failed, skipped");
 }
 
 static void test_names_round_trip(void **state)

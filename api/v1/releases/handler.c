@@ -187,9 +187,10 @@ static int read_view(struct api_request *req, int *summary, int *node_status)
 	*summary = rc == 1 && strcmp(view, "summary") == 0;
 	rc = api_query_param(req->query, "node_status", status, sizeof(status));
 	if (rc < 0 || (rc == 1 && (*node_status = node_status_parse(status)) < 0)) {
-		api_send_error(req->conn, 400,
-		               "node_status must be pending, running, success,"
-		               " failed or skipped");
+		char list[128];
+
+		node_status_list(list, sizeof(list));
+		api_send_error(req->conn, 400, "node_status must be one of %s", list);
 		return -1;
 	}
 	if (*summary && *node_status >= 0) {
