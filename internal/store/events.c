@@ -12,8 +12,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT: 7 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per multi-row INSERT: 7 parameters each, within DB_MAX_ARGS (db.h). */
 #define EVENT_CHUNK 500
+_Static_assert(EVENT_CHUNK * 7 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
 
 /* Written once at start-up, before any thread: see store_set_notifications. */
 static int notifications_on;

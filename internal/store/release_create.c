@@ -14,8 +14,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT: 9 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per multi-row INSERT: 9 parameters each, within DB_MAX_ARGS (db.h). */
 #define INSERT_CHUNK 400
+_Static_assert(INSERT_CHUNK * 9 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
 /* Ids per IN (...) lookup. */
 #define LOOKUP_CHUNK 1000
 

@@ -11,8 +11,9 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Rows per grouped UPDATE: 3 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per grouped UPDATE: 3 parameters each and 3 more, within DB_MAX_ARGS (db.h). */
 #define GROUP_CHUNK 1000
+_Static_assert(GROUP_CHUNK * 3 + 3 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
 
 enum change_kind { KIND_INTENT, KIND_TASK_ID, KIND_SUCCESS, KIND_FAILED, KIND_COUNT };
 
