@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "store/store.h"
+#include "store/events.h"
 #include "store/store_internal.h"
 
 /* Rows per multi-row INSERT: 7 parameters each, within DB_MAX_ARGS (db.h). */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_run.h"
 #include "store/store_internal.h"
 
 /* Candidates per kind and scan. */

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_actions.h"
+#include "store/release_run.h"
+#include "store/releases.h"
 #include "store/store_internal.h"
 
-int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
-                       char *err, size_t errlen)
+int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status,
+                           int64_t *running, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64(id);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "store/store.h"
+#include "store/release_create.h"
 #include "store/store_internal.h"
 
 /* Rows per multi-row INSERT: 9 parameters each, within DB_MAX_ARGS (db.h). */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_actions.h"
 #include "store/store_internal.h"
 
 /* The original release as a rollback needs it. */

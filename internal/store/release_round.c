@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_run.h"
 #include "store/store_internal.h"
 
 /* Rows per grouped UPDATE: 3 parameters each and 3 more, within DB_MAX_ARGS (db.h). */

@@ -9,7 +9,9 @@
 
 #include "core/strbuf.h"
 #include "db/db.h"
-#include "store/store.h"
+#include "state/state.h"
+#include "store/common.h"
+#include "store/events.h"
 
 enum store_col_kind {
 	COL_I64,            /* int64_t; NULL is 0 */
@@ -138,8 +140,8 @@ int store_make_token(char out[17]);
  * Locks release id's row (SELECT ... FOR UPDATE) for the rest of the caller's
  * transaction: its status, and how many of its nodes are running. CMDB_ENOTFOUND.
  */
-int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
-                       char *err, size_t errlen);
+int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status,
+                           int64_t *running, char *err, size_t errlen);
 
 /* Skips release id's pending nodes with why, in the caller's transaction. */
 int store_skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen);
