@@ -191,17 +191,32 @@ static int alloc_binds(size_t nargs, MYSQL_BIND **binds, unsigned long **lens, c
 	return 0;
 }
 
-int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
-            uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen)
+/*
+ * Runs sql with args: the executed statement, for finish(), or NULL with *rc set. The
+ * parameters are read by the execution only: their buffers go right after it.
+ */
+static MYSQL_STMT *execute(struct db_conn *c, const char *sql, const struct db_arg *args,
+                           size_t nargs, int *rc, char *err, size_t errlen)
 {
 	MYSQL_BIND *binds;
 	unsigned long *lens;
 	MYSQL_STMT *st;
-	int rc = alloc_binds(nargs, &binds, &lens, err, errlen);
 
-	if (rc)
-		return rc;
-	st = prepare(c, sql, args, nargs, binds, lens, &rc, err, errlen);
+	*rc = alloc_binds(nargs, &binds, &lens, err, errlen);
+	if (*rc)
+		return NULL;
+	st = prepare(c, sql, args, nargs, binds, lens, rc, err, errlen);
+	free(binds);
+	free(lens);
+	return st;
+}
+
+int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
+            uint64_t *affected, uint64_t *insert_id, char *err, size_t errlen)
+{
+	int rc = 0;
+	MYSQL_STMT *st = execute(c, sql, args, nargs, &rc, err, errlen);
+
 	if (!st)
 		rc = db_settle(c, rc, err, errlen);
 	/* Outside a transaction the write may have been done before the connection went. */
@@ -215,8 +230,6 @@ int db_exec(struct db_conn *c, const char *sql, const struct db_arg *args, size_
 		finish(c, st, 0);
 		rc = 0;
 	}
-	free(binds);
-	free(lens);
 	return rc;
 }
 
@@ -350,15 +363,11 @@ out:
 int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
              struct db_rows *out, char *err, size_t errlen)
 {
-	MYSQL_BIND *binds;
-	unsigned long *lens;
-	MYSQL_STMT *st;
-	int rc = alloc_binds(nargs, &binds, &lens, err, errlen);
+	int rc = 0;
 
-	if (rc)
-		return rc;
 	for (int again = !c->in_tx && c->cfg;; again = 0) {
-		st = prepare(c, sql, args, nargs, binds, lens, &rc, err, errlen);
+		MYSQL_STMT *st = execute(c, sql, args, nargs, &rc, err, errlen);
+
 		if (st) {
 			rc = fetch_rows(c, st, out, err, errlen);
 			finish(c, st, rc != 0);
@@ -370,8 +379,6 @@ int db_query(struct db_conn *c, const char *sql, const struct db_arg *args, size
 		if (rc != CMDB_EDBDOWN || !again || db_reconnect(c, err, errlen))
 			break;
 	}
-	free(binds);
-	free(lens);
 	return rc;
 }
 
