@@ -13,6 +13,15 @@
 #include "store/common.h"
 #include "store/events.h"
 
+/*
+ * Status names go into SQL as bound arguments, from the state table (core's table for a
+ * node's health), never as literals; statements this store builds write them from the
+ * same tables.
+ */
+#define STORE_ARG_RELEASE(s) DB_STR(release_status_name(s))
+#define STORE_ARG_NODE(s)    DB_STR(node_status_name(s))
+#define STORE_ARG_HEALTH(h)  DB_STR(node_health_name(h))
+
 enum store_col_kind {
 	COL_I64,            /* int64_t; NULL is 0 */
 	COL_INT,            /* int; NULL is 0 */

@@ -3,7 +3,8 @@
 # table is `bin/cmdb settings`; api/openapi.yaml is valid OpenAPI 3 (a real validator,
 # tests/openapi) and names exactly the routes the router serves (`bin/cmdb routes`); the
 # Prometheus alert rules load and pass their unit tests (promtool); the systemd unit
-# verifies (systemd-analyze); deploy/cmdb.env.example sets only settings cmdb knows.
+# verifies (systemd-analyze); deploy/cmdb.env.example sets only settings cmdb knows; the
+# store's SQL spells out no status name.
 # Prints "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,4 +40,12 @@ unknown=$(sed -n 's/^#\{0,1\}\([A-Z_]*\)=.*/\1/p' "$ROOT/deploy/cmdb.env.example
   grep -q "^| \`$v\` |" <<<"$settings" || echo "$v"
 done)
 check_eq "deploy/cmdb.env.example: only settings cmdb knows" "" "$unknown"
+
+# Status names come from the state table (internal/state/state.c, and core.c for a node's
+# health): the store's SQL binds them or writes them from the table, never spells one out.
+names=$(grep -ohE '\[(RELEASE|NODE)_[A-Z_]+\] = \{?"[a-z_]+"' "$ROOT/internal/state/state.c" \
+  "$ROOT/internal/core/core.c" | grep -v '_EV_' | sed 's/.*"\([a-z_]*\)"/\1/' | sort -u)
+check "store: the status names of the tables are found" grep -qx awaiting_approval <<<"$names"
+spelled=$(for n in $names; do grep -nF "'$n'" "$ROOT"/internal/store/*.c; done)
+check_eq "store: no status name spelled out in SQL" "" "$spelled"
 end_checks
