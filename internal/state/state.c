@@ -145,6 +145,16 @@ int release_next(enum release_status from, enum release_event ev)
 	return -1;
 }
 
+size_t release_from(enum release_event ev, enum release_status *from)
+{
+	size_t n = 0;
+
+	for (int s = 0; s < RELEASE_STATUS_COUNT; s++)
+		if (release_next((enum release_status)s, ev) >= 0)
+			from[n++] = (enum release_status)s;
+	return n;
+}
+
 int release_is_terminal(enum release_status s)
 {
 	return (unsigned)s < RELEASE_STATUS_COUNT && release_states[s].terminal;

@@ -72,6 +72,13 @@ int node_status_parse(const char *name);
  */
 int release_next(enum release_status from, enum release_event ev);
 
+/*
+ * The statuses ev moves a release from (release_next allows it), in the order of enum
+ * release_status, into from[RELEASE_STATUS_COUNT]; returns how many. The store guards its
+ * writes with them (expiry).
+ */
+size_t release_from(enum release_event ev, enum release_status *from);
+
 /* Properties of a status, from the same table. */
 int release_is_terminal(enum release_status s); /* nothing will ever change its status */
 int release_dispatches(enum release_status s);  /* new nodes may be dispatched */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/alerts.h"
 #include "store/store_internal.h"
 
 /* Inserts the alert's row; *duplicate = 1 (and its delivery counted) when it exists. */

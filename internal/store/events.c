@@ -9,11 +9,22 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "store/store.h"
+#include "store/events.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT: 7 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per multi-row INSERT: 7 parameters each, within DB_MAX_ARGS (db.h). */
 #define EVENT_CHUNK 500
+_Static_assert(EVENT_CHUNK * 7 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
+
+/*
+ * A notification's state (notifications.state) after each outcome of an attempt; one
+ * still to deliver is in notify_state[NOTIFY_RETRY].
+ */
+static const char *const notify_state[] = {
+    [NOTIFY_DELIVERED] = "delivered",
+    [NOTIFY_RETRY] = "pending",
+    [NOTIFY_GAVE_UP] = "failed",
+};
 
 /* Written once at start-up, before any thread: see store_set_notifications. */
 static int notifications_on;
@@ -185,7 +196,8 @@ int store_metrics_view(struct db_conn *c, int node_timeout_s, struct metrics_db_
                        size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg arg = DB_I64(node_timeout_s);
+	struct db_arg args[2] = {STORE_ARG_RELEASE(RELEASE_RUNNING), DB_I64(node_timeout_s)};
+	struct db_arg due = DB_STR(notify_state[NOTIFY_RETRY]);
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -201,16 +213,16 @@ int store_metrics_view(struct db_conn *c, int node_timeout_s, struct metrics_db_
 	db_rows_free(&rows);
 	if (rc == 0)
 		rc = db_query(c,
-		              "SELECT COUNT(*) FROM release_tasks WHERE status = 'running'"
+		              "SELECT COUNT(*) FROM release_tasks WHERE status = ?"
 		              " AND finished_at IS NULL AND started_at < UTC_TIMESTAMP(3)"
 		              " - INTERVAL (batch_count * ?) SECOND",
-		              &arg, 1, &rows, err, errlen);
+		              args, 2, &rows, err, errlen);
 	if (rc == 0 && rows.nrows)
 		v->past_deadline = db_cell_i64(&rows, 0, 0);
 	db_rows_free(&rows);
 	if (rc == 0)
-		rc = db_query(c, "SELECT COUNT(*) FROM notifications WHERE state = 'pending'", NULL,
-		              0, &rows, err, errlen);
+		rc = db_query(c, "SELECT COUNT(*) FROM notifications WHERE state = ?", &due, 1,
+		              &rows, err, errlen);
 	if (rc == 0 && rows.nrows)
 		v->pending_notifications = db_cell_i64(&rows, 0, 0);
 	db_rows_free(&rows);
@@ -218,9 +230,12 @@ int store_metrics_view(struct db_conn *c, int node_timeout_s, struct metrics_db_
 	return rc;
 }
 
-/* A due notification nobody holds: not delivered, not given up, its lease (if any) over. */
+/*
+ * A due notification nobody holds: not delivered, not given up, its lease (if any) over.
+ * One parameter: notify_state[NOTIFY_RETRY].
+ */
 #define NOTIFICATION_DUE                                                                           \
-	"state = 'pending' AND next_attempt_at <= UTC_TIMESTAMP(3)"                                \
+	"state = ? AND next_attempt_at <= UTC_TIMESTAMP(3)"                                        \
 	" AND (owner IS NULL OR lease_expires_at < UTC_TIMESTAMP(3))"
 
 #define NOTIFICATION_COLS "id, delivery_id, release_id, event, status, attempts, created_at"
@@ -241,17 +256,17 @@ static const struct store_col notification_cols[] = {
 static int load_release_facts(struct db_conn *c, struct notification *n, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg arg = DB_I64(n->release_id);
+	struct db_arg args[3] = {STORE_ARG_NODE(NODE_SKIPPED), STORE_ARG_NODE(NODE_FAILED),
+	                         DB_I64(n->release_id)};
 	int rc = store_release_get(c, n->release_id, &n->release, err, errlen);
 
 	if (rc == 0)
-		rc = db_query(
-		    c,
-		    "SELECT SUM(status = 'skipped'), (SELECT error_msg FROM release_task_nodes"
-		    " f WHERE f.release_task_id = r.release_task_id AND f.status = 'failed'"
-		    " ORDER BY f.finished_at, f.id LIMIT 1) FROM release_task_nodes r"
-		    " WHERE r.release_task_id = ? GROUP BY r.release_task_id",
-		    &arg, 1, &rows, err, errlen);
+		rc = db_query(c,
+		              "SELECT SUM(status = ?), (SELECT error_msg FROM release_task_nodes"
+		              " f WHERE f.release_task_id = r.release_task_id AND f.status = ?"
+		              " ORDER BY f.finished_at, f.id LIMIT 1) FROM release_task_nodes r"
+		              " WHERE r.release_task_id = ? GROUP BY r.release_task_id",
+		              args, 3, &rows, err, errlen);
 	if (rc == 0 && rows.nrows) {
 		n->skipped_nodes = (int)db_cell_i64(&rows, 0, 0);
 		str_copy(n->first_error,
@@ -268,26 +283,27 @@ int store_notification_claim(struct db_conn *c, const char *owner, int lease_s,
                              struct notification *out, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg due = DB_STR(notify_state[NOTIFY_RETRY]);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = db_query(c,
 	              "SELECT " NOTIFICATION_COLS " FROM notifications WHERE " NOTIFICATION_DUE
 	              " ORDER BY id LIMIT 8",
-	              NULL, 0, &rows, err, errlen);
+	              &due, 1, &rows, err, errlen);
 	if (rc)
 		return rc;
 	rc = CMDB_ENOTFOUND;
 	for (size_t i = 0; i < rows.nrows && rc == CMDB_ENOTFOUND; i++) {
-		struct db_arg args[3] = {DB_STR(owner), DB_I64(lease_s),
-		                         DB_I64(db_cell_i64(&rows, i, 0))};
+		struct db_arg args[4] = {DB_STR(owner), DB_I64(lease_s),
+		                         DB_I64(db_cell_i64(&rows, i, 0)), due};
 		uint64_t moved = 0;
 
 		rc = db_exec(
 		    c,
 		    "UPDATE notifications SET owner = ?, lease_expires_at = UTC_TIMESTAMP(3)"
 		    " + INTERVAL ? SECOND WHERE id = ? AND " NOTIFICATION_DUE,
-		    args, 3, &moved, NULL, err, errlen);
+		    args, 4, &moved, NULL, err, errlen);
 		if (rc == 0 && moved == 1)
 			store_map_row(&rows, i, notification_cols, NNOTIFICATION_COLS, out);
 		else if (rc == 0)
@@ -308,9 +324,7 @@ int store_notification_done(struct db_conn *c, const struct notification *n, con
 	uint64_t moved = 0;
 	int rc;
 
-	args[0] = DB_STR(outcome == NOTIFY_DELIVERED ? "delivered"
-	                 : outcome == NOTIFY_GAVE_UP ? "failed"
-	                                             : "pending");
+	args[0] = DB_STR(notify_state[outcome]);
 	args[1] = DB_I64(outcome == NOTIFY_DELIVERED);
 	args[2] = DB_I64(retry_in_ms);
 	args[3] = outcome == NOTIFY_DELIVERED ? DB_NULL : DB_STR(detail);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/nodes.h"
 #include "store/store_internal.h"
 
 #define NODE_COLS                                                                                  \

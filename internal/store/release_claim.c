@@ -7,25 +7,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_run.h"
 #include "store/store_internal.h"
 
 /* Candidates per kind and scan. */
 #define CANDIDATES 8
 
-/* A pending release may start: its time has come, it has not expired, nobody holds it. */
+/*
+ * A pending release may start: its time has come, it has not expired, nobody holds it.
+ * One parameter: RELEASE_PENDING's name.
+ */
 #define STARTABLE                                                                                  \
-	"status = 'pending' AND (not_before IS NULL OR not_before <= UTC_TIMESTAMP(3))"            \
+	"status = ? AND (not_before IS NULL OR not_before <= UTC_TIMESTAMP(3))"                    \
 	" AND (expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3) OR started_at IS NOT NULL)"     \
 	" AND (owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < UTC_TIMESTAMP(3))"
 
 /*
  * A started release needs a driver: it is not finished and its owner is gone (lease
  * expired, or handed back). A paused one only while a call it started is unresolved.
+ * Four parameters: ORPHAN_ARGS.
  */
 #define ORPHANED                                                                                   \
-	"finished_at IS NULL AND status IN ('running', 'paused', 'failed', 'cancelled')"           \
+	"finished_at IS NULL AND status IN (?, ?, ?, ?)"                                           \
 	" AND (owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < UTC_TIMESTAMP(3))"
+
+/* Which releases may be orphaned: those a controller drives, or follows to their end. */
+#define ORPHAN_ARGS                                                                                \
+	STORE_ARG_RELEASE(RELEASE_RUNNING), STORE_ARG_RELEASE(RELEASE_PAUSED),                     \
+	    STORE_ARG_RELEASE(RELEASE_FAILED), STORE_ARG_RELEASE(RELEASE_CANCELLED)
 
 /*
  * A release waits while an earlier unfinished release shares one of its nodes, so a node
@@ -58,8 +67,13 @@ static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *ow
                      int *took_over, char *err, size_t errlen)
 {
 	char before[STORE_OWNER_LEN] = "", actor[STORE_OWNER_LEN + 16];
-	struct db_arg args[3] = {DB_STR(owner), DB_I64(lease_s), DB_I64(id)};
-	struct db_arg skip[1] = {DB_I64(id)};
+	enum release_status to =
+	    (enum release_status)release_next(RELEASE_PENDING, RELEASE_EV_CLAIM);
+	struct db_arg take[7] = {DB_STR(owner), DB_I64(lease_s), DB_I64(id), ORPHAN_ARGS};
+	struct db_arg claim[5] = {STORE_ARG_RELEASE(to), DB_STR(owner), DB_I64(lease_s), DB_I64(id),
+	                          STORE_ARG_RELEASE(RELEASE_PENDING)};
+	struct db_arg skip[4] = {STORE_ARG_NODE(NODE_SKIPPED), DB_I64(id),
+	                         STORE_ARG_NODE(NODE_PENDING), STORE_ARG_HEALTH(NODE_ONLINE)};
 	uint64_t affected = 0;
 	int rc;
 
@@ -69,16 +83,19 @@ static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *ow
 		return rc;
 	if (takeover)
 		rc = previous_owner(c, id, before, sizeof(before), err, errlen);
-	if (rc == 0)
+	if (rc == 0 && takeover)
 		rc = db_exec(c,
-		             takeover ? "UPDATE release_tasks SET owner = ?,"
-		                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
-		                        " WHERE id = ? AND " ORPHANED
-		                      : "UPDATE release_tasks SET status = 'running', owner = ?,"
-		                        " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
-		                        " started_at = COALESCE(started_at, UTC_TIMESTAMP(3)),"
-		                        " paused_reason = NULL WHERE id = ? AND " STARTABLE,
-		             args, 3, &affected, NULL, err, errlen);
+		             "UPDATE release_tasks SET owner = ?,"
+		             " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND"
+		             " WHERE id = ? AND " ORPHANED,
+		             take, 7, &affected, NULL, err, errlen);
+	else if (rc == 0)
+		rc = db_exec(c,
+		             "UPDATE release_tasks SET status = ?, owner = ?,"
+		             " lease_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,"
+		             " started_at = COALESCE(started_at, UTC_TIMESTAMP(3)),"
+		             " paused_reason = NULL WHERE id = ? AND " STARTABLE,
+		             claim, 5, &affected, NULL, err, errlen);
 	if (rc == 0 && affected != 1)
 		rc = CMDB_ECONFLICT;
 	/*
@@ -88,11 +105,10 @@ static int try_claim(struct db_conn *c, int64_t id, int takeover, const char *ow
 	if (rc == 0 && !takeover)
 		rc = db_exec(c,
 		             "UPDATE release_task_nodes r JOIN nodes n ON n.id = r.node_id"
-		             " SET r.status = 'skipped', r.finished_at = UTC_TIMESTAMP(3),"
+		             " SET r.status = ?, r.finished_at = UTC_TIMESTAMP(3),"
 		             " r.error_msg = 'node offline since the release was created'"
-		             " WHERE r.release_task_id = ? AND r.status = 'pending'"
-		             " AND n.status <> 'online'",
-		             skip, 1, NULL, NULL, err, errlen);
+		             " WHERE r.release_task_id = ? AND r.status = ? AND n.status <> ?",
+		             skip, 4, NULL, NULL, err, errlen);
 	/* A release its owner handed back (SIGTERM, pause) is claimed, not taken over. */
 	*took_over = takeover && before[0];
 	if (rc == 0)
@@ -111,7 +127,9 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
                         int *took_over, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg args[2] = {DB_I64(CANDIDATES), DB_I64(CANDIDATES)};
+	struct db_arg args[9] = {
+	    STORE_ARG_RELEASE(RELEASE_PENDING), DB_I64(CANDIDATES),           ORPHAN_ARGS,
+	    STORE_ARG_RELEASE(RELEASE_PAUSED),  STORE_ARG_NODE(NODE_RUNNING), DB_I64(CANDIDATES)};
 	int rc;
 
 	/* Pending work first, oldest first; then releases whose driver went away. */
@@ -120,10 +138,10 @@ int store_release_claim(struct db_conn *c, const char *owner, int lease_s, int64
 	              "  ORDER BY seq LIMIT ?)"
 	              " UNION ALL"
 	              " (SELECT id, 1 FROM release_tasks t WHERE " ORPHANED
-	              "  AND (status <> 'paused' OR EXISTS (SELECT 1 FROM release_task_nodes n"
-	              "  WHERE n.release_task_id = t.id AND n.status = 'running'))"
+	              "  AND (status <> ? OR EXISTS (SELECT 1 FROM release_task_nodes n"
+	              "  WHERE n.release_task_id = t.id AND n.status = ?))"
 	              "  ORDER BY seq LIMIT ?)",
-	              args, 2, &rows, err, errlen);
+	              args, 9, &rows, err, errlen);
 	if (rc)
 		return rc;
 	rc = CMDB_ENOTFOUND;

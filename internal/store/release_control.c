@@ -4,21 +4,24 @@
  * that changes a release's status or its nodes first locks the release row, as the
  * runner's rounds do, so the two never interleave.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_actions.h"
+#include "store/release_run.h"
+#include "store/releases.h"
 #include "store/store_internal.h"
 
-int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
-                       char *err, size_t errlen)
+int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status,
+                           int64_t *running, char *err, size_t errlen)
 {
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg arg = DB_I64(id);
+	struct db_arg args[2] = {DB_I64(id), STORE_ARG_NODE(NODE_RUNNING)};
 	int rc, st;
 
-	rc = db_query(c, "SELECT status FROM release_tasks WHERE id = ? FOR UPDATE", &arg, 1, &rows,
+	rc = db_query(c, "SELECT status FROM release_tasks WHERE id = ? FOR UPDATE", args, 1, &rows,
 	              err, errlen);
 	if (rc)
 		return rc;
@@ -38,8 +41,8 @@ int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *s
 	/* Read after the lock: every writer of these rows holds it first. */
 	rc = db_query(c,
 	              "SELECT COUNT(*) FROM release_task_nodes WHERE release_task_id = ?"
-	              " AND status = 'running'",
-	              &arg, 1, &rows, err, errlen);
+	              " AND status = ?",
+	              args, 2, &rows, err, errlen);
 	if (rc)
 		return rc;
 	*running = rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
@@ -49,13 +52,14 @@ int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *s
 
 int store_skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen)
 {
-	struct db_arg args[2] = {DB_STR(why), DB_I64(id)};
+	struct db_arg args[4] = {STORE_ARG_NODE(NODE_SKIPPED), DB_STR(why), DB_I64(id),
+	                         STORE_ARG_NODE(NODE_PENDING)};
 
 	return db_exec(c,
-	               "UPDATE release_task_nodes SET status = 'skipped',"
+	               "UPDATE release_task_nodes SET status = ?,"
 	               " error_msg = LEFT(?, 1024), finished_at = UTC_TIMESTAMP(3)"
-	               " WHERE release_task_id = ? AND status = 'pending'",
-	               args, 2, NULL, NULL, err, errlen);
+	               " WHERE release_task_id = ? AND status = ?",
+	               args, 4, NULL, NULL, err, errlen);
 }
 
 /* Four eyes: the principal that created a release may not approve it. */
@@ -81,86 +85,70 @@ static int check_approver(struct db_conn *c, int64_t id, const char *principal, 
 	return rc;
 }
 
-/* The UPDATE of release_tasks for an operator's transition. */
-static int write_action(struct db_conn *c, int64_t id, enum release_event ev, int64_t running,
-                        const char *principal, const char *comment, char *err, size_t errlen)
+/* Each operator action's UPDATE: the status first, who and which release last. */
+#define SET_STATUS "UPDATE release_tasks SET status = ?, "
+#define BY_WHOM    " updated_by = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?"
+
+/*
+ * The UPDATE of release_tasks for an operator's transition to `to` (the state table's).
+ * Every statement ends in BY_WHOM: principal and id are its last two arguments.
+ */
+static int write_action(struct db_conn *c, int64_t id, enum release_event ev,
+                        enum release_status to, int64_t running, const char *principal,
+                        const char *comment, char *err, size_t errlen)
 {
 	char why[STORE_OWNER_LEN + 64];
-	struct db_arg args[4];
-	int rc;
+	struct db_arg args[5] = {STORE_ARG_RELEASE(to)};
+	const char *sql;
+	size_t n = 1;
+	int rc = 0;
 
 	switch (ev) {
 	case RELEASE_EV_PAUSE:
 		snprintf(why, sizeof(why), "paused by %s", principal);
-		args[0] = DB_STR(why);
-		args[1] = DB_STR(principal);
-		args[2] = DB_I64(id);
-		return db_exec(c,
-		               "UPDATE release_tasks SET status = 'paused', paused_reason = ?,"
-		               " updated_by = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-		               args, 3, NULL, NULL, err, errlen);
+		args[n++] = DB_STR(why);
+		sql = SET_STATUS "paused_reason = ?," BY_WHOM;
+		break;
 	case RELEASE_EV_RESUME:
-		args[0] = DB_STR(principal);
-		args[1] = DB_I64(id);
-		return db_exec(c,
-		               "UPDATE release_tasks SET status = 'pending', paused_reason = NULL,"
-		               " updated_by = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-		               args, 2, NULL, NULL, err, errlen);
+		sql = SET_STATUS "paused_reason = NULL," BY_WHOM;
+		break;
 	case RELEASE_EV_APPROVE:
 		rc = check_approver(c, id, principal, err, errlen);
-		if (rc)
-			return rc;
-		args[0] = DB_STR(principal);
-		args[1] = DB_STR(principal);
-		args[2] = DB_STR_OR_NULL(comment);
-		args[3] = DB_I64(id);
-		return db_exec(c,
-		               "UPDATE release_tasks SET status = 'pending', approved_by = ?,"
-		               " approved_at = UTC_TIMESTAMP(3), updated_by = ?,"
-		               " updated_at = UTC_TIMESTAMP(3), approval_comment = LEFT(?, 1024)"
-		               " WHERE id = ?",
-		               args, 4, NULL, NULL, err, errlen);
+		args[n++] = DB_STR(principal);
+		args[n++] = DB_STR_OR_NULL(comment);
+		sql = SET_STATUS "approved_by = ?, approved_at = UTC_TIMESTAMP(3),"
+		                 " approval_comment = LEFT(?, 1024)," BY_WHOM;
+		break;
 	case RELEASE_EV_REJECT:
 		snprintf(why, sizeof(why), "release rejected by %s", principal);
 		rc = store_skip_pending(c, id, why, err, errlen);
-		if (rc)
-			return rc;
-		args[0] = DB_STR(principal);
-		args[1] = DB_STR(principal);
-		args[2] = DB_STR_OR_NULL(comment);
-		args[3] = DB_I64(id);
-		return db_exec(c,
-		               "UPDATE release_tasks SET status = 'rejected', rejected_by = ?,"
-		               " rejected_at = UTC_TIMESTAMP(3), updated_by = ?,"
-		               " updated_at = UTC_TIMESTAMP(3), approval_comment = LEFT(?, 1024),"
-		               " finished_at = UTC_TIMESTAMP(3) WHERE id = ?",
-		               args, 4, NULL, NULL, err, errlen);
+		args[n++] = DB_STR(principal);
+		args[n++] = DB_STR_OR_NULL(comment);
+		sql = SET_STATUS
+		    "rejected_by = ?, rejected_at = UTC_TIMESTAMP(3),"
+		    " approval_comment = LEFT(?, 1024), finished_at = UTC_TIMESTAMP(3)," BY_WHOM;
+		break;
 	case RELEASE_EV_CANCEL:
 		snprintf(why, sizeof(why), "release cancelled by %s", principal);
 		rc = store_skip_pending(c, id, why, err, errlen);
-		if (rc)
-			return rc;
-		args[0] = DB_STR(principal);
-		args[1] = DB_I64(id);
 		/*
 		 * With nothing in flight it is over now. Otherwise whoever drives it (its owner,
 		 * or a controller taking it over) follows those calls to their end and then
 		 * sets finished_at.
 		 */
-		return db_exec(c,
-		               running ? "UPDATE release_tasks SET status = 'cancelled',"
-		                         " paused_reason = NULL, updated_by = ?,"
-		                         " updated_at = UTC_TIMESTAMP(3) WHERE id = ?"
-		                       : "UPDATE release_tasks SET status = 'cancelled',"
-		                         " paused_reason = NULL, updated_by = ?,"
-		                         " updated_at = UTC_TIMESTAMP(3),"
-		                         " finished_at = UTC_TIMESTAMP(3), lease_expires_at = NULL"
-		                         " WHERE id = ?",
-		               args, 2, NULL, NULL, err, errlen);
+		sql = running ? SET_STATUS "paused_reason = NULL," BY_WHOM
+		              : SET_STATUS "paused_reason = NULL, finished_at = UTC_TIMESTAMP(3),"
+		                           " lease_expires_at = NULL," BY_WHOM;
+		break;
 	default:
 		snprintf(err, errlen, "%s is not an operator's action", release_event_name(ev));
 		return CMDB_ERR;
 	}
+	if (rc)
+		return rc;
+	args[n++] = DB_STR(principal);
+	args[n++] = DB_I64(id);
+	return db_exec(c, sql, args, n, NULL, NULL, err, errlen);
 }
 
 /* The action's event; an end (nothing in flight) or a pause also notifies. */
@@ -201,7 +189,8 @@ int store_act_in_tx(struct db_conn *c, int64_t id, enum release_event ev, const 
 	}
 	if (to == (int)*from)
 		return 0;
-	rc = write_action(c, id, ev, running, principal, comment, err, errlen);
+	rc = write_action(c, id, ev, (enum release_status)to, running, principal, comment, err,
+	                  errlen);
 	if (rc == 0)
 		rc = record_action(c, id, ev, (enum release_status)to, running, principal, comment,
 		                   err, errlen);
@@ -235,6 +224,38 @@ out:
 	return rc;
 }
 
+/*
+ * The expiry's statements, their statuses those the state table lets expire (as names in
+ * the text: the executor keeps them prepared). Built once, on first use, and constant.
+ */
+static struct strbuf expire_select = STRBUF_INIT, expire_update = STRBUF_INIT;
+static pthread_once_t expire_once = PTHREAD_ONCE_INIT;
+
+/* Appends "'a', 'b', ..." for n release statuses. */
+static void add_names(struct strbuf *sql, const enum release_status *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(sql, "%s'%s'", i ? ", " : "", release_status_name(s[i]));
+}
+
+static void build_expire_sql(void)
+{
+	enum release_status from[RELEASE_STATUS_COUNT];
+	size_t n = release_from(RELEASE_EV_EXPIRE, from);
+
+	/* Not started (never claimed) and past its expires_at. */
+	strbuf_adds(&expire_select, "SELECT id, expires_at FROM release_tasks WHERE status IN (");
+	add_names(&expire_select, from, n);
+	strbuf_adds(&expire_select, ") AND started_at IS NULL AND expires_at <= UTC_TIMESTAMP(3)"
+	                            " ORDER BY id LIMIT ?");
+	/* Guarded again: a claim or an operator may have acted since the SELECT. */
+	strbuf_adds(&expire_update, "UPDATE release_tasks SET status = ?, error_msg = ?,"
+	                            " finished_at = UTC_TIMESTAMP(3), paused_reason = NULL"
+	                            " WHERE id = ? AND status IN (");
+	add_names(&expire_update, from, n);
+	strbuf_adds(&expire_update, ") AND started_at IS NULL AND expires_at <= UTC_TIMESTAMP(3)");
+}
+
 int store_release_expire(struct db_conn *c, const char *owner, int64_t *ids, size_t max, size_t *n,
                          char *err, size_t errlen)
 {
@@ -245,40 +266,29 @@ int store_release_expire(struct db_conn *c, const char *owner, int64_t *ids, siz
 
 	*n = 0;
 	snprintf(actor, sizeof(actor), "controller:%s", owner);
-	/*
-	 * Not started (never claimed) and past its expires_at: pending, paused before it ran,
-	 * or still awaiting approval.
-	 */
-	rc = db_query(c,
-	              "SELECT id, expires_at FROM release_tasks"
-	              " WHERE status IN ('pending', 'paused', 'awaiting_approval')"
-	              " AND started_at IS NULL AND expires_at <= UTC_TIMESTAMP(3)"
-	              " ORDER BY id LIMIT ?",
-	              &arg, 1, &rows, err, errlen);
+	pthread_once(&expire_once, build_expire_sql);
+	if (expire_select.failed || expire_update.failed) {
+		snprintf(err, errlen, "out of memory");
+		return CMDB_ENOMEM;
+	}
+	rc = db_query(c, expire_select.buf, &arg, 1, &rows, err, errlen);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < rows.nrows && rc == 0; i++) {
 		int64_t id = db_cell_i64(&rows, i, 0);
 		char at[STORE_TIME_LEN], why[STORE_TIME_LEN + 64];
-		struct db_arg args[2];
+		struct db_arg args[3];
 		uint64_t moved = 0;
 
 		store_copy_time(&rows, i, 1, at);
 		snprintf(why, sizeof(why), "not started before its expires_at %s", at);
-		args[0] = DB_STR(why);
-		args[1] = DB_I64(id);
+		args[0] = STORE_ARG_RELEASE(RELEASE_EXPIRED);
+		args[1] = DB_STR(why);
+		args[2] = DB_I64(id);
 		rc = db_begin(c, err, errlen);
 		if (rc)
 			break;
-		/* Guarded again: a claim or an operator may have acted since the SELECT. */
-		rc =
-		    db_exec(c,
-		            "UPDATE release_tasks SET status = 'expired', error_msg = ?,"
-		            " finished_at = UTC_TIMESTAMP(3), paused_reason = NULL"
-		            " WHERE id = ? AND status IN ('pending', 'paused', 'awaiting_approval')"
-		            " AND started_at IS NULL"
-		            " AND expires_at <= UTC_TIMESTAMP(3)",
-		            args, 2, &moved, NULL, err, errlen);
+		rc = db_exec(c, expire_update.buf, args, 3, &moved, NULL, err, errlen);
 		if (rc == 0 && moved == 1)
 			rc = store_skip_pending(c, id, "release expired before it started", err,
 			                        errlen);

@@ -11,11 +11,12 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "store/store.h"
+#include "store/release_create.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT: 9 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per multi-row INSERT: 9 parameters each, within DB_MAX_ARGS (db.h). */
 #define INSERT_CHUNK 400
+_Static_assert(INSERT_CHUNK * 9 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
 /* Ids per IN (...) lookup. */
 #define LOOKUP_CHUNK 1000
 
@@ -155,6 +156,7 @@ static int decide_approval(struct db_conn *c, const struct release_request *rq, 
 {
 	const struct approval_policy *pol = &rq->policy;
 	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg online_arg = STORE_ARG_HEALTH(NODE_ONLINE);
 	int64_t online;
 	int rc;
 
@@ -175,7 +177,7 @@ static int decide_approval(struct db_conn *c, const struct release_request *rq, 
 	}
 	if (pol->min_percent <= 0)
 		return 0;
-	rc = db_query(c, "SELECT COUNT(*) FROM nodes WHERE status = 'online'", NULL, 0, &rows, err,
+	rc = db_query(c, "SELECT COUNT(*) FROM nodes WHERE status = ?", &online_arg, 1, &rows, err,
 	              errlen);
 	if (rc)
 		return rc;
@@ -195,6 +197,7 @@ static int resolve(struct db_conn *c, const struct release_request *rq, struct c
                    size_t errlen)
 {
 	const struct release_plan *p = rq->plan;
+	struct db_arg online = STORE_ARG_HEALTH(NODE_ONLINE);
 	int rc;
 
 	memset(cut, 0, sizeof(*cut));
@@ -202,10 +205,9 @@ static int resolve(struct db_conn *c, const struct release_request *rq, struct c
 		rc = load_named(c, rq->node_ids, rq->n, &cut->t, err, errlen);
 		cut->n = rq->n;
 	} else {
-		rc = append_targets(c,
-		                    "SELECT " TARGET_COLS " FROM nodes WHERE status = 'online'"
-		                    " ORDER BY id",
-		                    NULL, 0, &cut->t, &cut->n, err, errlen);
+		rc = append_targets(
+		    c, "SELECT " TARGET_COLS " FROM nodes WHERE status = ? ORDER BY id", &online, 1,
+		    &cut->t, &cut->n, err, errlen);
 		if (rc == 0 && cut->n == 0) {
 			snprintf(err, errlen, "no online nodes to release to");
 			rc = CMDB_EINVAL;
@@ -276,13 +278,12 @@ int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store
 	strbuf_free(&sql);
 	free(args);
 	if (rc == 0 && skipped) {
-		struct db_arg id = DB_I64(release_id);
+		struct db_arg skip[2] = {DB_I64(release_id), STORE_ARG_NODE(NODE_SKIPPED)};
 
-		rc = db_exec(
-		    c,
-		    "UPDATE release_task_nodes SET finished_at = UTC_TIMESTAMP(3)"
-		    " WHERE release_task_id = ? AND status = 'skipped' AND finished_at IS NULL",
-		    &id, 1, NULL, NULL, err, errlen);
+		rc = db_exec(c,
+		             "UPDATE release_task_nodes SET finished_at = UTC_TIMESTAMP(3)"
+		             " WHERE release_task_id = ? AND status = ? AND finished_at IS NULL",
+		             skip, 2, NULL, NULL, err, errlen);
 	}
 	return rc;
 }
@@ -509,6 +510,7 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 int store_release_preview(struct db_conn *c, const struct release_request *rq,
                           struct release_preview *out, char *err, size_t errlen)
 {
+	struct db_arg online = STORE_ARG_HEALTH(NODE_ONLINE);
 	struct target *offline = NULL;
 	struct cut cut = {0};
 	size_t noffline = 0;
@@ -522,10 +524,9 @@ int store_release_preview(struct db_conn *c, const struct release_request *rq,
 	if (rc == 0)
 		rc = preview_waiting(c, &cut, &out->waiting_for, err, errlen);
 	if (rc == 0 && rq->n == 0)
-		rc = append_targets(c,
-		                    "SELECT " TARGET_COLS " FROM nodes WHERE status <> 'online'"
-		                    " ORDER BY id",
-		                    NULL, 0, &offline, &noffline, err, errlen);
+		rc = append_targets(
+		    c, "SELECT " TARGET_COLS " FROM nodes WHERE status <> ? ORDER BY id", &online,
+		    1, &offline, &noffline, err, errlen);
 	db_rollback(c); /* nothing was written: one snapshot for every read, and no locks */
 	if (rc)
 		goto fail;

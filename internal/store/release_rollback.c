@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_actions.h"
 #include "store/store_internal.h"
 
 /* The original release as a rollback needs it. */
@@ -187,7 +187,7 @@ static int insert_rollback(struct db_conn *c, int64_t id, const struct original 
                            int batches, size_t n, const char *principal, const char *reason,
                            uint64_t *new_id, char *err, size_t errlen)
 {
-	struct db_arg args[9];
+	struct db_arg args[10];
 	char token[17];
 	int rc;
 
@@ -196,21 +196,22 @@ static int insert_rollback(struct db_conn *c, int64_t id, const struct original 
 		return CMDB_ERR;
 	}
 	args[0] = DB_I64(version);
-	args[1] = o->batch_size > 0 ? DB_I64(o->batch_size) : DB_NULL;
-	args[2] = DB_I64(batches);
-	args[3] = DB_I64((int64_t)n);
-	args[4] = DB_STR(token);
-	args[5] = DB_STR(principal);
-	args[6] = DB_STR(o->batch_plan);
-	args[7] = DB_I64(id);
-	args[8] = DB_STR(reason);
+	args[1] = STORE_ARG_RELEASE(RELEASE_PENDING);
+	args[2] = o->batch_size > 0 ? DB_I64(o->batch_size) : DB_NULL;
+	args[3] = DB_I64(batches);
+	args[4] = DB_I64((int64_t)n);
+	args[5] = DB_STR(token);
+	args[6] = DB_STR(principal);
+	args[7] = DB_STR(o->batch_plan);
+	args[8] = DB_I64(id);
+	args[9] = DB_STR(reason);
 	/* Fail-fast, no pauses, no schedule, no approval: it undoes, it does not roll out. */
 	rc = db_exec(c,
 	             "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
 	             " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
-	             " failure_allowance, rollback_of, rollback_reason) VALUES (?, 'pending',"
+	             " failure_allowance, rollback_of, rollback_reason) VALUES (?, ?,"
 	             " ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, 0, ?, LEFT(?, 300))",
-	             args, 9, NULL, new_id, err, errlen);
+	             args, 10, NULL, new_id, err, errlen);
 	return rc ? rc : store_release_order(c, (int64_t)*new_id, err, errlen);
 }
 
@@ -232,12 +233,31 @@ static void nothing_to_do(int64_t id, const struct store_new_node *rows, size_t 
 	         (long long)id, none, same);
 }
 
+/* Every node release id dispatched, in its order; where each is and what it runs now. */
+static int load_touched(struct db_conn *c, int64_t id, struct touched **t, size_t *n, char *err,
+                        size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	struct db_arg args[4] = {DB_I64(id), STORE_ARG_NODE(NODE_RUNNING),
+	                         STORE_ARG_NODE(NODE_SUCCESS), STORE_ARG_NODE(NODE_FAILED)};
+	int rc = db_query(c,
+	                  "SELECT r.node_id, r.version, r.previous_version, r.status,"
+	                  " n.config_version, n.ip, n.agent_port, n.hostname"
+	                  " FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
+	                  " WHERE r.release_task_id = ? AND r.status IN (?, ?, ?)"
+	                  " ORDER BY r.batch, r.id",
+	                  args, 4, &rows, err, errlen);
+
+	if (rc == 0)
+		rc = store_map_rows(&rows, touched_cols, NTOUCHED_COLS, sizeof(**t), (void **)t, n);
+	db_rows_free(&rows);
+	return rc;
+}
+
 int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, const char *reason,
                          int unfinished, int64_t *rollback_id, int *existing, char *err,
                          size_t errlen)
 {
-	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg arg = DB_I64(id);
 	struct touched *t = NULL;
 	struct store_new_node *out = NULL;
 	char(*why)[STORE_REASON_LEN] = NULL;
@@ -259,17 +279,7 @@ int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, c
 	rc = refuse(id, &o, unfinished, err, errlen);
 	if (rc)
 		return rc;
-	/* Every node it dispatched, in its order; where each node is and what it runs now. */
-	rc = db_query(c,
-	              "SELECT r.node_id, r.version, r.previous_version, r.status, n.config_version,"
-	              " n.ip, n.agent_port, n.hostname FROM release_task_nodes r"
-	              " JOIN nodes n ON n.id = r.node_id WHERE r.release_task_id = ?"
-	              " AND r.status IN ('running', 'success', 'failed') ORDER BY r.batch, r.id",
-	              &arg, 1, &rows, err, errlen);
-	if (rc == 0)
-		rc =
-		    store_map_rows(&rows, touched_cols, NTOUCHED_COLS, sizeof(*t), (void **)&t, &n);
-	db_rows_free(&rows);
+	rc = load_touched(c, id, &t, &n, err, errlen);
 	if (rc)
 		goto out;
 	if (n == 0) {

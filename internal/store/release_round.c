@@ -3,16 +3,19 @@
  * guarded lease renewal (which locks the release row), then the node changes grouped by
  * kind as `UPDATE ... SET x = CASE id WHEN ? THEN ? ... END`, then the release row's
  * counters and status. A round costs a handful of statements however many nodes moved.
+ * Status names come from the state table: written into the text of the statements built
+ * here (the same text every round, so the executor keeps them prepared), bound elsewhere.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/release_run.h"
 #include "store/store_internal.h"
 
-/* Rows per grouped UPDATE: 3 parameters each, within db.c's MAX_ARGS (4096). */
+/* Rows per grouped UPDATE: 3 parameters each and 3 more, within DB_MAX_ARGS (db.h). */
 #define GROUP_CHUNK 1000
+_Static_assert(GROUP_CHUNK * 3 + 3 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
 
 enum change_kind { KIND_INTENT, KIND_TASK_ID, KIND_SUCCESS, KIND_FAILED, KIND_COUNT };
 
@@ -37,13 +40,28 @@ static const enum node_event kind_event[KIND_COUNT] = {
 };
 
 /*
+ * What a kind writes: the status it moves a node to (NODE_STATUS_COUNT: none, a task id is
+ * recorded while running) and the column its values go to (a failure: apply_failure).
+ */
+static const struct {
+	enum node_status to;
+	const char *column;
+} kind_write[KIND_COUNT] = {
+    [KIND_INTENT] = {NODE_RUNNING, "r.started_at"},
+    [KIND_TASK_ID] = {NODE_STATUS_COUNT, "r.task_id"},
+    [KIND_SUCCESS] = {NODE_SUCCESS, "r.finished_at"},
+    [KIND_FAILED] = {NODE_FAILED, NULL},
+};
+
+/*
  * Right before a node is dispatched it is checked again (issue 9, "validate before every
  * dispatch"): it is online, at the address the release was made for, and, for a
  * rollback, no release later (in commit order, seq) than the rolled-back one has changed
- * it since. Two parameters: the release's rollback_of, twice (0 for an ordinary release).
+ * it since. A format: the name of NODE_ONLINE; and two parameters: the release's
+ * rollback_of, twice (0 for an ordinary release).
  */
 #define DISPATCH_CHECK                                                                             \
-	"n.status = 'online' AND n.ip = r.node_ip AND n.agent_port = r.agent_port"                 \
+	"n.status = '%s' AND n.ip = r.node_ip AND n.agent_port = r.agent_port"                     \
 	" AND (? = 0 OR n.config_release_id IS NULL"                                               \
 	" OR (SELECT w.seq FROM release_tasks w WHERE w.id = n.config_release_id)"                 \
 	" <= (SELECT o.seq FROM release_tasks o WHERE o.id = ?))"
@@ -62,15 +80,15 @@ static void add_guard(struct strbuf *sql, enum node_event ev)
 
 /*
  * One grouped UPDATE for up to GROUP_CHUNK changes of the same kind:
- *   UPDATE release_task_nodes r SET <set> = CASE r.id WHEN ? THEN ? ... END
+ *   UPDATE release_task_nodes r SET [r.status = <to>,] <column> = CASE r.id WHEN ? THEN ?
+ *   ... END
  *   WHERE r.release_task_id = ? AND r.status IN (<from>) AND r.id IN (?, ...)
  * Intents join the node and apply only where dispatching it is still right (see
  * DISPATCH_CHECK); the rows it leaves pending are the refused ones.
  */
 static int group_update(struct db_conn *c, int64_t release_id, enum change_kind kind,
-                        const char *set, const struct node_change **ch, size_t n,
-                        const char *const *values, int64_t rollback_of, uint64_t *moved, char *err,
-                        size_t errlen)
+                        const struct node_change **ch, size_t n, const char *const *values,
+                        int64_t rollback_of, uint64_t *moved, char *err, size_t errlen)
 {
 	struct db_arg *args = calloc(n * 3 + 3, sizeof(*args));
 	struct strbuf sql = STRBUF_INIT;
@@ -84,7 +102,9 @@ static int group_update(struct db_conn *c, int64_t release_id, enum change_kind 
 	                      ? "UPDATE release_task_nodes r JOIN nodes n ON n.id = r.node_id SET"
 	                        " r.previous_version = n.config_version, "
 	                      : "UPDATE release_task_nodes r SET ");
-	strbuf_addf(&sql, "%s = CASE r.id", set);
+	if (kind_write[kind].to != NODE_STATUS_COUNT)
+		strbuf_addf(&sql, "r.status = '%s', ", node_status_name(kind_write[kind].to));
+	strbuf_addf(&sql, "%s = CASE r.id", kind_write[kind].column);
 	for (size_t i = 0; i < n; i++) {
 		strbuf_adds(&sql, " WHEN ? THEN ?");
 		args[k++] = DB_I64(ch[i]->rtn_id);
@@ -94,7 +114,7 @@ static int group_update(struct db_conn *c, int64_t release_id, enum change_kind 
 	args[k++] = DB_I64(release_id);
 	add_guard(&sql, kind_event[kind]);
 	if (kind == KIND_INTENT) {
-		strbuf_adds(&sql, " AND " DISPATCH_CHECK);
+		strbuf_addf(&sql, " AND " DISPATCH_CHECK, node_health_name(NODE_ONLINE));
 		args[k++] = DB_I64(rollback_of);
 		args[k++] = DB_I64(rollback_of);
 	}
@@ -125,9 +145,11 @@ static int apply_failure(struct db_conn *c, const struct node_change *ch, uint64
 	args[2] = DB_STR(at);
 	args[3] = DB_STR_OR_NULL(ch->task_id);
 	args[4] = DB_I64(ch->rtn_id);
-	strbuf_adds(&sql, "UPDATE release_task_nodes r SET r.status = 'failed', r.finished_at = ?,"
-	                  " r.error_msg = LEFT(?, 1024), r.started_at = COALESCE(r.started_at, ?),"
-	                  " r.task_id = COALESCE(r.task_id, ?) WHERE r.id = ?");
+	strbuf_addf(&sql,
+	            "UPDATE release_task_nodes r SET r.status = '%s', r.finished_at = ?,"
+	            " r.error_msg = LEFT(?, 1024), r.started_at = COALESCE(r.started_at, ?),"
+	            " r.task_id = COALESCE(r.task_id, ?) WHERE r.id = ?",
+	            node_status_name(kind_write[KIND_FAILED].to));
 	add_guard(&sql, NODE_EV_FAIL);
 	if (!sql.failed)
 		rc = db_exec(c, sql.buf, args, 5, moved, NULL, err, errlen);
@@ -164,7 +186,7 @@ static void refusal(const struct db_rows *rows, size_t i, int64_t rollback_of, c
 	const char *health = db_cell(rows, i, 3), *ip = db_cell(rows, i, 4);
 	int64_t port = db_cell_i64(rows, i, 5), changed_by = db_cell_i64(rows, i, 6);
 
-	if (!health || strcmp(health, "online") != 0)
+	if (node_health_parse(health) != NODE_ONLINE)
 		snprintf(why, len, "node offline since the release was created; not contacted");
 	else if (!ip || strcmp(ip, db_cell(rows, i, 1)) != 0 || port != db_cell_i64(rows, i, 2))
 		snprintf(why, len,
@@ -194,29 +216,33 @@ static int refuse_intents(struct db_conn *c, int64_t release_id, const char *act
 	struct db_arg *args;
 	int rc = CMDB_ENOMEM;
 
-	strbuf_adds(&sql, "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
-	                  " n.config_release_id, n.config_version, r.node_id, w.seq > o.seq"
-	                  " FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
-	                  " JOIN release_tasks t ON t.id = r.release_task_id"
-	                  " LEFT JOIN release_tasks o ON o.id = t.rollback_of"
-	                  " LEFT JOIN release_tasks w ON w.id = n.config_release_id"
-	                  " WHERE r.release_task_id = ? AND r.status = 'pending' AND r.id IN (");
+	strbuf_addf(&sql,
+	            "SELECT r.id, r.node_ip, r.agent_port, n.status, n.ip, n.agent_port,"
+	            " n.config_release_id, n.config_version, r.node_id, w.seq > o.seq"
+	            " FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
+	            " JOIN release_tasks t ON t.id = r.release_task_id"
+	            " LEFT JOIN release_tasks o ON o.id = t.rollback_of"
+	            " LEFT JOIN release_tasks w ON w.id = n.config_release_id"
+	            " WHERE r.release_task_id = ? AND r.status = '%s' AND r.id IN (",
+	            node_status_name(NODE_PENDING));
 	args = chunk_args(&sql, release_id, ch, n);
 	if (!args)
 		goto out;
 	rc = db_query(c, sql.buf, args, n + 1, &rows, err, errlen);
 	for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
 		char why[STORE_ERROR_LEN];
-		struct db_arg skip[3];
+		struct db_arg skip[5];
 
 		refusal(&rows, i, round->rollback_of, why, sizeof(why));
-		skip[0] = DB_STR(at);
-		skip[1] = DB_STR(why);
-		skip[2] = DB_I64(db_cell_i64(&rows, i, 0));
+		skip[0] = STORE_ARG_NODE(NODE_SKIPPED);
+		skip[1] = DB_STR(at);
+		skip[2] = DB_STR(why);
+		skip[3] = DB_I64(db_cell_i64(&rows, i, 0));
+		skip[4] = STORE_ARG_NODE(NODE_PENDING);
 		rc = db_exec(c,
-		             "UPDATE release_task_nodes SET status = 'skipped', finished_at = ?,"
-		             " error_msg = LEFT(?, 1024) WHERE id = ? AND status = 'pending'",
-		             skip, 3, NULL, NULL, err, errlen);
+		             "UPDATE release_task_nodes SET status = ?, finished_at = ?,"
+		             " error_msg = LEFT(?, 1024) WHERE id = ? AND status = ?",
+		             skip, 5, NULL, NULL, err, errlen);
 		if (rc == 0)
 			rc = store_add_event(c, release_id, db_cell_i64(&rows, i, 8),
 			                     "node_skipped", actor, err, errlen, "%s", why);
@@ -241,10 +267,12 @@ static int record_versions(struct db_conn *c, int64_t release_id, const struct n
 	struct db_arg *args;
 	int rc = CMDB_ENOMEM;
 
-	strbuf_adds(&sql, "UPDATE nodes n JOIN release_task_nodes r ON r.node_id = n.id"
-	                  " SET n.config_version = r.version, n.config_applied_at = r.finished_at,"
-	                  " n.config_release_id = r.release_task_id"
-	                  " WHERE r.release_task_id = ? AND r.status = 'success' AND r.id IN (");
+	strbuf_addf(&sql,
+	            "UPDATE nodes n JOIN release_task_nodes r ON r.node_id = n.id"
+	            " SET n.config_version = r.version, n.config_applied_at = r.finished_at,"
+	            " n.config_release_id = r.release_task_id"
+	            " WHERE r.release_task_id = ? AND r.status = '%s' AND r.id IN (",
+	            node_status_name(NODE_SUCCESS));
 	args = chunk_args(&sql, release_id, ch, n);
 	if (args)
 		rc = db_exec(c, sql.buf, args, n + 1, NULL, NULL, err, errlen);
@@ -259,11 +287,6 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
                       const char *actor, struct release_round *round, uint64_t *moved_total,
                       char *err, size_t errlen)
 {
-	static const char *const set[] = {
-	    [KIND_INTENT] = "r.status = 'running', r.started_at",
-	    [KIND_TASK_ID] = "r.task_id",
-	    [KIND_SUCCESS] = "r.status = 'success', r.finished_at",
-	};
 	const char **values = calloc(n ? n : 1, sizeof(*values));
 	uint64_t moved = 0;
 	int rc = 0;
@@ -285,8 +308,8 @@ static int apply_kind(struct db_conn *c, int64_t release_id, enum change_kind ki
 			}
 			continue;
 		}
-		rc = group_update(c, release_id, kind, set[kind], ch + at, k, values + at,
-		                  round->rollback_of, &moved, err, errlen);
+		rc = group_update(c, release_id, kind, ch + at, k, values + at, round->rollback_of,
+		                  &moved, err, errlen);
 		*moved_total += moved;
 		if (rc == 0 && kind == KIND_SUCCESS && moved)
 			rc = record_versions(c, release_id, ch + at, k, err, errlen);
@@ -556,17 +579,18 @@ int store_release_apply(struct db_conn *c, int64_t release_id, const char *owner
 		goto out;
 	if (round->event == RELEASE_EV_HALT) {
 		char at[STORE_TIME_LEN];
-		struct db_arg skip[3];
+		struct db_arg skip[5];
 
 		format_db_time(round->at_ms, at, sizeof(at));
-		skip[0] = DB_STR(at);
-		skip[1] = DB_STR_OR_NULL(round->skip_msg);
-		skip[2] = DB_I64(release_id);
+		skip[0] = STORE_ARG_NODE(NODE_SKIPPED);
+		skip[1] = DB_STR(at);
+		skip[2] = DB_STR_OR_NULL(round->skip_msg);
+		skip[3] = DB_I64(release_id);
+		skip[4] = STORE_ARG_NODE(NODE_PENDING);
 		rc = db_exec(c,
-		             "UPDATE release_task_nodes SET status = 'skipped', finished_at = ?,"
-		             " error_msg = LEFT(?, 1024)"
-		             " WHERE release_task_id = ? AND status = 'pending'",
-		             skip, 3, NULL, NULL, err, errlen);
+		             "UPDATE release_task_nodes SET status = ?, finished_at = ?,"
+		             " error_msg = LEFT(?, 1024) WHERE release_task_id = ? AND status = ?",
+		             skip, 5, NULL, NULL, err, errlen);
 		if (rc)
 			goto out;
 	}

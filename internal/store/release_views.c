@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/releases.h"
 #include "store/store_internal.h"
 
 #define RELEASE_COLS                                                                               \

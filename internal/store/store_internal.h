@@ -9,7 +9,18 @@
 
 #include "core/strbuf.h"
 #include "db/db.h"
-#include "store/store.h"
+#include "state/state.h"
+#include "store/common.h"
+#include "store/events.h"
+
+/*
+ * Status names go into SQL as bound arguments, from the state table (core's table for a
+ * node's health), never as literals; statements this store builds write them from the
+ * same tables.
+ */
+#define STORE_ARG_RELEASE(s) DB_STR(release_status_name(s))
+#define STORE_ARG_NODE(s)    DB_STR(node_status_name(s))
+#define STORE_ARG_HEALTH(h)  DB_STR(node_health_name(h))
 
 enum store_col_kind {
 	COL_I64,            /* int64_t; NULL is 0 */
@@ -138,8 +149,8 @@ int store_make_token(char out[17]);
  * Locks release id's row (SELECT ... FOR UPDATE) for the rest of the caller's
  * transaction: its status, and how many of its nodes are running. CMDB_ENOTFOUND.
  */
-int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status, int64_t *running,
-                       char *err, size_t errlen);
+int store_release_lock_row(struct db_conn *c, int64_t id, enum release_status *status,
+                           int64_t *running, char *err, size_t errlen);
 
 /* Skips release id's pending nodes with why, in the caller's transaction. */
 int store_skip_pending(struct db_conn *c, int64_t id, const char *why, char *err, size_t errlen);

@@ -27,7 +27,7 @@ $(FUZZ_DIR)/fuzz_agent_answer: $(FUZZ_DIR)/obj/internal/agentclient/protocol.o \
 $(FUZZ_DIR)/fuzz_agent_answer: FUZZ_LIBS = $(FUZZ_CJSON)
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/obj/internal/config/config.o \
                          $(FUZZ_DIR)/obj/internal/db/hosts.o $(FUZZ_CORE)
-# migrate.o also holds migrate_apply: log.o is pure, and fuzz_core.c stubs the db.c calls.
+# migrate.o also holds migrate_apply: log.o is pure, and fuzz_core.c stubs the db calls.
 $(FUZZ_DIR)/fuzz_core: $(FUZZ_DIR)/obj/internal/db/migrate.o \
                        $(FUZZ_DIR)/obj/internal/core/log.o $(FUZZ_CORE)
 $(FUZZ_DIR)/fuzz_core: FUZZ_LIBS = $(FUZZ_CJSON)

@@ -17,7 +17,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * migrate.o also holds migrate_apply, which calls into db.c. Linking db.c would pull in
+ * migrate.o also holds migrate_apply, which calls into internal/db. Linking it would pull in
  * the MariaDB client for nothing, so these stand-ins satisfy the linker and abort if the
  * harness ever reached them.
  */

@@ -5,7 +5,8 @@
 # the routes the router serves (`bin/cmdb routes`); the Prometheus alert rules load and
 # pass their unit tests (promtool); the systemd unit verifies (systemd-analyze);
 # deploy/cmdb.env.example sets only settings cmdb knows; the back-off numbers the docs
-# quote are the code's; docs/architecture.md's module table matches the tree.
+# quote are the code's; docs/architecture.md's module table matches the tree; the
+# store's SQL spells out no status name.
 # Prints "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,4 +71,12 @@ stale=$(while IFS= read -r row; do
   done
 done <<<"$table")
 check_eq "docs/architecture.md: every file the module table names exists" "" "$stale"
+
+# Status names come from the state table (internal/state/state.c, and core.c for a node's
+# health): the store's SQL binds them or writes them from the table, never spells one out.
+names=$(grep -ohE '\[(RELEASE|NODE)_[A-Z_]+\] = \{?"[a-z_]+"' "$ROOT/internal/state/state.c" \
+  "$ROOT/internal/core/core.c" | grep -v '_EV_' | sed 's/.*"\([a-z_]*\)"/\1/' | sort -u)
+check "store: the status names of the tables are found" grep -qx awaiting_approval <<<"$names"
+spelled=$(for n in $names; do grep -nF "'$n'" "$ROOT"/internal/store/*.c; done)
+check_eq "store: no status name spelled out in SQL" "" "$spelled"
 end_checks

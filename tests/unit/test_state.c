@@ -54,6 +54,35 @@ static void test_release_transitions(void **state)
 		}
 }
 
+/* release_from lists, once each, exactly the statuses the table lets an event leave. */
+static void test_release_from(void **state)
+{
+	enum release_status from[RELEASE_STATUS_COUNT];
+
+	(void)state;
+	for (int ev = 0; ev < RELEASE_EVENT_COUNT; ev++) {
+		size_t n = release_from((enum release_event)ev, from), want_n = 0;
+
+		for (int s = 0; s < RELEASE_STATUS_COUNT; s++) {
+			size_t seen = 0;
+
+			for (size_t i = 0; i < n; i++)
+				seen += from[i] == (enum release_status)s;
+			want_n += want[s][ev] != NO;
+			if (seen != (want[s][ev] != NO))
+				fail_msg("%s from %s: listed %zu times",
+				         release_event_name((enum release_event)ev),
+				         release_status_name((enum release_status)s), seen);
+		}
+		assert_int_equal(n, want_n);
+	}
+	/* What the store's expiry guards with, in this order. */
+	assert_int_equal(release_from(RELEASE_EV_EXPIRE, from), 3);
+	assert_int_equal(from[0], P);
+	assert_int_equal(from[1], PA);
+	assert_int_equal(from[2], AA);
+}
+
 /* A terminal status has no way out, and only running dispatches. */
 static void test_release_properties(void **state)
 {
@@ -252,6 +281,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_release_transitions),
+	    cmocka_unit_test(test_release_from),
 	    cmocka_unit_test(test_release_properties),
 	    cmocka_unit_test(test_refusal_names_the_state),
 	    cmocka_unit_test(test_rollback_rule),
