@@ -292,6 +292,9 @@ int store_release_expire(struct db_conn *c, const char *owner, int64_t *ids, siz
 		if (rc == 0 && moved == 1)
 			rc = store_skip_pending(c, id, "release expired before it started", err,
 			                        errlen);
+		/* Its end goes on the timeline, and to the webhook, as every end does. */
+		if (rc == 0 && moved == 1)
+			rc = store_release_finished(c, id, actor, RELEASE_EXPIRED, err, errlen);
 		if (rc == 0)
 			rc = db_commit(c, err, errlen);
 		if (rc) {

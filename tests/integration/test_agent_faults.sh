@@ -2,7 +2,8 @@
 # Integration test: every agent misbehaviour of docs/agent-protocol.md ("What an agent
 # must survive"), over real mutual TLS, fails its node with the right error_msg and
 # never counts as success; the node after it is skipped, never dispatched.
-# Also checks that migrations are idempotent. Prints "N passed, N failed".
+# Also checks that migrations are idempotent and that the schema's status ENUMs are the
+# state table's. Prints "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -17,6 +18,21 @@ out=$("$ROOT/bin/cmdb" migrate 2>&1)
 check "migrate: a second run applies nothing" grep -q '0 migrations applied now' <<<"$out"
 check_eq "sql: schema_migrations holds one row per file" \
   "$(ls "$ROOT"/migrations/*.sql | wc -l)" "$(sql 'SELECT COUNT(*) FROM schema_migrations')"
+# The schema's status ENUMs hold exactly the state table's names (build/web/states.js is
+# written from internal/state at build time), so a status added to one is in the other.
+enum_of() {
+  sql "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+       AND TABLE_NAME = '$1' AND COLUMN_NAME = 'status'" |
+    sed "s/^enum(//; s/)\$//; s/'//g" | tr ',' '\n' | sort | paste -sd' '
+}
+states_js=$ROOT/build/web/states.js
+check_eq "sql: release_tasks.status is the state table's release statuses" \
+  "$(grep -o "name: '[a-z_]*'" "$states_js" | cut -d"'" -f2 | sort | paste -sd' ')" \
+  "$(enum_of release_tasks)"
+check_eq "sql: release_task_nodes.status is the state table's node statuses" \
+  "$(sed -n 's/^const CMDB_NODE_STATUSES.*\[\(.*\)\].*/\1/p' "$states_js" | tr -d "' " |
+    tr ',' '\n' | sort | paste -sd' ')" \
+  "$(enum_of release_task_nodes)"
 
 stack_certs "$WORK/certs" 64
 # name behaviour expected-error-pattern; the healthy node 127.0.1.50 follows each one.

@@ -257,6 +257,11 @@ body=$(jget "/api/v1/releases/$E")
 check_eq "curl: nodes skipped with the reason; finished" "release expired before it started true" \
   "$(jq -r '"\([.batches[].nodes[].error_msg] | unique | join(",")) \(.finished_at != null)"' <<<"$body")"
 check_eq "agents: nothing applied for it" 0 "$(applies "$E")"
+# Its end is on the timeline like any other end (and so goes to the webhook).
+check_eq "curl: the timeline ends with 'finished expired' by the controller" \
+  "finished expired controller" \
+  "$(jget "/api/v1/releases/$E/events" |
+    jq -r '.events[-1] | "\(.type) \(.detail) \(.actor | split(":")[0])"')"
 api POST "/api/v1/releases/$BLOCK/cancel"
 
 echo "== idempotent create"
