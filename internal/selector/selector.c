@@ -20,6 +20,13 @@ struct token {
 	size_t len; /* bytes */
 };
 
+/* How each operator is printed between the key and the values ("!" and ")" aside). */
+static const char *const op_text[] = {
+    [SELECTOR_EXISTS] = "",        [SELECTOR_NOT_EXISTS] = "", [SELECTOR_EQ] = "=",
+    [SELECTOR_DEQ] = "==",         [SELECTOR_NE] = "!=",       [SELECTOR_IN] = " in (",
+    [SELECTOR_NOTIN] = " notin (", [SELECTOR_GT] = ">",        [SELECTOR_LT] = "<",
+};
+
 struct parser {
 	const char *s;
 	size_t at; /* the next byte to lex */
@@ -343,6 +350,30 @@ static void sort_by_key(struct selector *s)
 	}
 }
 
+static int too_long(struct selector_error *e)
+{
+	snprintf(e->msg, sizeof(e->msg), "a selector is at most %d characters long",
+	         SELECTOR_TEXT_MAX);
+	return CMDB_EINVAL;
+}
+
+/* The length of selector_format's text ("k in(v)" prints one space more than given). */
+static size_t canonical_length(const struct selector *s)
+{
+	size_t n = s->n ? s->n - 1 : 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct selector_req *r = &s->reqs[i];
+
+		n += strlen(r->key) + strlen(op_text[r->op]) + (r->nvalues ? r->nvalues - 1 : 0);
+		n +=
+		    r->op == SELECTOR_NOT_EXISTS || r->op == SELECTOR_IN || r->op == SELECTOR_NOTIN;
+		for (size_t j = 0; j < r->nvalues; j++)
+			n += strlen(r->values[j]);
+	}
+	return n;
+}
+
 int selector_parse(const char *text, struct selector **out, struct selector_error *e)
 {
 	struct parser p = {.s = text, .e = e};
@@ -351,11 +382,8 @@ int selector_parse(const char *text, struct selector **out, struct selector_erro
 	*out = NULL;
 	e->position = 0;
 	e->msg[0] = '\0';
-	if (strlen(text) > SELECTOR_TEXT_MAX) {
-		snprintf(e->msg, sizeof(e->msg), "a selector is at most %d characters long",
-		         SELECTOR_TEXT_MAX);
-		return CMDB_EINVAL;
-	}
+	if (strlen(text) > SELECTOR_TEXT_MAX)
+		return too_long(e);
 	p.sel = calloc(1, sizeof(*p.sel));
 	if (p.sel)
 		p.sel->reqs = calloc(SELECTOR_REQS_MAX, sizeof(*p.sel->reqs));
@@ -369,6 +397,10 @@ int selector_parse(const char *text, struct selector **out, struct selector_erro
 	if (rc) {
 		selector_free(p.sel);
 		return rc;
+	}
+	if (canonical_length(p.sel) > SELECTOR_TEXT_MAX) {
+		selector_free(p.sel);
+		return too_long(e);
 	}
 	sort_by_key(p.sel);
 	*out = p.sel;
@@ -455,12 +487,6 @@ int selector_match(const struct selector *s, const struct labels *ls)
 
 int selector_format(const struct selector *s, struct strbuf *out)
 {
-	static const char *const op_text[] = {
-	    [SELECTOR_EXISTS] = "",        [SELECTOR_NOT_EXISTS] = "", [SELECTOR_EQ] = "=",
-	    [SELECTOR_DEQ] = "==",         [SELECTOR_NE] = "!=",       [SELECTOR_IN] = " in (",
-	    [SELECTOR_NOTIN] = " notin (", [SELECTOR_GT] = ">",        [SELECTOR_LT] = "<",
-	};
-
 	for (size_t i = 0; i < s->n; i++) {
 		const struct selector_req *r = &s->reqs[i];
 

@@ -367,9 +367,23 @@ static void test_errors(void **state)
 		expect_error(cases[i].text, cases[i].pos, cases[i].msg);
 }
 
+/* 32 requirements "kNN in(<63 x>,<n y>)"; returns the length. */
+static size_t in_list(char *text, size_t len, int n)
+{
+	size_t at = 0;
+
+	for (int i = 0; i < SELECTOR_REQS_MAX; i++)
+		at += (size_t)snprintf(text + at, len - at, "%sk%02d in(%063d,%0*d)", i ? "," : "",
+		                       i, 0, n, 1);
+	return at;
+}
+
 static void test_limits(void **state)
 {
 	char text[SELECTOR_TEXT_MAX + 2];
+	struct strbuf out = STRBUF_INIT;
+	struct selector_error e;
+	struct selector *s;
 	size_t at = 0;
 
 	(void)state;
@@ -383,6 +397,15 @@ static void test_limits(void **state)
 	expect_error(text, 0, "a selector is at most 4096 characters long");
 	text[SELECTOR_TEXT_MAX] = '\0';
 	expect_canonical(text, "");
+	/* "k in(v)" prints a space more: the canonical form must fit the limit too. */
+	assert_int_equal(in_list(text, sizeof(text), 54), SELECTOR_TEXT_MAX - 33);
+	assert_int_equal(selector_parse(text, &s, &e), 0);
+	assert_int_equal(selector_format(s, &out), 0);
+	assert_int_equal(out.len, SELECTOR_TEXT_MAX - 1);
+	selector_free(s);
+	strbuf_free(&out);
+	assert_int_equal(in_list(text, sizeof(text), 55), SELECTOR_TEXT_MAX - 1);
+	expect_error(text, 0, "a selector is at most 4096 characters long");
 }
 
 /* Builds the SQL of text on n.id; compares it and its parameters. */
