@@ -168,6 +168,10 @@ static void test_kubernetes_to_string(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(same); i++)
 		expect_canonical(same[i], same[i]);
+	/* docs/labels.md's examples. */
+	expect_canonical("in in (in)", "in in (in)");
+	expect_canonical("role in (web, api, web),env=prod", "env=prod,role in (api,web)");
+	expect_canonical("a in(b)", "a in (b)");
 	/* Requirements of one key keep their order; keys are sorted. */
 	expect_canonical("z,b!=1,z!=a,a", "a,b!=1,z,z!=a");
 }
