@@ -13,7 +13,7 @@
 
 #define INVENTORY_NODES_MAX    10000 /* nodes of one import request */
 #define INVENTORY_ERRORS_MAX   100   /* item errors a report keeps */
-#define INVENTORY_ERR_MAX      384   /* one message, with its terminator */
+#define INVENTORY_ERR_MAX      512   /* one message, with its terminator */
 #define INVENTORY_DEFAULT_PORT 8443  /* agent_port when not given, as POST /api/v1/nodes */
 
 /* upsert: a known (ip, agent_port) is updated; create: it is refused. */
@@ -48,7 +48,8 @@ struct inventory_item_error {
 /*
  * Why a request was refused: either the request as a whole (msg; malformed when its JSON
  * has the wrong shape, the API's 400, rather than breaking a rule, its 422), or items:
- * nbad of them, the first INVENTORY_ERRORS_MAX in errors, by ascending index.
+ * nbad of them, the first INVENTORY_ERRORS_MAX in errors, by ascending index. About
+ * 52 KB: allocate it rather than put it on a thread's stack.
  */
 struct inventory_report {
 	int malformed;

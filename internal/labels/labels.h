@@ -14,7 +14,7 @@
 #define LABEL_NAME_MAX   63  /* the name after it */
 #define LABEL_KEY_MAX    (LABEL_PREFIX_MAX + 1 + LABEL_NAME_MAX)
 #define LABEL_VALUE_MAX  63
-#define LABELS_ERR_MAX   256 /* a message always fits a buffer of this size */
+#define LABELS_ERR_MAX   320 /* a message always fits a buffer of this size */
 #define LABELS_SHOWN_MAX 64  /* characters of a bad key or value echoed in a message */
 
 /*
@@ -28,7 +28,7 @@ int labels_check_key(const char *key, char *err, size_t errlen);
 
 /*
  * Checks the value of key: empty, or 1 to 63 characters of the name's form. 0, or
- * CMDB_EINVAL with `label "<key>": value "...": <the rule>` in err.
+ * CMDB_EINVAL with `label "<key>": value "..." must <the rule>` in err.
  */
 int labels_check_value(const char *key, const char *value, char *err, size_t errlen);
 

@@ -102,7 +102,7 @@ static int fail(struct parser *p, size_t at, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	p->e->position = pos;
-	snprintf(p->e->msg, sizeof(p->e->msg), "position %zu: %.230s", pos, what);
+	snprintf(p->e->msg, sizeof(p->e->msg), "position %zu: %.320s", pos, what);
 	return CMDB_EINVAL;
 }
 

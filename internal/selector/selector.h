@@ -14,7 +14,7 @@
 
 #define SELECTOR_TEXT_MAX 4096 /* bytes of selector text */
 #define SELECTOR_REQS_MAX 32   /* requirements; each is one subquery in SQL */
-#define SELECTOR_ERR_MAX  256
+#define SELECTOR_ERR_MAX  352  /* "position N: " and a labels.h message */
 
 /*
  * The operators, as Kubernetes has them. Matching is Kubernetes' too: != and notin also

@@ -16,9 +16,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Printable, and not cut to fit its buffer. */
 static void check_printable(const char *msg)
 {
-	assert(*msg);
+	assert(*msg && strlen(msg) + 1 < INVENTORY_ERR_MAX);
 	for (; *msg; msg++)
 		assert(*msg >= 0x20 && *msg <= 0x7e);
 }

@@ -23,6 +23,12 @@ static int name_char(char c)
 	       c == '-' || c == '_' || c == '.';
 }
 
+/* A message that is there and was not cut to fit its buffer. */
+static int whole(const char *msg, size_t size)
+{
+	return *msg && strlen(msg) + 1 < size;
+}
+
 /* What an accepted key or value must look like, checked the plain way. */
 static void check_strings(const char *s)
 {
@@ -38,13 +44,16 @@ static void check_strings(const char *s)
 			assert((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
 			       *c == '.');
 	} else {
-		assert(*err);
+		assert(whole(err, sizeof(err)));
 	}
 	if (labels_check_value("k", s, err, sizeof(err)) == 0) {
 		assert(strlen(s) <= LABEL_VALUE_MAX);
 		for (const char *c = s; *c; c++)
 			assert(name_char(*c));
 	}
+	/* The longest messages: a bad value under a long bad key. */
+	if (labels_check_value(s, s, err, sizeof(err)))
+		assert(whole(err, sizeof(err)));
 }
 
 static void check_set(const struct labels *ls)

@@ -109,6 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(rc == CMDB_EINVAL && !s);
 		assert(e.position <= strlen(text) + 1);
 		check_printable(e.msg);
+		assert(strlen(e.msg) + 1 < sizeof(e.msg));
+		/* selector.c counts bytes as characters: what precedes an error is ASCII. */
+		for (size_t i = 0; e.position && i + 1 < e.position; i++)
+			assert((unsigned char)text[i] < 0x80);
 		free(text);
 		return 0;
 	}

@@ -151,6 +151,11 @@ static void test_messages(void **state)
 	assert_string_equal(err, "label \"zone\": value \"-a\" must be empty, or must start and"
 	                         " end with a letter or digit, with only letters, digits, '-',"
 	                         " '_' and '.' between");
+	/* The longest message, a long bad value of a long key, fits whole. */
+	repeat(buf, '-', 100);
+	repeat(want, '-', 63);
+	assert_int_equal(labels_check_value(buf, want, err, sizeof(err)), CMDB_EINVAL);
+	assert_non_null(strstr(err, "'_' and '.' between"));
 	assert_int_equal(labels_check_value("zone", repeat(buf, 'b', 64), err, sizeof(err)),
 	                 CMDB_EINVAL);
 	snprintf(want, sizeof(want), "label \"zone\": value \"%s\" must be at most 63 characters",
