@@ -64,13 +64,12 @@ static int cmp_edge(const void *a, const void *b)
 /* The id of name in a by-name array, or -1. */
 static long find(const struct named *v, size_t n, const char *name)
 {
-	struct named key = {name, 0, 0};
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(v[mid].name, key.name) < 0)
+		if (strcmp(v[mid].name, name) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -93,13 +92,14 @@ static const cJSON *name_list(const cJSON *group, const char *member)
 	return list;
 }
 
-static int bad_file(struct inventory_report *r, const char *what, const char *name)
+/* The file is not what ansible-inventory --list writes: what is wrong, about group name. */
+static int bad_file(struct inventory_report *r, const char *name, const char *what)
 {
 	char shown[LABELS_SHOWN_MAX + 4];
 
 	labels_shown(name, strlen(name), shown, sizeof(shown));
-	return inventory_request_fail(r, 1, "not the JSON of ansible-inventory --list: %s \"%s\"",
-	                              what, shown);
+	return inventory_request_fail(
+	    r, 1, "not the JSON of ansible-inventory --list: group \"%s\" %s", shown, what);
 }
 
 /* Finds the groups (every member but _meta, each an object) and _meta.hostvars. */
@@ -111,7 +111,10 @@ static int read_groups(const cJSON *doc, struct reader *rd, struct inventory_rep
 	if (meta) {
 		rd->hostvars = cJSON_GetObjectItemCaseSensitive(meta, "hostvars");
 		if (!cJSON_IsObject(meta) || (rd->hostvars && !cJSON_IsObject(rd->hostvars)))
-			return bad_file(r, "_meta must be an object, and so must", "hostvars");
+			return inventory_request_fail(
+			    r, 1,
+			    "not the JSON of ansible-inventory --list: _meta"
+			    " and its hostvars must be objects");
 	}
 	for (const cJSON *m = doc->child; m; m = m->next)
 		n++;
@@ -125,10 +128,10 @@ static int read_groups(const cJSON *doc, struct reader *rd, struct inventory_rep
 		if (strcmp(m->string, "_meta") == 0)
 			continue;
 		if (!cJSON_IsObject(m))
-			return bad_file(r, "a group must be an object, not so", m->string);
+			return bad_file(r, m->string, "is not an object");
 		if (name_list(m, "hosts") == m || name_list(m, "children") == m)
-			return bad_file(r, "hosts and children must be arrays of names in group",
-			                m->string);
+			return bad_file(r, m->string,
+			                "has hosts or children that are not lists of names");
 		rd->group_obj[rd->ngroups] = m;
 		rd->groups[rd->ngroups] = (struct named){m->string, rd->ngroups, rd->ngroups};
 		rd->ngroups++;
@@ -136,7 +139,7 @@ static int read_groups(const cJSON *doc, struct reader *rd, struct inventory_rep
 	qsort(rd->groups, rd->ngroups, sizeof(*rd->groups), cmp_name);
 	for (size_t i = 1; i < rd->ngroups; i++)
 		if (strcmp(rd->groups[i].name, rd->groups[i - 1].name) == 0)
-			return bad_file(r, "a group given twice", rd->groups[i].name);
+			return bad_file(r, rd->groups[i].name, "is given twice");
 	return 0;
 }
 

@@ -365,17 +365,17 @@ static void test_ansible_refused(void **state)
 	} cases[] = {
 	    {"[]", "not the JSON of ansible-inventory --list: not an object"},
 	    {"{\"web\": []}",
-	     "not the JSON of ansible-inventory --list: a group must be an object, not so \"web\""},
+	     "not the JSON of ansible-inventory --list: group \"web\" is not an object"},
 	    {"{\"web\": {\"hosts\": \"a\"}}",
-	     "not the JSON of ansible-inventory --list: hosts and children must be arrays of names"
-	     " in group \"web\""},
+	     "not the JSON of ansible-inventory --list: group \"web\" has hosts or children that"
+	     " are not lists of names"},
 	    {"{\"web\": {\"children\": [1]}}",
-	     "not the JSON of ansible-inventory --list: hosts and children must be arrays of names"
-	     " in group \"web\""},
-	    {"{\"_meta\": []}", "not the JSON of ansible-inventory --list: _meta must be an object,"
-	                        " and so must \"hostvars\""},
+	     "not the JSON of ansible-inventory --list: group \"web\" has hosts or children that"
+	     " are not lists of names"},
+	    {"{\"_meta\": []}",
+	     "not the JSON of ansible-inventory --list: _meta and its hostvars must be objects"},
 	    {"{\"web\": {}, \"web\": {}}",
-	     "not the JSON of ansible-inventory --list: a group given twice \"web\""},
+	     "not the JSON of ansible-inventory --list: group \"web\" is given twice"},
 	};
 	struct inventory_ansible opt = {8443, NULL, 0};
 	struct inventory inv = INVENTORY_INIT;
