@@ -1,8 +1,8 @@
 /*
  * plan: what an operator asks of a release besides its version and nodes: how it is cut
- * into batches, where it pauses by itself, how many node failures it tolerates, and when
- * it may run. Pure functions over numbers, shared by the API (validation), the store
- * (the batch cut at creation) and the runner (the allowance).
+ * into batches (zone by zone, when grouped by a label), where it pauses by itself, how
+ * many node failures it tolerates, and when it may run. Pure functions, shared by the API
+ * (validation), the store (the batch cut at creation) and the runner (the allowance).
  */
 #ifndef CMDB_PLAN_H
 #define CMDB_PLAN_H
