@@ -22,6 +22,9 @@ packages=(
   # make test: the console's browser tests drive Debian's chromium and firefox-esr (no
   # browser download); a font, for screenshots that can be read
   chromium firefox-esr fonts-dejavu-core
+  # make test: `cmdb import` reads what Debian's ansible-inventory makes of an INI inventory
+  # (tests/fixtures/inventory/ansible.ini)
+  ansible-core
 )
 
 install_debian() {

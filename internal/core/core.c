@@ -3,6 +3,7 @@
  */
 #include "core/core.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,4 +222,38 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int hostname_valid(const char *s)
+{
+	size_t label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = s[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		           (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int ip_canonical(const char *s, char *out, size_t len)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, s, addr) == 1)
+		return inet_ntop(AF_INET, addr, out, (socklen_t)len) ? 0 : -1;
+	if (inet_pton(AF_INET6, s, addr) == 1)
+		return inet_ntop(AF_INET6, addr, out, (socklen_t)len) ? 0 : -1;
+	return -1;
 }

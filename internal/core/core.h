@@ -76,4 +76,13 @@ size_t str_copy(char *dst, const char *src, size_t len);
  */
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/*
+ * 1 when s is an RFC 1123 host name: at most 253 characters, dot-separated labels of
+ * 1 to 63 letters, digits and inner hyphens.
+ */
+int hostname_valid(const char *s);
+
+/* Writes the canonical form of an IPv4 or IPv6 literal s to out; 0, or -1 when it is not. */
+int ip_canonical(const char *s, char *out, size_t len);
+
 #endif

@@ -4,6 +4,7 @@
 #include "plan/plan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -126,6 +127,130 @@ int plan_check_schedule(const struct release_plan *p, int64_t now_ms, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/* A node and its group value, sorted by value (NULL last) and then by position. */
+struct keyed {
+	const char *value;
+	int index;
+};
+
+static int cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = (x->value == NULL) - (y->value == NULL);
+
+	if (c == 0 && x->value)
+		c = strcmp(x->value, y->value);
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+static int same_value(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Gives each node its group (gid) and fills out->groups in running order. The distinct
+ * values are found by sorting; each group is then placed by its first node, the group
+ * of NULL by total, after all.
+ */
+static int find_groups(const char *const *values, int total, int *gid, struct plan_grouped *out)
+{
+	struct keyed *k = calloc((size_t)total, sizeof(*k));
+	struct keyed *first = calloc((size_t)total, sizeof(*first)); /* per group */
+	int n = 0, rc = CMDB_ENOMEM;
+
+	out->groups = calloc((size_t)total, sizeof(*out->groups));
+	if (!k || !first || !out->groups)
+		goto out;
+	for (int i = 0; i < total; i++)
+		k[i] = (struct keyed){values[i], i};
+	qsort(k, (size_t)total, sizeof(*k), cmp_keyed);
+	for (int i = 0; i < total; i++)
+		if (i == 0 || !same_value(k[i].value, k[i - 1].value))
+			first[n++] = (struct keyed){k[i].value, k[i].value ? k[i].index : total};
+	/* Within one value k is in node order: its first entry is the group's first node. */
+	qsort(first, (size_t)n, sizeof(*first), cmp_index);
+	for (int g = 0; g < n; g++)
+		out->groups[g].value = first[g].value;
+	for (int i = 0, g = 0; i < total; i++) {
+		if (i == 0 || !same_value(k[i].value, k[i - 1].value)) {
+			struct keyed key = {NULL, k[i].value ? k[i].index : total};
+
+			g = (int)((struct keyed *)bsearch(&key, first, (size_t)n, sizeof(*first),
+			                                  cmp_index) -
+			          first);
+		}
+		gid[k[i].index] = g;
+		out->groups[g].nodes++;
+	}
+	out->ngroups = n;
+	rc = 0;
+out:
+	free(k);
+	free(first);
+	return rc;
+}
+
+int plan_cut_groups(const struct plan_step *steps, size_t nsteps, const char *const *values,
+                    int total, struct plan_grouped *out)
+{
+	size_t cap = total > 0 ? (size_t)total : 1;
+	int *gid = NULL, *next = NULL, rc = CMDB_ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (nsteps == 0 || total < 0)
+		return CMDB_EINVAL;
+	out->total = total;
+	out->order = calloc(cap, sizeof(int));
+	out->node_batch = calloc(cap, sizeof(int));
+	out->sizes = calloc(cap, sizeof(int));
+	out->batch_group = calloc(cap, sizeof(int));
+	gid = calloc(cap, sizeof(int));
+	next = calloc(cap, sizeof(int)); /* per group: where its next node goes in order */
+	if (!out->order || !out->node_batch || !out->sizes || !out->batch_group || !gid || !next ||
+	    (total > 0 && find_groups(values, total, gid, out)))
+		goto out;
+	for (int g = 0, at = 0; g < out->ngroups; at += out->groups[g++].nodes) {
+		struct plan_group *grp = &out->groups[g];
+
+		next[g] = at;
+		grp->first_batch = out->nbatches + 1;
+		grp->batches = plan_cut(steps, nsteps, grp->nodes, out->sizes + out->nbatches);
+		for (int b = 0; b < grp->batches; b++)
+			out->batch_group[out->nbatches + b] = g;
+		out->nbatches += grp->batches;
+	}
+	for (int k = 0; k < total; k++)
+		out->order[next[gid[k]]++] = k;
+	for (int b = 0, at = 0; b < out->nbatches; at += out->sizes[b++])
+		for (int i = 0; i < out->sizes[b]; i++)
+			out->node_batch[out->order[at + i]] = b + 1;
+	rc = 0;
+out:
+	free(gid);
+	free(next);
+	if (rc)
+		plan_grouped_free(out);
+	return rc;
+}
+
+void plan_grouped_free(struct plan_grouped *g)
+{
+	free(g->order);
+	free(g->node_batch);
+	free(g->sizes);
+	free(g->batch_group);
+	free(g->groups);
+	memset(g, 0, sizeof(*g));
 }
 
 /* Appends "value" or "value%" (after a comma unless first); -1 when it does not fit. */

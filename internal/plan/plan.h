@@ -1,8 +1,8 @@
 /*
  * plan: what an operator asks of a release besides its version and nodes: how it is cut
- * into batches, where it pauses by itself, how many node failures it tolerates, and when
- * it may run. Pure functions over numbers, shared by the API (validation), the store
- * (the batch cut at creation) and the runner (the allowance).
+ * into batches (zone by zone, when grouped by a label), where it pauses by itself, how
+ * many node failures it tolerates, and when it may run. Pure functions, shared by the API
+ * (validation), the store (the batch cut at creation) and the runner (the allowance).
  */
 #ifndef CMDB_PLAN_H
 #define CMDB_PLAN_H
@@ -73,6 +73,45 @@ int plan_check_schedule(const struct release_plan *p, int64_t now_ms, char *err,
 
 /* 1 when batch (1-based) is one the plan pauses after. */
 int plan_pauses_after(const struct release_plan *p, int batch);
+
+/*
+ * A release cut zone by zone (group_by): its nodes grouped by their value of a label,
+ * groups in the order of their first node, the nodes without the label in a last group,
+ * and the steps cut within each group as plan_cut cuts a release (percentages of the
+ * group's size), so that no batch holds nodes of two groups. Batch numbers run on across
+ * groups. Free with plan_grouped_free.
+ */
+struct plan_group {
+	const char *value; /* the label's value, borrowed from the caller; NULL: no label */
+	int nodes;
+	int first_batch; /* 1-based */
+	int batches;
+};
+
+struct plan_grouped {
+	int total;
+	int *order;      /* total entries: order[i] is the input index of the i-th node to run */
+	int *node_batch; /* total entries: the batch (1-based) of input node k */
+	int nbatches;
+	int *sizes;       /* nbatches entries: the size of batch b + 1 */
+	int *batch_group; /* nbatches entries: the index in groups of batch b + 1 */
+	int ngroups;
+	struct plan_group *groups; /* in the order they run */
+};
+
+#define PLAN_GROUPED_INIT                                                                          \
+	{                                                                                          \
+		0, NULL, NULL, 0, NULL, NULL, 0, NULL                                              \
+	}
+
+/*
+ * Cuts total nodes (values[k]: node k's value of the label, NULL when it has none; ""
+ * is a value) with steps (nsteps >= 1) into out (PLAN_GROUPED_INIT). 0; CMDB_EINVAL for
+ * no steps or a negative total; CMDB_ENOMEM. O(total log total).
+ */
+int plan_cut_groups(const struct plan_step *steps, size_t nsteps, const char *const *values,
+                    int total, struct plan_grouped *out);
+void plan_grouped_free(struct plan_grouped *g);
 
 /*
  * Text forms kept in release_tasks: steps as "1,5,20%,50", pause_after as "1,3". The

@@ -1,4 +1,7 @@
-/* Unit tests of plan (batch cuts, allowance, pauses, schedule) and RFC 3339 input. */
+/*
+ * Unit tests of plan (batch cuts, zone-by-zone cuts, allowance, pauses, schedule) and
+ * RFC 3339 input.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +191,175 @@ static void test_text_forms(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* Cuts values (NULL: no label) with steps written as "1,5,20%,50". */
+static void cut_groups(const char *steps_text, const char *const *values, int total,
+                       struct plan_grouped *g)
+{
+	struct plan_step steps[PLAN_STEPS_MAX];
+	size_t nsteps;
+
+	assert_int_equal(plan_steps_parse(steps_text, steps, &nsteps), 0);
+	assert_int_equal(plan_cut_groups(steps, nsteps, values, total, g), 0);
+}
+
+static void expect_ints(const int *got, int n, const int *want, int nwant)
+{
+	assert_int_equal(n, nwant);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(got[i], want[i]);
+}
+
+/* Zones in the order of their first node, the unlabelled last, batches never mixed. */
+static void test_groups(void **state)
+{
+	static const char *const zones[] = {"a", "b", "a", "c", "b", NULL, "a"};
+	static const int order[] = {0, 2, 6, 1, 4, 3, 5};
+	static const int sizes[] = {2, 1, 2, 1, 1};
+	static const int batch_group[] = {0, 0, 1, 2, 3};
+	static const int node_batch[] = {1, 3, 1, 4, 3, 5, 2};
+	struct plan_grouped g = PLAN_GROUPED_INIT;
+
+	(void)state;
+	cut_groups("2", zones, 7, &g);
+	expect_ints(g.order, 7, order, 7);
+	expect_ints(g.sizes, g.nbatches, sizes, 5);
+	expect_ints(g.batch_group, g.nbatches, batch_group, 5);
+	expect_ints(g.node_batch, 7, node_batch, 7);
+	assert_int_equal(g.ngroups, 4);
+	assert_string_equal(g.groups[0].value, "a");
+	assert_int_equal(g.groups[0].nodes, 3);
+	assert_int_equal(g.groups[0].first_batch, 1);
+	assert_int_equal(g.groups[0].batches, 2);
+	assert_string_equal(g.groups[1].value, "b");
+	assert_int_equal(g.groups[1].first_batch, 3);
+	assert_string_equal(g.groups[2].value, "c");
+	assert_null(g.groups[3].value);
+	assert_int_equal(g.groups[3].nodes, 1);
+	assert_int_equal(g.groups[3].first_batch, 5);
+	plan_grouped_free(&g);
+	assert_null(g.order);
+}
+
+/* Percentages are of the group's size, and the steps start again in each group. */
+static void test_groups_percent(void **state)
+{
+	static const char *const zones[] = {"a", "a", "a", "a", "a", "b", "b", "b"};
+	static const int sizes[] = {1, 2, 2, 1, 1, 1};
+	static const char *const small[] = {"x", "y", "x", "y", "y", "x", "y"};
+	static const int small_sizes[] = {3, 4}; /* batch_size 10: one batch per group */
+	static const char *const empty[] = {"", NULL, "", "e"};
+	static const int empty_order[] = {0, 2, 3, 1};
+	struct plan_grouped g = PLAN_GROUPED_INIT;
+
+	(void)state;
+	cut_groups("1,50%", zones, 8, &g); /* 50% of 5 is 2, of 3 is 1 */
+	expect_ints(g.sizes, g.nbatches, sizes, 6);
+	plan_grouped_free(&g);
+	cut_groups("10", small, 7, &g);
+	expect_ints(g.sizes, g.nbatches, small_sizes, 2);
+	plan_grouped_free(&g);
+	cut_groups("1", empty, 4, &g); /* "" is a value, not the missing label */
+	assert_int_equal(g.ngroups, 3);
+	assert_string_equal(g.groups[0].value, "");
+	assert_null(g.groups[2].value);
+	expect_ints(g.order, 4, empty_order, 4);
+	plan_grouped_free(&g);
+}
+
+/* One group, or no node labelled: the same cut as plan_cut, in the order given. */
+static void test_groups_one(void **state)
+{
+	static const char *const texts[] = {"1,5,20%,50", "30%", "3", "100%", "2,50%"};
+	const char *same[100], *none[100];
+	struct plan_step steps[PLAN_STEPS_MAX];
+	int sizes[100];
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		same[i] = "zone-a";
+		none[i] = NULL;
+	}
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		for (int total = 1; total <= 100; total += 33) {
+			struct plan_grouped g = PLAN_GROUPED_INIT, h = PLAN_GROUPED_INIT;
+			size_t nsteps;
+			int n;
+
+			assert_int_equal(plan_steps_parse(texts[t], steps, &nsteps), 0);
+			n = plan_cut(steps, nsteps, total, sizes);
+			cut_groups(texts[t], same, total, &g);
+			cut_groups(texts[t], none, total, &h);
+			expect_ints(g.sizes, g.nbatches, sizes, n);
+			expect_ints(h.sizes, h.nbatches, sizes, n);
+			assert_int_equal(g.ngroups, 1);
+			assert_int_equal(h.ngroups, 1);
+			assert_null(h.groups[0].value);
+			for (int i = 0; i < total; i++)
+				assert_int_equal(g.order[i], i);
+			plan_grouped_free(&g);
+			plan_grouped_free(&h);
+		}
+	}
+}
+
+/* Random zones: the invariants hold for every cut. */
+static void test_groups_invariants(void **state)
+{
+	static const char *const pool[] = {"a", "b", "c", "d", "e", "f", NULL};
+	static const char *const texts[] = {"1", "1,5,20%,50", "7%", "3,40%", "1000"};
+	const char *values[MAX_NODES];
+	struct plan_step steps[PLAN_STEPS_MAX];
+	unsigned seed = 22;
+
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		struct plan_grouped g = PLAN_GROUPED_INIT;
+		int total = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % MAX_NODES;
+		int kinds = 1 + (int)(seed >> 8) % 7, seen[MAX_NODES] = {0}, at = 0,
+		    prev_first = -1;
+		const char *text = texts[round % 5];
+		size_t nsteps;
+
+		for (int i = 0; i < total; i++)
+			values[i] =
+			    pool[((seed = seed * 1103515245u + 12345u) >> 16) % (unsigned)kinds];
+		assert_int_equal(plan_steps_parse(text, steps, &nsteps), 0);
+		cut_groups(text, values, total, &g);
+		for (int grp = 0; grp < g.ngroups; grp++) {
+			struct plan_group *x = &g.groups[grp];
+			int sizes[MAX_NODES], n = plan_cut(steps, nsteps, x->nodes, sizes);
+
+			/* The group's batches are plan_cut's of its size, one after another. */
+			expect_ints(g.sizes + x->first_batch - 1, x->batches, sizes, n);
+			for (int i = 0; i < x->nodes; i++, at++) {
+				int k = g.order[at];
+
+				assert_false(seen[k]);
+				seen[k] = 1;
+				assert_true(k >= 0 && k < total);
+				assert_true(
+				    values[k] == x->value ||
+				    (values[k] && x->value && strcmp(values[k], x->value) == 0));
+				/* Node order within a group, batch numbers ascending. */
+				if (i > 0) {
+					assert_true(k > g.order[at - 1]);
+					assert_true(g.node_batch[k] >=
+					            g.node_batch[g.order[at - 1]]);
+				}
+				assert_int_equal(g.batch_group[g.node_batch[k] - 1], grp);
+			}
+			/* Groups in the order of their first node, the unlabelled last. */
+			if (x->value)
+				assert_true(g.order[at - x->nodes] > prev_first);
+			prev_first = g.order[at - x->nodes];
+			if (grp + 1 < g.ngroups)
+				assert_non_null(x->value);
+		}
+		assert_int_equal(at, total);
+		plan_grouped_free(&g);
+	}
+}
+
 static void expect_time(const char *text, int64_t want)
 {
 	int64_t ms = -1;
@@ -236,6 +408,10 @@ int main(void)
 	    cmocka_unit_test(test_pauses),
 	    cmocka_unit_test(test_schedule),
 	    cmocka_unit_test(test_text_forms),
+	    cmocka_unit_test(test_groups),
+	    cmocka_unit_test(test_groups_percent),
+	    cmocka_unit_test(test_groups_one),
+	    cmocka_unit_test(test_groups_invariants),
 	    cmocka_unit_test(test_rfc3339_input),
 	};
 
