@@ -5,7 +5,6 @@
  */
 #include "api/v1/validate.h"
 
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,42 +151,6 @@ static int require(int rc, const char *name, const char *what, struct api_error 
 	return rc;
 }
 
-/* RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
-static int valid_hostname(const char *s)
-{
-	size_t label = 0, n = strlen(s);
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		char ch = s[i];
-
-		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		           (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
-			label++;
-		} else {
-			return 0;
-		}
-	}
-	return 1;
-}
-
-/* Accepts an IPv4 or IPv6 literal and writes its canonical form. */
-static int canonical_ip(const char *s, char *out, size_t len)
-{
-	unsigned char addr[16];
-
-	if (inet_pton(AF_INET, s, addr) == 1)
-		return inet_ntop(AF_INET, addr, out, (socklen_t)len) ? 0 : -1;
-	if (inet_pton(AF_INET6, s, addr) == 1)
-		return inet_ntop(AF_INET6, addr, out, (socklen_t)len) ? 0 : -1;
-	return -1;
-}
-
 /* Optional "status": online|offline. */
 static int get_health(const cJSON *body, enum node_health *out, struct api_error *e)
 {
@@ -218,9 +181,9 @@ int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_
 	    get_int(body, "agent_port", 1, 65535, &port, e) < 0 ||
 	    get_health(body, &out->status, e) < 0)
 		return -1;
-	if (!valid_hostname(out->hostname))
+	if (!hostname_valid(out->hostname))
 		return fail(e, 422, "hostname must be an RFC 1123 host name");
-	if (canonical_ip(ip, out->ip, sizeof(out->ip)))
+	if (ip_canonical(ip, out->ip, sizeof(out->ip)))
 		return fail(e, 422, "ip must be an IPv4 or IPv6 address");
 	out->agent_port = (int)port;
 	return 0;
@@ -246,11 +209,11 @@ int api_parse_node_patch(const cJSON *body, struct node_patch_input *out, struct
 		out->status = (int)health;
 	if ((rc = get_string(body, "hostname", 253, &out->hostname, e)) < 0)
 		return -1;
-	if (rc == 0 && !valid_hostname(out->hostname))
+	if (rc == 0 && !hostname_valid(out->hostname))
 		return fail(e, 422, "hostname must be an RFC 1123 host name");
 	if ((rc = get_string(body, "ip", 64, &ip, e)) < 0)
 		return -1;
-	if (rc == 0 && canonical_ip(ip, out->ip, sizeof(out->ip)))
+	if (rc == 0 && ip_canonical(ip, out->ip, sizeof(out->ip)))
 		return fail(e, 422, "ip must be an IPv4 or IPv6 address");
 	if (get_int(body, "agent_port", 1, 65535, &port, e) < 0)
 		return -1;
