@@ -122,7 +122,8 @@ static const struct setting settings[] = {
         " with the roles of its `cert:<CN>:roles` line of `CMDB_API_TOKENS_FILE`, or a writer"
         " without one; needs TLS"),
     STR("CMDB_API_TOKENS_FILE", tokens_file, "", "path", NULL,
-        "bearer tokens, `name:sha256hex[:roles[:scope]]` per line, and certificates' roles,"
+        "bearer tokens, `name:sha256hex[:roles[:scope]]` per line, roles comma-separated of"
+        " `reader|operator|approver|inventory|alerts|admin|writer`, and certificates' roles,"
         " `cert:<CN>:roles[:scope]` (docs/security.md); the file must be mode 600; SIGHUP"
         " reloads it"),
     FLAG("CMDB_READS_REQUIRE_AUTH", reads_require_auth, 0,
