@@ -121,38 +121,46 @@ static void bad(const char *line, const char *want)
 		assert_true(*p >= 0x20 && *p <= 0x7e);
 }
 
+/* Each malformed form, and what its refusal must say. */
+static const struct {
+	const char *line, *want;
+} bad_lines[] = {
+    {"broken-line-without-hash", "want name:sha256hex"},
+    {"bad name:" HASH, "the name must be"},
+    {":" HASH, "the name must be"},
+    {"a-name-that-is-far-too-long-for-a-token-file-since-names-stop-at-64:" HASH,
+     "the name must be"},
+    {"ops:abc", "the hash must be 64 hex digits"},
+    {"ops:" HASH "0", "the hash must be 64 hex digits"},
+    {"ops:zz" HASH, "the hash must be 64 hex digits"},
+    {"ops:" HASH ":admn", "unknown role \"admn\""},
+    {"ops:" HASH ":Reader", "unknown role \"Reader\""},
+    {"ops:" HASH ":", "the roles are empty"},
+    {"ops:" HASH "::env=prod", "the roles are empty"},
+    {"ops:" HASH ":operator,,approver", "an empty role"},
+    {"ops:" HASH ":operator,", "an empty role"},
+    {"ops:" HASH ":operator, approver", "unknown role \" approver\""},
+    {"ops:" HASH ":operator,operator", "the role operator is given twice"},
+    {"ops:" HASH ":operator:", "the scope is empty"},
+    {"ops:" HASH ":operator:\t", "the scope has no requirement"},
+    {"ops:" HASH ":operator:env in (a", "the scope is not a label selector: position"},
+    {"ops:" HASH ":operator:Env_=x", "the scope is not a label selector"},
+    {"ops:" HASH ":operator:env=prod:x", "the scope is not a label selector"},
+    {"cert:", "a certificate's CN must be"},
+    {"cert::reader", "a certificate's CN must be"},
+    {"cert:a:b:c", "unknown role \"b\""},
+    {"cert:alice", "cert:alice needs its roles"},
+    {"cert:ali\"ce:reader", "a certificate's CN must be"},
+    {"cert:bob:reader:env in (", "the scope is not a label selector"},
+};
+
 static void test_bad_lines(void **state)
 {
 	char longline[AUTH_LINE_MAX + 8];
 
 	(void)state;
-	bad("broken-line-without-hash", "want name:sha256hex");
-	bad("bad name:" HASH, "the name must be");
-	bad(":" HASH, "the name must be");
-	bad("a-name-that-is-far-too-long-for-a-token-file-since-names-stop-at-64:" HASH,
-	    "the name must be");
-	bad("ops:abc", "the hash must be 64 hex digits");
-	bad("ops:" HASH "0", "the hash must be 64 hex digits");
-	bad("ops:zz" HASH, "the hash must be 64 hex digits");
-	bad("ops:" HASH ":admn", "unknown role \"admn\"");
-	bad("ops:" HASH ":Reader", "unknown role \"Reader\"");
-	bad("ops:" HASH ":", "the roles are empty");
-	bad("ops:" HASH "::env=prod", "the roles are empty");
-	bad("ops:" HASH ":operator,,approver", "an empty role");
-	bad("ops:" HASH ":operator,", "an empty role");
-	bad("ops:" HASH ":operator, approver", "unknown role \" approver\"");
-	bad("ops:" HASH ":operator,operator", "the role operator is given twice");
-	bad("ops:" HASH ":operator:", "the scope is empty");
-	bad("ops:" HASH ":operator:\t", "the scope has no requirement");
-	bad("ops:" HASH ":operator:env in (a", "the scope is not a label selector: position");
-	bad("ops:" HASH ":operator:Env_=x", "the scope is not a label selector");
-	bad("ops:" HASH ":operator:env=prod:x", "the scope is not a label selector");
-	bad("cert:", "a certificate's CN must be");
-	bad("cert::reader", "a certificate's CN must be");
-	bad("cert:a:b:c", "unknown role \"b\"");
-	bad("cert:alice", "cert:alice needs its roles");
-	bad("cert:ali\"ce:reader", "a certificate's CN must be");
-	bad("cert:bob:reader:env in (", "the scope is not a label selector");
+	for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++)
+		bad(bad_lines[i].line, bad_lines[i].want);
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = '\0';
 	bad(longline, "longer than 512");
