@@ -242,6 +242,13 @@ check_eq "the certificate may not register a node: 403 naming inventory" "403 fo
     -d '{"hostname":"c","ip":"10.9.3.1"}' "$API/api/v1/nodes") $(jq -r '"\(.code) \(.role)"' "$WORK/body")"
 check "log: start-up warns what a certificate without a line may do" grep -q \
   'a verified client certificate without a cert:<CN> line in CMDB_API_TOKENS_FILE is a writer' "$WORK/cmdb-tls.log"
+stop_pid "$CMDB_PID"
+
+echo "== without authentication (loopback only): every request is local, an admin"
+stack_cmdb "$WORK/cmdb-local.log" || exit 1
+api GET /api/v1/whoami
+check_eq "whoami: local, admin" '200 ["local",["admin"],null]' \
+  "$HTTP_STATUS $(jq -c '[.principal, .roles, .scope]' <<<"$BODY")"
 check "the tokens never appear in a log" bash -c "! grep -q -e '${TOK[admin]}' -e '${TOK[reader]}' '$WORK'/cmdb*.log"
 
 end_checks
