@@ -10,7 +10,10 @@
 #include "core/log.h"
 #include "metrics/metrics.h"
 
-/* Fills the principal of req; 0, or AUTH_INVALID / AUTH_ANONYMOUS for a bearer. */
+/*
+ * AUTH_KNOWN with the principal of req filled (a certificate always is known), or
+ * AUTH_INVALID / AUTH_ANONYMOUS for a bearer token.
+ */
 static enum auth_verdict identify(struct api_request *req, const struct mg_request_info *ri)
 {
 	struct api_ctx *ctx = req->ctx;

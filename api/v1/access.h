@@ -27,8 +27,10 @@ int api_access_check(struct api_request *req, const struct mg_request_info *ri, 
 /* GET /api/v1/whoami: {"principal", "roles", "grants", "scope"}; null principal: nobody. */
 void api_whoami(struct api_request *req);
 
-/* Start-up: says what a verified certificate without a cert: line may do, and whether reads
- * need a principal. */
+/*
+ * Start-up: warns what a verified certificate without a cert: line may do (a writer),
+ * and says when reads need a principal.
+ */
 void api_access_log(const struct config *cfg, const struct auth *auth);
 
 #endif

@@ -56,7 +56,7 @@ struct api_request {
 	int64_t id;                         /* the {id} path segment, 0 when the path has none */
 	const char *action;                 /* the segment after {id} ("pause"), or NULL */
 	char principal[AUTH_PRINCIPAL_MAX]; /* who asks; "local" without authentication */
-	unsigned roles;                     /* its roles as granted (auth/roles.h); 0: nobody */
+	unsigned roles;                     /* its roles as written (auth/roles.h); 0: nobody */
 	char scope[AUTH_SCOPE_MAX];         /* its scope, a label selector; "" for none */
 };
 

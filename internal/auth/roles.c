@@ -113,12 +113,12 @@ static int parse_roles(const char *s, size_t n, unsigned *roles, char *why, size
 		for (unsigned i = 0; i < AUTH_ROLE_COUNT; i++)
 			if (strlen(names[i]) == len && strncmp(names[i], p, len) == 0)
 				bit = 1u << i;
-		labels_shown(p, len, shown, sizeof(shown));
 		if (len == 0) {
 			snprintf(why, whylen, "an empty role: separate roles with single commas");
 			return -1;
 		}
 		if (!bit) {
+			labels_shown(p, len, shown, sizeof(shown));
 			snprintf(why, whylen,
 			         "unknown role \"%s\": the roles are reader, operator, approver,"
 			         " inventory, alerts, admin and writer",
