@@ -4,7 +4,8 @@
 // hash: #/releases, #/releases/<id>, #/nodes, #/new. Data is always written with
 // textContent, never as HTML. A release is followed with its summary view and its
 // timeline once a second; its node table is fetched again only when the counts change.
-// docs/console.md describes it.
+// Who is signed in comes from GET /api/v1/whoami; only the actions the principal's roles
+// grant are offered (the API still decides). docs/console.md describes it.
 'use strict';
 
 (function () {
@@ -188,17 +189,50 @@
     });
   }
 
-  // ---- the token ----
+  // ---- who is signed in ----
 
   const authState = document.getElementById('auth-state');
   const authInput = document.getElementById('auth-token');
   const authForget = document.getElementById('auth-forget');
+  // GET /api/v1/whoami: {principal, roles, grants, scope}; null while not known, or when
+  // the server needs a token even to read and has none that it knows.
+  let me = null;
+
+  // 1 when the principal's roles grant role (reader, operator, approver, inventory, ...).
+  function may(role) {
+    return !!(me && me.grants.includes(role));
+  }
+
+  // What the roles grant, for a note where a control is left out.
+  function needs(role, what) {
+    return h('p', {class: 'muted', 'data-needs': role}, what + ' needs the ' + role + ' role; ' +
+      (me && me.principal ? me.principal + ' has ' + (me.roles.join(', ') || 'none') + '.'
+        : 'sign in with a token at the top, or a client certificate.'));
+  }
 
   function showAuth() {
     const t = token();
-    authState.textContent = t ? 'token set (this tab only)'
-      : 'no token: reads only (or a client certificate)';
+    if (me && me.principal) {
+      authState.textContent = 'signed in as ' + me.principal + ' (' + me.roles.join(', ') + ')' +
+        (me.scope ? ', scope ' + me.scope : '') + (t ? '; token kept in this tab only' : '');
+    } else {
+      authState.textContent = t ? 'token set (this tab only)'
+        : me ? 'not signed in: reads only' : 'not signed in: this controller needs a token to read';
+    }
     authForget.hidden = !t;
+    document.querySelector('[data-nav="new"]').hidden = !may('operator');
+  }
+
+  // Asks who we are and shows it; null when the server wants a token (401).
+  async function whoami() {
+    try {
+      me = (await api('GET', '/api/v1/whoami')).data;
+    } catch (e) {
+      me = null;
+      if (e.status !== 401) throw e;
+    }
+    showAuth();
+    return me;
   }
 
   document.getElementById('auth').addEventListener('submit', async (ev) => {
@@ -210,25 +244,38 @@
     }
     sessionStorage.setItem(TOKEN_KEY, t);
     authInput.value = '';
-    showAuth();
     try {
-      // A read with an unknown token is refused: that tells a typo at once.
-      await api('GET', '/api/v1/releases?limit=1');
-      say('Token set. It stays in this tab only and is sent with every request.', true);
+      // An unknown token is refused (401): that tells a typo at once.
+      me = (await api('GET', '/api/v1/whoami')).data;
+      showAuth();
+      route();
+      say('Token set: signed in as ' + me.principal + '. It stays in this tab only and is sent with every request.', true);
     } catch (e) {
-      if (e.status === 401) {
-        sessionStorage.removeItem(TOKEN_KEY);
-        showAuth();
-      }
+      if (e.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+      await signedIn(true);
       say(explain(e));
     }
   });
 
-  authForget.addEventListener('click', () => {
+  authForget.addEventListener('click', async () => {
     sessionStorage.removeItem(TOKEN_KEY);
-    showAuth();
-    say('Token forgotten.', true);
+    await signedIn(false);
+    if (me) say('Token forgotten.', true);
   });
+
+  // After the principal may have changed: who it is now, and the view drawn for it. quiet:
+  // the caller explains a refusal itself.
+  async function signedIn(quiet) {
+    try {
+      if (!(await whoami()) && !quiet) {
+        say('This controller needs a token even to read: enter one at the top.');
+        authInput.focus();
+      }
+    } catch (e) {
+      say(explain(e));
+    }
+    route();
+  }
 
   // ---- polling ----
 
@@ -319,7 +366,7 @@
     replace(main,
       h('h1', {}, 'Releases'),
       h('div', {class: 'row'}, h('label', {}, 'Status', filter),
-        h('a', {href: '#/new'}, 'New release')),
+        may('operator') ? h('a', {href: '#/new'}, 'New release') : null),
       st,
       h('div', {class: 'scroll'}, h('table', {id: 'releases-table'},
         h('thead', {}, h('tr', {},
@@ -359,18 +406,19 @@
     }, () => LIVE_MS, (e) => setStatus(st, e));
   }
 
+  // Each action, the role it needs, and what its confirmation says.
   const ACTIONS = {
-    pause: {label: 'Pause', title: 'Pause this release?',
+    pause: {label: 'Pause', role: 'operator', title: 'Pause this release?',
       text: (r) => 'Nothing new is dispatched from now on; calls already sent to agents end and are recorded. Release ' + r.id + ' can be resumed later.'},
-    resume: {label: 'Resume', title: 'Resume this release?',
+    resume: {label: 'Resume', role: 'operator', title: 'Resume this release?',
       text: (r) => 'Release ' + r.id + ' goes on from where it stopped. Nodes not yet dispatched are checked again; one that went offline is skipped.'},
-    cancel: {label: 'Cancel release', danger: true, title: 'Cancel this release for good?',
+    cancel: {label: 'Cancel release', role: 'operator', danger: true, title: 'Cancel this release for good?',
       text: (r) => 'Every node of release ' + r.id + ' not yet dispatched is skipped; calls in flight end and are recorded. A cancelled release cannot be resumed.'},
-    approve: {label: 'Approve', comment: true, title: 'Approve this release?',
+    approve: {label: 'Approve', role: 'approver', comment: true, title: 'Approve this release?',
       text: (r) => 'Release ' + r.id + ' applies version ' + r.version + ' to ' + r.total_nodes + ' nodes once approved. ' + (r.approval_reason ? 'It awaits approval because ' + r.approval_reason + '.' : '')},
-    reject: {label: 'Reject', danger: true, comment: true, title: 'Reject this release?',
+    reject: {label: 'Reject', role: 'approver', danger: true, comment: true, title: 'Reject this release?',
       text: (r) => 'Release ' + r.id + ' will never run; its nodes are skipped.'},
-    rollback: {label: 'Roll back', danger: true, title: 'Roll this release back?',
+    rollback: {label: 'Roll back', role: 'operator', danger: true, title: 'Roll this release back?',
       text: (r) => 'A new release puts every node that release ' + r.id + ' dispatched back on the version it ran before, in the same batches.'},
   };
 
@@ -457,7 +505,7 @@
       replace(notes, n);
       replace(actions, (r.actions || []).map((a) => {
         const def = ACTIONS[a];
-        if (!def) return null;
+        if (!def || !may(def.role)) return null;
         return h('button', {type: 'button', class: def.danger ? 'danger' : '', 'data-action': a,
           disabled: busy, onclick: () => act(a)}, def.label);
       }));
@@ -579,7 +627,8 @@
           h('th', {}, 'Address'), h('th', {}, 'Status'), h('th', {class: 'num'}, 'Config version'),
           h('th', {class: 'wide'}, 'Applied'), h('th', {class: 'wide'}, 'Last change by'), h('th', {}, ''))),
         tbody)),
-      h('section', {class: 'panel', 'aria-labelledby': 'h-register'}, h('h2', {id: 'h-register'}, 'Register a node'), form));
+      h('section', {class: 'panel', 'aria-labelledby': 'h-register'}, h('h2', {id: 'h-register'}, 'Register a node'),
+        may('inventory') ? form : needs('inventory', 'Registering and changing nodes')));
 
     let nodes = [];
     let key = newKey();
@@ -601,7 +650,7 @@
           h('td', {class: 'num'}, n.config_version === null ? 'none yet' : n.config_version),
           h('td', {class: 'wide'}, timeEl(n.config_applied_at)),
           h('td', {class: 'wide'}, n.updated_by || n.created_by || ''),
-          h('td', {}, h('button', {type: 'button', 'data-set': to, onclick: () => setHealth(n, to)}, 'Set ' + to)));
+          h('td', {}, may('inventory') ? h('button', {type: 'button', 'data-set': to, onclick: () => setHealth(n, to)}, 'Set ' + to) : ''));
       }));
     }
 
@@ -709,6 +758,10 @@
       h('div', {class: 'buttons'},
         h('button', {type: 'button', id: 'r-preview'}, 'Preview batches'),
         h('button', {type: 'submit', class: 'primary', id: 'r-create'}, 'Create release')));
+    if (!may('operator')) {
+      replace(main, h('h1', {}, 'New release'), h('section', {class: 'panel'}, needs('operator', 'Creating a release')));
+      return {stop() {}};
+    }
     replace(main, h('h1', {}, 'New release'),
       h('section', {class: 'panel'}, form, picker, order),
       h('section', {class: 'panel', 'aria-labelledby': 'h-preview'}, h('h2', {id: 'h-preview'}, 'Preview'),
@@ -871,6 +924,5 @@
     main.focus();
   });
   window.addEventListener('hashchange', route);
-  showAuth();
-  route();
+  signedIn(false);
 })();

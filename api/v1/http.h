@@ -29,6 +29,7 @@ struct api_ctx {
 	pthread_rwlock_t auth_lock;
 	/*
 	 * The settings the API reads: auth_required (writes need a principal),
+	 * reads_require_auth (reads do too),
 	 * RELEASE_AUTO_ROLLBACK and RELEASE_APPROVAL_MIN_* (a new release's defaults and
 	 * policy), RELEASE_NODE_TIMEOUT (the metrics' deadline), RELEASE_EXECUTOR_ENABLED
 	 * (/health/ready also asks whether its loop turns).
@@ -55,6 +56,8 @@ struct api_request {
 	int64_t id;                         /* the {id} path segment, 0 when the path has none */
 	const char *action;                 /* the segment after {id} ("pause"), or NULL */
 	char principal[AUTH_PRINCIPAL_MAX]; /* who asks; "local" without authentication */
+	unsigned roles;                     /* its roles as written (auth/roles.h); 0: nobody */
+	char scope[AUTH_SCOPE_MAX];         /* its scope, a label selector; "" for none */
 };
 
 /* Adds name: value, or name: null when value is "" (our stores' "no value"). */

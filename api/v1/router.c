@@ -1,15 +1,19 @@
 /*
  * router: one civetweb handler for every path; it splits /api/v1/<collection>[/<id>],
- * validates the id, and calls the collection's handler. The probes, /metrics and the
- * console (/ and /ui/<file>) are exact paths or prefixes. Anything else is a JSON 404.
+ * validates the id, checks the principal against the route's permission (its row of the
+ * table below: the only place that says who may do what) and calls the collection's
+ * handler. The probes, /metrics and the console (/ and /ui/<file>) are exact paths or
+ * prefixes, open to all. Anything else is a JSON 404.
  */
 #include "api/v1/router.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "api/v1/access.h"
 #include "api/v1/console.h"
 #include "core/core.h"
+#include "core/log.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 
@@ -22,36 +26,47 @@ struct route {
 	const char *action;     /* /api/v1/<collection>/{id}/<action>; NULL for none */
 	const char *method;
 	void (*handle)(struct api_request *req);
+	/*
+	 * What the principal needs (auth/roles.h): AUTH_READER for a read (anyone, unless
+	 * CMDB_READS_REQUIRE_AUTH=1), a role for a write. Ignored for exact paths (open); an
+	 * /api/v1 route that leaves it 0 is for admin only (api_router_install warns).
+	 */
+	unsigned need;
 };
 
 static const struct route routes[] = {
-    {"/", NULL, 0, NULL, "GET", api_console_index},
-    {"/ui/", NULL, 0, NULL, "GET", api_console_file},
-    {"/healthz", NULL, 0, NULL, "GET", api_health_live},
-    {"/readyz", NULL, 0, NULL, "GET", api_health_ready},
-    {"/health/live", NULL, 0, NULL, "GET", api_health_live},
-    {"/health/ready", NULL, 0, NULL, "GET", api_health_ready},
-    {"/metrics", NULL, 0, NULL, "GET", api_metrics},
-    {NULL, "nodes", 0, NULL, "GET", api_nodes_list},
-    {NULL, "nodes", 0, NULL, "POST", api_nodes_create},
-    {NULL, "nodes", 1, NULL, "GET", api_nodes_get},
-    {NULL, "nodes", 1, NULL, "PATCH", api_nodes_patch},
-    {NULL, "releases", 0, NULL, "GET", api_releases_list},
-    {NULL, "releases", 0, NULL, "POST", api_releases_create},
-    {NULL, "releases", 1, NULL, "GET", api_releases_get},
-    {NULL, "releases", 1, "events", "GET", api_releases_events},
-    {NULL, "releases", 1, "pause", "POST", api_releases_pause},
-    {NULL, "releases", 1, "resume", "POST", api_releases_resume},
-    {NULL, "releases", 1, "cancel", "POST", api_releases_cancel},
-    {NULL, "releases", 1, "approve", "POST", api_releases_approve},
-    {NULL, "releases", 1, "reject", "POST", api_releases_reject},
-    {NULL, "releases", 1, "rollback", "POST", api_releases_rollback},
-    {NULL, "alerts", 0, NULL, "POST", api_alerts_receive},
+    {"/", NULL, 0, NULL, "GET", api_console_index, 0},
+    {"/ui/", NULL, 0, NULL, "GET", api_console_file, 0},
+    {"/healthz", NULL, 0, NULL, "GET", api_health_live, 0},
+    {"/readyz", NULL, 0, NULL, "GET", api_health_ready, 0},
+    {"/health/live", NULL, 0, NULL, "GET", api_health_live, 0},
+    {"/health/ready", NULL, 0, NULL, "GET", api_health_ready, 0},
+    {"/metrics", NULL, 0, NULL, "GET", api_metrics, 0},
+    {NULL, "whoami", 0, NULL, "GET", api_whoami, AUTH_READER},
+    {NULL, "nodes", 0, NULL, "GET", api_nodes_list, AUTH_READER},
+    {NULL, "nodes", 0, NULL, "POST", api_nodes_create, AUTH_INVENTORY},
+    /* POST /api/v1/nodes/import, when it is merged: AUTH_INVENTORY. */
+    {NULL, "nodes", 1, NULL, "GET", api_nodes_get, AUTH_READER},
+    {NULL, "nodes", 1, NULL, "PATCH", api_nodes_patch, AUTH_INVENTORY},
+    {NULL, "releases", 0, NULL, "GET", api_releases_list, AUTH_READER},
+    {NULL, "releases", 0, NULL, "POST", api_releases_create, AUTH_OPERATOR}, /* dry runs too */
+    {NULL, "releases", 1, NULL, "GET", api_releases_get, AUTH_READER},
+    {NULL, "releases", 1, "events", "GET", api_releases_events, AUTH_READER},
+    {NULL, "releases", 1, "pause", "POST", api_releases_pause, AUTH_OPERATOR},
+    {NULL, "releases", 1, "resume", "POST", api_releases_resume, AUTH_OPERATOR},
+    {NULL, "releases", 1, "cancel", "POST", api_releases_cancel, AUTH_OPERATOR},
+    {NULL, "releases", 1, "approve", "POST", api_releases_approve, AUTH_APPROVER},
+    {NULL, "releases", 1, "reject", "POST", api_releases_reject, AUTH_APPROVER},
+    {NULL, "releases", 1, "rollback", "POST", api_releases_rollback, AUTH_OPERATOR},
+    {NULL, "alerts", 0, NULL, "POST", api_alerts_receive, AUTH_ALERTS},
 };
 
 #define NROUTES        (sizeof(routes) / sizeof(routes[0]))
 #define ROUTE_OTHER    NROUTES /* unknown paths and methods, for the metrics */
 #define ROUTE_NAME_MAX 80
+
+/* "GET /api/v1/releases/{id}" per route, and "other": for the metrics and the log. */
+static char names[NROUTES + 1][ROUTE_NAME_MAX];
 
 /* A path of more than "/" that ends in a slash is a prefix: the rest is req->action. */
 static int is_prefix(const struct route *r)
@@ -83,16 +98,15 @@ void api_router_write_routes(FILE *out)
 }
 
 /*
- * Runs the matching route of an exact path (path != NULL) or of /api/v1/<collection>;
- * 404 for an unknown path, 405 naming the allowed methods. *which: the route that ran.
+ * The route of an exact path (path != NULL) or of /api/v1/<collection> that req asks for,
+ * or ROUTE_OTHER after answering 404 for an unknown path or 405 naming the allowed
+ * methods. A prefix route gets the rest of the path as req->action.
  */
-static void dispatch(struct api_request *req, const char *path, const char *collection, size_t clen,
-                     size_t *which)
+static size_t find(struct api_request *req, const char *path, const char *collection, size_t clen)
 {
 	char allow[64] = "";
 	size_t alen = 0;
 
-	*which = ROUTE_OTHER;
 	for (size_t i = 0; i < NROUTES; i++) {
 		const struct route *r = &routes[i];
 
@@ -104,11 +118,9 @@ static void dispatch(struct api_request *req, const char *path, const char *coll
 		               (r->action && strcmp(r->action, req->action) != 0))
 			continue;
 		if (strcmp(r->method, req->method) == 0) {
-			*which = i;
 			if (is_prefix(r))
 				req->action = path + strlen(r->path);
-			r->handle(req);
-			return;
+			return i;
 		}
 		alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen, "%s%s",
 		                         alen ? ", " : "", r->method);
@@ -117,55 +129,16 @@ static void dispatch(struct api_request *req, const char *path, const char *coll
 		api_send_error(req->conn, 404, "no such resource");
 	else
 		api_send_not_allowed(req->conn, allow);
+	return ROUTE_OTHER;
 }
 
-static int is_write(const char *method)
+/* 1 when the principal of req may use route i (exact paths are open); else answered. */
+static int allowed(struct api_request *req, const struct mg_request_info *ri, size_t i)
 {
-	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
-}
-
-/*
- * Names the principal of the request and enforces the rule: reads are open, writes
- * need a principal that may write. 0 to go on; otherwise the answer (401/403) is sent.
- */
-static int authenticate(struct api_request *req, const struct mg_request_info *ri)
-{
-	struct api_ctx *ctx = req->ctx;
-	enum auth_verdict v;
-
-	if (!ctx->cfg->auth_required) {
-		str_copy(req->principal, "local", sizeof(req->principal));
-		return 0;
-	}
-	if (ri->client_cert) {
-		/* civetweb only reports a certificate that verified against CMDB_CLIENT_CA. */
-		auth_cert_principal(ri->client_cert->subject, req->principal,
-		                    sizeof(req->principal));
-		return 0;
-	}
-	pthread_rwlock_rdlock(&req->ctx->auth_lock);
-	v = auth_check_bearer(ctx->auth, mg_get_header(req->conn, "Authorization"), req->principal,
-	                      sizeof(req->principal));
-	pthread_rwlock_unlock(&req->ctx->auth_lock);
-	if (v == AUTH_INVALID) {
-		api_send_unauthorized(req->conn, "invalid credentials: the bearer token is not"
-		                                 " known");
-		return 401;
-	}
-	if (!is_write(req->method))
-		return 0;
-	if (v == AUTH_ANONYMOUS) {
-		api_send_unauthorized(req->conn, "authentication required: send"
-		                                 " \"Authorization: Bearer <token>\" or a client"
-		                                 " certificate");
-		return 401;
-	}
-	if (v == AUTH_READER) {
-		api_send_error(req->conn, 403, "%s may read but not change anything",
-		               req->principal);
-		return 403;
-	}
-	return 0;
+	if (routes[i].path)
+		return 1;
+	return api_access_check(req, ri, routes[i].need ? routes[i].need : AUTH_ADMIN, names[i]) ==
+	       0;
 }
 
 /*
@@ -226,11 +199,12 @@ static int route(struct mg_connection *conn, void *arg)
 	int status;
 
 	api_reset_status();
-	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
-		dispatch(&req, path, NULL, 0, &which);
-	} else if (parse_path(&req, path, &collection, &clen) == 0 && authenticate(&req, ri) == 0) {
-		dispatch(&req, NULL, collection, clen, &which);
-	}
+	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
+		which = find(&req, path, NULL, 0);
+	else if (parse_path(&req, path, &collection, &clen) == 0)
+		which = find(&req, NULL, collection, clen);
+	if (which != ROUTE_OTHER && allowed(&req, ri, which))
+		routes[which].handle(&req);
 	status = api_last_status();
 	metrics_api_request(which, status, now_mono_us() - start);
 	return status ? status : 200;
@@ -238,11 +212,14 @@ static int route(struct mg_connection *conn, void *arg)
 
 void api_router_install(struct mg_context *mg, struct api_ctx *ctx)
 {
-	static char names[NROUTES + 1][ROUTE_NAME_MAX];
-
 	for (size_t i = 0; i < NROUTES; i++) {
 		route_name(&routes[i], names[i], sizeof(names[i]));
 		metrics_set_route_name(i, names[i]);
+		if (!routes[i].path && !routes[i].need)
+			log_warn("serve",
+			         "%s declares no permission in the router's table: only"
+			         " admin may use it",
+			         names[i]);
 	}
 	str_copy(names[ROUTE_OTHER], "other", sizeof(names[ROUTE_OTHER]));
 	metrics_set_route_name(ROUTE_OTHER, names[ROUTE_OTHER]);

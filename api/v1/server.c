@@ -243,7 +243,9 @@ void api_server_log_security(const struct config *cfg, const struct auth *auth)
 	snprintf(how, sizeof(how), "%s%s%s%s%s", cfg->tls_cert[0] ? "HTTPS" : "plain HTTP",
 	         cfg->client_ca[0] ? ", client certificates verified against CMDB_CLIENT_CA" : "",
 	         auth->ntokens ? ", bearer tokens from CMDB_API_TOKENS_FILE" : "",
-	         cfg->auth_required ? "; reads open, writes need a principal" : "",
+	         !cfg->auth_required       ? ""
+	         : cfg->reads_require_auth ? "; reads and writes need a principal"
+	                                   : "; reads open, writes need a principal",
 	         cfg->auth_required ? "" : "; no authentication (loopback only)");
 	log_info("serve", "API on %s://%s: %s (%zu tokens)", cfg->tls_cert[0] ? "https" : "http",
 	         cfg->listen, how, auth->ntokens);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/v1/access.h"
 #include "api/v1/cache.h"
 #include "api/v1/console.h"
 #include "api/v1/router.h"
@@ -239,6 +240,7 @@ static int serve_start(struct serve *s)
 	if (!(s->srv = api_server_start(&s->cfg, &s->api)))
 		return 1;
 	api_server_log_security(&s->cfg, &s->auth);
+	api_access_log(&s->cfg, &s->auth);
 	if (!s->ex) {
 		log_info("serve", "release executor OFF (RELEASE_EXECUTOR_ENABLED=0): releases"
 		                  " stay pending until an executor runs");

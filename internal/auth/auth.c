@@ -1,5 +1,6 @@
 /*
- * auth: the token file and the two ways a request names its principal.
+ * auth: the token file (its lines are roles.c's to parse) and the two ways a request
+ * names its principal.
  */
 #include "auth/auth.h"
 
@@ -12,82 +13,103 @@
 
 #include "core/core.h"
 
-#define TOKEN_NAME_MAX 64
-#define TOKEN_LINE_MAX 512
-#define TOKENS_MAX     10000
+#define ENTRIES_MAX 10000
 
-struct auth_token {
-	char name[TOKEN_NAME_MAX + 1];
-	unsigned char hash[SHA256_DIGEST_LENGTH];
-	int can_write;
-};
-
-static int hex_value(char ch)
+/* Room for one more entry; the old array is wiped before it is freed. 0 or -1. */
+static int grow(struct auth *a)
 {
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
+	struct auth_entry *bigger;
+	size_t want = a->alloc ? a->alloc * 2 : 16;
+
+	if (a->n < a->alloc)
+		return 0;
+	bigger = calloc(want, sizeof(*bigger));
+	if (!bigger)
+		return -1;
+	if (a->entries) {
+		memcpy(bigger, a->entries, a->n * sizeof(*bigger));
+		OPENSSL_cleanse(a->entries, a->n * sizeof(*bigger));
+		free(a->entries);
+	}
+	a->entries = bigger;
+	a->alloc = want;
+	return 0;
 }
 
-/* Parses "name:hex[:role]" (already stripped of the newline) into t. */
-static int parse_line(char *line, struct auth_token *t, const char **why)
+/* The line before e that e repeats (name, CN or token), or 0; *what says which. */
+static int repeats(const struct auth *a, const struct auth_entry *e, const char **what)
 {
-	char *name = line, *hash = strchr(line, ':'), *role;
-	size_t nlen;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct auth_entry *o = &a->entries[i];
 
-	if (!hash) {
-		*why = "want name:sha256hex[:role]";
-		return -1;
+		if (o->kind != e->kind)
+			continue;
+		if (strcmp(o->name, e->name) == 0) {
+			*what = e->kind == AUTH_LINE_CERT ? "certificate" : "name";
+			return 1;
+		}
+		if (e->kind == AUTH_LINE_TOKEN && memcmp(o->hash, e->hash, sizeof(e->hash)) == 0) {
+			*what = "token (the same hash)";
+			return 1;
+		}
 	}
-	*hash++ = '\0';
-	role = strchr(hash, ':');
-	if (role)
-		*role++ = '\0';
-	nlen = strlen(name);
-	if (nlen == 0 || nlen > TOKEN_NAME_MAX ||
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-	        nlen) {
-		*why = "the name must be 1..64 of [A-Za-z0-9._-]";
-		return -1;
-	}
-	if (strlen(hash) != 2 * SHA256_DIGEST_LENGTH) {
-		*why = "the hash must be 64 hex digits (sha256sum of the token)";
-		return -1;
-	}
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		int hi = hex_value(hash[2 * i]), lo = hex_value(hash[2 * i + 1]);
+	return 0;
+}
 
-		if (hi < 0 || lo < 0) {
-			*why = "the hash must be 64 hex digits (sha256sum of the token)";
+/* Reads the lines of f into a; 0, or -1 with err naming the line. */
+static int read_lines(struct auth *a, FILE *f, char *err, size_t errlen)
+{
+	char line[AUTH_LINE_MAX + 2], why[AUTH_WHY_MAX];
+	int lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+		const char *what;
+
+		lineno++;
+		if (n > AUTH_LINE_MAX) {
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: longer than %d",
+			         lineno, AUTH_LINE_MAX);
 			return -1;
 		}
-		t->hash[i] = (unsigned char)(hi << 4 | lo);
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (a->n == ENTRIES_MAX) {
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE: more than %d lines",
+			         ENTRIES_MAX);
+			return -1;
+		}
+		if (grow(a)) {
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE: out of memory");
+			return -1;
+		}
+		if (auth_parse_line(line, &a->entries[a->n], why, sizeof(why))) {
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: %s", lineno, why);
+			return -1;
+		}
+		if (a->entries[a->n].kind == AUTH_LINE_BLANK)
+			continue;
+		if (repeats(a, &a->entries[a->n], &what)) {
+			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: %s %s given twice",
+			         lineno, what, a->entries[a->n].name);
+			return -1;
+		}
+		if (a->entries[a->n].kind == AUTH_LINE_TOKEN)
+			a->ntokens++;
+		else
+			a->ncerts++;
+		a->n++;
 	}
-	if (!role || strcmp(role, "writer") == 0) {
-		t->can_write = 1;
-	} else if (strcmp(role, "reader") == 0) {
-		t->can_write = 0;
-	} else {
-		*why = "the role must be writer or reader";
-		return -1;
-	}
-	str_copy(t->name, name, sizeof(t->name));
 	return 0;
 }
 
 int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen)
 {
-	char line[TOKEN_LINE_MAX + 2];
 	struct stat st;
 	FILE *f;
-	int lineno = 0, rc = -1;
+	int rc = -1;
 
-	a->tokens = NULL;
-	a->ntokens = 0;
+	*a = (struct auth)AUTH_INIT;
 	f = fopen(path, "r");
 	if (!f || fstat(fileno(f), &st) != 0) {
 		snprintf(err, errlen, "CMDB_API_TOKENS_FILE: cannot read %s", path);
@@ -100,45 +122,9 @@ int auth_load_tokens(struct auth *a, const char *path, char *err, size_t errlen)
 		         path);
 		goto out;
 	}
-	a->tokens = calloc(TOKENS_MAX, sizeof(*a->tokens));
-	if (!a->tokens) {
-		snprintf(err, errlen, "CMDB_API_TOKENS_FILE: out of memory");
+	if (read_lines(a, f, err, errlen))
 		goto out;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
-		const char *why = NULL;
-
-		lineno++;
-		if (n > TOKEN_LINE_MAX) {
-			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: longer than %d",
-			         lineno, TOKEN_LINE_MAX);
-			goto out;
-		}
-		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
-			continue;
-		if (a->ntokens == TOKENS_MAX) {
-			snprintf(err, errlen, "CMDB_API_TOKENS_FILE: more than %d tokens",
-			         TOKENS_MAX);
-			goto out;
-		}
-		if (parse_line(line, &a->tokens[a->ntokens], &why)) {
-			snprintf(err, errlen, "CMDB_API_TOKENS_FILE line %d: %s", lineno, why);
-			goto out;
-		}
-		for (size_t i = 0; i < a->ntokens; i++) {
-			if (strcmp(a->tokens[i].name, a->tokens[a->ntokens].name) == 0) {
-				snprintf(err, errlen,
-				         "CMDB_API_TOKENS_FILE line %d: name %s given twice",
-				         lineno, a->tokens[i].name);
-				goto out;
-			}
-		}
-		a->ntokens++;
-	}
-	if (a->ntokens == 0) {
+	if (a->n == 0) {
 		snprintf(err, errlen, "CMDB_API_TOKENS_FILE: %s holds no token", path);
 		goto out;
 	}
@@ -153,18 +139,25 @@ out:
 
 void auth_free(struct auth *a)
 {
-	if (a->tokens)
-		OPENSSL_cleanse(a->tokens, sizeof(*a->tokens) * a->ntokens);
-	free(a->tokens);
-	a->tokens = NULL;
-	a->ntokens = 0;
+	/* Slots past the last entry may hold a line that was refused. */
+	if (a->entries)
+		OPENSSL_cleanse(a->entries, sizeof(*a->entries) * a->alloc);
+	free(a->entries);
+	*a = (struct auth)AUTH_INIT;
 }
 
-enum auth_verdict auth_check_bearer(const struct auth *a, const char *header, char *principal,
-                                    size_t len)
+static void fill(struct auth_principal *p, const char *kind, const struct auth_entry *e)
+{
+	snprintf(p->name, sizeof(p->name), "%s:%s", kind, e->name);
+	p->roles = e->roles;
+	str_copy(p->scope, e->scope, sizeof(p->scope));
+}
+
+enum auth_verdict auth_check_bearer(const struct auth *a, const char *header,
+                                    struct auth_principal *p)
 {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
-	const struct auth_token *hit = NULL;
+	const struct auth_entry *hit = NULL;
 	const char *token;
 	size_t n;
 
@@ -178,14 +171,31 @@ enum auth_verdict auth_check_bearer(const struct auth *a, const char *header, ch
 		return AUTH_INVALID;
 	SHA256((const unsigned char *)token, n, hash);
 	/* Look at every entry so the time taken does not depend on which one matched. */
-	for (size_t i = 0; i < a->ntokens; i++)
-		if (CRYPTO_memcmp(hash, a->tokens[i].hash, sizeof(hash)) == 0)
-			hit = &a->tokens[i];
+	for (size_t i = 0; i < a->n; i++)
+		if (CRYPTO_memcmp(hash, a->entries[i].hash, sizeof(hash)) == 0 &&
+		    a->entries[i].kind == AUTH_LINE_TOKEN)
+			hit = &a->entries[i];
 	OPENSSL_cleanse(hash, sizeof(hash));
 	if (!hit)
 		return AUTH_INVALID;
-	snprintf(principal, len, "token:%s", hit->name);
-	return hit->can_write ? AUTH_WRITER : AUTH_READER;
+	fill(p, "token", hit);
+	return AUTH_KNOWN;
+}
+
+int auth_check_cert(const struct auth *a, const char *subject, struct auth_principal *p)
+{
+	auth_cert_principal(subject, p->name, sizeof(p->name));
+	for (size_t i = 0; i < a->n; i++) {
+		const struct auth_entry *e = &a->entries[i];
+
+		if (e->kind == AUTH_LINE_CERT && strcmp(p->name + 5, e->name) == 0) {
+			fill(p, "cert", e);
+			return 1;
+		}
+	}
+	p->roles = AUTH_WRITER;
+	p->scope[0] = '\0';
+	return 0;
 }
 
 void auth_cert_principal(const char *subject, char *principal, size_t len)

@@ -118,14 +118,22 @@ static const struct setting settings[] = {
         "serve the API over HTTPS with this certificate (chain); needs `CMDB_TLS_KEY`"),
     STR("CMDB_TLS_KEY", tls_key, "", "path", NULL, "its unencrypted key"),
     STR("CMDB_CLIENT_CA", client_ca, "", "path", NULL,
-        "verify API client certificates against this CA; a verified client may write"
-        " (`cert:<CN>`); needs TLS"),
+        "verify API client certificates against this CA; a verified client is `cert:<CN>`,"
+        " with the roles of its `cert:<CN>:roles` line of `CMDB_API_TOKENS_FILE`, or a writer"
+        " without one; needs TLS"),
     STR("CMDB_API_TOKENS_FILE", tokens_file, "", "path", NULL,
-        "bearer tokens, `name:sha256hex[:writer|reader]` per line; the file must be mode 600"),
+        "bearer tokens, `name:sha256hex[:roles[:scope]]` per line, roles comma-separated of"
+        " `reader|operator|approver|inventory|alerts|admin|writer`, and certificates' roles,"
+        " `cert:<CN>:roles[:scope]` (docs/security.md); the file must be mode 600; SIGHUP"
+        " reloads it"),
+    FLAG("CMDB_READS_REQUIRE_AUTH", reads_require_auth, 0,
+         "1: every `/api/v1` read needs a principal, of any role (for an API on a shared"
+         " network); `/metrics`, the health probes and the console's files stay open. Needs"
+         " `CMDB_API_TOKENS_FILE` or `CMDB_CLIENT_CA`"),
     STR("CMDB_URL", watch_url, "http://127.0.0.1:8080", "http(s) URL", check_url,
         "`cmdb watch`: the API it reads"),
     STR("CMDB_TOKEN", watch_token, "", "secret", NULL,
-        "`cmdb watch`: the bearer token it sends (needed where reads need a principal)"),
+        "`cmdb watch`: the bearer token it sends (needed with `CMDB_READS_REQUIRE_AUTH=1`)"),
     STR("CMDB_CACERT", watch_cacert, "", "path", NULL,
         "`cmdb watch`: the CA of an https `CMDB_URL`; unset: the system's CAs"),
 };
@@ -285,6 +293,12 @@ static int check_api_security(struct config *cfg, char *err, size_t errlen)
 		return CMDB_EINVAL;
 	}
 	cfg->auth_required = cfg->tokens_file[0] || cfg->client_ca[0];
+	if (cfg->reads_require_auth && !cfg->auth_required) {
+		snprintf(err, errlen,
+		         "CMDB_READS_REQUIRE_AUTH: reads can need a principal only where there are"
+		         " principals; set CMDB_API_TOKENS_FILE or CMDB_CLIENT_CA too");
+		return CMDB_EINVAL;
+	}
 	if (!cfg->auth_required && strncmp(cfg->listen, "127.", 4) != 0) {
 		snprintf(err, errlen,
 		         "CMDB_LISTEN: %s is not a loopback address, and without"

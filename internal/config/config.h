@@ -26,6 +26,7 @@ struct config {
 	char tls_key[1024];     /* CMDB_TLS_KEY: its unencrypted key; required with the cert */
 	char client_ca[1024];   /* CMDB_CLIENT_CA: verify client certificates; needs TLS */
 	char tokens_file[1024]; /* CMDB_API_TOKENS_FILE: bearer tokens, mode 600 */
+	int reads_require_auth; /* CMDB_READS_REQUIRE_AUTH: /api/v1 reads need a principal */
 	int auth_required;      /* derived: a token file or a client CA is configured */
 
 	/* CMDB_DB_*: the strings of db point into the buffers below */

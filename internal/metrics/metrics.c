@@ -42,6 +42,10 @@ static const char *const outcome_names[OUTCOME_COUNT] = {
     [OUTCOME_TIMEOUT] = "timeout",         [OUTCOME_PROTOCOL] = "protocol",
     [OUTCOME_SKIPPED] = "skipped",
 };
+static const char *const forbidden_names[FORBIDDEN_COUNT] = {
+    [FORBIDDEN_ROLE] = "forbidden_role",
+    [FORBIDDEN_SCOPE] = "out_of_scope",
+};
 static const char *const call_names[CALL_KIND_COUNT] = {"dispatch", "poll"};
 static const char *const call_result_names[CALL_RESULT_COUNT] = {"ok", "transient", "permanent"};
 
@@ -65,6 +69,7 @@ static struct {
 	const char *route_names[METRICS_ROUTES_MAX];
 	atomic_uint_fast64_t api[METRICS_ROUTES_MAX][NCODES + 1];
 	struct histogram api_seconds[METRICS_ROUTES_MAX];
+	atomic_uint_fast64_t forbidden[FORBIDDEN_COUNT];
 } m = {
     .call_seconds = {HISTOGRAM(agent_bounds), HISTOGRAM(agent_bounds)},
     .node_seconds = HISTOGRAM(node_bounds),
@@ -196,6 +201,12 @@ void metrics_api_request(size_t route, int status, int64_t us)
 	observe(&m.api_seconds[route], us);
 }
 
+void metrics_api_forbidden(enum metrics_forbidden reason)
+{
+	if ((unsigned)reason < FORBIDDEN_COUNT)
+		atomic_fetch_add(&m.forbidden[reason], 1);
+}
+
 static void header(struct strbuf *o, const char *name, const char *type, const char *help)
 {
 	strbuf_addf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -276,6 +287,12 @@ static void write_api(struct strbuf *o)
 			            m.route_names[r], code, (unsigned long long)v);
 		}
 	}
+	header(o, "cmdb_api_forbidden_total", "counter",
+	       "API requests refused with 403 because the principal lacks the route's role"
+	       " (forbidden_role) or the write reaches outside its scope (out_of_scope).");
+	for (int i = 0; i < FORBIDDEN_COUNT; i++)
+		strbuf_addf(o, "cmdb_api_forbidden_total{reason=\"%s\"} %llu\n", forbidden_names[i],
+		            (unsigned long long)atomic_load(&m.forbidden[i]));
 	header(o, "cmdb_api_request_duration_seconds", "histogram",
 	       "Time to answer an API request, by route.");
 	for (size_t r = 0; r < METRICS_ROUTES_MAX; r++) {

@@ -55,6 +55,10 @@ int64_t metrics_executor_last_turn(void);
 void metrics_set_route_name(size_t route, const char *name);
 void metrics_api_request(size_t route, int status, int64_t us);
 
+/* Why the API refused a request with 403: its principal's roles, or its scope. */
+enum metrics_forbidden { FORBIDDEN_ROLE = 0, FORBIDDEN_SCOPE, FORBIDDEN_COUNT };
+void metrics_api_forbidden(enum metrics_forbidden reason);
+
 /* What the API reads from the database at scrape time, written with the rest. */
 struct metrics_db_view {
 	int ok;                /* 0: the database did not answer (those lines are left out) */

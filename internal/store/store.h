@@ -19,6 +19,8 @@
  *   store/events.h           the timeline, the notifications' outbox, /metrics' reads
  *                            (events.c)
  *   store/common.h           the sizes of text fields, the Idempotency-Key
+ *   store/scope.h            the nodes outside a principal's scope (scope.c; prepared,
+ *                            not called until node_labels exists)
  * store_internal.h is what only the store's files share (idempotency.c, rows.c and more).
  */
 #ifndef CMDB_STORE_H
@@ -32,5 +34,6 @@
 #include "store/release_create.h"
 #include "store/release_run.h"
 #include "store/releases.h"
+#include "store/scope.h"
 
 #endif

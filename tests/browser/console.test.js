@@ -2,6 +2,7 @@
 // (no browser download). tests/integration/test_console.sh starts the controller, the
 // agents and the database, and passes what this script needs in the environment:
 //   CONSOLE_URL   the controller (the console is its /)
+//   READS_URL     a controller on the same database with CMDB_READS_REQUIRE_AUTH=1
 //   ALICE, BOB    writer tokens; READER a read-only token
 //   AGENTS        JSON [{hostname, ip, port, role}] to register through the console;
 //                 role "good" (fast), "bad" (its apply fails), "slow", or "spare"
@@ -18,6 +19,7 @@ const {T, check, assert, text, waitText, waitStatus, setValue, go, assertLayout,
   bannerSays, setToken, recordErrors, noErrors, run} = require('./lib');
 
 const URL = process.env.CONSOLE_URL;
+const READS_URL = process.env.READS_URL;
 const AGENTS = JSON.parse(process.env.AGENTS || '[]');
 const WORK = process.env.WORK || '.';
 const SHOTS = process.env.SHOTS || WORK;
@@ -74,7 +76,7 @@ async function main() {
     await setToken(page, process.env.ALICE);
     const kept = await page.evaluate(() => [sessionStorage.getItem('cmdb.token'), localStorage.length]);
     assert(kept[0] === process.env.ALICE && kept[1] === 0, 'token not in sessionStorage alone');
-    await waitText(page, '#auth-state', 'token set');
+    await waitText(page, '#auth-state', 'signed in as token:alice (writer)');
   });
 
   await check('the banner is gone once dismissed, and no page shows what is marked hidden', page, async () => {
@@ -267,24 +269,33 @@ async function main() {
     await waitStatus(page, 'failed');
   });
 
-  // A second tab: writes without a principal, and with a read-only one, are explained.
-  // Its refusals are expected, so its console is not the one checked for errors.
+  // A second tab: what is offered without a principal and with a read-only one, and the
+  // API's refusals explained. Its refusals are expected, so its console is not the one
+  // checked for errors.
   const ctx = await browser.createBrowserContext();
   const other = await ctx.newPage();
   await other.setViewport({width: 1280, height: 800});
-  await check('without a token a write is refused with a clear message', other, async () => {
+  await check('without a token the console offers no write and says which role it needs', other, async () => {
     await other.goto(URL + '/#/nodes', {waitUntil: 'load'});
-    await other.waitForSelector('#node-form');
-    await setValue(other, '#n-hostname', 'nobody-1');
-    await setValue(other, '#n-ip', '127.0.9.9');
-    await other.click('#n-submit');
-    await bannerSays(other, 'Not signed in');
+    await waitText(other, '#auth-state', 'not signed in: reads only');
+    await waitText(other, '[data-needs="inventory"]', 'Registering and changing nodes needs the inventory role');
+    await other.waitForSelector('#inventory tr[data-node]', {timeout: T});
+    assert(await other.$('#node-form') === null, 'the register form is offered');
+    assert(await other.$('button[data-set]') === null, 'a set online/offline button is offered');
+    assert(await other.$eval('[data-nav="new"]', (a) => a.hidden), 'New release is in the menu');
+    await go(other, '#/new', '[data-needs="operator"]');
+    assert(await other.$('#release-form') === null, 'the new-release form is offered');
   });
-  await check('with a read-only token a write is refused with a clear message', other, async () => {
+  await check('a read-only token is signed in and offered no write', other, async () => {
     await setToken(other, process.env.READER);
-    await other.click('#n-submit');
-    await bannerSays(other, 'Not allowed');
-    await bannerSays(other, 'may read but not change anything');
+    await waitText(other, '#auth-state', 'signed in as token:reader (reader)');
+    await go(other, '#/nodes', '[data-needs="inventory"]');
+    await waitText(other, '[data-needs="inventory"]', 'token:reader has reader');
+    await go(other, '#/releases/' + okRel, '#release-status');
+    await waitText(other, '#release-facts', 'Version');
+    assert(await other.$('#actions button') === null, 'an action is offered to a reader');
+    await go(other, '#/releases', '#releases-table');
+    assert(await other.$('a[href="#/new"]:not([data-nav])') === null, 'New release is offered to a reader');
   });
   await check('an unknown token is refused when it is entered', other, async () => {
     await setValue(other, '#auth-token', 'not-a-token');
@@ -292,9 +303,15 @@ async function main() {
     await bannerSays(other, 'Not signed in');
     assert(await other.evaluate(() => sessionStorage.getItem('cmdb.token') === null), 'the bad token was kept');
   });
-  await check('approval: alice asks for it, bob approves it with a comment', other, async () => {
+  await check('approval: alice asks for it, her own approval is refused, bob approves it', other, async () => {
     const id = await createRelease(page, {version: 6, plan: '2', nodes: good.slice(0, 2), approval: true});
     await waitStatus(page, 'awaiting_approval');
+    await setToken(other, process.env.ALICE);
+    await go(other, '#/releases/' + id, '#actions button[data-action="approve"]');
+    await other.click('#actions button[data-action="approve"]');
+    await confirm(other);
+    await bannerSays(other, 'Not allowed');
+    await bannerSays(other, 'four eyes');
     await setToken(other, process.env.BOB);
     await go(other, '#/releases/' + id, '#actions button[data-action="approve"]');
     await other.click('#actions button[data-action="approve"]');
@@ -305,6 +322,22 @@ async function main() {
     await waitText(other, '#release-facts', 'by token:bob: looks right');
   });
   await ctx.close();
+
+  // A controller whose reads need a principal (CMDB_READS_REQUIRE_AUTH=1): its 401s are
+  // expected, so this tab is not checked for errors either.
+  const rctx = await browser.createBrowserContext();
+  const reads = await rctx.newPage();
+  await reads.setViewport({width: 1280, height: 800});
+  await check('where reads need a token, the console asks for one, then reads with it', reads, async () => {
+    await reads.goto(READS_URL + '/', {waitUntil: 'load'});
+    await bannerSays(reads, 'needs a token even to read');
+    await waitText(reads, '#auth-state', 'this controller needs a token to read');
+    await setToken(reads, process.env.READER);
+    await waitText(reads, '#auth-state', 'signed in as token:reader (reader)');
+    await reads.waitForSelector('#releases-table tr[data-release]', {timeout: T});
+    await assertLayout(reads);
+  });
+  await rctx.close();
 
   await noErrors('no console errors, failed requests or error answers in the main tab', page, errors);
 

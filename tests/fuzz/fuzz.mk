@@ -14,7 +14,7 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -M
                 -I. -Iinternal $(shell pkg-config --cflags libcjson libmariadb) $(FUZZ_SAN)
 FUZZ_CJSON    = $(shell pkg-config --libs libcjson)
 
-FUZZ_NAMES   := api_body agent_answer config core labels selector inventory
+FUZZ_NAMES   := api_body agent_answer config core labels selector inventory tokens
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness links only the pure code it exercises (no civetweb, curl or MariaDB).
@@ -41,6 +41,10 @@ $(FUZZ_DIR)/fuzz_inventory: $(FUZZ_DIR)/obj/internal/inventory/inventory.o \
                             $(FUZZ_DIR)/obj/internal/inventory/ansible.o \
                             $(FUZZ_DIR)/obj/internal/core/strbuf.o $(FUZZ_LABELS)
 $(FUZZ_DIR)/fuzz_inventory: FUZZ_LIBS = $(FUZZ_CJSON) -lm
+$(FUZZ_DIR)/fuzz_tokens: $(FUZZ_DIR)/obj/internal/auth/roles.o \
+                         $(FUZZ_DIR)/obj/internal/selector/selector.o \
+                         $(FUZZ_DIR)/obj/internal/core/strbuf.o $(FUZZ_LABELS)
+$(FUZZ_DIR)/fuzz_tokens: FUZZ_LIBS = $(FUZZ_CJSON)
 
 $(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Integration test: who may write. Bearer tokens (writer/reader), HTTPS with client
-# certificates, created_by/updated_by on the rows, 401/403 that change nothing, and the
-# start-up refusals (world-readable token file, unauthenticated non-loopback API).
+# Integration test: who may write. Bearer tokens (writer/reader; every role against every
+# route is test_api_roles.sh), HTTPS with client certificates, created_by/updated_by on
+# the rows, 401/403 that change nothing, and the start-up refusals (world-readable token
+# file, unauthenticated non-loopback API).
 # Prints "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,6 +50,7 @@ check "  ...and WWW-Authenticate: Bearer" grep -qi '^WWW-Authenticate: Bearer' <
 check_eq "POST with an unknown token: 401" 401 "$(code "${J[@]}" -H "Authorization: Bearer nope" -d '{"hostname":"a","ip":"10.0.0.1"}' "$API/api/v1/nodes")"
 check_eq "GET with an unknown token: 401 too" 401 "$(code -H "Authorization: Bearer nope" "$API/api/v1/nodes")"
 check_eq "POST with a reader token: 403" 403 "$(code "${J[@]}" -H "Authorization: Bearer $audit" -d '{"hostname":"a","ip":"10.0.0.1"}' "$API/api/v1/nodes")"
+check_eq "  ...forbidden_role, naming the role needed" "forbidden_role inventory" "$(jq -r '"\(.code) \(.role)"' "$WORK/body")"
 check_eq "PATCH without a token: 401" 401 "$(code "${J[@]}" -X PATCH -d '{"status":"offline"}' "$API/api/v1/nodes/1")"
 check_eq "POST release without a token: 401" 401 "$(code "${J[@]}" -d '{"version":1,"batch_size":1}' "$API/api/v1/releases")"
 check_eq "sql: refused writes changed nothing" "$before" "$(checksum)"
@@ -71,6 +73,8 @@ CMDB_PID=$BG_PID
 C=(--cacert "$CERT_DIR/ca.pem" --cert "$CERT_DIR/client.crt" --key "$CERT_DIR/client.key")
 check "HTTPS API answers with a client certificate" wait_until 20 curl -sf "${C[@]}" "$API/healthz"
 check "log says HTTPS and client certificates" grep -q 'API on https://.*client certificates verified' "$WORK/cmdb-tls.log"
+check "log warns that a certificate without a cert: line is a writer, as before roles" grep -q \
+  'warn serve: a verified client certificate without a cert:<CN> line' "$WORK/cmdb-tls.log"
 curl -s --max-time 5 --cacert "$CERT_DIR/ca.pem" "$API/api/v1/nodes" >/dev/null
 rc=$?
 check "no client certificate: refused at the handshake (curl $rc)" test "$rc" -eq 35 -o "$rc" -eq 55 -o "$rc" -eq 56

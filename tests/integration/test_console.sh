@@ -5,7 +5,8 @@
 # chromium, headless, drives the console (tests/browser/console.test.js): nodes and
 # releases created through it, a release followed to success, a failing one with its
 # failed node's error and skipped batch, a canary paused and resumed, a cancel, an
-# approval, the messages for 401 and 403, a narrow window, no console errors; then
+# approval, what is offered to whom, a token asked for where reads need one, the 401 and
+# 403 messages, a narrow window, no console errors; then
 # Debian's firefox-esr reads the same releases and makes a dry run
 # (tests/browser/firefox.test.js). Last,
 # `cmdb watch` follows releases on a pseudo-terminal and through a pipe and exits with
@@ -52,6 +53,9 @@ tokens_line() { echo "$1:$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)${3:+:$3
 { tokens_line alice "$ALICE"; tokens_line bob "$BOB"; tokens_line reader "$READER" reader; } >"$WORK/tokens"
 chmod 600 "$WORK/tokens"
 export CMDB_API_TOKENS_FILE=$WORK/tokens
+# A second controller on the same database whose reads need a token: the console asks.
+stack_cmdb "$WORK/cmdb-reads.log" CMDB_READS_REQUIRE_AUTH=1 || exit 1
+READS_URL=$API
 stack_cmdb "$WORK/cmdb.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 || exit 1
 
 echo "== the console's files over HTTP"
@@ -97,7 +101,7 @@ check "web/ has no inline script or style, and no other origin" bash -c \
 # browser SCRIPT: runs a script of tests/browser and adds its "N passed, N failed".
 browser() {
   local out=$WORK/$1.out bp
-  (cd "$BROWSER_DIR" && CONSOLE_URL=$API ALICE=$ALICE BOB=$BOB READER=$READER AGENTS=$AGENTS \
+  (cd "$BROWSER_DIR" && CONSOLE_URL=$API READS_URL=$READS_URL ALICE=$ALICE BOB=$BOB READER=$READER AGENTS=$AGENTS \
     WORK=$WORK SHOTS=$WORK/shots CHROMIUM=$CHROMIUM FIREFOX=$FIREFOX HOME=$WORK/home \
     timeout 600 node "$1") | tee "$out"
   bp=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)

@@ -1,4 +1,7 @@
-/* Unit tests of internal/auth: the token file rules and how a principal is named. */
+/*
+ * Unit tests of internal/auth: the token file rules, how a principal is named, and the
+ * roles a token or a certificate gets.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,7 +52,8 @@ static void token_line(char *out, size_t len, const char *name, const char *toke
 
 static void test_tokens_writer_reader_invalid(void **state)
 {
-	char text[512], line[160], err[256], who[AUTH_PRINCIPAL_MAX];
+	char text[1024], line[160], err[256];
+	struct auth_principal who;
 	struct auth a = AUTH_INIT;
 
 	(void)state;
@@ -57,46 +61,80 @@ static void test_tokens_writer_reader_invalid(void **state)
 	snprintf(text, sizeof(text), "%s# a comment\n\n", line);
 	token_line(line, sizeof(line), "audit", "peek", "reader");
 	snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", line);
+	token_line(line, sizeof(line), "stage", "st4ge", "operator,approver:env=staging");
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", line);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "cert:alice.ops:approver\n");
 	assert_int_equal(write_file(text, 0600), 0);
 	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), 0);
-	assert_int_equal(auth_check_bearer(&a, "Bearer s3cret", who, sizeof(who)), AUTH_WRITER);
-	assert_string_equal(who, "token:ops");
-	assert_int_equal(auth_check_bearer(&a, "bearer peek", who, sizeof(who)), AUTH_READER);
-	assert_string_equal(who, "token:audit");
-	assert_int_equal(auth_check_bearer(&a, "Bearer s3cret2", who, sizeof(who)), AUTH_INVALID);
-	assert_int_equal(auth_check_bearer(&a, "Basic b3BzOnMzY3JldA==", who, sizeof(who)),
-	                 AUTH_INVALID);
-	assert_int_equal(auth_check_bearer(&a, "Bearer ", who, sizeof(who)), AUTH_INVALID);
-	assert_int_equal(auth_check_bearer(&a, NULL, who, sizeof(who)), AUTH_ANONYMOUS);
+	assert_int_equal(a.ntokens, 3);
+	assert_int_equal(a.ncerts, 1);
+	assert_int_equal(auth_check_bearer(&a, "Bearer s3cret", &who), AUTH_KNOWN);
+	assert_string_equal(who.name, "token:ops");
+	assert_int_equal(who.roles, AUTH_WRITER);
+	assert_string_equal(who.scope, "");
+	assert_int_equal(auth_check_bearer(&a, "bearer peek", &who), AUTH_KNOWN);
+	assert_string_equal(who.name, "token:audit");
+	assert_int_equal(who.roles, AUTH_READER);
+	assert_int_equal(auth_check_bearer(&a, "Bearer st4ge", &who), AUTH_KNOWN);
+	assert_string_equal(who.name, "token:stage");
+	assert_int_equal(who.roles, AUTH_OPERATOR | AUTH_APPROVER);
+	assert_string_equal(who.scope, "env=staging");
+	assert_int_equal(auth_check_bearer(&a, "Bearer s3cret2", &who), AUTH_INVALID);
+	assert_int_equal(auth_check_bearer(&a, "Basic b3BzOnMzY3JldA==", &who), AUTH_INVALID);
+	assert_int_equal(auth_check_bearer(&a, "Bearer ", &who), AUTH_INVALID);
+	assert_int_equal(auth_check_bearer(&a, NULL, &who), AUTH_ANONYMOUS);
+	/* A certificate with a line has its roles; one without is a writer, as before. */
+	assert_int_equal(auth_check_cert(&a, "/O=Ops/CN=alice.ops", &who), 1);
+	assert_string_equal(who.name, "cert:alice.ops");
+	assert_int_equal(who.roles, AUTH_APPROVER);
+	assert_int_equal(auth_check_cert(&a, "/O=Ops/CN=bob.ops", &who), 0);
+	assert_string_equal(who.name, "cert:bob.ops");
+	assert_int_equal(who.roles, AUTH_WRITER);
+	assert_string_equal(who.scope, "");
 	auth_free(&a);
+	assert_null(a.entries);
 	unlink(path);
+}
+
+/* Loads text as a token file and expects a refusal whose message holds want. */
+static void refused(const char *text, const char *want)
+{
+	struct auth a = AUTH_INIT;
+	char err[512];
+
+	assert_int_equal(write_file(text, 0600), 0);
+	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" does not say \"%s\"", err, want);
+	assert_null(a.entries);
+	assert_int_equal(a.n, 0);
 }
 
 static void test_token_file_rules(void **state)
 {
 	struct auth a = AUTH_INIT;
-	char err[256], line[160];
+	char err[256], line[160], big[40 * 100];
 
 	(void)state;
 	token_line(line, sizeof(line), "ops", "s3cret", NULL);
 	assert_int_equal(write_file(line, 0644), 0);
 	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "chmod 600"));
-	assert_int_equal(write_file("ops:abc\n", 0600), 0);
-	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "line 1: the hash must be 64 hex digits"));
-	assert_int_equal(write_file("bad name:" HASH_S3CRET "\n", 0600), 0);
-	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "the name must be"));
-	assert_int_equal(write_file("a:" HASH_S3CRET ":admin\n", 0600), 0);
-	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "the role must be writer or reader"));
-	assert_int_equal(write_file("a:" HASH_S3CRET "\na:" HASH_S3CRET "\n", 0600), 0);
-	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "line 2: name a given twice"));
-	assert_int_equal(write_file("# nothing\n", 0600), 0);
-	assert_int_equal(auth_load_tokens(&a, path, err, sizeof(err)), -1);
-	assert_null(a.tokens);
+	refused("ops:abc\n", "line 1: the hash must be 64 hex digits");
+	refused("bad name:" HASH_S3CRET "\n", "the name must be");
+	refused("# first\na:" HASH_S3CRET ":root\n", "line 2: unknown role \"root\"");
+	refused("a:" HASH_S3CRET "\na:" HASH_S3CRET "\n", "line 2: name a given twice");
+	refused("a:" HASH_S3CRET "\nb:" HASH_S3CRET ":reader\n", "line 2: token (the same hash)");
+	refused("cert:x:reader\ncert:x:admin\n", "line 2: certificate x given twice");
+	refused("a:" HASH_S3CRET ":operator:env in (a\n", "line 1: the scope is not a label");
+	refused("# nothing\n", "holds no token");
+	/* Many lines grow the table; the last one is refused and named. */
+	big[0] = '\0';
+	for (int i = 0; i < 39; i++)
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), "t%d:%.62s%02d\n", i,
+		         HASH_S3CRET, i);
+	snprintf(big + strlen(big), sizeof(big) - strlen(big), "t39:nohash\n");
+	refused(big, "line 40: the hash");
 	unlink(path);
 }
 
