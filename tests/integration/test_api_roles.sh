@@ -122,7 +122,7 @@ cancel operator operator,admin,writer 200 cancelled pending
 rollback operator operator,admin,writer 422 cancelled cancelled
 approve approver approver,admin,writer 200 pending awaiting_approval
 reject approver approver,admin,writer 200 rejected awaiting_approval
-alerts alerts alerts,operator,admin,writer 200 - -"
+alerts alerts alerts,admin,writer 200 - -"
 refusals=0
 while read -r route need may status ok no; do
   for role in $ROLES; do

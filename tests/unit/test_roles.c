@@ -23,8 +23,7 @@ static void test_grants(void **state)
 	assert_int_equal(auth_roles_grant(0), 0);
 	assert_int_equal(auth_roles_grant(AUTH_READER), AUTH_READER);
 	assert_int_equal(auth_roles_grant(AUTH_ALERTS), AUTH_ALERTS | AUTH_READER);
-	assert_int_equal(auth_roles_grant(AUTH_OPERATOR),
-	                 AUTH_OPERATOR | AUTH_ALERTS | AUTH_READER);
+	assert_int_equal(auth_roles_grant(AUTH_OPERATOR), AUTH_OPERATOR | AUTH_READER);
 	assert_int_equal(auth_roles_grant(AUTH_WRITER), AUTH_WRITER | AUTH_OPERATOR |
 	                                                    AUTH_APPROVER | AUTH_INVENTORY |
 	                                                    AUTH_ALERTS | AUTH_READER);
@@ -42,7 +41,8 @@ static void test_grants(void **state)
 	assert_false(auth_roles_allow(AUTH_OPERATOR, AUTH_APPROVER));
 	assert_false(auth_roles_allow(AUTH_INVENTORY, AUTH_ALERTS));
 	assert_false(auth_roles_allow(AUTH_WRITER, AUTH_ADMIN));
-	assert_true(auth_roles_allow(AUTH_OPERATOR, AUTH_ALERTS));
+	assert_false(auth_roles_allow(AUTH_OPERATOR, AUTH_ALERTS)); /* alerts is its own role */
+	assert_true(auth_roles_allow(AUTH_WRITER, AUTH_ALERTS));
 	assert_true(auth_roles_allow(AUTH_WRITER, AUTH_INVENTORY));
 	assert_true(auth_roles_allow(AUTH_READER, 0));
 	assert_string_equal(auth_role_name(AUTH_INVENTORY), "inventory");
