@@ -104,8 +104,8 @@ int duration_parse(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_m
 			            s[i], i + 1);
 		next_unit = u + 1;
 		i++;
-		/* n < 10^12 and units[u].ms <= 3.6e6: the product fits; total <= max_ms. */
-		if (n * units[u].ms > max_ms - total) {
+		/* total <= max_ms: the difference cannot overflow, nor the product after. */
+		if (n > (max_ms - total) / units[u].ms) {
 			duration_format(max_ms, limit, sizeof(limit));
 			return fail(err, errlen, "longer than %s", limit);
 		}

@@ -11,7 +11,7 @@
 
 #define DURATION_ERR_MAX  128 /* a message always fits a buffer of this size */
 #define DURATION_TEXT_MAX 24  /* duration_format's longest output, with its terminator */
-#define DURATION_DIGITS   12  /* at most this many digits in one number */
+#define DURATION_DIGITS   15  /* at most this many digits in one number */
 
 #define DURATION_SECOND_MS INT64_C(1000)
 #define DURATION_MINUTE_MS INT64_C(60000)

@@ -58,6 +58,7 @@ static void test_accepted(void **state)
 	expect_ms("0s", 0);
 	expect_ms("24h", DAY);
 	expect_ms("999999999999s", INT64_C(999999999999000));
+	expect_ms("000000000000001s", 1000);
 }
 
 static void test_refused(void **state)
@@ -82,7 +83,7 @@ static void test_refused(void **state)
 	expect_error("h", 0, DAY, "expected a number at position 1");
 	expect_error("1hm", 0, DAY, "expected a number at position 3");
 	expect_error("5\x01", 0, DAY, "unexpected byte 0x01 at position 2");
-	expect_error("1234567890123s", 0, YEARS, "more than 12 digits at position 1");
+	expect_error("1234567890123456s", 0, YEARS, "more than 15 digits at position 1");
 }
 
 /* Issue 26: at most 24 h. A window: at least a second. */
@@ -100,7 +101,12 @@ static void test_bounds(void **state)
 	expect_error("0s", 1000, DAY, "shorter than 1s");
 	expect_error("59s", 60000, DAY, "shorter than 1m");
 	expect_error("1h1s", 0, 90 * DURATION_MINUTE_MS / 30, "longer than 3m");
-	/* Twelve digits to each unit cannot overflow, even under the largest maximum. */
+	/* Fifteen digits to each unit cannot overflow, even under the largest maximum. */
+	expect_error("999999999999999h", 0, INT64_MAX, "longer than 2562047788015h12m55s");
+	expect_error("2562047788015h12m56s", 0, INT64_MAX, "longer than 2562047788015h12m55s");
+	assert_int_equal(
+	    duration_parse("2562047788015h12m55s", 0, INT64_MAX, &ms, err, sizeof(err)), 0);
+	assert_int_equal(ms, INT64_MAX / 1000 * 1000);
 	assert_int_equal(duration_parse("999999999999h999999999999m999999999999s", 0, INT64_MAX,
 	                                &ms, err, sizeof(err)),
 	                 0);
