@@ -104,7 +104,7 @@ struct cron_iter {
 	int64_t anchor;
 	int64_t after; /* the next fire time is > after */
 	/* The offset segment being walked (next.c). */
-	int64_t seg_at, seg_end, seg_off, seg_floor;
+	int64_t seg_at, seg_start, seg_end, seg_off, seg_before, seg_floor;
 	int seg_valid;
 };
 

@@ -116,13 +116,13 @@ void cron_iter_init(struct cron_iter *it, const struct cron *c, struct tz *z, in
 }
 
 /*
- * Loads the piece of constant offset that holds instant at: its offset, where it ends, and
- * for a job that does not repeat, the wall time before which it does not fire (the first
- * pass of a step back by at most STEP_BACK_MS had those minutes).
+ * Loads the piece of constant offset that holds instant at: its offset, where it starts
+ * and ends, the offset before its start, and for a job that does not repeat, the wall
+ * time before which it does not fire (the first pass of a step back by at most
+ * STEP_BACK_MS had those minutes).
  */
 static int load_segment(struct cron_iter *it, int64_t at)
 {
-	int64_t start, before;
 	int rc;
 
 	it->seg_valid = 0;
@@ -134,16 +134,32 @@ static int load_segment(struct cron_iter *it, int64_t at)
 		return CMDB_ERR;
 	if (rc == 0 || it->seg_end > TZ_TIME_MAX)
 		it->seg_end = TZ_TIME_MAX + 1;
-	it->seg_floor = INT64_MIN;
-	if (!wildcard(it->c)) {
-		rc = tz_prev_transition(it->z, at, &start);
-		if (rc < 0 || (rc == 1 && tz_offset(it->z, start - 1, &before)))
-			return CMDB_ERR;
-		if (rc == 1 && before > it->seg_off && before - it->seg_off <= STEP_BACK_MS)
-			it->seg_floor = start + before;
+	rc = tz_prev_transition(it->z, at, &it->seg_start);
+	if (rc < 0 || (rc == 1 && tz_offset(it->z, it->seg_start - 1, &it->seg_before)))
+		return CMDB_ERR;
+	if (rc == 0) {
+		it->seg_start = INT64_MIN;
+		it->seg_before = it->seg_off;
 	}
+	it->seg_floor = INT64_MIN;
+	if (!wildcard(it->c) && it->seg_before > it->seg_off &&
+	    it->seg_before - it->seg_off <= STEP_BACK_MS)
+		it->seg_floor = it->seg_start + it->seg_before;
 	it->seg_valid = 1;
 	return 0;
+}
+
+/*
+ * 1 when c fires at the start of the loaded piece for the wall minutes the jump into it
+ * skipped, [start + before, start + offset).
+ */
+static int catches_up(const struct cron_iter *it)
+{
+	int64_t jump = it->seg_off - it->seg_before, w;
+
+	if (jump <= 0 || jump >= JUMP_MEDIUM_MS || (jump >= JUMP_SMALL_MS && wildcard(it->c)))
+		return 0;
+	return next_wall(it->c, it->seg_start + it->seg_before, it->seg_start + it->seg_off, &w);
 }
 
 static int every_next(struct cron_iter *it, int64_t *out)
@@ -171,8 +187,12 @@ int cron_iter_next(struct cron_iter *it, int64_t *out)
 	if ((!it->seg_valid || at < it->seg_at || at >= it->seg_end) && load_segment(it, at))
 		return CMDB_ERR;
 	for (;;) {
-		int64_t lo = at + it->seg_off, old_off = it->seg_off, jump;
+		int64_t lo = at + it->seg_off;
 
+		if (at == it->seg_start && catches_up(it)) {
+			fire = at;
+			break;
+		}
 		if (lo < it->seg_floor)
 			lo = it->seg_floor;
 		if (next_wall(c, lo, it->seg_end + it->seg_off, &w)) {
@@ -184,13 +204,6 @@ int cron_iter_next(struct cron_iter *it, int64_t *out)
 		at = it->seg_end;
 		if (load_segment(it, at))
 			return CMDB_ERR;
-		/* The wall minutes [at + old_off, at + seg_off) were skipped. */
-		jump = it->seg_off - old_off;
-		if (jump > 0 && (jump < JUMP_SMALL_MS || (jump < JUMP_MEDIUM_MS && !wildcard(c))) &&
-		    next_wall(c, at + old_off, at + it->seg_off, &w)) {
-			fire = at;
-			break;
-		}
 	}
 	if (fire > TZ_TIME_MAX)
 		return CMDB_ENOTFOUND;

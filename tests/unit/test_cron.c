@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "cron/cron.h"
+#include "tests/tools/cronie_loop.h"
 
 #define N(a)      (sizeof(a) / sizeof((a)[0]))
 #define MIN_MS    INT64_C(60000)
@@ -407,6 +408,9 @@ static void test_dst_berlin_march(void **state)
 	      "2025-03-30T01:30:00Z", "2025-03-31T00:00:00Z");
 	FIRES("0 3 * * *", "Europe/Berlin", "2025-03-29T12:00:00Z", "2025-03-30T01:00:00Z",
 	      "2025-03-31T01:00:00Z");
+	/* Starting right at the jump (a window's "now - duration" may land there). */
+	FIRES("30 2 * * *", "Europe/Berlin", "2025-03-30T00:59:59.999Z", "2025-03-30T01:00:00Z");
+	FIRES("0 2 * * *", "America/New_York", "2025-03-09T06:59:59.999Z", "2025-03-09T07:00:00Z");
 	FIRES("0 1 * * *", "Europe/Berlin", "2025-03-29T12:00:00Z", "2025-03-30T00:00:00Z",
 	      "2025-03-30T23:00:00Z");
 	FIRES("30 * * * *", "Europe/Berlin", "2025-03-30T00:00:00Z", "2025-03-30T00:30:00Z",
@@ -451,42 +455,6 @@ static void test_dst_berlin_october(void **state)
 	      "2024-10-28T01:30:00Z");
 }
 
-/*
- * cronie's main loop (cron.c, main and find_jobs) replayed minute by minute: the minute
- * clock is local time; a step of 1 runs every job; a jump forward of 2 to 5 runs every
- * job for each minute passed, of 6 to 180 the wildcard jobs for the new minute and the
- * fixed-time ones for each minute passed, more only the new minute; a step back runs the
- * wildcard jobs and leaves the virtual clock until the real one catches up, unless it is
- * more than 180 minutes. clock[i] is the local minute number at start + i minutes.
- */
-static size_t cronie_loop(const struct cron *c, const int64_t *clock, size_t n, int64_t start,
-                          int64_t from, int64_t *out)
-{
-	int wild = (c->flags & (CRON_MIN_STAR | CRON_HOUR_STAR)) != 0;
-	int64_t virt = clock[0];
-	size_t nout = 0;
-
-	for (size_t i = 1; i < n; i++) {
-		int64_t diff = clock[i] - virt, now = start + (int64_t)i * MIN_MS;
-		int run = 0;
-
-		if (diff == 1 || diff > 180 || diff < -180) {
-			virt = clock[i];
-			run = cron_match_wall(c, virt * MIN_MS);
-		} else if (diff > 0) {
-			run = diff > 5 && wild && cron_match_wall(c, clock[i] * MIN_MS);
-			for (virt++; virt <= clock[i]; virt++)
-				run |= (diff <= 5 || !wild) && cron_match_wall(c, virt * MIN_MS);
-			virt = clock[i];
-		} else {
-			run = wild && cron_match_wall(c, clock[i] * MIN_MS);
-		}
-		if (run && now > from && nout < MAX_FIRES)
-			out[nout++] = now;
-	}
-	return nout;
-}
-
 /* Our fire times against cronie_loop's over [t - days, t + days] in zone. */
 static void compare_with_cronie(const char *zone, const char *around, int days)
 {
@@ -500,7 +468,7 @@ static void compare_with_cronie(const char *zone, const char *around, int days)
 	};
 	int64_t start = at(around) - days * DAY_MS, n = 2 * days * 24 * 60 + 1;
 	int64_t *clock = calloc((size_t)n, sizeof(*clock)), *want = calloc(MAX_FIRES, 8);
-	int64_t from = start + 4 * HOUR_MS, end = start + (n - 1) * MIN_MS, off, f;
+	int64_t from = start + 4 * HOUR_MS, end = start + (n - 1) * MIN_MS, f;
 	char err[TZ_ERR_MAX], a[32], b[32];
 	struct tz *z = NULL;
 
@@ -508,13 +476,11 @@ static void compare_with_cronie(const char *zone, const char *around, int days)
 	assert_non_null(want);
 	if (tz_open(zone, &z, err, sizeof(err)))
 		fail_msg("%s", err);
-	for (int64_t i = 0; i < n; i++) {
-		assert_int_equal(tz_offset(z, start + i * MIN_MS, &off), 0);
-		clock[i] = (start + i * MIN_MS + off) / MIN_MS;
-	}
+	assert_int_equal(cronie_clock(z, start, (size_t)n, clock), 0);
 	for (size_t s = 0; s < N(specs); s++) {
 		struct cron c = parse(specs[s]);
-		size_t nwant = cronie_loop(&c, clock, (size_t)n, start, from, want), i = 0;
+		size_t nwant = cronie_loop(&c, clock, (size_t)n, start, from, want, MAX_FIRES),
+		       i = 0;
 		struct cron_iter it;
 
 		cron_iter_init(&it, &c, z, 0, from);

@@ -117,6 +117,11 @@ static void test_recurring_dst(void **state)
 	             "2025-03-30T02:00:00Z");
 	expect_state(&skipped, "2025-03-30T01:30:00Z", 1, "2025-03-31T00:30:00Z",
 	             "2025-03-30T02:00:00Z");
+	/* The last millisecond: the period's first fire time is exactly its duration back. */
+	expect_state(&skipped, "2025-03-30T01:59:59.999Z", 1, "2025-03-31T00:30:00Z",
+	             "2025-03-30T02:00:00Z");
+	expect_state(&skipped, "2025-03-30T02:00:00Z", 0, "2025-03-31T00:30:00Z",
+	             "2025-03-31T01:30:00Z");
 	/* 2025-10-26: 02:30 comes twice; the window opens at the first (CEST) only. */
 	expect_state(&skipped, "2025-10-26T00:00:00Z", 0, "2025-10-26T00:30:00Z",
 	             "2025-10-26T01:30:00Z");
