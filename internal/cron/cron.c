@@ -167,6 +167,16 @@ static int read_step(struct parser *p, int *out)
 	return 0;
 }
 
+/* cronie's `~` (a random value) is refused: every controller must compute the same times. */
+static int no_random(struct parser *p)
+{
+	if (p->s[p->at] != '~')
+		return 0;
+	return fail(p, p->at,
+	            "random values (~) are not supported: a schedule must be the same "
+	            "on every controller");
+}
+
 /* One element of a list (get_range): *, * /step, n, a-b, a-b/step; sets its bits. */
 static int read_range(struct parser *p, uint64_t *bits)
 {
@@ -174,10 +184,8 @@ static int read_range(struct parser *p, uint64_t *bits)
 	size_t start = p->at;
 	int lo, hi, step = 1;
 
-	if (p->s[p->at] == '~')
-		return fail(p, p->at,
-		            "random values (~) are not supported: a schedule must "
-		            "be the same on every controller");
+	if (no_random(p))
+		return CMDB_EINVAL;
 	if (p->s[p->at] == '*') {
 		p->at++;
 		lo = f->low;
@@ -194,10 +202,8 @@ static int read_range(struct parser *p, uint64_t *bits)
 		if (p->s[p->at] == '/')
 			return fail(p, p->at, "a step needs a range: write %d-%d/n or */n", lo,
 			            f->high);
-		if (p->s[p->at] == '~')
-			return fail(p, p->at,
-			            "random values (~) are not supported: a schedule "
-			            "must be the same on every controller");
+		if (no_random(p))
+			return CMDB_EINVAL;
 		if (p->s[p->at] == '-') {
 			p->at++;
 			if (read_value(p, &hi))

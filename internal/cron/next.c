@@ -111,8 +111,42 @@ void cron_iter_init(struct cron_iter *it, const struct cron *c, struct tz *z, in
 	it->c = c;
 	it->z = z;
 	it->anchor = anchor;
+	it->owns_zone = 0;
+	cron_iter_seek(it, after);
+}
+
+void cron_iter_seek(struct cron_iter *it, int64_t after)
+{
 	it->after = after < TZ_TIME_MIN - 1 ? TZ_TIME_MIN - 1 : after;
 	it->seg_valid = 0;
+}
+
+int cron_iter_open(struct cron_iter *it, const struct cron *c, const char *zone, int64_t anchor,
+                   int64_t after, char *err, size_t errlen)
+{
+	struct tz *z = NULL;
+	int rc;
+
+	if (after > TZ_TIME_MAX ||
+	    (c->every_ms && (anchor < TZ_TIME_MIN || anchor > TZ_TIME_MAX))) {
+		if (errlen)
+			snprintf(err, errlen, "instant out of range (1970 to 9999)");
+		return CMDB_EINVAL;
+	}
+	rc = tz_open(zone, &z, err, errlen);
+	if (rc)
+		return rc;
+	cron_iter_init(it, c, z, anchor, after);
+	it->owns_zone = 1;
+	return 0;
+}
+
+void cron_iter_close(struct cron_iter *it)
+{
+	if (it->owns_zone)
+		tz_free(it->z);
+	it->z = NULL;
+	it->owns_zone = 0;
 }
 
 /*
@@ -216,32 +250,18 @@ int cron_next_n(const struct cron *c, const char *zone, int64_t anchor, int64_t 
                 int64_t *out, size_t *got, char *err, size_t errlen)
 {
 	struct cron_iter it;
-	struct tz *z = NULL;
 	int rc;
 
 	*got = 0;
-	if (anchor < TZ_TIME_MIN || anchor > TZ_TIME_MAX || after > TZ_TIME_MAX) {
-		if (errlen)
-			snprintf(err, errlen, "instant out of range (1970 to 9999)");
-		return CMDB_EINVAL;
-	}
-	rc = tz_open(zone, &z, err, errlen);
+	rc = cron_iter_open(&it, c, zone, anchor, after, err, errlen);
 	if (rc)
 		return rc;
-	cron_iter_init(&it, c, z, anchor, after);
-	while (*got < n) {
-		rc = cron_iter_next(&it, &out[*got]);
-		if (rc == CMDB_ENOTFOUND) {
-			rc = 0;
-			break;
-		}
-		if (rc) {
-			if (errlen)
-				snprintf(err, errlen, "time zone \"%s\": ICU failed", tz_name(z));
-			break;
-		}
+	while (*got < n && (rc = cron_iter_next(&it, &out[*got])) == 0)
 		(*got)++;
-	}
-	tz_free(z);
+	cron_iter_close(&it);
+	if (rc == CMDB_ENOTFOUND)
+		return 0;
+	if (rc && errlen)
+		snprintf(err, errlen, "time zone \"%s\": ICU failed", zone);
 	return rc;
 }

@@ -56,15 +56,13 @@ static int64_t ring_at(const struct ring *r, size_t i)
  * Pushes the fire times in (from, to] into r, at most limit of them: 1 when it reached to,
  * 0 when it stopped at the limit; CMDB_ERR.
  */
-static int walk(const struct cron *c, struct tz *z, int64_t anchor, int64_t from, int64_t to,
-                int64_t limit, struct ring *r)
+static int walk(struct cron_iter *it, int64_t from, int64_t to, int64_t limit, struct ring *r)
 {
-	struct cron_iter it;
 	int64_t f;
 
-	cron_iter_init(&it, c, z, anchor, from);
+	cron_iter_seek(it, from);
 	for (int64_t i = 0; i < limit; i++) {
-		int rc = cron_iter_next(&it, &f);
+		int rc = cron_iter_next(it, &f);
 
 		if (rc == CMDB_ENOTFOUND || (rc == 0 && f > to))
 			return 1;
@@ -86,10 +84,11 @@ static int64_t floor_div(int64_t a, int64_t b)
  * cursor up to SCHEDULE_COUNT_MAX; past that, tails of the gap that double in length
  * until one holds what r keeps.
  */
-static int missed(const struct cron *c, struct tz *z, int64_t anchor, int64_t cursor, int64_t late,
-                  struct ring *r, struct schedule_due *out)
+static int missed(struct cron_iter *it, int64_t cursor, int64_t late, struct ring *r,
+                  struct schedule_due *out)
 {
-	int64_t want = (int64_t)(r->cap ? r->cap : 1), width = 3600000, from;
+	const struct cron *c = it->c;
+	int64_t want = (int64_t)(r->cap ? r->cap : 1), width = 3600000, from, anchor = it->anchor;
 	int rc;
 
 	if (c->every_ms) {
@@ -98,11 +97,9 @@ static int missed(const struct cron *c, struct tz *z, int64_t anchor, int64_t cu
 
 		out->missed = k1 >= k0 ? k1 - k0 + 1 : 0;
 		from = anchor + (k1 - want) * c->every_ms;
-		return walk(c, z, anchor, from > cursor ? from : cursor, late, want, r) < 0
-		           ? CMDB_ERR
-		           : 0;
+		return walk(it, from > cursor ? from : cursor, late, want, r) < 0 ? CMDB_ERR : 0;
 	}
-	rc = walk(c, z, anchor, cursor, late, SCHEDULE_COUNT_MAX, r);
+	rc = walk(it, cursor, late, SCHEDULE_COUNT_MAX, r);
 	if (rc < 0)
 		return CMDB_ERR;
 	out->missed = r->pushed;
@@ -114,7 +111,7 @@ static int missed(const struct cron *c, struct tz *z, int64_t anchor, int64_t cu
 		r->n = r->head = 0;
 		r->pushed = 0;
 		/* Four counts' worth: a tail this wide cannot hold more than a spec fires. */
-		if (walk(c, z, anchor, from, late, 4 * SCHEDULE_COUNT_MAX, r) < 0)
+		if (walk(it, from, late, 4 * SCHEDULE_COUNT_MAX, r) < 0)
 			return CMDB_ERR;
 		width *= 2;
 	} while (r->pushed < want && from > cursor);
@@ -168,7 +165,7 @@ int schedule_due(const struct cron *c, const char *zone, int64_t anchor, int64_t
 	    policy == SCHEDULE_SKIP
 	        ? 0
 	        : (policy == SCHEDULE_REPLAY_LIMITED ? (size_t)replay_limit : SCHEDULE_REPLAY_MAX);
-	struct tz *z = NULL;
+	struct cron_iter it;
 	int rc = check(cursor, now, grace_ms, policy, replay_limit, err, errlen);
 
 	if (rc)
@@ -176,12 +173,7 @@ int schedule_due(const struct cron *c, const char *zone, int64_t anchor, int64_t
 	out->cursor = cursor;
 	if (cursor >= now)
 		return 0;
-	if (c->every_ms && (anchor < TZ_TIME_MIN || anchor > TZ_TIME_MAX)) {
-		if (errlen)
-			snprintf(err, errlen, "instant out of range (1970 to 9999)");
-		return CMDB_EINVAL;
-	}
-	rc = tz_open(zone, &z, err, errlen);
+	rc = cron_iter_open(&it, c, zone, anchor, cursor, err, errlen);
 	if (rc)
 		return rc;
 	/* The skip policy keeps one all the same: the latest, for the cursor. */
@@ -191,12 +183,9 @@ int schedule_due(const struct cron *c, const char *zone, int64_t anchor, int64_t
 	rc = CMDB_ENOMEM;
 	if (!late.v || !due.v)
 		goto out;
-	rc = late_end > cursor ? missed(c, z, anchor, cursor, late_end, &late, out) : 0;
-	if (rc == 0)
-		rc = walk(c, z, anchor, late_end > cursor ? late_end : cursor, now, INT64_MAX,
-		          &due) < 0
-		         ? CMDB_ERR
-		         : 0;
+	rc = late_end > cursor ? missed(&it, cursor, late_end, &late, out) : 0;
+	if (rc == 0 && walk(&it, late_end > cursor ? late_end : cursor, now, INT64_MAX, &due) < 0)
+		rc = CMDB_ERR;
 	if (rc) {
 		if (errlen)
 			snprintf(err, errlen, "time zone \"%s\": ICU failed", zone);
@@ -210,7 +199,7 @@ int schedule_due(const struct cron *c, const char *zone, int64_t anchor, int64_t
 out:
 	free(late.v);
 	free(due.v);
-	tz_free(z);
+	cron_iter_close(&it);
 	return rc;
 }
 

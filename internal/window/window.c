@@ -60,12 +60,12 @@ static void one_period(const struct window *w, int64_t t, struct window_state *o
 }
 
 /*
- * From the first fire time f > t - duration: open when f <= t. Then fire times are
- * followed while each begins before the period so far ends.
+ * it starts at t - duration; from the first fire time f: open when f <= t. Then fire times
+ * are followed while each begins before the period so far ends.
  */
-static int recurring(const struct window *w, struct tz *z, int64_t t, struct window_state *out)
+static int recurring(const struct window *w, struct cron_iter *it, int64_t t,
+                     struct window_state *out)
 {
-	struct cron_iter it;
 	int64_t f, end;
 	int rc;
 
@@ -73,8 +73,7 @@ static int recurring(const struct window *w, struct tz *z, int64_t t, struct win
 		out->open = 1; /* occurrences touch or overlap: one endless period */
 		return 0;
 	}
-	cron_iter_init(&it, &w->cron, z, w->anchor, t - w->duration_ms);
-	rc = cron_iter_next(&it, &f);
+	rc = cron_iter_next(it, &f);
 	if (rc)
 		return rc == CMDB_ENOTFOUND ? 0 : rc;
 	out->open = f <= t;
@@ -82,7 +81,7 @@ static int recurring(const struct window *w, struct tz *z, int64_t t, struct win
 		out->opens = f;
 	end = f + w->duration_ms;
 	for (int i = 0;; i++) {
-		rc = cron_iter_next(&it, &f);
+		rc = cron_iter_next(it, &f);
 		if (rc == CMDB_ENOTFOUND) {
 			f = WINDOW_NONE;
 			break;
@@ -104,7 +103,7 @@ static int recurring(const struct window *w, struct tz *z, int64_t t, struct win
 int window_state_at(const struct window *w, int64_t t, struct window_state *out, char *err,
                     size_t errlen)
 {
-	struct tz *z = NULL;
+	struct cron_iter it;
 	int rc = check(w, t, err, errlen);
 
 	if (rc)
@@ -115,14 +114,14 @@ int window_state_at(const struct window *w, int64_t t, struct window_state *out,
 		one_period(w, t, out);
 		return 0;
 	}
-	rc = tz_open(w->timezone, &z, err, errlen);
+	rc = cron_iter_open(&it, &w->cron, w->timezone, w->anchor, t - w->duration_ms, err, errlen);
 	if (rc)
 		return rc;
-	rc = recurring(w, z, t, out);
+	rc = recurring(w, &it, t, out);
 	if (rc && errlen)
 		snprintf(err, errlen, "window \"%.64s\": time zone \"%s\": ICU failed",
-		         w->name ? w->name : "", tz_name(z));
-	tz_free(z);
+		         w->name ? w->name : "", w->timezone);
+	cron_iter_close(&it);
 	return rc;
 }
 

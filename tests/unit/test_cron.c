@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/instants.h"
+
 #include "core/core.h"
 #include "cron/cron.h"
 #include "tests/tools/cronie_loop.h"
@@ -24,15 +26,6 @@
 #define BIT(n)    (UINT64_C(1) << (n))
 #define MAX_FIRES 8192
 
-static int64_t at(const char *rfc3339)
-{
-	int64_t ms;
-
-	if (rfc3339_to_ms(rfc3339, &ms))
-		fail_msg("bad instant in a test: %s", rfc3339);
-	return ms;
-}
-
 /* ms as "2025-03-30T01:00:00Z", for messages. */
 static const char *iso(int64_t ms, char *buf, size_t len)
 {
@@ -42,16 +35,6 @@ static const char *iso(int64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour,
 	         c.minute, c.second);
 	return buf;
-}
-
-static struct cron parse(const char *text)
-{
-	struct cron_error e;
-	struct cron c;
-
-	if (cron_parse(text, &c, &e))
-		fail_msg("\"%s\" refused: %s", text, e.msg);
-	return c;
 }
 
 /* Bits from a list of values ended by -1. */
@@ -532,7 +515,7 @@ static void test_dst_large_jump(void **state)
 
 static void test_zone_errors(void **state)
 {
-	struct cron c = parse("0 0 * * *");
+	struct cron c = parse("0 0 * * *"), every;
 	char err[CRON_ERR_MAX];
 	int64_t out[2];
 	size_t got = 9;
@@ -543,8 +526,12 @@ static void test_zone_errors(void **state)
 	assert_string_equal(err, "unknown time zone \"Europe/Berln\": use an IANA name such as "
 	                         "Europe/Berlin or UTC");
 	assert_int_equal(got, 0);
-	assert_int_equal(cron_next_n(&c, "UTC", -1, 0, 2, out, &got, err, sizeof(err)),
+	/* The anchor counts for @every only. */
+	assert_int_equal(cron_next_n(&c, "UTC", -1, 0, 2, out, &got, err, sizeof(err)), 0);
+	every = parse("@every 1h");
+	assert_int_equal(cron_next_n(&every, "UTC", -1, 0, 2, out, &got, err, sizeof(err)),
 	                 CMDB_EINVAL);
+	assert_string_equal(err, "instant out of range (1970 to 9999)");
 	assert_int_equal(cron_next_n(&c, "UTC", 0, TZ_TIME_MAX + 1, 2, out, &got, err, sizeof(err)),
 	                 CMDB_EINVAL);
 	/* The end of time: fewer than asked. */

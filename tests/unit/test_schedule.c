@@ -12,31 +12,14 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/instants.h"
+
 #include "core/core.h"
 #include "schedule/schedule.h"
 
 #define N(a)   (sizeof(a) / sizeof((a)[0]))
 #define SEC_MS INT64_C(1000)
 #define MIN_MS (60 * SEC_MS)
-
-static int64_t at(const char *rfc3339)
-{
-	int64_t ms;
-
-	if (rfc3339_to_ms(rfc3339, &ms))
-		fail_msg("bad instant in a test: %s", rfc3339);
-	return ms;
-}
-
-static struct cron parse(const char *text)
-{
-	struct cron_error e;
-	struct cron c;
-
-	if (cron_parse(text, &c, &e))
-		fail_msg("\"%s\" refused: %s", text, e.msg);
-	return c;
-}
 
 static void due(const char *spec, const char *zone, int64_t cursor, int64_t now, int64_t grace,
                 enum schedule_catch_up policy, int limit, struct schedule_due *out)

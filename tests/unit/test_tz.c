@@ -10,20 +10,13 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/instants.h"
+
 #include "core/core.h"
 #include "tz/tz.h"
 
 #define N(a)    (sizeof(a) / sizeof((a)[0]))
 #define HOUR_MS INT64_C(3600000)
-
-static int64_t at(const char *rfc3339)
-{
-	int64_t ms;
-
-	if (rfc3339_to_ms(rfc3339, &ms))
-		fail_msg("bad instant in a test: %s", rfc3339);
-	return ms;
-}
 
 /* Day after day from 1600 to 2600: each date follows the one before, weekdays cycle. */
 static void test_civil_days(void **state)

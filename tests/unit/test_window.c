@@ -12,21 +12,14 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/instants.h"
+
 #include "core/core.h"
 #include "window/window.h"
 
 #define N(a)    (sizeof(a) / sizeof((a)[0]))
 #define MIN_MS  INT64_C(60000)
 #define HOUR_MS (60 * MIN_MS)
-
-static int64_t at(const char *rfc3339)
-{
-	int64_t ms;
-
-	if (rfc3339_to_ms(rfc3339, &ms))
-		fail_msg("bad instant in a test: %s", rfc3339);
-	return ms;
-}
 
 static struct window period(const char *name, enum window_kind kind, const char *start,
                             const char *end)
@@ -45,10 +38,8 @@ static struct window every(const char *name, enum window_kind kind, const char *
 	                   .timezone = zone,
 	                   .duration_ms = duration_ms,
 	                   .anchor = at("2025-01-01T12:00:00Z")};
-	struct cron_error e;
 
-	if (cron_parse(spec, &w.cron, &e))
-		fail_msg("%s: %s", spec, e.msg);
+	w.cron = parse(spec);
 	return w;
 }
 
