@@ -212,16 +212,19 @@ static int every_next(struct cron_iter *it, int64_t *out)
 int cron_iter_next(struct cron_iter *it, int64_t *out)
 {
 	const struct cron *c = it->c;
-	int64_t at = it->after + 1, fire, w;
+	int64_t at = it->after + 1, horizon = TZ_TIME_MAX, fire, w;
 
 	if (c->every_ms)
 		return every_next(it, out);
-	if (at > TZ_TIME_MAX)
+	if (it->after < TZ_TIME_MAX - CRON_HORIZON)
+		horizon = it->after + CRON_HORIZON;
+	if (at > horizon)
 		return CMDB_ENOTFOUND;
 	if ((!it->seg_valid || at < it->seg_at || at >= it->seg_end) && load_segment(it, at))
 		return CMDB_ERR;
 	for (;;) {
 		int64_t lo = at + it->seg_off;
+		int64_t end = it->seg_end <= horizon ? it->seg_end : horizon + 1;
 
 		if (at == it->seg_start && catches_up(it)) {
 			fire = at;
@@ -229,18 +232,16 @@ int cron_iter_next(struct cron_iter *it, int64_t *out)
 		}
 		if (lo < it->seg_floor)
 			lo = it->seg_floor;
-		if (next_wall(c, lo, it->seg_end + it->seg_off, &w)) {
+		if (next_wall(c, lo, end + it->seg_off, &w)) {
 			fire = w - it->seg_off;
 			break;
 		}
-		if (it->seg_end > TZ_TIME_MAX)
+		if (it->seg_end > horizon)
 			return CMDB_ENOTFOUND;
 		at = it->seg_end;
 		if (load_segment(it, at))
 			return CMDB_ERR;
 	}
-	if (fire > TZ_TIME_MAX)
-		return CMDB_ENOTFOUND;
 	it->after = fire;
 	*out = fire;
 	return 0;

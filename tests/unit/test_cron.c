@@ -448,6 +448,7 @@ static void compare_with_cronie(const char *zone, const char *around, int days)
 	    "* * * * *",      "1-59/2 2 * * *",  "30 0,1,23 * * *", "0 0 * * sun",
 	    "45 1 * * 0,6",   "0-10 0 * * *",    "@daily",          "5 2,3 * * sun",
 	    "20 0-4/2 * * *", "10,40 1-5 * * *", "*/30 * * * 0",    "0 12 6,7,9 4,9 *",
+	    "*/4 0 2 9 */7",
 	};
 	int64_t start = at(around) - days * DAY_MS, n = 2 * days * 24 * 60 + 1;
 	int64_t *clock = calloc((size_t)n, sizeof(*clock)), *want = calloc(MAX_FIRES, 8);
@@ -502,6 +503,28 @@ static void test_cronie_oracle(void **state)
 	/* A whole day skipped, 2011-12-30: a "large" jump, nothing catches up. */
 	compare_with_cronie("Pacific/Apia", "2011-12-30T10:00:00Z", 2);
 	compare_with_cronie("Asia/Kolkata", "2025-01-01T00:00:00Z", 1);
+}
+
+/*
+ * Daylight saving may take every time a spec names: Santiago's clocks skip from 00:00 to
+ * 01:00 on the first Sunday from 2 September, so a 2 September that is a Sunday never
+ * has a midnight hour. Nothing within CRON_HORIZON, found without walking to 9999.
+ */
+static void test_never_fires(void **state)
+{
+	struct cron c = parse("*/4 0 2 9 */7");
+	char err[CRON_ERR_MAX];
+	int64_t out[2];
+	size_t got = 9;
+
+	(void)state;
+	assert_int_equal(cron_next_n(&c, "America/Santiago", 0, at("2025-01-01T00:00:00Z"), 2, out,
+	                             &got, err, sizeof(err)),
+	                 0);
+	assert_int_equal(got, 0);
+	FIRES("*/4 0 2 9 */7", "UTC", "2025-01-01T00:00:00Z", "2029-09-02T00:00:00Z",
+	      "2029-09-02T00:04:00Z");
+	compare_with_cronie("America/Santiago", "2029-09-02T04:00:00Z", 1);
 }
 
 /* Samoa skipped 2011-12-30: cronie runs nothing of it, and neither do we. */
@@ -559,7 +582,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_shortcuts),    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_next_utc),           cmocka_unit_test(test_dst_berlin_march),
 	    cmocka_unit_test(test_dst_berlin_october), cmocka_unit_test(test_cronie_oracle),
-	    cmocka_unit_test(test_dst_large_jump),     cmocka_unit_test(test_zone_errors),
+	    cmocka_unit_test(test_dst_large_jump),     cmocka_unit_test(test_never_fires),
+	    cmocka_unit_test(test_zone_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
