@@ -177,10 +177,9 @@ static void expect_error(const char *text, enum cron_field field, size_t pos, co
 	assert_int_equal(c.flags, 0x5a);
 }
 
+/* Refusals inside a field: values, names, ranges, steps, and what cron does not have. */
 static void test_parse_errors(void **state)
 {
-	char longer[CRON_TEXT_MAX + 2];
-
 	(void)state;
 	expect_error("60 * * * *", CRON_MINUTE, 1, "position 1 (minute): 60 is out of range 0-59");
 	expect_error("* 24 * * *", CRON_HOUR, 3, "position 3 (hour): 24 is out of range 0-23");
@@ -241,6 +240,14 @@ static void test_parse_errors(void **state)
 	expect_error(
 	    "0 0 1 * *\n", CRON_DOW, 10,
 	    "position 10 (day-of-week): expected ',', a blank or the end, found byte 0x0a");
+}
+
+/* Refusals of the spec as a whole: fields missing or extra, days that never come, @ forms. */
+static void test_parse_errors_whole(void **state)
+{
+	char longer[CRON_TEXT_MAX + 2];
+
+	(void)state;
 	expect_error("* * * *", CRON_DOW, 8,
 	             "position 8 (day-of-week): missing: a spec has five fields (minute hour "
 	             "day-of-month month day-of-week)");
@@ -580,10 +587,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_fields),       cmocka_unit_test(test_parse_names),
 	    cmocka_unit_test(test_parse_shortcuts),    cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_next_utc),           cmocka_unit_test(test_dst_berlin_march),
-	    cmocka_unit_test(test_dst_berlin_october), cmocka_unit_test(test_cronie_oracle),
-	    cmocka_unit_test(test_dst_large_jump),     cmocka_unit_test(test_never_fires),
-	    cmocka_unit_test(test_zone_errors),
+	    cmocka_unit_test(test_parse_errors_whole), cmocka_unit_test(test_next_utc),
+	    cmocka_unit_test(test_dst_berlin_march),   cmocka_unit_test(test_dst_berlin_october),
+	    cmocka_unit_test(test_cronie_oracle),      cmocka_unit_test(test_dst_large_jump),
+	    cmocka_unit_test(test_never_fires),        cmocka_unit_test(test_zone_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
