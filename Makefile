@@ -9,7 +9,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 # Recursive (=) on purpose: pkg-config runs when a recipe needs the flags, after
 # $(DEPS_OK) has installed the packages on a fresh machine, not when make starts.
-PKGS    := libmariadb libcurl libcjson zlib
+PKGS    := libmariadb libcurl libcjson zlib icu-i18n icu-uc
 CFLAGS   = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -MMD -MP -I. -Iinternal \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS   = $(shell pkg-config --libs $(PKGS)) -lcivetweb -lssl -lcrypto -lpthread -lm

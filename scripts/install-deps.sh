@@ -9,6 +9,8 @@ packages=(
   build-essential pkg-config
   libcurl4-openssl-dev default-libmysqlclient-dev libcivetweb-dev libcjson-dev libssl-dev
   zlib1g-dev
+  # time zones of windows and schedules (internal/tz): ICU's C API and its zone data
+  libicu-dev
   libcmocka-dev
   # make fuzz: clang, and libFuzzer with the sanitizer runtimes (clang does not pull them in)
   clang libclang-rt-14-dev

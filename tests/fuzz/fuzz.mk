@@ -13,8 +13,11 @@ FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -MMD -MP \
                 -I. -Iinternal $(shell pkg-config --cflags libcjson libmariadb) $(FUZZ_SAN)
 FUZZ_CJSON    = $(shell pkg-config --libs libcjson)
+# ICU (time zones) is the system library, not instrumented, like cJSON.
+FUZZ_ICU      = $(shell pkg-config --libs icu-i18n icu-uc)
 
-FUZZ_NAMES   := api_body agent_answer config core labels selector inventory tokens
+FUZZ_NAMES   := api_body agent_answer config core labels selector inventory tokens \
+                duration cron window
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness links only the pure code it exercises (no civetweb, curl or MariaDB).
@@ -45,6 +48,15 @@ $(FUZZ_DIR)/fuzz_tokens: $(FUZZ_DIR)/obj/internal/auth/roles.o \
                          $(FUZZ_DIR)/obj/internal/selector/selector.o \
                          $(FUZZ_DIR)/obj/internal/core/strbuf.o $(FUZZ_LABELS)
 $(FUZZ_DIR)/fuzz_tokens: FUZZ_LIBS = $(FUZZ_CJSON)
+$(FUZZ_DIR)/fuzz_duration: $(FUZZ_DIR)/obj/internal/duration/duration.o
+FUZZ_CRON    := $(FUZZ_DIR)/obj/internal/cron/cron.o $(FUZZ_DIR)/obj/internal/cron/next.o \
+                $(FUZZ_DIR)/obj/internal/tz/tz.o $(FUZZ_DIR)/obj/internal/tz/civil.o \
+                $(FUZZ_DIR)/obj/internal/duration/duration.o $(FUZZ_CORE)
+$(FUZZ_DIR)/fuzz_cron: $(FUZZ_CRON)
+$(FUZZ_DIR)/fuzz_cron: FUZZ_LIBS = $(FUZZ_ICU)
+$(FUZZ_DIR)/fuzz_window: $(FUZZ_DIR)/obj/internal/window/window.o \
+                         $(FUZZ_DIR)/obj/internal/schedule/schedule.o $(FUZZ_CRON)
+$(FUZZ_DIR)/fuzz_window: FUZZ_LIBS = $(FUZZ_ICU)
 
 $(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
