@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/v1/console.h"
+#include "api/v1/front/wire.h"
 #include "core/core.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -128,19 +129,19 @@ static int is_write(const char *method)
  * Names the principal of the request and enforces the rule: reads are open, writes
  * need a principal that may write. 0 to go on; otherwise the answer (401/403) is sent.
  */
-static int authenticate(struct api_request *req, const struct mg_request_info *ri)
+static int authenticate(struct api_request *req)
 {
 	struct api_ctx *ctx = req->ctx;
+	const char *cert = mg_get_header(req->conn, WIRE_PRINCIPAL_HEADER);
 	enum auth_verdict v;
 
 	if (!ctx->auth_required) {
 		str_copy(req->principal, "local", sizeof(req->principal));
 		return 0;
 	}
-	if (ri->client_cert) {
-		/* civetweb only reports a certificate that verified against CMDB_CLIENT_CA. */
-		auth_cert_principal(ri->client_cert->subject, req->principal,
-		                    sizeof(req->principal));
+	if (cert && *cert) {
+		/* The front names only a certificate that verified against CMDB_CLIENT_CA. */
+		str_copy(req->principal, cert, sizeof(req->principal));
 		return 0;
 	}
 	pthread_rwlock_rdlock(&req->ctx->auth_lock);
@@ -210,6 +211,24 @@ not_found:
 	return -1;
 }
 
+/*
+ * 1 when the request came through the front: civetweb listens on loopback, where any
+ * local user could reach it, and only the front knows the key (compared in constant
+ * time). Only then is its principal header worth anything.
+ */
+static int from_front(struct mg_connection *conn, const struct api_ctx *ctx)
+{
+	const char *key = mg_get_header(conn, WIRE_KEY_HEADER);
+	size_t n = sizeof(ctx->front_key) - 1;
+	unsigned char diff = 0;
+
+	if (!key || strlen(key) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(key[i] ^ ctx->front_key[i]);
+	return diff == 0;
+}
+
 static int route(struct mg_connection *conn, void *arg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -226,9 +245,11 @@ static int route(struct mg_connection *conn, void *arg)
 	int status;
 
 	api_reset_status();
-	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
+	if (!from_front(conn, req.ctx)) {
+		api_send_error(conn, 403, "the API answers on CMDB_LISTEN, not here");
+	} else if (strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
 		dispatch(&req, path, NULL, 0, &which);
-	} else if (parse_path(&req, path, &collection, &clen) == 0 && authenticate(&req, ri) == 0) {
+	} else if (parse_path(&req, path, &collection, &clen) == 0 && authenticate(&req) == 0) {
 		dispatch(&req, NULL, collection, clen, &which);
 	}
 	status = api_last_status();
