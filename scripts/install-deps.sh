@@ -22,6 +22,9 @@ packages=(
   # make test: the console's browser tests drive Debian's chromium and firefox-esr (no
   # browser download); a font, for screenshots that can be read
   chromium firefox-esr fonts-dejavu-core
+  # make test and make bench: the reverse proxy of deploy/nginx in front of a controller
+  # (its stream module passes TLS through)
+  nginx libnginx-mod-stream
 )
 
 install_debian() {
