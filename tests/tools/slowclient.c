@@ -3,14 +3,16 @@
  * slow-clients section, over plain HTTP on loopback. `hostile` keeps connections that
  * starve a thread-per-connection server; `probe` is the well-behaved client that times it.
  *   slowclient hostile --to IP:PORT --from IP --addresses N --per-address K --seconds S
- *                      [--mode mix|half|trickle|idle|body|mute] [--reopen 1|0]
+ *                      [--mode mix|half|trickle|idle|body|mute|slowread] [--reopen 1|0]
  *                      [--trickle-s T] [--path P]
  *     N*K connections from N consecutive source addresses starting at --from. mix: a
  *     third half-open after the request line (half), a third sending one header line
  *     every T s (5) and never ending the headers (trickle), a third idle after one
  *     complete request (idle: keep-alive). body: a POST whose body never comes; mute:
- *     nothing at all. Each is opened again as soon as the server closes it (--reopen 0:
- *     not). Stops after S s and prints "hostile opened=.. closed_by_server=.. half=..
+ *     nothing at all; slowread: a GET whose answer it never reads, with a 4 KiB receive
+ *     buffer (a server's close cannot be seen behind the unread answer: it counts as
+ *     open). Each is opened again as soon as the server closes it (--reopen 0: not).
+ *     Stops after S s and prints "hostile opened=.. closed_by_server=.. half=..
  *     trickle=.. idle=.. body=.. mute=.. connect_failed=.. open=.." (open: at the end).
  *   slowclient probe --to IP:PORT --from IP --count C [--timeout-s T] [--interval-ms I]
  *                    --path P [--path P2]
@@ -36,9 +38,10 @@
 
 #define PATHS_MAX 8
 
-enum mode { HALF = 0, TRICKLE, IDLE, BODY, MUTE, NMODES, MIX = NMODES };
+enum mode { HALF = 0, TRICKLE, IDLE, BODY, MUTE, SLOWREAD, NMODES, MIX = NMODES };
 
-static const char *const mode_names[] = {"half", "trickle", "idle", "body", "mute", "mix"};
+static const char *const mode_names[] = {"half", "trickle",  "idle", "body",
+                                         "mute", "slowread", "mix"};
 
 struct opts {
 	struct sockaddr_in to;
@@ -171,11 +174,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static int open_from(const struct opts *o, struct in_addr src, int nonblock)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = src};
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	int one = 1, small = 4096,
+	    fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Before connect: the window the server sees stays small. */
+	if (o->mode == SLOWREAD)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
 	    (connect(fd, (const struct sockaddr *)&o->to, sizeof(o->to)) != 0 &&
 	     errno != EINPROGRESS)) {
@@ -183,6 +190,17 @@ static int open_from(const struct opts *o, struct in_addr src, int nonblock)
 		return -1;
 	}
 	return fd;
+}
+
+/* 1 when the socket's connect failed (refused, unreachable), not when it was closed. */
+static int connect_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return 1;
+	return err == ECONNREFUSED || err == ETIMEDOUT || err == EHOSTUNREACH || err == ENETUNREACH;
 }
 
 static void send_all(int fd, const char *s)
@@ -224,7 +242,7 @@ static void slot_start(const struct opts *o, int ep, struct slot *s, int64_t now
 	char req[512];
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = s};
 
-	if (s->mode == IDLE)
+	if (s->mode == IDLE || s->mode == SLOWREAD)
 		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: cmdb\r\n\r\n", o->paths[0]);
 	else if (s->mode == BODY)
 		snprintf(req, sizeof(req),
@@ -238,6 +256,8 @@ static void slot_start(const struct opts *o, int ep, struct slot *s, int64_t now
 	send_all(s->fd, req);
 	s->sent = 1;
 	s->next_ms = s->mode == TRICKLE ? now + o->trickle_s * 1000LL : 0;
+	if (s->mode == SLOWREAD)
+		ev.events = 0; /* the answer is never read */
 	epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev);
 }
 
@@ -284,14 +304,17 @@ static int cmd_hostile(const struct opts *o)
 				gone = r == 0 || (r < 0 && errno != EAGAIN);
 			}
 			if (gone) {
-				if (s->sent)
-					closed[s->mode]++;
-				else
+				/* Accepted and then closed, or never connected at all? */
+				int refused = !s->sent && connect_error(s->fd);
+
+				if (refused)
 					failed++;
+				else
+					closed[s->mode]++;
 				close(s->fd);
 				s->fd = -1;
 				/* Again at once (a refused connect after 10 ms), or never. */
-				s->next_ms = !o->reopen ? 0 : s->sent ? now_ms() : now_ms() + 10;
+				s->next_ms = !o->reopen ? 0 : refused ? now_ms() + 10 : now_ms();
 			} else if (!s->sent && (evs[i].events & EPOLLOUT)) {
 				slot_start(o, ep, s, now_ms());
 			}
