@@ -16,8 +16,11 @@
 #include "api/v1/router.h"
 #include "core/log.h"
 
-/* Workers of the probes and /metrics; one of them only the liveness probe may take. */
-#define OPS_WORKERS 3
+/*
+ * Workers of the probes and /metrics: the last free one only liveness may take, the one
+ * before only CMDB_HEALTH_LISTEN's probes (api/v1/front/client.c, dispatch).
+ */
+#define OPS_WORKERS 4
 
 struct api_server {
 	struct mg_context *api_mg, *ops_mg; /* civetweb: every request, and the probes */
@@ -130,7 +133,7 @@ static int start_front(struct api_server *srv, int api_port, int ops_port)
 	    .key = srv->api->front_key,
 	    .tls = srv->tls,
 	    .api = {.port = api_port, .workers = cfg->api_threads},
-	    .ops = {.port = ops_port, .workers = OPS_WORKERS, .reserve_light = 1},
+	    .ops = {.port = ops_port, .workers = OPS_WORKERS},
 	};
 	char err[1200];
 

@@ -29,7 +29,7 @@
 /* A request buffer starts this big; an idle connection larger than it gives it back. */
 #define IN_MIN 4096
 
-/* The paths of the probes and the metrics; light: the liveness probe. */
+/* The paths of the probes and the metrics; *light: the liveness probe. */
 static int ops_path(const char *target, size_t len, int *light)
 {
 	static const struct {
@@ -275,7 +275,7 @@ void front_client_flush(struct client *c)
 static void dispatch(struct client *c)
 {
 	struct front *f = c->f;
-	int ops = ops_path(c->in + c->req.target_off, c->req.target_len, &c->light);
+	int light = 0, ops = ops_path(c->in + c->req.target_off, c->req.target_len, &light);
 
 	if (c->lst->health && !ops) {
 		front_client_error(c, 404,
@@ -283,10 +283,12 @@ static void dispatch(struct client *c)
 		                   " and /metrics");
 		return;
 	}
-	/* With a health listener, the probes on CMDB_LISTEN are ordinary requests. */
-	c->pool = ops && (c->lst->health || !f->cfg.health_listen[0]) ? &f->ops : &f->api;
-	if (c->pool == &f->api)
-		c->light = 0;
+	c->pool = ops ? &f->ops : &f->api;
+	/*
+	 * The ops workers a probe must leave free: liveness takes the last one; on
+	 * CMDB_LISTEN, where anyone may send probes, one more stays for CMDB_HEALTH_LISTEN.
+	 */
+	c->reserve = ops ? !light + (!c->lst->health && f->cfg.health_listen[0]) : 0;
 	strbuf_reset(&c->up_head);
 	wire_request_upstream(c->in, &c->req, f->cfg.key, c->principal, &c->up_head);
 	if (c->up_head.failed) {
@@ -516,6 +518,9 @@ void front_client_expire(struct client *c)
 	case GUARD_SEND:
 		metrics_api_slow_client(SLOW_RESPONSE);
 		log_debug("front", "closed a client that did not read its answer in time");
+		/* A reset: the kernel drops the megabytes it still holds for it at once. */
+		setsockopt(c->w.fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
+		           sizeof(struct linger));
 		break;
 	default:
 		break;

@@ -72,7 +72,7 @@ struct client {
 	size_t in_len, in_cap;
 	struct wire_request req;
 	struct strbuf up_head; /* the request's head as civetweb gets it */
-	int light;             /* a liveness probe: may take a reserved worker */
+	int reserve;           /* the pool's workers it must leave free for others */
 	int retried;           /* sent again once on a new connection to civetweb */
 	struct pool *pool;
 	int64_t queued_at;
@@ -106,7 +106,7 @@ struct upstream {
 struct pool {
 	struct front *f;
 	struct upstream *ups;
-	int n, port, reserve_light;
+	int n, port;
 	int busy, waiting;
 	int kicking, kick_again;
 	struct client *qhead, *qtail;

@@ -17,12 +17,13 @@
 /* Connections the front holds at most; beyond it an idle one makes room, or none comes in. */
 #define FRONT_CONN_MAX 8192
 
-/* A pool of civetweb workers, reached on 127.0.0.1:port; the front opens one kept
- * connection per worker. */
+/*
+ * A pool of civetweb workers, reached on 127.0.0.1:port; the front opens one kept
+ * connection per worker.
+ */
 struct front_pool_config {
 	int port;
 	int workers;
-	int reserve_light; /* workers only light requests (liveness) may take */
 };
 
 struct front_config {
@@ -37,7 +38,11 @@ struct front_config {
 	const char *key;              /* proves to civetweb that a request came through us */
 	struct front_tls *tls;        /* HTTPS on CMDB_LISTEN; NULL: plain HTTP */
 	struct front_pool_config api; /* every request but the probes */
-	struct front_pool_config ops; /* /health/..., /healthz, /readyz, /metrics */
+	/*
+	 * /health/..., /healthz, /readyz, /metrics; at least 3 workers: the last free one
+	 * only for liveness, the one before only for CMDB_HEALTH_LISTEN's probes.
+	 */
+	struct front_pool_config ops;
 };
 
 struct front;

@@ -23,7 +23,6 @@ int pool_init(struct front *f, struct pool *p, const struct front_pool_config *p
 {
 	p->f = f;
 	p->port = pc->port;
-	p->reserve_light = pc->reserve_light;
 	p->ups = calloc((size_t)pc->workers, sizeof(*p->ups));
 	if (!p->ups)
 		return -1;
@@ -68,13 +67,13 @@ void pool_publish(struct pool *p)
 	atomic_store(&p->pub_oldest, p->qhead ? p->qhead->queued_at : 0);
 }
 
-/* A worker c may take: a connected one first; none when only reserved ones are free. */
-static struct upstream *free_upstream(struct pool *p, int light)
+/* A worker for a request that leaves reserve free: a connected one first; or NULL. */
+static struct upstream *free_upstream(struct pool *p, int reserve)
 {
 	struct upstream *down = NULL;
 	int nfree = p->n - p->busy;
 
-	if (nfree <= 0 || (!light && nfree <= p->reserve_light))
+	if (nfree <= reserve)
 		return NULL;
 	for (int i = 0; i < p->n; i++) {
 		if (p->ups[i].state == UP_IDLE)
@@ -157,8 +156,8 @@ static struct client *unqueue(struct pool *p, struct client **pp)
 }
 
 /*
- * Hands waiting requests to free workers, in order; a liveness probe may pass requests
- * that only a reserved worker is left for. Not re-entered: a request that fails at once
+ * Hands waiting requests to free workers, in order; a request that may take a reserved
+ * worker (a liveness probe) passes those that may not. Not re-entered: a request that fails at once
  * and comes back asks for another turn instead.
  */
 static void kick(struct pool *p)
@@ -173,7 +172,7 @@ static void kick(struct pool *p)
 
 		p->kick_again = 0;
 		while (*pp && p->busy < p->n) {
-			struct upstream *u = free_upstream(p, (*pp)->light);
+			struct upstream *u = free_upstream(p, (*pp)->reserve);
 
 			if (!u) {
 				pp = &(*pp)->qnext;
