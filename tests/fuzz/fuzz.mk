@@ -14,7 +14,7 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -M
                 -I. -Iinternal $(shell pkg-config --cflags libcjson libmariadb) $(FUZZ_SAN)
 FUZZ_CJSON    = $(shell pkg-config --libs libcjson)
 
-FUZZ_NAMES   := api_body agent_answer config core
+FUZZ_NAMES   := api_body agent_answer config core front_wire
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness links only the pure code it exercises (no civetweb, curl or MariaDB).
@@ -31,6 +31,9 @@ $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/obj/internal/config/config.o \
 $(FUZZ_DIR)/fuzz_core: $(FUZZ_DIR)/obj/internal/db/migrate.o \
                        $(FUZZ_DIR)/obj/internal/core/log.o $(FUZZ_CORE)
 $(FUZZ_DIR)/fuzz_core: FUZZ_LIBS = $(FUZZ_CJSON)
+$(FUZZ_DIR)/fuzz_front_wire: $(FUZZ_DIR)/obj/api/v1/front/wire.o \
+                             $(FUZZ_DIR)/obj/internal/core/strbuf.o \
+                             $(FUZZ_DIR)/obj/internal/guard/guard.o
 
 $(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)

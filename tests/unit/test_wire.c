@@ -193,6 +193,9 @@ static void test_answer(void **state)
 	assert_true(a.chunked);
 	assert_int_equal(wire_answer_parse("HTTP/1.1 2x0 OK\r\n\r\n", 19, &a), WIRE_BAD);
 	assert_int_equal(wire_answer_parse("SSH-2.0\r\n\r\n", 11, &a), WIRE_BAD);
+	/* A bare line feed in the status line would smuggle a header past the rewrite. */
+	s = "HTTP/1.1 200 OK\nConnection: keep-alive\r\n\r\n";
+	assert_int_equal(wire_answer_parse(s, strlen(s), &a), WIRE_BAD);
 	s = "HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n";
 	assert_int_equal(wire_answer_parse(s, strlen(s), &a), WIRE_BAD);
 }

@@ -163,12 +163,12 @@ static int partial_line(const char *buf, size_t ls, size_t len, struct wire_requ
 /* The header lines between *pos and end, each judged; fills r. */
 static int header_lines(const char *buf, size_t pos, size_t end, struct wire_request *r)
 {
-	size_t ls, le, nlen, vs, ve, count = 0;
+	size_t ls, le, nlen, vs, ve;
 	int close_it = 0, keep = 0, have_length = 0;
 	int64_t length;
 
 	while (next_line(buf, &pos, end, &ls, &le)) {
-		if (++count > WIRE_HEADERS_MAX)
+		if (++r->fields > WIRE_HEADERS_MAX)
 			return bad(r, 431, "too many header fields");
 		if (split_header(buf, ls, le, &nlen, &vs, &ve))
 			return bad(r, 400, "malformed header field");
@@ -278,6 +278,9 @@ int wire_answer_parse(const char *buf, size_t len, struct wire_answer *a)
 	    le - ls < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' || buf[9] < '1' ||
 	    buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9')
 		return WIRE_BAD;
+	for (size_t i = 12; i < le; i++)
+		if (!is_value_char((unsigned char)buf[i]))
+			return WIRE_BAD; /* a reason phrase is text, never a line break */
 	a->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	a->close = buf[7] == '0';
 	while (next_line(buf, &pos, a->head_len - 2, &ls, &le)) {

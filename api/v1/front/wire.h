@@ -13,9 +13,12 @@
 #include "core/strbuf.h"
 #include "guard/guard.h"
 
-/* A request line and headers may take this many bytes, an answer head as many. */
+/*
+ * A request line and headers may take this many bytes, an answer head as many, and a
+ * request this many header fields: civetweb takes 64, and the front adds up to three.
+ */
 #define WIRE_HEAD_MAX    (16 * 1024)
-#define WIRE_HEADERS_MAX 64
+#define WIRE_HEADERS_MAX 60
 
 /* The headers the front sets on every request it hands to civetweb (never a client). */
 #define WIRE_KEY_HEADER       "X-Cmdb-Front"
@@ -32,6 +35,7 @@ struct wire_request {
 	size_t line_off;   /* where the request line starts (after those empty lines) */
 	size_t method_len; /* the method starts at line_off */
 	size_t target_off, target_len;
+	size_t fields;          /* header fields */
 	int64_t content_length; /* the body's bytes; 0 without a Content-Length */
 	int http10;             /* HTTP/1.0 (else 1.1) */
 	int keep_alive;         /* the client keeps the connection after the answer */
