@@ -246,6 +246,8 @@ static int route(struct mg_connection *conn, void *arg)
 
 	api_reset_status();
 	if (!from_front(conn, req.ctx)) {
+		/* Whoever this is does not keep the worker: the connection closes after this. */
+		mg_disable_connection_keep_alive(conn);
 		api_send_error(conn, 403, "the API answers on CMDB_LISTEN, not here");
 	} else if (strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
 		dispatch(&req, path, NULL, 0, &which);
