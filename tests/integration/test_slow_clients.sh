@@ -164,50 +164,16 @@ check_eq "a client that reads none of a 6.6 MB answer: cut after 2 s, reason=res
 sql "DELETE FROM nodes WHERE hostname LIKE 'big-%'"
 stop_pid "$CMDB_PID"
 
-# start_proxied LOG [VAR=VALUE...]: a controller on loopback behind a proxy (every
-# connection starts with a PROXY line), its probes on 127.0.9.3:$HP. Sets CMDB_PORT.
+echo "== deploy/nginx/cmdb-stream.conf: TLS passed through to the controller"
 HP=$(free_port)
 HEALTH=http://127.0.9.3:$HP
-start_proxied() {
-  local log=$1
-  shift
-  CMDB_PORT=$(free_port)
-  start_bg "$log" env CMDB_LISTEN="127.0.0.1:$CMDB_PORT" CMDB_API_PROXY_PROTOCOL=1 \
-    CMDB_HEALTH_LISTEN="127.0.9.3:$HP" "$@" "$ROOT/bin/cmdb" serve
-  CMDB_PID=$BG_PID
-  wait_until 20 curl -sf "$HEALTH/health/live" || { cat "$log" >&2; exit 1; }
-}
-
-echo "== deploy/nginx/cmdb-stream.conf: TLS passed through to the controller"
-# start_nginx UPSTREAM_PORT: nginx with the deployed file, listening on $NGINX_PORT.
-NGINX_DIR=$WORK/nginx
-start_nginx() {
-  [ -n "${NGINX_PID:-}" ] && stop_pid "$NGINX_PID"
-  rm -rf "$NGINX_DIR" && mkdir -p "$NGINX_DIR"
-  NGINX_PORT=$(free_port)
-  sed -e "s/^\\( *\\)listen 443 /\\1listen 127.0.0.1:$NGINX_PORT /" \
-    -e "s/server 127\\.0\\.0\\.1:8443 /server 127.0.0.1:$1 /" \
-    "$ROOT/deploy/nginx/cmdb-stream.conf" >"$NGINX_DIR/cmdb-stream.conf"
-  cat >"$NGINX_DIR/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes 2;
-worker_rlimit_nofile 20000;
-pid $NGINX_DIR/nginx.pid;
-error_log $NGINX_DIR/error.log warn;
-events { worker_connections 8192; }
-include $NGINX_DIR/cmdb-stream.conf;
-EOF
-  start_bg "$NGINX_DIR/out.log" nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" \
-    -e "$NGINX_DIR/error.log" -g 'daemon off;'
-  NGINX_PID=$BG_PID
-  wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NGINX_PORT"
-}
-check "the deployed file changes only in its two addresses" test "$(sed \
-  -e 's/listen 127\.0\.0\.1:[0-9]* /listen 443 /' -e 's/server 127\.0\.0\.1:[0-9]* /server 127.0.0.1:8443 /' \
-  "$ROOT/deploy/nginx/cmdb-stream.conf" | md5sum)" = "$(md5sum <"$ROOT/deploy/nginx/cmdb-stream.conf")"
-start_proxied "$WORK/cmdb-tls.log" CMDB_TLS_CERT="$CERT_DIR/agent.pem" \
-  CMDB_TLS_KEY="$CERT_DIR/agent.pem" CMDB_CLIENT_CA="$CERT_DIR/ca.pem"
-start_nginx "$CMDB_PORT" || { cat "$NGINX_DIR/error.log" >&2; exit 1; }
+stack_proxied "$WORK/cmdb-tls.log" "127.0.9.3:$HP" CMDB_TLS_CERT="$CERT_DIR/agent.pem" \
+  CMDB_TLS_KEY="$CERT_DIR/agent.pem" CMDB_CLIENT_CA="$CERT_DIR/ca.pem" || exit 1
+stack_nginx "$WORK/nginx" "$CMDB_PORT" || exit 1
+check_eq "nginx runs the deployed file, changed in its two addresses only" \
+  "$(cat "$ROOT/deploy/nginx/cmdb-stream.conf")" \
+  "$(sed -e "s/listen 127\.0\.0\.1:$NGINX_PORT /listen 443 /" \
+    -e "s/server 127\.0\.0\.1:$CMDB_PORT /server 127.0.0.1:8443 /" "$WORK/nginx/cmdb-stream.conf")"
 TAPI=https://127.0.0.1:$NGINX_PORT
 C=(--cacert "$CERT_DIR/ca.pem" --cert "$CERT_DIR/client.crt" --key "$CERT_DIR/client.key")
 check_eq "through nginx, a client certificate reaches the controller: 201, cert:<CN>" \
@@ -233,8 +199,8 @@ check_eq "  ...which never reached the controller" "$before" "$(slow "$HEALTH" h
 stop_pid "$CMDB_PID"
 
 echo "== the controller's own cap behind nginx counts the addresses of the PROXY lines"
-start_proxied "$WORK/cmdb-proxied.log" CMDB_API_MAX_CONN_PER_CLIENT=4
-start_nginx "$CMDB_PORT" || { cat "$NGINX_DIR/error.log" >&2; exit 1; }
+stack_proxied "$WORK/cmdb-proxied.log" "127.0.9.3:$HP" CMDB_API_MAX_CONN_PER_CLIENT=4 || exit 1
+stack_nginx "$WORK/nginx" "$CMDB_PORT" || exit 1
 before=$(slow "$HEALTH" conn_limit)
 out=$("$SC" hostile --to "127.0.0.1:$NGINX_PORT" --from 127.0.8.170 --addresses 2 \
   --per-address 6 --mode idle --reopen 0 --seconds 2)
