@@ -6,22 +6,17 @@
  */
 #include "api/v1/front/conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
-#include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
 
@@ -72,61 +67,48 @@ static void client_interest(struct client *c)
 	}
 	if (c->out_off < c->out_len)
 		ev |= EPOLLOUT;
-	/* TLS may need to write to read on, or read to write on. */
-	if (c->tls_want)
-		ev = (ev & ~(uint32_t)(EPOLLIN | EPOLLOUT)) | c->tls_want;
+	/* TLS may need to write to read on, or read to write on: then only that. */
+	if (c->tls_want && !(ev & c->tls_want))
+		ev = c->tls_want;
 	front_watch(c->f, &c->w, ev);
 }
 
-/* Bytes read, 0 at the end of the stream, -1 on an error, IO_AGAIN when it would block. */
-static ssize_t client_read(struct client *c, char *buf, size_t len)
+/* A recv or send that returned n: bytes, 0 at the end of the stream, -1, or IO_AGAIN. */
+static ssize_t sock_result(ssize_t n)
 {
-	ssize_t n;
+	return n >= 0 ? n : errno == EAGAIN || errno == EINTR ? IO_AGAIN : -1;
+}
 
-	if (!c->ssl) {
-		n = recv(c->w.fd, buf, len, 0);
-		return n >= 0 ? n : errno == EAGAIN || errno == EINTR ? IO_AGAIN : -1;
-	}
-	c->tls_want = 0;
-	n = SSL_read(c->ssl, buf, (int)len);
+/* The same for an SSL_read or SSL_write; c->tls_want says what it waits for. */
+static ssize_t tls_result(struct client *c, int n)
+{
+	int e;
+
 	if (n > 0)
 		return n;
-	switch (SSL_get_error(c->ssl, (int)n)) {
-	case SSL_ERROR_WANT_READ:
+	e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		c->tls_want = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
 		return IO_AGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		c->tls_want = EPOLLOUT;
-		return IO_AGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	default:
-		ERR_clear_error();
-		return -1;
 	}
+	ERR_clear_error();
+	return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+static ssize_t client_read(struct client *c, char *buf, size_t len)
+{
+	c->tls_want = 0;
+	if (!c->ssl)
+		return sock_result(recv(c->w.fd, buf, len, 0));
+	return tls_result(c, SSL_read(c->ssl, buf, (int)len));
 }
 
 static ssize_t client_write(struct client *c, const char *buf, size_t len)
 {
-	ssize_t n;
-
-	if (!c->ssl) {
-		n = send(c->w.fd, buf, len, MSG_NOSIGNAL);
-		return n >= 0 ? n : errno == EAGAIN || errno == EINTR ? IO_AGAIN : -1;
-	}
 	c->tls_want = 0;
-	n = SSL_write(c->ssl, buf, (int)len);
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(c->ssl, (int)n)) {
-	case SSL_ERROR_WANT_WRITE:
-		return IO_AGAIN;
-	case SSL_ERROR_WANT_READ:
-		c->tls_want = EPOLLIN;
-		return IO_AGAIN;
-	default:
-		ERR_clear_error();
-		return -1;
-	}
+	if (!c->ssl)
+		return sock_result(send(c->w.fd, buf, len, MSG_NOSIGNAL));
+	return tls_result(c, SSL_write(c->ssl, buf, (int)len));
 }
 
 static void set_timer(struct client *c, enum guard_phase p)
@@ -364,6 +346,7 @@ static size_t in_room(struct client *c)
 static void read_proxy(struct client *c)
 {
 	struct front *f = c->f;
+	struct guard_addr src;
 	char buf[128];
 	size_t used = 0;
 	int known = 0, rc;
@@ -371,14 +354,15 @@ static void read_proxy(struct client *c)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	rc = n <= 0 ? WIRE_BAD : wire_proxy_parse(buf, (size_t)n, &used, &c->addr, &known);
+	rc = n <= 0 ? WIRE_BAD : wire_proxy_parse(buf, (size_t)n, &used, &src, &known);
 	if (rc == WIRE_MORE)
 		return;
 	if (rc == WIRE_BAD || recv(c->w.fd, buf, used, 0) != (ssize_t)used) {
 		front_client_close(c);
 		return;
 	}
-	(void)known; /* UNKNOWN: the proxy's own address stands */
+	if (known)
+		c->addr = src; /* "PROXY UNKNOWN": the proxy's own address stands */
 	if (guard_acquire(f->addrs, &c->addr, f->cfg.max_conn_per_client)) {
 		metrics_api_slow_client(SLOW_CONN_LIMIT);
 		front_client_close(c);
@@ -398,19 +382,10 @@ static void handshake(struct client *c)
 	if (rc == 1) {
 		front_tls_principal(c->ssl, c->principal, sizeof(c->principal));
 		c->state = CL_HEAD;
-	} else {
-		switch (SSL_get_error(c->ssl, rc)) {
-		case SSL_ERROR_WANT_READ:
-			break;
-		case SSL_ERROR_WANT_WRITE:
-			c->tls_want = EPOLLOUT;
-			break;
-		default:
-			/* A client without a valid certificate, or no TLS at all. */
-			ERR_clear_error();
-			front_client_close(c);
-			return;
-		}
+	} else if (tls_result(c, rc) != IO_AGAIN) {
+		/* A client without a valid certificate, or no TLS at all. */
+		front_client_close(c);
+		return;
 	}
 	client_interest(c);
 }

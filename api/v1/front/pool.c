@@ -157,8 +157,8 @@ static struct client *unqueue(struct pool *p, struct client **pp)
 
 /*
  * Hands waiting requests to free workers, in order; a request that may take a reserved
- * worker (a liveness probe) passes those that may not. Not re-entered: a request that fails at once
- * and comes back asks for another turn instead.
+ * worker (a liveness probe) passes those that may not. Not re-entered: a request that
+ * fails at once and comes back asks for another turn instead.
  */
 static void kick(struct pool *p)
 {
