@@ -44,10 +44,9 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
 	return 0;
 }
 
-int api_server_global_init(const struct config *cfg)
+int api_server_global_init(void)
 {
 	/* HTTPS is the front's (api/v1/front/tls.c): civetweb only ever sees loopback. */
-	(void)cfg;
 	mg_init_library(0);
 	return 0;
 }

@@ -14,7 +14,7 @@
 struct api_server;
 
 /* Initialises civetweb once per process. 0 or -1. */
-int api_server_global_init(const struct config *cfg);
+int api_server_global_init(void);
 void api_server_global_cleanup(void);
 
 /*

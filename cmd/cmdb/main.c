@@ -196,7 +196,7 @@ static int cmd_serve(void)
 		auth_free(&auth);
 		return 1;
 	}
-	if (api_server_global_init(&cfg)) {
+	if (api_server_global_init()) {
 		auth_free(&auth);
 		db_global_cleanup();
 		return 1;

@@ -53,6 +53,17 @@ raw() {
 }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
+echo "== start-up refusals"
+lp=$(free_port)
+CMDB_LISTEN=127.0.0.1:$lp CMDB_HEALTH_LISTEN=127.0.0.1:$lp "$ROOT/bin/cmdb" serve \
+  >"$WORK/refuse1.log" 2>&1
+check_eq "CMDB_HEALTH_LISTEN equal to CMDB_LISTEN: exit 2" 2 $?
+check "  ...naming CMDB_HEALTH_LISTEN" grep -q 'CMDB_HEALTH_LISTEN: must not be CMDB_LISTEN' \
+  "$WORK/refuse1.log"
+CMDB_API_HEADER_TIMEOUT=0 "$ROOT/bin/cmdb" serve >"$WORK/refuse2.log" 2>&1
+check_eq "CMDB_API_HEADER_TIMEOUT=0: exit 2 naming its range" "2 1" \
+  "$? $(grep -c 'CMDB_API_HEADER_TIMEOUT: want an integer from 1 to 300' "$WORK/refuse2.log")"
+
 echo "== deadlines, caps and probes (2 API workers, 2 s limits, 4 connections an address)"
 HP=$(free_port)
 HEALTH=http://127.0.9.2:$HP
