@@ -110,12 +110,17 @@ valgrind: $(UNIT_BINS)
 run: all
 	@bash scripts/run.sh
 
-# Test tools: a webhook receiver for tests/integration/test_operations.sh.
+# Test tools: a webhook receiver for tests/integration/test_operations.sh; the slow and
+# the well-behaved clients of tests/integration/test_slow_clients.sh and the benchmark.
 $(BUILD)/tests/hookd: tests/tools/hookd.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-test: all $(UNIT_BINS) $(BUILD)/tests/hookd
+$(BUILD)/tests/slowclient: tests/tools/slowclient.c $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+test: all $(UNIT_BINS) $(BUILD)/tests/hookd $(BUILD)/tests/slowclient
 	@bash scripts/test.sh
 
 # chaos: the full fault-injection run (60 s); CHAOS_ARGS="--seconds 300 --seed 7".
@@ -153,5 +158,5 @@ FLOOR_OBJS := $(BUILD)/bench/floor.o $(filter $(BUILD)/internal/agentclient/%.o 
 $(BUILD)/bench/floor: $(FLOOR_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: all $(BUILD)/bench/floor
+bench: all $(BUILD)/bench/floor $(BUILD)/tests/slowclient
 	@bash scripts/bench.sh $(BENCH_ARGS)

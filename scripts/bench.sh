@@ -21,7 +21,14 @@ WRK_SECONDS=10 WRK_CONNECTIONS=32
 INFLIGHT='' POLL_MIN_MS=50 POLL_MAX_MS=2000 API_THREADS=''
 # Many releases at once: CONC_RELEASES of CONC_NODES disjoint nodes each, created together.
 CONC_RELEASES=20 CONC_NODES=100 CONC_BATCH=10 CONC_DELAY=1.0
-SECTIONS=big,small,api,concurrent,slow,huge
+# Slow clients (issue 30): a release of HOSTILE_NODES nodes while HOSTILE_ADDRS addresses
+# hold HOSTILE_PER hostile connections each (HOSTILE_NGINX_PER through nginx) for
+# HOSTILE_SECONDS (a third half-open, a third trickling a header line every 5 s, a third
+# idle keep-alive; each reopened as soon as it is closed), and a well-behaved client on
+# 127.0.9.1 timing HOSTILE_PROBES GETs of /health/live and of the release.
+HOSTILE_SECONDS=90 HOSTILE_ADDRS=20 HOSTILE_PER=10 HOSTILE_NGINX_PER=100
+HOSTILE_NODES=50 HOSTILE_BATCH=5 HOSTILE_DELAY=5 HOSTILE_PROBES=100 HOSTILE_PROBE_MS=250
+SECTIONS=big,small,api,concurrent,slow,huge,hostile
 # Agents listen here; tests use 9543/9643 and `make run` 9443, so all can run together.
 PORT=9743
 # Node i listens on 127.0.$((1 + i / 250)).$((1 + i % 250)): that range holds this many.
@@ -37,7 +44,8 @@ usage: scripts/bench.sh [--nodes N] [--batch B] [--delay S] [--small-nodes N]
                         [--poll-max-ms X] [--api-threads T] [--conc-releases R]
                         [--conc-nodes N] [--conc-batch B] [--conc-delay S]
                         [--slow-cpu-ms MS] [--huge-nodes N] [--huge-batch B]
-                        [--huge-delay S] [--sections big,small,api,concurrent,slow,huge]
+                        [--huge-delay S] [--hostile-seconds S]
+                        [--sections big,small,api,concurrent,slow,huge,hostile]
 Defaults: --nodes $NODES --batch $BATCH --delay $DELAY --small-nodes $SMALL_NODES
 --small-batch $SMALL_BATCH --small-delay $SMALL_DELAY --wrk-seconds $WRK_SECONDS
 --wrk-connections $WRK_CONNECTIONS; --inflight is RELEASE_MAX_INFLIGHT for the controller
@@ -47,7 +55,8 @@ RELEASE_POLL_INTERVAL_MS/RELEASE_POLL_MAX_MS for both ($POLL_MIN_MS/$POLL_MAX_MS
 --conc-* shape the concurrent section ($CONC_RELEASES releases of $CONC_NODES nodes,
 batch $CONC_BATCH, delay $CONC_DELAY s); --slow-cpu-ms is the CPU each request costs the
 slow agents ($SLOW_CPU_MS); --huge-* shape the large fleet ($HUGE_NODES nodes, batch
-$HUGE_BATCH, delay $HUGE_DELAY s); --sections runs only the named sections (api needs
+$HUGE_BATCH, delay $HUGE_DELAY s); --hostile-seconds is how long the hostile clients of
+the slow-clients section stay ($HOSTILE_SECONDS); --sections runs only the named sections (api needs
 big). A section not run shows n/a.
 EOF
 }
@@ -84,13 +93,15 @@ while [ $# -gt 0 ]; do
   --huge-nodes) HUGE_NODES=$2 ;;
   --huge-batch) HUGE_BATCH=$2 ;;
   --huge-delay) HUGE_DELAY=$2 ;;
+  --hostile-seconds) HOSTILE_SECONDS=$2 ;;
   --sections) SECTIONS=$2 ;;
   *) usage >&2; die "unknown option $1" ;;
   esac
   shift 2
 done
 for v in NODES BATCH SMALL_NODES SMALL_BATCH WRK_SECONDS WRK_CONNECTIONS POLL_MIN_MS \
-  POLL_MAX_MS CONC_RELEASES CONC_NODES CONC_BATCH SLOW_CPU_MS HUGE_NODES HUGE_BATCH; do
+  POLL_MAX_MS CONC_RELEASES CONC_NODES CONC_BATCH SLOW_CPU_MS HUGE_NODES HUGE_BATCH \
+  HOSTILE_SECONDS; do
   is_uint "${!v}" || die "${v,,} must be a positive integer, got '${!v}'"
 done
 for v in DELAY SMALL_DELAY CONC_DELAY HUGE_DELAY; do
@@ -102,7 +113,7 @@ is_uint "$INFLIGHT" || die "--inflight must be a positive integer"
 is_uint "$API_THREADS" || die "--api-threads must be a positive integer"
 [[ ,$SECTIONS, =~ ,api, ]] && ! [[ ,$SECTIONS, =~ ,big, ]] && die "--sections: api needs big"
 for s in ${SECTIONS//,/ }; do
-  [[ $s =~ ^(big|small|api|concurrent|slow|huge)$ ]] || die "--sections: unknown section $s"
+  [[ $s =~ ^(big|small|api|concurrent|slow|huge|hostile)$ ]] || die "--sections: unknown section $s"
 done
 section() { [[ ,$SECTIONS, == *,$1,* ]]; }
 for n in "$NODES" "$SMALL_NODES" "$((CONC_RELEASES * CONC_NODES))" "$HUGE_NODES"; do
@@ -110,8 +121,10 @@ for n in "$NODES" "$SMALL_NODES" "$((CONC_RELEASES * CONC_NODES))" "$HUGE_NODES"
 done
 
 FLOOR=$ROOT/build/bench/floor
-if [ ! -x "$ROOT/bin/cmdb" ] || [ ! -x "$ROOT/bin/agentsim" ] || [ ! -x "$FLOOR" ]; then
-  die "build first: make all build/bench/floor (or simply make bench)"
+SLOWCLIENT=$ROOT/build/tests/slowclient
+if [ ! -x "$ROOT/bin/cmdb" ] || [ ! -x "$ROOT/bin/agentsim" ] || [ ! -x "$FLOOR" ] ||
+  [ ! -x "$SLOWCLIENT" ]; then
+  die "build first: make all build/bench/floor build/tests/slowclient (or simply make bench)"
 fi
 
 # wrk is the API load generator (Debian package wrk); installed like install-deps.sh does.
@@ -322,6 +335,71 @@ verdict() {
   }'
 }
 
+# run_hostile NAME PER NGINX: one such run on a fresh controller, behind
+# deploy/nginx/cmdb-stream.conf when NGINX is 1, without hostile clients when PER is 0.
+# Sets H_* figures (H_LIVE and H_GET: the probe's lines).
+run_hostile() {
+  local name=$1 per=$2 target id hpid=""
+  H_HOSTILE=""
+  if [ "$3" = 1 ]; then
+    stack_proxied "$WORK/$name-cmdb.log" "127.0.0.1:$(free_port)" RELEASE_EXECUTOR_ENABLED=1 \
+      RELEASE_EXECUTOR_INTERVAL=1 || die "cmdb did not start"
+    stack_nginx "$WORK/$name-nginx" "$CMDB_PORT" || die "nginx did not start"
+    target=127.0.0.1:$NGINX_PORT
+  else
+    stack_cmdb "$WORK/$name-cmdb.log" RELEASE_EXECUTOR_ENABLED=1 RELEASE_EXECUTOR_INTERVAL=1 ||
+      die "cmdb did not start"
+    target=${API#http://}
+  fi
+  API=http://$target
+  if [ "$per" -gt 0 ]; then
+    "$SLOWCLIENT" hostile --to "$target" --from 127.0.8.1 --addresses "$HOSTILE_ADDRS" \
+      --per-address "$per" --seconds "$HOSTILE_SECONDS" >"$WORK/$name-hostile.out" &
+    hpid=$!
+    sleep 2
+  fi
+  VERSION=$((VERSION + 1))
+  api POST /api/v1/releases "{\"version\":$VERSION,\"batch_size\":$HOSTILE_BATCH}"
+  [ "$HTTP_STATUS" = 201 ] || die "POST /api/v1/releases answered $HTTP_STATUS: $BODY"
+  id=$(jq -r .id <<<"$BODY")
+  "$SLOWCLIENT" probe --to "$target" --from 127.0.9.1 --count "$HOSTILE_PROBES" \
+    --interval-ms "$HOSTILE_PROBE_MS" --timeout-s 10 --path /health/live \
+    --path "/api/v1/releases/$id" >"$WORK/$name-probe.out"
+  finished() { [ "$(sql "SELECT finished_at IS NOT NULL FROM release_tasks WHERE id=$id")" = 1 ]; }
+  wait_until 600 finished || die "release $id did not finish"
+  proc_figures "$CMDB_PID" || die "cannot read /proc/$CMDB_PID"
+  if [ -n "$hpid" ]; then
+    wait "$hpid"
+    H_HOSTILE=$(cat "$WORK/$name-hostile.out")
+  fi
+  [ "$3" = 1 ] && stop_pid "$NGINX_PID" && NGINX_PID=
+  stop_pid "$CMDB_PID"
+  H_STATUS=$(sql "SELECT status FROM release_tasks WHERE id=$id")
+  H_WALL=$(sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, created_at, finished_at) / 1000)
+                FROM release_tasks WHERE id=$id")
+  H_CPU=$CPU_S H_RSS=$RSS_MIB
+  H_LIVE=$(grep '^probe /health/live ' "$WORK/$name-probe.out")
+  H_GET=$(grep '^probe /api/v1/releases/' "$WORK/$name-probe.out")
+}
+
+# hfield NAME LINE: NAME=value of a line of slowclient's, as JSON (null when absent).
+hfield() { local v; v=$(sed -n "s/.*[ ]$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"); echo "${v:-null}"; }
+
+# hostile_json: the figures of the last run_hostile as a JSON object.
+hostile_json() {
+  jq -n --arg status "$H_STATUS" --argjson wall "$H_WALL" --argjson cpu "$H_CPU" \
+    --argjson rss "$H_RSS" --argjson lok "$(hfield ok "$H_LIVE")" \
+    --argjson lp50 "$(hfield p50_ms "$H_LIVE")" --argjson lp99 "$(hfield p99_ms "$H_LIVE")" \
+    --argjson gok "$(hfield ok "$H_GET")" --argjson gp50 "$(hfield p50_ms "$H_GET")" \
+    --argjson gp99 "$(hfield p99_ms "$H_GET")" \
+    --argjson hopen "$(hfield opened "${H_HOSTILE:-}")" \
+    --argjson hclosed "$(hfield closed_by_server "${H_HOSTILE:-}")" \
+    '{ status: $status, wall_ms: $wall, controller_cpu_s: $cpu, controller_peak_rss_mib: $rss,
+       live: { ok: $lok, p50_ms: $lp50, p99_ms: $lp99 },
+       get_release: { ok: $gok, p50_ms: $gp50, p99_ms: $gp99 },
+       hostile_connections_opened: $hopen, hostile_closed_by_server: $hclosed }'
+}
+
 # An unused version per run keeps agent Idempotency-Keys fresh (agentsim is new anyway).
 VERSION=$(date +%s)
 
@@ -497,6 +575,23 @@ if section concurrent; then
   run_concurrent
 fi
 
+H_QUIET=null H_DIRECT=null H_NGINX=null
+if section hostile; then
+  echo "== slow clients: a release of $HOSTILE_NODES nodes (batch $HOSTILE_BATCH, delay ${HOSTILE_DELAY} s) alone, under $((HOSTILE_ADDRS * HOSTILE_PER)) hostile connections, and under $((HOSTILE_ADDRS * HOSTILE_NGINX_PER)) through nginx (${HOSTILE_SECONDS} s each)"
+  stack_certs "$WORK/certs-hostile" 4
+  start_sim "$HOSTILE_NODES" "$HOSTILE_DELAY" "$HOSTILE_BATCH" hostile
+  new_database cmdb_bench_hostile || die "migrate of cmdb_bench_hostile failed"
+  register_nodes "$HOSTILE_NODES" || die "registering $HOSTILE_NODES nodes failed"
+  VERSION=$((VERSION + 10))
+  run_hostile hostile-quiet 0 0
+  H_QUIET=$(hostile_json)
+  run_hostile hostile-direct "$HOSTILE_PER" 0
+  H_DIRECT=$(hostile_json)
+  run_hostile hostile-nginx "$HOSTILE_NGINX_PER" 1
+  H_NGINX=$(hostile_json)
+  stop_pid "$SIM_PID"
+fi
+
 V_RATIO=$(verdict "$BIG_RATIO" "<=" 1.15)
 V_SMALL=$(verdict "$SMALL_WALL" "<" 1000)
 V_SQL=$(verdict "$BIG_SQL_PER_NODE" "<=" 4)
@@ -645,6 +740,29 @@ jq --argjson pclaim "$(nul "$POST_CLAIM")" --argjson pwall "$(nul "$POST_WALL")"
                      agent_requests_per_node: $vreq, slow_agents: $vslow, huge_wall: $vhuge,
                      huge_rss: $vhrss, huge_get_rps: $vhrps, huge_get_p99: $vhp99 }' \
   "$OUT" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT" || die "could not write $OUT"
+# The figures of issue 30 (slow clients), against the quiet run's.
+jq --argjson quiet "$H_QUIET" --argjson direct "$H_DIRECT" --argjson nginx "$H_NGINX" \
+  --argjson secs "$HOSTILE_SECONDS" --argjson addrs "$HOSTILE_ADDRS" \
+  --argjson per "$HOSTILE_PER" --argjson nper "$HOSTILE_NGINX_PER" \
+  --argjson nodes "$HOSTILE_NODES" --argjson batch "$HOSTILE_BATCH" \
+  --argjson delay "$HOSTILE_DELAY" --argjson probes "$HOSTILE_PROBES" '
+  def judged($r): if $r == null or $quiet == null then null else $r + {
+      verdict_p99: (if $r.live.ok == $probes and $r.get_release.ok == $probes
+                       and $r.live.p99_ms < 1000 and $r.get_release.p99_ms < 1000
+                    then "ok" else "miss" end),
+      wall_over_quiet: ($r.wall_ms / $quiet.wall_ms),
+      rss_over_quiet_mib: ($r.controller_peak_rss_mib - $quiet.controller_peak_rss_mib),
+      verdict_release: (if $r.status == "success" and $r.wall_ms <= 1.1 * $quiet.wall_ms
+                        then "ok" else "miss" end),
+      verdict_rss: (if $r.controller_peak_rss_mib - $quiet.controller_peak_rss_mib <= 32
+                    then "ok" else "miss" end) } end;
+  . + { slow_clients: { hostile_seconds: $secs, addresses: $addrs,
+                        connections: ($addrs * $per), connections_via_nginx: ($addrs * $nper),
+                        nodes: $nodes, batch: $batch, agent_delay_s: $delay, probes: $probes,
+                        quiet: $quiet, direct: judged($direct), nginx: judged($nginx) } }
+  | .targets += { slow_clients_p99_ms_below: 1000, slow_clients_wall_over_quiet_max: 1.1,
+                  slow_clients_rss_over_quiet_mib_max: 32 }' \
+  "$OUT" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT" || die "could not write $OUT"
 cp "$OUT" "$RESULTS/latest.json"
 
 row() { printf '%-42s %20s %10s  %s\n' "$@"; }
@@ -693,4 +811,21 @@ row "  one alone, first start to last end (ms)" "$(show "$C_ALONE_MS")" "" ""
 row "  all together (ms)" "$(show "$C_TOGETHER_MS")" "" ""
 row "  together / alone" "$(show "$C_RATIO")" "<= 1.5" "$V_CONC"
 row "  controller CPU (s); peak RSS (MiB)" "$(show "$C_CPU"); $(show "$C_RSS")" "" ""
+# hrow WHICH TITLE: the rows of one slow-clients run, from the JSON just written.
+hrow() {
+  local j
+  j=$(jq -c ".slow_clients.$1" "$OUT")
+  [ "$j" = null ] && { row "$2" n/a "" ""; return; }
+  row "$2: status; wall (ms)" "$(jq -r '"\(.status); \(.wall_ms)"' <<<"$j")" \
+    "$([ "$1" = quiet ] || echo '<= 1.1 x')" "$(jq -r '.verdict_release // ""' <<<"$j")"
+  row "  p99 ms: /health/live; GET release" \
+    "$(jq -r '"\(.live.p99_ms); \(.get_release.p99_ms)"' <<<"$j")" \
+    "$([ "$1" = quiet ] || echo '< 1000')" "$(jq -r '.verdict_p99 // ""' <<<"$j")"
+  row "  controller CPU (s); peak RSS (MiB)" \
+    "$(jq -r '"\(.controller_cpu_s); \(.controller_peak_rss_mib)"' <<<"$j")" \
+    "$([ "$1" = quiet ] || echo '+32 MiB')" "$(jq -r '.verdict_rss // ""' <<<"$j")"
+}
+hrow quiet "release $HOSTILE_NODES/$HOSTILE_BATCH @${HOSTILE_DELAY}s, no hostile clients"
+hrow direct "  with $((HOSTILE_ADDRS * HOSTILE_PER)) hostile connections"
+hrow nginx "  with $((HOSTILE_ADDRS * HOSTILE_NGINX_PER)) through nginx"
 echo "written to ${OUT#"$ROOT"/} and bench/results/latest.json; logs in var/bench"

@@ -27,6 +27,9 @@ packages=(
   # make test: `cmdb import` reads what Debian's ansible-inventory makes of an INI inventory
   # (tests/fixtures/inventory/ansible.ini)
   ansible-core
+  # make test and make bench: the reverse proxy of deploy/nginx in front of a controller
+  # (its stream module passes TLS through)
+  nginx libnginx-mod-stream
 )
 
 install_debian() {

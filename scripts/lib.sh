@@ -211,6 +211,53 @@ stack_cmdb() {
   return 1
 }
 
+# stack_proxied LOG HEALTH_ADDR [VAR=VALUE...]: `cmdb serve` on a free loopback port behind
+# a proxy (CMDB_API_PROXY_PROTOCOL=1: no request without a PROXY line reaches it), its
+# probes on HEALTH_ADDR (CMDB_HEALTH_LISTEN, ip:port); waits until they answer. Sets
+# $CMDB_PORT and $CMDB_PID.
+stack_proxied() {
+  local log=$1 health=$2
+  shift 2
+  CMDB_PORT=$(free_port)
+  start_bg "$log" env CMDB_LISTEN="127.0.0.1:$CMDB_PORT" CMDB_API_PROXY_PROTOCOL=1 \
+    CMDB_HEALTH_LISTEN="$health" "$@" "$ROOT/bin/cmdb" serve
+  CMDB_PID=$BG_PID
+  wait_until 20 curl -sf "http://$health/health/live" && return 0
+  echo "cmdb serve did not start:" >&2
+  cat "$log" >&2
+  return 1
+}
+
+# stack_nginx DIR UPSTREAM_PORT: Debian's nginx running deploy/nginx/cmdb-stream.conf as
+# it is but for its two addresses (it listens on a free loopback port, $NGINX_PORT, and
+# passes to 127.0.0.1:UPSTREAM_PORT), with room for thousands of connections. A running
+# one is stopped first. Sets $NGINX_PID.
+stack_nginx() {
+  local dir=$1
+  [ -n "${NGINX_PID:-}" ] && stop_pid "$NGINX_PID"
+  rm -rf "$dir" && mkdir -p "$dir"
+  NGINX_PORT=$(free_port)
+  sed -e "s/^\\( *\\)listen 443 /\\1listen 127.0.0.1:$NGINX_PORT /" \
+    -e "s/server 127\\.0\\.0\\.1:8443 /server 127.0.0.1:$2 /" \
+    "$ROOT/deploy/nginx/cmdb-stream.conf" >"$dir/cmdb-stream.conf"
+  cat >"$dir/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 2;
+worker_rlimit_nofile 20000;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; }
+include $dir/cmdb-stream.conf;
+EOF
+  start_bg "$dir/out.log" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
+    -g 'daemon off;'
+  NGINX_PID=$BG_PID
+  wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NGINX_PORT" && return 0
+  echo "nginx did not start:" >&2
+  cat "$dir/error.log" "$dir/out.log" >&2
+  return 1
+}
+
 # api METHOD PATH [BODY [CONTENT-TYPE]]: one request to $API (a body is sent as
 # application/json unless told otherwise); sets $BODY and $HTTP_STATUS. Call it
 # directly, not inside $(...), or the variables stay in the subshell.

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "api/v1/front/wire.h"
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
@@ -14,16 +15,20 @@
  * AUTH_KNOWN with the principal of req filled (a certificate always is known), or
  * AUTH_INVALID / AUTH_ANONYMOUS for a bearer token.
  */
-static enum auth_verdict identify(struct api_request *req, const struct mg_request_info *ri)
+static enum auth_verdict identify(struct api_request *req)
 {
 	struct api_ctx *ctx = req->ctx;
 	struct auth_principal p = {.name = ""};
+	const char *cert = mg_get_header(req->conn, WIRE_PRINCIPAL_HEADER);
 	enum auth_verdict v = AUTH_KNOWN;
 
 	pthread_rwlock_rdlock(&ctx->auth_lock);
-	/* civetweb only reports a certificate that verified against CMDB_CLIENT_CA. */
-	if (ri->client_cert)
-		auth_check_cert(ctx->auth, ri->client_cert->subject, &p);
+	/*
+	 * The front names only a certificate that verified against CMDB_CLIENT_CA, and
+	 * drops the header from what a client sends (api/v1/front/wire.c).
+	 */
+	if (cert && *cert)
+		auth_check_cert(ctx->auth, cert, &p);
 	else
 		v = auth_check_bearer(ctx->auth, mg_get_header(req->conn, "Authorization"), &p);
 	pthread_rwlock_unlock(&ctx->auth_lock);
@@ -54,7 +59,7 @@ static void forbid(struct api_request *req, unsigned need, const char *route)
 	cJSON_Delete(doc);
 }
 
-int api_access_check(struct api_request *req, const struct mg_request_info *ri, unsigned need,
+int api_access_check(struct api_request *req, unsigned need,
                      const char *route)
 {
 	const struct config *cfg = req->ctx->cfg;
@@ -65,7 +70,7 @@ int api_access_check(struct api_request *req, const struct mg_request_info *ri, 
 		req->roles = AUTH_ADMIN;
 		return 0;
 	}
-	v = identify(req, ri);
+	v = identify(req);
 	if (v == AUTH_INVALID) {
 		api_send_unauthorized(req->conn, "invalid credentials: the bearer token is not"
 		                                 " known");

@@ -21,7 +21,7 @@
  * "role": <the role needed>}, logged at warn with the principal and the route and counted
  * in cmdb_api_forbidden_total{reason="forbidden_role"}.
  */
-int api_access_check(struct api_request *req, const struct mg_request_info *ri, unsigned need,
+int api_access_check(struct api_request *req, unsigned need,
                      const char *route);
 
 /* GET /api/v1/whoami: {"principal", "roles", "grants", "scope"}; null principal: nobody. */

@@ -4,7 +4,9 @@
  * /healthz and /readyz are the old names of the two probes.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "api/v1/front/front.h"
 #include "api/v1/router.h"
 #include "core/core.h"
 #include "db/migrate.h"
@@ -13,6 +15,8 @@
 
 /* The executor loop turns at least every quarter second; this long without one is dead. */
 #define EXECUTOR_STALE_MS 5000
+/* Every API worker busy and a request waiting this long: the API is exhausted. */
+#define API_EXHAUSTED_MS 1000
 
 void api_health_live(struct api_request *req)
 {
@@ -57,6 +61,37 @@ static const char *check_database(struct api_ctx *ctx, char *node, size_t nodele
 	return state;
 }
 
+/*
+ * The API pool's load into *l; 1 when every API worker is busy and a request has waited
+ * API_EXHAUSTED_MS for one (why says so when it is still empty).
+ */
+static int check_workers(const struct api_ctx *ctx, struct front_load *l, char *why, size_t len)
+{
+	int exhausted;
+
+	memset(l, 0, sizeof(*l));
+	if (ctx->front)
+		front_load(ctx->front, l);
+	exhausted = l->workers && l->busy >= l->workers && l->longest_wait_ms >= API_EXHAUSTED_MS;
+	if (exhausted && !why[0])
+		snprintf(why, len,
+		         "all %d API workers are busy and %d requests wait, the longest for %lld ms"
+		         " (CMDB_API_THREADS)",
+		         l->workers, l->waiting, (long long)l->longest_wait_ms);
+	return exhausted;
+}
+
+static void add_workers(cJSON *doc, const struct front_load *l, int exhausted)
+{
+	cJSON *w = cJSON_AddObjectToObject(doc, "api_workers");
+
+	cJSON_AddStringToObject(doc, "api", exhausted ? "exhausted" : "ok");
+	cJSON_AddNumberToObject(w, "busy", l->busy);
+	cJSON_AddNumberToObject(w, "total", l->workers);
+	cJSON_AddNumberToObject(w, "waiting", l->waiting);
+	cJSON_AddNumberToObject(w, "longest_wait_ms", (double)l->longest_wait_ms);
+}
+
 void api_health_ready(struct api_request *req)
 {
 	struct api_ctx *ctx = req->ctx;
@@ -65,7 +100,8 @@ void api_health_ready(struct api_request *req)
 	const char *db = check_database(ctx, node, sizeof(node), why, sizeof(why)),
 	           *executor = "off";
 	int64_t turn = metrics_executor_last_turn();
-	int ready = db[0] == 'u';
+	int ready = db[0] == 'u', exhausted;
+	struct front_load load;
 
 	if (ctx->cfg->executor_enabled) {
 		executor = turn && now_mono_ms() - turn < EXECUTOR_STALE_MS ? "running" : "stalled";
@@ -77,11 +113,15 @@ void api_health_ready(struct api_request *req)
 				         EXECUTOR_STALE_MS / 1000);
 		}
 	}
+	exhausted = check_workers(ctx, &load, why, sizeof(why));
+	if (exhausted)
+		ready = 0;
 	cJSON_AddStringToObject(doc, "status", ready ? "ok" : "unavailable");
 	cJSON_AddStringToObject(doc, "database", db);
 	if (node[0])
 		cJSON_AddStringToObject(doc, "database_node", node);
 	cJSON_AddStringToObject(doc, "executor", executor);
+	add_workers(doc, &load, exhausted);
 	if (why[0])
 		cJSON_AddStringToObject(doc, "reason", why);
 	api_send_json(req->conn, ready ? 200 : 503, doc);

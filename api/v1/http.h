@@ -21,6 +21,7 @@
 #define API_IDEM_KEY_MAX 128
 
 struct api_cache;
+struct front;
 
 struct api_ctx {
 	struct db_pool *pool;
@@ -36,6 +37,13 @@ struct api_ctx {
 	 */
 	const struct config *cfg;
 	int64_t schema_expected; /* the newest migration file; 0: unknown (not checked) */
+	/*
+	 * Set by api_server_start: the key the front sends with every request it hands on
+	 * (a request without it did not come through CMDB_LISTEN), and the front itself,
+	 * whose load /health/ready reports.
+	 */
+	char front_key[33];
+	const struct front *front;
 	/*
 	 * Tells this process's executor that a release may be claimable now (created,
 	 * resumed, approved), so it claims at once instead of at its next scan. NULL when

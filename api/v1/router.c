@@ -12,6 +12,7 @@
 
 #include "api/v1/access.h"
 #include "api/v1/console.h"
+#include "api/v1/front/wire.h"
 #include "core/core.h"
 #include "core/log.h"
 #include "metrics/metrics.h"
@@ -133,11 +134,11 @@ static size_t find(struct api_request *req, const char *path, const char *collec
 }
 
 /* 1 when the principal of req may use route i (exact paths are open); else answered. */
-static int allowed(struct api_request *req, const struct mg_request_info *ri, size_t i)
+static int allowed(struct api_request *req, size_t i)
 {
 	if (routes[i].path)
 		return 1;
-	return api_access_check(req, ri, routes[i].need ? routes[i].need : AUTH_ADMIN, names[i]) ==
+	return api_access_check(req, routes[i].need ? routes[i].need : AUTH_ADMIN, names[i]) ==
 	       0;
 }
 
@@ -183,6 +184,24 @@ not_found:
 	return -1;
 }
 
+/*
+ * 1 when the request came through the front: civetweb listens on loopback, where any
+ * local user could reach it, and only the front knows the key (compared in constant
+ * time). Only then is its principal header worth anything.
+ */
+static int from_front(struct mg_connection *conn, const struct api_ctx *ctx)
+{
+	const char *key = mg_get_header(conn, WIRE_KEY_HEADER);
+	size_t n = sizeof(ctx->front_key) - 1;
+	unsigned char diff = 0;
+
+	if (!key || strlen(key) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(key[i] ^ ctx->front_key[i]);
+	return diff == 0;
+}
+
 static int route(struct mg_connection *conn, void *arg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -199,12 +218,18 @@ static int route(struct mg_connection *conn, void *arg)
 	int status;
 
 	api_reset_status();
-	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
-		which = find(&req, path, NULL, 0);
-	else if (parse_path(&req, path, &collection, &clen) == 0)
-		which = find(&req, NULL, collection, clen);
-	if (which != ROUTE_OTHER && allowed(&req, ri, which))
-		routes[which].handle(&req);
+	if (!from_front(conn, req.ctx)) {
+		/* Whoever this is does not keep the worker: the connection closes after this. */
+		mg_disable_connection_keep_alive(conn);
+		api_send_error(conn, 403, "the API answers on CMDB_LISTEN, not here");
+	} else {
+		if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
+			which = find(&req, path, NULL, 0);
+		else if (parse_path(&req, path, &collection, &clen) == 0)
+			which = find(&req, NULL, collection, clen);
+		if (which != ROUTE_OTHER && allowed(&req, which))
+			routes[which].handle(&req);
+	}
 	status = api_last_status();
 	metrics_api_request(which, status, now_mono_us() - start);
 	return status ? status : 200;

@@ -1,5 +1,6 @@
 /*
- * server: civetweb options, the one-file PEM civetweb wants for HTTPS, and JSON
+ * server: the API's parts put together: the front (listener, TLS, deadlines) in front of
+ * two civetweb contexts on loopback (every request; the probes and /metrics), and JSON
  * answers for the errors civetweb itself detects.
  */
 #include "api/v1/server.h"
@@ -7,17 +8,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/random.h>
 
 #include <civetweb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
+#include "api/v1/front/front.h"
 #include "api/v1/router.h"
 #include "core/log.h"
 
+/*
+ * Workers of the probes and /metrics: the last free one only liveness may take, the one
+ * before only CMDB_HEALTH_LISTEN's probes (api/v1/front/client.c, dispatch).
+ */
+#define OPS_WORKERS 4
+
 struct api_server {
-	struct mg_context *mg; /* NULL after a reload that could not listen again */
+	struct mg_context *api_mg, *ops_mg; /* civetweb: every request, and the probes */
+	struct front_tls *tls;              /* NULL without CMDB_TLS_CERT */
+	struct front *front;
 	const struct config *cfg;
 	struct api_ctx *api;
 };
@@ -36,64 +44,10 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
 	return 0;
 }
 
-/* Appends the bytes of path to out; 0 or -1. */
-static int copy_file(const char *path, FILE *out)
+int api_server_global_init(void)
 {
-	char buf[4096];
-	size_t n;
-	FILE *in = fopen(path, "rb");
-
-	if (!in)
-		return -1;
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		if (fwrite(buf, 1, n, out) != n)
-			break;
-	n = (size_t)ferror(in);
-	fclose(in);
-	return n ? -1 : 0;
-}
-
-/*
- * civetweb wants the certificate and its key in one PEM file. Writes both into a new
- * private directory; the caller removes it (remove_pem) as soon as civetweb has read it.
- */
-static int make_pem(const struct config *cfg, char *dir, size_t dlen, char *pem, size_t plen)
-{
-	const char *tmp = getenv("TMPDIR");
-	FILE *f;
-	int rc;
-
-	snprintf(dir, dlen, "%s/cmdb-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(pem, plen, "%s/api.pem", dir);
-	f = fopen(pem, "wx");
-	if (!f) {
-		rmdir(dir);
-		return -1;
-	}
-	rc = copy_file(cfg->tls_cert, f) || fputc('\n', f) == EOF || copy_file(cfg->tls_key, f);
-	if (fclose(f) != 0)
-		rc = -1;
-	return rc ? -1 : 0;
-}
-
-static void remove_pem(const char *dir, const char *pem)
-{
-	unlink(pem);
-	rmdir(dir);
-}
-
-int api_server_global_init(const struct config *cfg)
-{
-	if (!cfg->tls_cert[0]) {
-		mg_init_library(0);
-		return 0;
-	}
-	if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS)) {
-		log_error("serve", "civetweb could not load OpenSSL for CMDB_TLS_CERT");
-		return -1;
-	}
+	/* HTTPS is the front's (api/v1/front/tls.c): civetweb only ever sees loopback. */
+	mg_init_library(0);
 	return 0;
 }
 
@@ -102,131 +56,138 @@ void api_server_global_cleanup(void)
 	mg_exit_library();
 }
 
-void api_server_stop(struct api_server *srv)
+/*
+ * A civetweb context with the router on 127.0.0.1 and a port of the kernel's choosing;
+ * *port tells which. Its only client is the front, which sends whole requests at once
+ * and keeps one connection per worker open: so a long keep-alive and a short deadline.
+ */
+static struct mg_context *start_civetweb(struct api_ctx *api, int threads, int *port)
 {
-	if (!srv)
-		return;
-	if (srv->mg)
-		mg_stop(srv->mg);
-	free(srv);
-}
-
-static struct mg_context *start_civetweb(const struct config *cfg, struct api_ctx *api);
-
-struct api_server *api_server_start(const struct config *cfg, struct api_ctx *api)
-{
-	struct mg_context *mg = start_civetweb(cfg, api);
-	struct api_server *srv;
-
-	if (!mg)
-		return NULL;
-	srv = malloc(sizeof(*srv));
-	if (!srv) {
-		mg_stop(mg);
-		return NULL;
-	}
-	srv->mg = mg;
-	srv->cfg = cfg;
-	srv->api = api;
-	return srv;
-}
-
-/* The certificate and key load and match, and the client CA holds a certificate. */
-static int check_tls_files(const struct config *cfg, char *err, size_t errlen)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	int ok = ctx && SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) == 1 &&
-	         SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) == 1 &&
-	         SSL_CTX_check_private_key(ctx) == 1 &&
-	         (!cfg->client_ca[0] || SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL));
-
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	if (!ok)
-		snprintf(
-		    err, errlen,
-		    "CMDB_TLS_CERT / CMDB_TLS_KEY / CMDB_CLIENT_CA: the files do not load, or the"
-		    " key does not match the certificate");
-	return ok ? 0 : -1;
-}
-
-int api_server_reload(struct api_server *srv, char *err, size_t errlen)
-{
-	struct mg_context *mg;
-
-	if (!srv->cfg->tls_cert[0])
-		return 0;
-	if (check_tls_files(srv->cfg, err, errlen))
-		return -1;
-	/* civetweb reads its certificate once: a new listener takes the new one. */
-	mg_stop(srv->mg);
-	mg = start_civetweb(srv->cfg, srv->api);
-	if (!mg) {
-		snprintf(err, errlen, "the API could not listen again on %s", srv->cfg->listen);
-		srv->mg = NULL;
-		return -2;
-	}
-	srv->mg = mg;
-	return 0;
-}
-
-static struct mg_context *start_civetweb(const struct config *cfg, struct api_ctx *api)
-{
-	char threads[16], ports[80], dir[1100] = "", pem[1200] = "";
-	const char *options[32];
+	char nthreads[16];
+	const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", nthreads,
+	                         "request_timeout_ms", "10000", "enable_keep_alive", "yes",
+	                         "keep_alive_timeout_ms", "3600000", "tcp_nodelay", "1",
+	                         /* the front allows 16 KiB of head and adds its own lines */
+	                         "max_request_size", "32768", NULL};
+	struct mg_server_port sp;
 	struct mg_callbacks cb;
 	struct mg_context *mg;
-	int n = 0, tls = cfg->tls_cert[0] != '\0';
 
-	snprintf(threads, sizeof(threads), "%d", cfg->api_threads);
-	snprintf(ports, sizeof(ports), "%s%s", cfg->listen, tls ? "s" : "");
-	options[n++] = "listening_ports";
-	options[n++] = ports;
-	options[n++] = "num_threads";
-	options[n++] = threads;
-	options[n++] = "request_timeout_ms";
-	options[n++] = "30000";
-	options[n++] = "enable_keep_alive";
-	options[n++] = "yes";
-	options[n++] = "keep_alive_timeout_ms";
-	options[n++] = "30000";
-	options[n++] = "tcp_nodelay";
-	options[n++] = "1";
-	options[n++] = "max_request_size";
-	options[n++] = "16384";
-	if (tls) {
-		if (make_pem(cfg, dir, sizeof(dir), pem, sizeof(pem))) {
-			log_error("serve", "cannot prepare the TLS certificate (CMDB_TLS_CERT,"
-			                   " CMDB_TLS_KEY)");
-			return NULL;
-		}
-		options[n++] = "ssl_certificate";
-		options[n++] = pem;
-		options[n++] = "ssl_protocol_version";
-		options[n++] = "4"; /* TLS 1.2 and newer */
-		options[n++] = "ssl_default_verify_paths";
-		options[n++] = "no"; /* only CMDB_CLIENT_CA vouches for a client */
-		if (cfg->client_ca[0]) {
-			options[n++] = "ssl_ca_file";
-			options[n++] = cfg->client_ca;
-			options[n++] = "ssl_verify_peer";
-			/* With tokens too, a client may come without a certificate. */
-			options[n++] = cfg->tokens_file[0] ? "optional" : "yes";
-		}
-	}
-	options[n] = NULL;
+	snprintf(nthreads, sizeof(nthreads), "%d", threads);
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = log_civetweb;
 	cb.http_error = http_error;
 	mg = mg_start(&cb, NULL, options);
-	if (tls)
-		remove_pem(dir, pem);
-	if (!mg) {
-		log_error("serve", "cannot listen on %s (CMDB_LISTEN)", cfg->listen);
+	if (!mg || mg_get_server_ports(mg, 1, &sp) != 1) {
+		log_error("serve", "cannot start the API's workers on 127.0.0.1");
+		if (mg)
+			mg_stop(mg);
 		return NULL;
 	}
+	*port = sp.port;
 	api_router_install(mg, api);
 	return mg;
+}
+
+/* 32 hex digits from the kernel's random source: the front's key (api_ctx.front_key). */
+static int make_key(char key[33])
+{
+	unsigned char raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -1;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(key + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+void api_server_stop(struct api_server *srv)
+{
+	if (!srv)
+		return;
+	/* Requests being answered finish first: the front waits for their workers. */
+	front_stop(srv->front);
+	if (srv->api_mg)
+		mg_stop(srv->api_mg);
+	if (srv->ops_mg)
+		mg_stop(srv->ops_mg);
+	front_tls_free(srv->tls);
+	if (srv->api)
+		srv->api->front = NULL;
+	free(srv);
+}
+
+static int start_front(struct api_server *srv, int api_port, int ops_port)
+{
+	const struct config *cfg = srv->cfg;
+	struct front_config fc = {
+	    .listen = cfg->listen,
+	    .health_listen = cfg->health_listen,
+	    .proxy_protocol = cfg->proxy_protocol,
+	    .header_timeout_s = cfg->header_timeout_s,
+	    .body_timeout_s = cfg->body_timeout_s,
+	    .keepalive_timeout_s = cfg->keepalive_timeout_s,
+	    .max_conn_per_client = cfg->max_conn_per_client,
+	    .body_max = API_BODY_MAX,
+	    .key = srv->api->front_key,
+	    .tls = srv->tls,
+	    .api = {.port = api_port, .workers = cfg->api_threads},
+	    .ops = {.port = ops_port, .workers = OPS_WORKERS},
+	};
+	char err[1200];
+
+	if (cfg->tls_cert[0]) {
+		/* With tokens too, a client may come without a certificate. */
+		srv->tls = front_tls_new(cfg->tls_cert, cfg->tls_key, cfg->client_ca,
+		                         cfg->tokens_file[0] != '\0', err, sizeof(err));
+		if (!srv->tls) {
+			log_error("serve", "%s", err);
+			return -1;
+		}
+		fc.tls = srv->tls;
+	}
+	srv->front = front_start(&fc, err, sizeof(err));
+	if (!srv->front) {
+		log_error("serve", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+struct api_server *api_server_start(const struct config *cfg, struct api_ctx *api)
+{
+	struct api_server *srv = calloc(1, sizeof(*srv));
+	int api_port = 0, ops_port = 0;
+
+	if (!srv)
+		return NULL;
+	srv->cfg = cfg;
+	srv->api = api;
+	if (make_key(api->front_key)) {
+		log_error("serve", "cannot read random bytes for the API's key");
+		goto fail;
+	}
+	srv->api_mg = start_civetweb(api, cfg->api_threads, &api_port);
+	srv->ops_mg = srv->api_mg ? start_civetweb(api, OPS_WORKERS, &ops_port) : NULL;
+	if (!srv->ops_mg || start_front(srv, api_port, ops_port))
+		goto fail;
+	api->front = srv->front;
+	return srv;
+fail:
+	api_server_stop(srv);
+	return NULL;
+}
+
+int api_server_max_fds(const struct config *cfg)
+{
+	/* A client's socket, and two for each worker's connection to the front. */
+	return FRONT_CONN_MAX + 2 * (cfg->api_threads + OPS_WORKERS) + 16;
+}
+
+int api_server_reload(struct api_server *srv, char *err, size_t errlen)
+{
+	/* The next handshakes use the new files; connections already open keep theirs. */
+	return srv->tls ? front_tls_reload(srv->tls, err, errlen) : 0;
 }
 
 void api_server_log_security(const struct config *cfg, const struct auth *auth)

@@ -109,7 +109,7 @@ static int cmd_migrate(void)
  */
 static void raise_fd_limit(const struct config *cfg)
 {
-	rlim_t want = (rlim_t)cfg->max_inflight * 2 + (rlim_t)cfg->api_threads * 2 + 256;
+	rlim_t want = (rlim_t)cfg->max_inflight * 2 + (rlim_t)api_server_max_fds(cfg) + 256;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
@@ -117,7 +117,7 @@ static void raise_fd_limit(const struct config *cfg)
 	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
 		log_warn("serve",
 		         "open-file limit %llu is below the %llu that RELEASE_MAX_INFLIGHT"
-		         " needs; raise the hard limit (ulimit -Hn)",
+		         " and the API's connections need; raise the hard limit (ulimit -Hn)",
 		         (unsigned long long)rl.rlim_max, (unsigned long long)want);
 		want = rl.rlim_max;
 	}
@@ -193,7 +193,7 @@ static int serve_init(struct serve *s)
 		return 1;
 	}
 	s->libs = 1;
-	if (api_server_global_init(&s->cfg))
+	if (api_server_global_init())
 		return 1;
 	s->libs = 2;
 	s->api.auth = &s->auth;

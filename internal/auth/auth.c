@@ -182,9 +182,9 @@ enum auth_verdict auth_check_bearer(const struct auth *a, const char *header,
 	return AUTH_KNOWN;
 }
 
-int auth_check_cert(const struct auth *a, const char *subject, struct auth_principal *p)
+int auth_check_cert(const struct auth *a, const char *principal, struct auth_principal *p)
 {
-	auth_cert_principal(subject, p->name, sizeof(p->name));
+	str_copy(p->name, principal, sizeof(p->name));
 	for (size_t i = 0; i < a->n; i++) {
 		const struct auth_entry *e = &a->entries[i];
 

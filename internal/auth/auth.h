@@ -57,15 +57,16 @@ enum auth_verdict auth_check_bearer(const struct auth *a, const char *header,
                                     struct auth_principal *p);
 
 /*
- * The principal of a verified client certificate (subject as civetweb reports it): its
- * name by auth_cert_principal, roles and scope from its cert:<CN> line. Returns 1 when a
- * line names it, 0 when none does (then it is a writer without a scope, as before roles).
+ * The principal of a verified client certificate, named "cert:<CN>" by
+ * auth_cert_principal: its roles and scope from its cert:<CN> line. Returns 1 when a line
+ * names it, 0 when none does (then it is a writer without a scope, as before roles).
  */
-int auth_check_cert(const struct auth *a, const char *subject, struct auth_principal *p);
+int auth_check_cert(const struct auth *a, const char *principal, struct auth_principal *p);
 
 /*
- * The principal of a verified client certificate from its subject as civetweb reports it
- * ("/C=../CN=operator/..."): "cert:<CN>", or "cert:<subject>" without a CN.
+ * The principal of a verified client certificate from its subject as OpenSSL's
+ * X509_NAME_oneline writes it ("/C=../CN=operator/..."): "cert:<CN>", or "cert:<subject>"
+ * without a CN.
  * Characters outside [A-Za-z0-9._@:=/ -] are replaced by '?'.
  */
 void auth_cert_principal(const char *subject, char *principal, size_t len);

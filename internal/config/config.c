@@ -46,6 +46,7 @@ struct setting {
 	}
 
 static int check_listen(const char *name, const char *v, char *err, size_t errlen);
+static int check_optional_listen(const char *name, const char *v, char *err, size_t errlen);
 static int check_url(const char *name, const char *v, char *err, size_t errlen);
 static int check_db_hosts(const char *name, const char *v, char *err, size_t errlen);
 
@@ -55,7 +56,25 @@ static const char *const log_formats[] = {"text", "json", NULL};
 
 static const struct setting settings[] = {
     STR("CMDB_LISTEN", listen, "127.0.0.1:8080", "IPv4:port", check_listen, "API address"),
-    INT("CMDB_API_THREADS", api_threads, 16, 1, 512, "API worker threads"),
+    INT("CMDB_API_THREADS", api_threads, 16, 1, 512,
+        "API worker threads; they only ever answer complete requests (the front reads them)"),
+    INT("CMDB_API_HEADER_TIMEOUT", header_timeout_s, 5, 1, 300,
+        "seconds for a request line and headers (with HTTPS, the handshake too) to arrive;"
+        " a slower client is cut (`cmdb_api_slow_clients_total{reason=\"header\"}`)"),
+    INT("CMDB_API_BODY_TIMEOUT", body_timeout_s, 10, 1, 600,
+        "seconds for a request body to arrive after its headers, and the longest a client may"
+        " take none of its answer"),
+    INT("CMDB_API_KEEPALIVE_TIMEOUT", keepalive_timeout_s, 10, 1, 3600,
+        "seconds an idle keep-alive connection stays open (it holds no worker)"),
+    INT("CMDB_API_MAX_CONN_PER_CLIENT", max_conn_per_client, 64, 1, 100000,
+        "connections one client address may have open; more are refused at once"),
+    STR("CMDB_HEALTH_LISTEN", health_listen, "", "IPv4:port", check_optional_listen,
+        "a plain-HTTP listener for `/health/live`, `/health/ready` and `/metrics` only, with"
+        " workers of its own; unset: the probes are answered on `CMDB_LISTEN`, also from"
+        " workers of their own"),
+    FLAG("CMDB_API_PROXY_PROTOCOL", proxy_protocol, 0,
+         "1: every connection to `CMDB_LISTEN` starts with a PROXY protocol v1 line (a TLS"
+         " pass-through proxy such as deploy/nginx); its client address is the one counted"),
     STR("CMDB_MIGRATIONS_DIR", migrations_dir, "migrations", "path", NULL,
         "where `cmdb migrate` finds `NNNN_*.sql`"),
     ENUM("CMDB_LOG_LEVEL", log_level, "info", log_levels, "records below this level are dropped"),
@@ -191,6 +210,12 @@ bad:
 	return CMDB_EINVAL;
 }
 
+/* Like check_listen; "" is allowed (off). */
+static int check_optional_listen(const char *name, const char *v, char *err, size_t errlen)
+{
+	return v[0] ? check_listen(name, v, err, errlen) : 0;
+}
+
 /* An http or https URL without spaces; "" is allowed (off). */
 static int check_url(const char *name, const char *v, char *err, size_t errlen)
 {
@@ -290,6 +315,11 @@ static int check_api_security(struct config *cfg, char *err, size_t errlen)
 		unreadable = "CMDB_CLIENT_CA";
 	if (unreadable) {
 		snprintf(err, errlen, "%s: cannot read the file", unreadable);
+		return CMDB_EINVAL;
+	}
+	if (cfg->health_listen[0] && strcmp(cfg->health_listen, cfg->listen) == 0) {
+		snprintf(err, errlen, "CMDB_HEALTH_LISTEN: must not be CMDB_LISTEN (%s)",
+		         cfg->listen);
 		return CMDB_EINVAL;
 	}
 	cfg->auth_required = cfg->tokens_file[0] || cfg->client_ca[0];

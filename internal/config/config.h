@@ -17,6 +17,12 @@
 struct config {
 	char listen[64];           /* CMDB_LISTEN "ip:port" */
 	int api_threads;           /* CMDB_API_THREADS */
+	int header_timeout_s;      /* CMDB_API_HEADER_TIMEOUT */
+	int body_timeout_s;        /* CMDB_API_BODY_TIMEOUT */
+	int keepalive_timeout_s;   /* CMDB_API_KEEPALIVE_TIMEOUT */
+	int max_conn_per_client;   /* CMDB_API_MAX_CONN_PER_CLIENT */
+	char health_listen[64];    /* CMDB_HEALTH_LISTEN "ip:port", or "" */
+	int proxy_protocol;        /* CMDB_API_PROXY_PROTOCOL */
 	char migrations_dir[1024]; /* CMDB_MIGRATIONS_DIR */
 	int log_level;             /* CMDB_LOG_LEVEL as an enum log_level (core/log.h) */
 	int log_format;            /* CMDB_LOG_FORMAT as an enum log_format */

@@ -48,6 +48,12 @@ static const char *const forbidden_names[FORBIDDEN_COUNT] = {
 };
 static const char *const call_names[CALL_KIND_COUNT] = {"dispatch", "poll"};
 static const char *const call_result_names[CALL_RESULT_COUNT] = {"ok", "transient", "permanent"};
+static const char *const slow_names[SLOW_REASON_COUNT] = {
+    [SLOW_HEADER] = "header",
+    [SLOW_BODY] = "body",
+    [SLOW_RESPONSE] = "response",
+    [SLOW_CONN_LIMIT] = "conn_limit",
+};
 
 /* The HTTP statuses the API answers; anything else is counted as "other". */
 static const int api_codes[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503};
@@ -68,6 +74,7 @@ static struct {
 	atomic_int_fast64_t executor_turn_ms;
 	const char *route_names[METRICS_ROUTES_MAX];
 	atomic_uint_fast64_t api[METRICS_ROUTES_MAX][NCODES + 1];
+	atomic_uint_fast64_t slow[SLOW_REASON_COUNT];
 	struct histogram api_seconds[METRICS_ROUTES_MAX];
 	atomic_uint_fast64_t forbidden[FORBIDDEN_COUNT];
 } m = {
@@ -178,6 +185,12 @@ void metrics_executor_alive(void)
 int64_t metrics_executor_last_turn(void)
 {
 	return atomic_load(&m.executor_turn_ms);
+}
+
+void metrics_api_slow_client(enum metrics_slow reason)
+{
+	if ((unsigned)reason < SLOW_REASON_COUNT)
+		atomic_fetch_add(&m.slow[reason], 1);
 }
 
 void metrics_set_route_name(size_t route, const char *name)
@@ -303,6 +316,15 @@ static void write_api(struct strbuf *o)
 		snprintf(labels, sizeof(labels), "route=\"%s\",", m.route_names[r]);
 		write_histogram(o, "cmdb_api_request_duration_seconds", labels, &m.api_seconds[r]);
 	}
+	header(o, "cmdb_api_slow_clients_total", "counter",
+	       "API connections cut by the front: reason=\"header\" (request line and headers,"
+	       " or the TLS handshake, not in within CMDB_API_HEADER_TIMEOUT), \"body\" (body"
+	       " not in within CMDB_API_BODY_TIMEOUT), \"response\" (none of the answer taken"
+	       " for CMDB_API_BODY_TIMEOUT), \"conn_limit\" (refused: its address had"
+	       " CMDB_API_MAX_CONN_PER_CLIENT connections open).");
+	for (int i = 0; i < SLOW_REASON_COUNT; i++)
+		strbuf_addf(o, "cmdb_api_slow_clients_total{reason=\"%s\"} %llu\n", slow_names[i],
+		            (unsigned long long)atomic_load(&m.slow[i]));
 }
 
 void metrics_write(struct strbuf *o, const struct metrics_db_view *db)

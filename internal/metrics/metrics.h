@@ -51,6 +51,17 @@ void metrics_executor_alive(void); /* the executor loop turned */
 /* The monotonic ms of the executor loop's last turn; 0 when it never ran. */
 int64_t metrics_executor_last_turn(void);
 
+/* Why the API's front cut a client (cmdb_api_slow_clients_total{reason}). */
+enum metrics_slow {
+	SLOW_HEADER = 0, /* its request line and headers took longer than CMDB_API_HEADER_TIMEOUT */
+	SLOW_BODY,       /* its body took longer than CMDB_API_BODY_TIMEOUT */
+	SLOW_RESPONSE,   /* it took none of its answer for CMDB_API_BODY_TIMEOUT */
+	SLOW_CONN_LIMIT, /* its address had CMDB_API_MAX_CONN_PER_CLIENT connections open */
+	SLOW_REASON_COUNT
+};
+
+void metrics_api_slow_client(enum metrics_slow reason);
+
 /* The router names its routes once, before serving: "GET /api/v1/releases/{id}". */
 void metrics_set_route_name(size_t route, const char *name);
 void metrics_api_request(size_t route, int status, int64_t us);

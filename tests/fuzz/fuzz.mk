@@ -17,7 +17,7 @@ FUZZ_CJSON    = $(shell pkg-config --libs libcjson)
 FUZZ_ICU      = $(shell pkg-config --libs icu-i18n icu-uc)
 
 FUZZ_NAMES   := api_body agent_answer config core labels selector inventory tokens \
-                duration cron window
+                duration cron window front_wire
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness links only the pure code it exercises (no civetweb, curl or MariaDB).
@@ -57,6 +57,9 @@ $(FUZZ_DIR)/fuzz_cron: FUZZ_LIBS = $(FUZZ_ICU)
 $(FUZZ_DIR)/fuzz_window: $(FUZZ_DIR)/obj/internal/window/window.o \
                          $(FUZZ_DIR)/obj/internal/schedule/schedule.o $(FUZZ_CRON)
 $(FUZZ_DIR)/fuzz_window: FUZZ_LIBS = $(FUZZ_ICU)
+$(FUZZ_DIR)/fuzz_front_wire: $(FUZZ_DIR)/obj/api/v1/front/wire.o \
+                             $(FUZZ_DIR)/obj/internal/core/strbuf.o \
+                             $(FUZZ_DIR)/obj/internal/guard/guard.o
 
 $(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
