@@ -110,8 +110,13 @@ size_t release_current_batch(const struct rnode *nodes, size_t n, size_t *first)
 	return end;
 }
 
-int release_batch_started(const struct rnode *nodes, size_t begin, size_t end)
+int release_batch_started(const struct rnode *nodes, size_t first, size_t end)
 {
+	size_t begin = first;
+
+	/* The batch's nodes before first ended; those that ran make it started too. */
+	while (begin > 0 && first < end && nodes[begin - 1].batch == nodes[first].batch)
+		begin--;
 	for (size_t i = begin; i < end; i++)
 		if (nodes[i].status != NODE_PENDING && nodes[i].status != NODE_SKIPPED)
 			return 1;

@@ -72,8 +72,12 @@ struct rnode; /* release/runner_internal.h */
  * nodes are in batch order.
  */
 size_t release_current_batch(const struct rnode *nodes, size_t n, size_t *first);
-/* 1 when some node of nodes[begin, end) was ever dispatched (not pending, not skipped). */
-int release_batch_started(const struct rnode *nodes, size_t begin, size_t end);
+/*
+ * 1 when some node of the current batch was ever dispatched (is not pending or
+ * skipped): nodes[first, end) as release_current_batch returned them, and the nodes of
+ * the same batch before first, which ended.
+ */
+int release_batch_started(const struct rnode *nodes, size_t first, size_t end);
 
 /* Where the release stands between its batches, for release_decide_step. */
 struct release_boundary {

@@ -150,8 +150,34 @@ static void test_current_batch(void **state)
 	end = release_current_batch(x, 6, &first);
 	assert_int_equal(first, 6);
 	assert_int_equal(end, 6);
+	free(x);
+}
+
+static void test_batch_started(void **state)
+{
+	const int batch[] = {1, 2, 2, 2, 3, 3};
+	enum node_status st[] = {NODE_SUCCESS, NODE_SUCCESS, NODE_PENDING,
+	                         NODE_PENDING, NODE_SKIPPED, NODE_PENDING};
+	struct rnode *x = nodes(batch, st, 6);
+	size_t first = 0, end;
+
+	(void)state;
+	/*
+	 * Batch 2's first node ended before its others got a call slot: the batch is under
+	 * way although every node from the current one on is pending (a runner that took
+	 * the release over must not record its start again, nor pause before it).
+	 */
+	end = release_current_batch(x, 6, &first);
+	assert_int_equal(first, 2);
+	assert_int_equal(release_batch_started(x, first, end), 1);
 	/* Skipped nodes alone never make a batch started. */
-	assert_int_equal(release_batch_started(x, 4, 6), 0);
+	x[2].status = x[3].status = NODE_SKIPPED;
+	end = release_current_batch(x, 6, &first);
+	assert_int_equal(first, 5);
+	assert_int_equal(release_batch_started(x, first, end), 0);
+	/* A batch whose nodes were all skipped so far, then one dispatched: started. */
+	x[5].status = NODE_RUNNING;
+	assert_int_equal(release_batch_started(x, first, end), 1);
 	free(x);
 }
 
@@ -411,6 +437,7 @@ int main(void)
 	    cmocka_unit_test(test_phases_seen),
 	    cmocka_unit_test(test_effective),
 	    cmocka_unit_test(test_current_batch),
+	    cmocka_unit_test(test_batch_started),
 	    cmocka_unit_test(test_step),
 	    cmocka_unit_test(test_end),
 	    cmocka_unit_test(test_halt),
