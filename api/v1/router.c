@@ -34,6 +34,7 @@ static const struct route routes[] = {
     {"/metrics", NULL, 0, NULL, "GET", api_metrics},
     {NULL, "nodes", 0, NULL, "GET", api_nodes_list},
     {NULL, "nodes", 0, NULL, "POST", api_nodes_create},
+    {NULL, "nodes", 0, "import", "POST", api_nodes_import},
     {NULL, "nodes", 1, NULL, "GET", api_nodes_get},
     {NULL, "nodes", 1, NULL, "PATCH", api_nodes_patch},
     {NULL, "releases", 0, NULL, "GET", api_releases_list},
@@ -168,6 +169,18 @@ static int authenticate(struct api_request *req, const struct mg_request_info *r
 	return 0;
 }
 
+/* 1 when a route of the collection takes action with no id (POST /api/v1/nodes/import). */
+static int collection_action(const char *collection, size_t clen, const char *action)
+{
+	for (size_t i = 0; i < NROUTES; i++)
+		if (routes[i].collection && !routes[i].with_id && routes[i].action &&
+		    strlen(routes[i].collection) == clen &&
+		    strncmp(routes[i].collection, collection, clen) == 0 &&
+		    strcmp(routes[i].action, action) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Splits /api/v1/<collection>[/<id>[/<action>]] into req and checks the id; 0 with
  * *collection and *clen set, or -1 after answering 404.
@@ -192,6 +205,11 @@ static int parse_path(struct api_request *req, const char *path, const char **co
 		if (idlen < sizeof(id)) {
 			memcpy(id, slash + 1, idlen);
 			id[idlen] = '\0';
+		}
+		if (!action && collection_action(*collection, *clen, slash + 1)) {
+			req->action =
+			    slash + 1; /* /api/v1/nodes/import: an action of the collection */
+			return 0;
 		}
 		if (idlen >= sizeof(id) || parse_int64(id, 1, INT64_MAX, &req->id) != 0) {
 			api_send_error(req->conn, 404,

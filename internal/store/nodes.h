@@ -1,12 +1,14 @@
 /*
  * store/nodes: the inventory of nodes: register, read and change one (nodes.c), list them
- * by filters and pages (node_list.c), and their labels (node_labels.c).
+ * by filters and pages (node_list.c), their labels (node_labels.c), and import many in
+ * one transaction (node_import.c).
  */
 #ifndef CMDB_STORE_NODES_H
 #define CMDB_STORE_NODES_H
 
 #include <cjson/cJSON.h>
 
+#include "inventory/inventory.h"
 #include "labels/labels.h"
 #include "selector/selector.h"
 #include "state/state.h"
@@ -90,5 +92,30 @@ struct node_patch {
  */
 int store_node_update(struct db_conn *c, int64_t id, const struct node_patch *p,
                       const char *principal, struct node *out, char *err, size_t errlen);
+
+/* What an import did: per item, in request order, its node and what became of it. */
+struct node_import_result {
+	int64_t import_id; /* the node_imports row */
+	enum inventory_mode mode;
+	int created, updated, unchanged;
+	size_t n;
+	int64_t *ids;  /* n entries */
+	char *changes; /* n entries: 'c' created, 'u' updated, 'n' unchanged */
+};
+
+void store_node_import_free(struct node_import_result *res);
+
+/*
+ * POST /api/v1/nodes/import: the nodes of inv (parsed and checked by inventory.h) in one
+ * transaction, found by (ip, agent_port). upsert: a known node takes the item's hostname,
+ * its status when given and its labels when given (the set replaced whole); the others
+ * are created (online when no status is given). create: a known address is an item error.
+ * An item that changes nothing is unchanged and not written. CMDB_EINVAL with the item
+ * errors in r (r->nbad) and nothing written. An Idempotency-Key already used by the
+ * principal answers what that import did (*replayed = 1) or CMDB_EMISMATCH.
+ */
+int store_node_import(struct db_conn *c, const struct inventory *inv, const struct store_idem *idem,
+                      struct node_import_result *out, int *replayed, struct inventory_report *r,
+                      char *err, size_t errlen);
 
 #endif
