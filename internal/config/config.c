@@ -123,11 +123,13 @@ static const struct setting settings[] = {
     STR("CMDB_API_TOKENS_FILE", tokens_file, "", "path", NULL,
         "bearer tokens, `name:sha256hex[:writer|reader]` per line; the file must be mode 600"),
     STR("CMDB_URL", watch_url, "http://127.0.0.1:8080", "http(s) URL", check_url,
-        "`cmdb watch`: the API it reads"),
+        "`cmdb watch` and `cmdb import`: the API they use"),
     STR("CMDB_TOKEN", watch_token, "", "secret", NULL,
-        "`cmdb watch`: the bearer token it sends (needed where reads need a principal)"),
+        "`cmdb watch` and `cmdb import`: the bearer token they send (`cmdb import` needs a"
+        " writer's)"),
     STR("CMDB_CACERT", watch_cacert, "", "path", NULL,
-        "`cmdb watch`: the CA of an https `CMDB_URL`; unset: the system's CAs"),
+        "`cmdb watch` and `cmdb import`: the CA of an https `CMDB_URL`; unset: the system's"
+        " CAs"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
