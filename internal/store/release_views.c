@@ -216,21 +216,14 @@ static const struct store_col group_cols[] = {
 int store_release_groups(struct db_conn *c, int64_t release_id, struct release_group **out,
                          size_t *n, char *err, size_t errlen)
 {
-	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64(release_id);
-	int rc;
 
-	*out = NULL;
-	*n = 0;
-	rc = db_query(c,
-	              "SELECT value, value IS NOT NULL, first_batch, batch_count, node_count"
-	              " FROM release_groups WHERE release_task_id = ? ORDER BY position",
-	              &arg, 1, &rows, err, errlen);
-	if (rc == 0)
-		rc = store_map_rows(&rows, group_cols, sizeof(group_cols) / sizeof(group_cols[0]),
-		                    sizeof(**out), (void **)out, n);
-	db_rows_free(&rows);
-	return rc;
+	return store_query_rows(c,
+	                        "SELECT value, value IS NOT NULL, first_batch, batch_count,"
+	                        " node_count FROM release_groups WHERE release_task_id = ?"
+	                        " ORDER BY position",
+	                        &arg, 1, group_cols, sizeof(group_cols) / sizeof(group_cols[0]),
+	                        sizeof(**out), (void **)out, n, err, errlen);
 }
 
 int store_group_of(const struct release_group *groups, size_t n, int batch)
@@ -260,21 +253,13 @@ static const struct store_col left_out_cols[] = {
 int store_release_left_out(struct db_conn *c, int64_t release_id, struct left_out_node **out,
                            size_t *n, char *err, size_t errlen)
 {
-	struct db_rows rows = DB_ROWS_INIT;
 	struct db_arg arg = DB_I64(release_id);
-	int rc;
 
-	rc = db_query(c,
-	              "SELECT l.node_id, n.hostname, l.node_ip, l.agent_port, l.reason"
-	              " FROM release_left_out l JOIN nodes n ON n.id = l.node_id"
-	              " WHERE l.release_task_id = ? ORDER BY l.node_id",
-	              &arg, 1, &rows, err, errlen);
-	*out = NULL;
-	*n = 0;
-	if (rc == 0)
-		rc = store_map_rows(&rows, left_out_cols,
-		                    sizeof(left_out_cols) / sizeof(left_out_cols[0]), sizeof(**out),
-		                    (void **)out, n);
-	db_rows_free(&rows);
-	return rc;
+	return store_query_rows(c,
+	                        "SELECT l.node_id, n.hostname, l.node_ip, l.agent_port, l.reason"
+	                        " FROM release_left_out l JOIN nodes n ON n.id = l.node_id"
+	                        " WHERE l.release_task_id = ? ORDER BY l.node_id",
+	                        &arg, 1, left_out_cols,
+	                        sizeof(left_out_cols) / sizeof(left_out_cols[0]), sizeof(**out),
+	                        (void **)out, n, err, errlen);
 }

@@ -57,6 +57,11 @@ void store_map_row(const struct db_rows *r, size_t row, const struct store_col *
 int store_map_rows(const struct db_rows *r, const struct store_col *cols, size_t ncols,
                    size_t elem_size, void **out, size_t *n);
 
+/* Runs a query and maps its rows as store_map_rows does (*out NULL and *n 0 on an error). */
+int store_query_rows(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
+                     const struct store_col *cols, size_t ncols, size_t elem_size, void **out,
+                     size_t *n, char *err, size_t errlen);
+
 /* Copies a DATETIME cell as RFC 3339 into a STORE_TIME_LEN buffer ("" for NULL). */
 void store_copy_time(const struct db_rows *r, size_t row, size_t col, char *buf);
 
@@ -70,8 +75,8 @@ int store_cmp_i64(const void *a, const void *b);
  * arguments fill(ctx, i, args) sets for row i (strings must live until it returns).
  */
 int store_insert_rows(struct db_conn *c, const char *head, const char *row, size_t per, size_t n,
-                      void (*fill)(const void *ctx, size_t i, struct db_arg *args),
-                      const void *ctx, char *err, size_t errlen);
+                      void (*fill)(const void *ctx, size_t i, struct db_arg *args), const void *ctx,
+                      char *err, size_t errlen);
 
 /* Appends "?,?,...,?" (n placeholders) to sb. */
 void store_add_placeholders(struct strbuf *sb, size_t n);
