@@ -9,6 +9,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+# shellcheck source=scripts/bench_labels.sh
+. "$ROOT/scripts/bench_labels.sh"
 
 NODES=2000 BATCH=200 DELAY=0.5
 SMALL_NODES=200 SMALL_BATCH=50 SMALL_DELAY=0.2
@@ -28,7 +30,7 @@ CONC_RELEASES=20 CONC_NODES=100 CONC_BATCH=10 CONC_DELAY=1.0
 # 127.0.9.1 timing HOSTILE_PROBES GETs of /health/live and of the release.
 HOSTILE_SECONDS=90 HOSTILE_ADDRS=20 HOSTILE_PER=10 HOSTILE_NGINX_PER=100
 HOSTILE_NODES=50 HOSTILE_BATCH=5 HOSTILE_DELAY=5 HOSTILE_PROBES=100 HOSTILE_PROBE_MS=250
-SECTIONS=big,small,api,concurrent,slow,huge,hostile
+SECTIONS=big,small,api,concurrent,slow,huge,hostile,labels
 # Agents listen here; tests use 9543/9643 and `make run` 9443, so all can run together.
 PORT=9743
 # Node i listens on 127.0.$((1 + i / 250)).$((1 + i % 250)): that range holds this many.
@@ -45,7 +47,7 @@ usage: scripts/bench.sh [--nodes N] [--batch B] [--delay S] [--small-nodes N]
                         [--conc-nodes N] [--conc-batch B] [--conc-delay S]
                         [--slow-cpu-ms MS] [--huge-nodes N] [--huge-batch B]
                         [--huge-delay S] [--hostile-seconds S]
-                        [--sections big,small,api,concurrent,slow,huge,hostile]
+                        [--sections big,small,api,concurrent,slow,huge,hostile,labels]
 Defaults: --nodes $NODES --batch $BATCH --delay $DELAY --small-nodes $SMALL_NODES
 --small-batch $SMALL_BATCH --small-delay $SMALL_DELAY --wrk-seconds $WRK_SECONDS
 --wrk-connections $WRK_CONNECTIONS; --inflight is RELEASE_MAX_INFLIGHT for the controller
@@ -113,7 +115,7 @@ is_uint "$INFLIGHT" || die "--inflight must be a positive integer"
 is_uint "$API_THREADS" || die "--api-threads must be a positive integer"
 [[ ,$SECTIONS, =~ ,api, ]] && ! [[ ,$SECTIONS, =~ ,big, ]] && die "--sections: api needs big"
 for s in ${SECTIONS//,/ }; do
-  [[ $s =~ ^(big|small|api|concurrent|slow|huge|hostile)$ ]] || die "--sections: unknown section $s"
+  [[ $s =~ ^(big|small|api|concurrent|slow|huge|hostile|labels)$ ]] || die "--sections: unknown section $s"
 done
 section() { [[ ,$SECTIONS, == *,$1,* ]]; }
 for n in "$NODES" "$SMALL_NODES" "$((CONC_RELEASES * CONC_NODES))" "$HUGE_NODES"; do
@@ -201,14 +203,17 @@ proc_figures() {
   RSS_MIB=$(calc "$hwm / 1024")
 }
 
-# run_release NAME NODES BATCH: a release of version $VERSION to every node, claimed by a
-# fresh controller so that its CPU and peak RSS belong to the release. Sets R_* figures.
+# run_release NAME NODES BATCH [BODY]: a release of version $VERSION to every node (or as
+# BODY asks), claimed by a fresh controller so that its CPU and peak RSS belong to the
+# release. $REGISTER_MORE, when set, runs after the nodes are registered. Sets R_* figures.
 run_release() {
-  local name=$1 n=$2 batch=$3 id line limit log
+  local name=$1 n=$2 batch=$3 body=${4:-} id line limit log
   new_database "cmdb_bench_$name" || die "migrate of cmdb_bench_$name failed"
   register_nodes "$n" || die "registering $n nodes failed"
+  [ -z "${REGISTER_MORE:-}" ] || "$REGISTER_MORE" || die "$REGISTER_MORE failed"
   stack_cmdb "$WORK/$name-create.log" RELEASE_EXECUTOR_ENABLED=0 || die "cmdb did not start"
-  api POST /api/v1/releases "{\"version\":$VERSION,\"batch_size\":$batch}"
+  [ -n "$body" ] || body="{\"version\":$VERSION,\"batch_size\":$batch}"
+  api POST /api/v1/releases "$body"
   [ "$HTTP_STATUS" = 201 ] || die "POST /api/v1/releases answered $HTTP_STATUS: $BODY"
   id=$(jq -r .id <<<"$BODY")
   stop_pid "$CMDB_PID"
@@ -416,7 +421,9 @@ for v in BIG_ID BIG_STATUS BIG_WALL BIG_WALL_SOURCE BIG_SQL BIG_SQL_PER_NODE BIG
   POST_STATUS POST_CLAIM POST_WALL POST_REQ SMALL_LIMIT SLOW_STATUS SLOW_WALL SLOW_REQ SLOW_FLOOR \
   SLOW_FLOOR_REQ SLOW_RATIO HUGE_ID HUGE_STATUS HUGE_WALL HUGE_CPU HUGE_RSS HUGE_SQL_PER_NODE \
   HUGE_FLOOR HUGE_FLOOR_CPU HUGE_RATIO HUGE_GET_STATUS HUGE_GET_RPS HUGE_GET_P99 HUGE_GET_NON2XX \
-  HUGE_GET_BYTES HUGE_GET_GZ_BYTES; do
+  HUGE_GET_BYTES HUGE_GET_GZ_BYTES LB_IMPORT LB_IMPORT_WORST LB_DRY LB_DRY_WORST LB_P99 \
+  LB_P99_WORST LB_CPU LB_CPU_WORST LB_RATIO LB_RATIO_WORST LB_REQUESTS LB_PICKED LB_GROUPS \
+  LB_GET_STATUS LB_REL_BATCHES LB_DBCPU LB_DBCPU_WORST LB_PLAIN LB_PLAIN_WORST; do
   printf -v "$v" null
 done
 
@@ -568,6 +575,11 @@ run_concurrent() {
   C_RATIO=$(calc "$C_TOGETHER_MS / $C_ALONE_MS")
   stop_pid "$SIM_PID"
 }
+
+if section labels; then
+  echo "== labels: $LABELS_NODES nodes imported, a selector's dry run and pages, $LABELS_RELEASE nodes by selector zone by zone"
+  run_labels
+fi
 
 if section concurrent; then
   echo "== $CONC_RELEASES releases of $CONC_NODES nodes (batch $CONC_BATCH, delay ${CONC_DELAY} s): one alone, then all together"
@@ -763,6 +775,43 @@ jq --argjson quiet "$H_QUIET" --argjson direct "$H_DIRECT" --argjson nginx "$H_N
   | .targets += { slow_clients_p99_ms_below: 1000, slow_clients_wall_over_quiet_max: 1.1,
                   slow_clients_rss_over_quiet_mib_max: 32 }' \
   "$OUT" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT" || die "could not write $OUT"
+# The figures of issue 22 (labels, selectors, zone by zone, imports).
+V_LB_IMPORT=$(verdict "$LB_IMPORT_WORST" "<=" 30000)
+V_LB_DRY=$(verdict "$LB_DRY_WORST" "<=" 300)
+V_LB_P99=$(verdict "$LB_P99_WORST" "<=" 50)
+# Within today's release / floor: the same release not grouped, same machine, same time.
+V_LB_RATIO=$(verdict "$LB_RATIO" "<=" "$(nul "$LB_PLAIN_WORST")")
+if section labels && [ "$LB_GET_STATUS" != 200 ]; then V_LB_P99="miss (HTTP $LB_GET_STATUS)"; fi
+jq --argjson n "$LABELS_NODES" --argjson req "$(nul "$LB_REQUESTS")" \
+  --argjson imp "$(nul "$LB_IMPORT")" --argjson impw "$(nul "$LB_IMPORT_WORST")" \
+  --argjson picked "$(nul "$LB_PICKED")" --argjson groups "$(nul "$LB_GROUPS")" \
+  --argjson dry "$(nul "$LB_DRY")" --argjson dryw "$(nul "$LB_DRY_WORST")" \
+  --argjson p99 "$(nul "$LB_P99")" --argjson p99w "$(nul "$LB_P99_WORST")" \
+  --argjson cpu "$(nul "$LB_CPU")" --argjson cpuw "$(nul "$LB_CPU_WORST")" \
+  --argjson dbcpu "$(nul "$LB_DBCPU")" --argjson dbcpuw "$(nul "$LB_DBCPU_WORST")" \
+  --argjson plain "$(nul "$LB_PLAIN")" --argjson plainw "$(nul "$LB_PLAIN_WORST")" \
+  --argjson rn "$LABELS_RELEASE" --argjson rb "$LABELS_BATCH" --argjson rbat "$(nul "$LB_REL_BATCHES")" \
+  --argjson ratio "$(nul "$LB_RATIO")" --argjson ratiow "$(nul "$LB_RATIO_WORST")" \
+  --arg runs "${LB_RUNS:-}" --arg sel "$LABELS_SELECTOR" \
+  --arg vi "$V_LB_IMPORT" --arg vd "$V_LB_DRY" --arg vp "$V_LB_P99" --arg vr "$V_LB_RATIO" \
+  '. + {
+    labels: { nodes: $n, labels_per_node: 5, import_requests: $req,
+              import_ms: { median: $imp, worst: $impw },
+              selector: $sel, selected: $picked, groups: $groups,
+              dry_run_ms: { median: $dry, worst: $dryw },
+              get_page_1000: { connections: 1, p99_ms: { median: $p99, worst: $p99w },
+                               controller_cpu_ms_per_request: { median: $cpu, worst: $cpuw },
+                               mariadb_cpu_ms_per_request: { median: $dbcpu, worst: $dbcpuw } },
+              grouped_release: { nodes: $rn, batch: $rb, batches: $rbat,
+                                 release_over_floor: { median: $ratio, worst: $ratiow },
+                                 not_grouped_over_floor: { median: $plain, worst: $plainw } },
+              runs: $runs }
+  } | .targets += { labels_import_ms_max: 30000, labels_dry_run_ms_max: 300,
+                    labels_get_p99_ms_max: 50,
+                    grouped_release_over_floor: "median <= the worst not grouped" }
+    | .verdicts += { labels_import: $vi, labels_dry_run: $vd, labels_get_p99: $vp,
+                     grouped_release_over_floor: $vr }' \
+  "$OUT" >"$OUT.tmp" && mv "$OUT.tmp" "$OUT" || die "could not write $OUT"
 cp "$OUT" "$RESULTS/latest.json"
 
 row() { printf '%-42s %20s %10s  %s\n' "$@"; }
@@ -828,4 +877,11 @@ hrow() {
 hrow quiet "release $HOSTILE_NODES/$HOSTILE_BATCH @${HOSTILE_DELAY}s, no hostile clients"
 hrow direct "  with $((HOSTILE_ADDRS * HOSTILE_PER)) hostile connections"
 hrow nginx "  with $((HOSTILE_ADDRS * HOSTILE_NGINX_PER)) through nginx"
+row "labels: $LABELS_NODES nodes, 5 labels, import (ms, median; worst)" "$(show "$LB_IMPORT"); $(show "$LB_IMPORT_WORST")" "<= 30000" "$V_LB_IMPORT"
+row "  in requests of 10,000" "$(show "$LB_REQUESTS")" "10" ""
+row "  dry run, $(show "$LB_PICKED") picked, $(show "$LB_GROUPS") groups (ms)" "$(show "$LB_DRY"); $(show "$LB_DRY_WORST")" "<= 300" "$V_LB_DRY"
+row "  GET ?selector=&limit=1000, 1 conn: p99 (ms)" "$(show "$LB_P99"); $(show "$LB_P99_WORST")" "<= 50" "$V_LB_P99"
+row "  CPU per GET: controller; MariaDB (ms)" "$(show "$LB_CPU"); $(show "$LB_DBCPU")" "" ""
+row "  $LABELS_RELEASE by selector, not grouped: release/floor" "$(show "$LB_PLAIN"); $(show "$LB_PLAIN_WORST")" "" ""
+row "  ...in 4 zones: release/floor" "$(show "$LB_RATIO"); $(show "$LB_RATIO_WORST")" "<= $(show "$LB_PLAIN_WORST")" "$V_LB_RATIO"
 echo "written to ${OUT#"$ROOT"/} and bench/results/latest.json; logs in var/bench"

@@ -1,7 +1,8 @@
 // cmdb console: a single page over the API of the controller that serves it. No build
 // step but states.js (the state table's statuses, loaded first), no dependency, no
 // inline script (the Content-Security-Policy forbids it). Views are chosen by the URL's
-// hash: #/releases, #/releases/<id>, #/nodes, #/new. Data is always written with
+// hash: #/releases, #/releases/<id> (here), #/nodes, #/new (web/nodes.js, which takes its
+// helpers from CMDB_UI). Data is always written with
 // textContent, never as HTML. A release is followed with its summary view and its
 // timeline once a second; its node table is fetched again only when the counts change.
 // Who is signed in comes from GET /api/v1/whoami; only the actions the principal's roles
@@ -354,6 +355,28 @@
     return parts.join(', ') || 'no nodes';
   }
 
+  // "zone=a", or "no zone" for the group of the nodes without the label.
+  function groupName(r, value) {
+    return value === null ? 'no ' + r.group_by : r.group_by + '=' + value;
+  }
+
+  // A group's counts from its batches' (summary view), and its status as a batch's is
+  // made: failed if a batch failed, running while one runs, else pending until all ended.
+  function groupCounts(batchList, g) {
+    const c = {total: 0};
+    const st = [];
+    for (const b of batchList) {
+      if (b.batch < g.first_batch || b.batch >= g.first_batch + g.batches) continue;
+      for (const s of NODE_STATUSES) c[s] = (c[s] || 0) + (b[s] || 0);
+      c.total += b.total;
+      st.push(b.status);
+    }
+    c.status = st.includes('failed') ? 'failed' : st.includes('running') ? 'running'
+      : st.length && st.every((x) => x === 'success' || x === 'skipped') ? (st.includes('success') ? 'success' : 'skipped')
+        : st.some((x) => x !== 'pending') ? 'running' : 'pending';
+    return c;
+  }
+
   // #/releases[?status=...]
   function viewReleases(params) {
     const status = params.get('status') || '';
@@ -429,6 +452,9 @@
     const facts = h('dl', {class: 'facts', id: 'release-facts'});
     const notes = h('div', {id: 'release-notes'});
     const batches = h('div', {class: 'batches', id: 'batches'});
+    const groups = h('div', {class: 'batches', id: 'groups'});
+    const groupsPanel = h('section', {class: 'panel', id: 'groups-panel', 'aria-labelledby': 'h-groups', hidden: true},
+      h('h2', {id: 'h-groups'}, 'Groups'), groups);
     const nodeFilter = h('select', {id: 'node-filter'}, h('option', {value: ''}, 'every status'),
       NODE_STATUSES.map((s) => h('option', {value: s}, s)));
     const nodesBody = h('tbody');
@@ -437,6 +463,7 @@
     const st = statusLine();
     replace(main, title, actions, st, notes,
       h('section', {class: 'panel'}, facts),
+      groupsPanel,
       h('section', {class: 'panel', 'aria-labelledby': 'h-batches'},
         h('h2', {id: 'h-batches'}, 'Batches'), legend(), batches),
       h('section', {class: 'panel', 'aria-labelledby': 'h-nodes'},
@@ -492,6 +519,10 @@
           fmtDuration(r.started_at || r.created_at, r.finished_at) + ')'] : null),
         fact('Last action', r.updated_by ? [r.updated_by, ' at ', timeEl(r.updated_at)] : null),
         fact('Pause after batch', r.pause_after ? r.pause_after.join(', ') : null),
+        fact('Selector', r.selector),
+        fact('Grouped by', r.group_by ? r.group_by + (r.pause_between_groups ? ', pausing after each group but the last' : '') : null),
+        fact('Left out', r.left_out && r.left_out.length ? r.left_out.slice(0, 20).map((n) => n.hostname + ' (' + n.reason + ')').join(', ') +
+          (r.left_out.length > 20 ? ' and ' + (r.left_out.length - 20) + ' more' : '') : null),
         fact('Not before', r.not_before ? timeEl(r.not_before) : null),
         fact('Expires', r.expires_at ? timeEl(r.expires_at) : null),
         fact('Auto rollback', r.auto_rollback ? 'yes, if it fails' : null),
@@ -510,9 +541,17 @@
           disabled: busy, onclick: () => act(a)}, def.label);
       }));
       replace(batches, (r.batches || []).map((b) => [
-        h('span', {}, 'Batch ' + b.batch + ' ', badge(b.status)),
+        h('span', {}, 'Batch ' + b.batch + ' ', b.group !== undefined ? groupName(r, b.group) + ' ' : '', badge(b.status)),
         progressBar(b, b.total),
         h('span', {class: 'counts', 'data-batch': b.batch}, countsText(b) + ' of ' + b.total)]));
+      groupsPanel.hidden = !r.groups;
+      replace(groups, (r.groups || []).map((g) => {
+        const c = groupCounts(r.batches || [], g);
+        return [h('span', {}, groupName(r, g.group) + ' ', badge(c.status)), progressBar(c, c.total),
+          h('span', {class: 'counts', 'data-group': g.group === null ? '' : g.group},
+            countsText(c) + ' of ' + c.total + ' (batch' + (g.batches > 1 ? 'es ' + g.first_batch + ' to ' +
+            (g.first_batch + g.batches - 1) : ' ' + g.first_batch) + ')')];
+      }));
     }
 
     async function act(a) {
@@ -606,285 +645,10 @@
     return {stop: poll.stop, wake: poll.now};
   }
 
-  // #/nodes
-  function viewNodes() {
-    const tbody = h('tbody');
-    const st = statusLine();
-    const search = h('input', {type: 'search', id: 'node-search', placeholder: 'host name or address'});
-    const health = h('select', {id: 'node-health'}, h('option', {value: ''}, 'online and offline'),
-      h('option', {value: 'online'}, 'online'), h('option', {value: 'offline'}, 'offline'));
-    const form = h('form', {class: 'grid', id: 'node-form'},
-      h('label', {for: 'n-hostname'}, 'Host name'), h('input', {id: 'n-hostname', required: true, maxlength: 253, spellcheck: 'false'}),
-      h('label', {for: 'n-ip'}, 'IP address'), h('input', {id: 'n-ip', required: true, spellcheck: 'false'}),
-      h('label', {for: 'n-port'}, 'Agent port'), h('input', {id: 'n-port', type: 'number', min: 1, max: 65535, value: 8443}),
-      h('label', {for: 'n-status'}, 'Status'), h('select', {id: 'n-status'}, h('option', {value: 'online'}, 'online'), h('option', {value: 'offline'}, 'offline')),
-      h('div', {class: 'buttons'}, h('button', {type: 'submit', class: 'primary', id: 'n-submit'}, 'Register node')));
-    replace(main, h('h1', {}, 'Nodes'),
-      h('div', {class: 'row'}, h('label', {}, 'Find', search), h('label', {}, 'Status', health)),
-      st,
-      h('div', {class: 'scroll'}, h('table', {id: 'inventory'},
-        h('thead', {}, h('tr', {}, h('th', {class: 'num'}, 'Node'), h('th', {}, 'Host'),
-          h('th', {}, 'Address'), h('th', {}, 'Status'), h('th', {class: 'num'}, 'Config version'),
-          h('th', {class: 'wide'}, 'Applied'), h('th', {class: 'wide'}, 'Last change by'), h('th', {}, ''))),
-        tbody)),
-      h('section', {class: 'panel', 'aria-labelledby': 'h-register'}, h('h2', {id: 'h-register'}, 'Register a node'),
-        may('inventory') ? form : needs('inventory', 'Registering and changing nodes')));
+  // ---- what web/nodes.js uses ----
 
-    let nodes = [];
-    let key = newKey();
-
-    function render() {
-      const q = search.value.trim().toLowerCase();
-      const hf = health.value;
-      const shown = nodes.filter((n) => (!hf || n.status === hf) &&
-        (!q || n.hostname.toLowerCase().includes(q) || n.ip.includes(q)));
-      if (!shown.length) {
-        replace(tbody, h('tr', {}, h('td', {colspan: 8, class: 'muted'}, nodes.length ? 'No node matches.' : 'No node registered yet.')));
-        return;
-      }
-      replace(tbody, shown.map((n) => {
-        const to = n.status === 'online' ? 'offline' : 'online';
-        return h('tr', {'data-node': n.id},
-          h('td', {class: 'num'}, n.id), h('td', {}, n.hostname), h('td', {}, n.ip + ':' + n.agent_port),
-          h('td', {}, badge(n.status)),
-          h('td', {class: 'num'}, n.config_version === null ? 'none yet' : n.config_version),
-          h('td', {class: 'wide'}, timeEl(n.config_applied_at)),
-          h('td', {class: 'wide'}, n.updated_by || n.created_by || ''),
-          h('td', {}, may('inventory') ? h('button', {type: 'button', 'data-set': to, onclick: () => setHealth(n, to)}, 'Set ' + to) : ''));
-      }));
-    }
-
-    async function setHealth(n, to) {
-      const a = await confirmAction('Set ' + n.hostname + ' ' + to + '?',
-        to === 'offline' ? 'New releases leave it out, and a release that reaches it later skips it without contacting it.'
-          : 'New releases include it again.', {yes: 'Set ' + to, danger: to === 'offline'});
-      if (!a.ok) return;
-      try {
-        await api('PATCH', '/api/v1/nodes/' + n.id, {status: to});
-        say(n.hostname + ' is ' + to + ' now.', true);
-      } catch (e) {
-        say(explain(e));
-      }
-      last = '';
-      poll.now();
-    }
-
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      const body = {hostname: form.querySelector('#n-hostname').value.trim(),
-        ip: form.querySelector('#n-ip').value.trim(),
-        agent_port: Number(form.querySelector('#n-port').value),
-        status: form.querySelector('#n-status').value};
-      try {
-        const {data} = await api('POST', '/api/v1/nodes', body, {'Idempotency-Key': key});
-        key = newKey();
-        say('Node ' + data.id + ' (' + data.hostname + ') registered.', true);
-        form.querySelector('#n-hostname').value = '';
-        form.querySelector('#n-ip').value = '';
-        form.querySelector('#n-hostname').focus();
-      } catch (e) {
-        say(explain(e));
-      }
-      last = '';
-      poll.now();
-    });
-    search.addEventListener('input', render);
-    health.addEventListener('change', render);
-
-    let last = '';
-    const poll = poller(async () => {
-      const {data} = await api('GET', '/api/v1/nodes');
-      setStatus(st, null);
-      const k = JSON.stringify(data.nodes);
-      if (k === last) return;
-      last = k;
-      nodes = data.nodes;
-      render();
-    }, () => IDLE_MS, (e) => setStatus(st, e));
-    return {stop: poll.stop, wake: poll.now};
-  }
-
-  // "5" -> {batch_size: 5}; "1, 5, 20%" -> {batches: [1, 5, "20%"]}.
-  function parsePlan(text) {
-    const parts = text.split(/[\s,]+/).filter(Boolean);
-    if (!parts.length) throw new Error('the batch plan is empty: give a batch size, or sizes such as 1, 5, 20%');
-    const items = parts.map((p) => {
-      if (/^[1-9][0-9]*$/.test(p)) return Number(p);
-      if (/^([1-9][0-9]?|100)%$/.test(p)) return p;
-      throw new Error('"' + p + '" is not a batch size (a number, or a percentage such as 20%)');
-    });
-    return items.length === 1 && typeof items[0] === 'number' ? {batch_size: items[0]} : {batches: items};
-  }
-
-  function parseList(text, what) {
-    const parts = text.split(/[\s,]+/).filter(Boolean);
-    return parts.map((p) => {
-      if (!/^[1-9][0-9]*$/.test(p)) throw new Error('"' + p + '" is not a ' + what);
-      return Number(p);
-    });
-  }
-
-  // #/new
-  function viewNew() {
-    const picked = []; // node ids, in the order they were chosen: batch 1 first
-    const pickBody = h('tbody');
-    const order = h('p', {id: 'pick-order', class: 'muted'});
-    const preview = h('div', {id: 'preview', 'aria-live': 'polite'});
-    const allNodes = h('input', {type: 'radio', name: 'target', id: 't-all', value: 'all', checked: true});
-    const someNodes = h('input', {type: 'radio', name: 'target', id: 't-some', value: 'some'});
-    const picker = h('div', {class: 'picker', id: 'picker', hidden: true},
-      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Pick'), h('th', {class: 'num'}, 'Node'),
-        h('th', {}, 'Host'), h('th', {}, 'Status'), h('th', {class: 'num'}, 'Config version'))), pickBody));
-    const form = h('form', {class: 'grid', id: 'release-form'},
-      h('label', {for: 'r-version'}, 'Version'),
-      h('input', {id: 'r-version', type: 'number', min: 1, required: true}),
-      h('label', {for: 'r-plan'}, 'Batches'),
-      h('input', {id: 'r-plan', required: true, placeholder: 'e.g. 10   or   1, 5, 20%', spellcheck: 'false'}),
-      h('span', {class: 'hint'}, 'One size, or sizes in order with the last repeated; a percentage is of the release\'s nodes.'),
-      h('label', {for: 'r-pause'}, 'Pause after batch'),
-      h('input', {id: 'r-pause', placeholder: 'e.g. 1 (a canary); optional', spellcheck: 'false'}),
-      h('label', {for: 'r-maxfail'}, 'Failures tolerated'),
-      h('input', {id: 'r-maxfail', type: 'number', min: 0, placeholder: '0: stop at the first failure'}),
-      h('label', {for: 'r-notbefore'}, 'Not before'),
-      h('input', {id: 'r-notbefore', type: 'datetime-local'}),
-      h('label', {for: 'r-expires'}, 'Expires'),
-      h('input', {id: 'r-expires', type: 'datetime-local'}),
-      h('span', {}, 'Options'),
-      h('div', {class: 'row'},
-        h('label', {}, h('input', {type: 'checkbox', id: 'r-rollback'}), 'roll back if it fails'),
-        h('label', {}, h('input', {type: 'checkbox', id: 'r-approval'}), 'require approval')),
-      h('span', {}, 'Nodes'),
-      h('div', {class: 'row'}, h('label', {}, allNodes, 'every online node'), h('label', {}, someNodes, 'the nodes I pick')),
-      h('div', {class: 'buttons'},
-        h('button', {type: 'button', id: 'r-preview'}, 'Preview batches'),
-        h('button', {type: 'submit', class: 'primary', id: 'r-create'}, 'Create release')));
-    if (!may('operator')) {
-      replace(main, h('h1', {}, 'New release'), h('section', {class: 'panel'}, needs('operator', 'Creating a release')));
-      return {stop() {}};
-    }
-    replace(main, h('h1', {}, 'New release'),
-      h('section', {class: 'panel'}, form, picker, order),
-      h('section', {class: 'panel', 'aria-labelledby': 'h-preview'}, h('h2', {id: 'h-preview'}, 'Preview'),
-        h('p', {class: 'muted', id: 'preview-empty'}, 'Preview shows the batches the release would have; nothing is created.'), preview));
-
-    let key = newKey();
-    let nodes = [];
-
-    function showOrder() {
-      order.textContent = someNodes.checked ? (picked.length ? 'Order (batch 1 first): ' +
-        picked.map((id) => (nodes.find((n) => n.id === id) || {hostname: '#' + id}).hostname).join(', ')
-        : 'Pick nodes in the order they should go; the first ones form batch 1.') : '';
-    }
-
-    function renderPicker() {
-      replace(pickBody, nodes.map((n) => h('tr', {},
-        h('td', {}, h('input', {type: 'checkbox', 'data-node': n.id, 'aria-label': 'pick ' + n.hostname,
-          checked: picked.includes(n.id), disabled: n.status !== 'online',
-          onchange: (ev) => {
-            const i = picked.indexOf(n.id);
-            if (ev.target.checked && i < 0) picked.push(n.id);
-            if (!ev.target.checked && i >= 0) picked.splice(i, 1);
-            showOrder();
-          }})),
-        h('td', {class: 'num'}, n.id), h('td', {}, n.hostname), h('td', {}, badge(n.status)),
-        h('td', {class: 'num'}, n.config_version === null ? 'none yet' : n.config_version))));
-    }
-
-    for (const r of [allNodes, someNodes]) {
-      r.addEventListener('change', () => {
-        picker.hidden = !someNodes.checked;
-        showOrder();
-      });
-    }
-
-    function body() {
-      const b = {};
-      const v = form.querySelector('#r-version').value.trim();
-      if (!/^[1-9][0-9]*$/.test(v)) throw new Error('the version is a positive integer');
-      b.version = Number(v);
-      Object.assign(b, parsePlan(form.querySelector('#r-plan').value));
-      const pause = parseList(form.querySelector('#r-pause').value, 'batch number');
-      if (pause.length) b.pause_after = pause;
-      const mf = form.querySelector('#r-maxfail').value.trim();
-      if (mf !== '') b.max_failures = Number(mf);
-      for (const [id, name] of [['#r-notbefore', 'not_before'], ['#r-expires', 'expires_at']]) {
-        const t = form.querySelector(id).value;
-        if (t) b[name] = new Date(t).toISOString();
-      }
-      if (form.querySelector('#r-rollback').checked) b.auto_rollback = true;
-      if (form.querySelector('#r-approval').checked) b.require_approval = true;
-      if (someNodes.checked) {
-        if (!picked.length) throw new Error('pick at least one node, or choose every online node');
-        b.node_ids = picked.slice();
-      }
-      return b;
-    }
-
-    function showPreview(p) {
-      const items = [];
-      if (p.approval_required) items.push(h('div', {class: 'notice'}, 'It would await approval: ' + (p.approval_reason || 'asked for') + '.'));
-      if (p.waiting_for) items.push(h('div', {class: 'notice'}, 'It would wait for release ' + p.waiting_for + ', which shares nodes with it.'));
-      items.push(h('p', {}, p.total_nodes + ' nodes in ' + p.batch_count + ' batches; ' +
-        (p.failure_allowance ? p.failure_allowance + ' failures tolerated.' : 'it stops at the first failure.')));
-      items.push(h('ol', {id: 'preview-batches'}, (p.batches || []).map((b) => h('li', {},
-        'Batch ' + b.batch + ' (' + b.nodes.length + '): ' + b.nodes.slice(0, 20).map((n) => n.hostname).join(', ') +
-        (b.nodes.length > 20 ? ' and ' + (b.nodes.length - 20) + ' more' : '') +
-        (p.pause_after && p.pause_after.includes(b.batch) ? ' - then it pauses' : '')))));
-      if (p.left_out && p.left_out.length) {
-        items.push(h('p', {class: 'muted'}, 'Left out: ' + p.left_out.map((n) => n.hostname + ' (' + n.reason + ')').join(', ')));
-      }
-      const empty = document.getElementById('preview-empty');
-      if (empty) empty.remove();
-      replace(preview, items);
-    }
-
-    // The form as a request body, or null after saying what is wrong with it.
-    function checkedBody() {
-      try {
-        return body();
-      } catch (e) {
-        say('Not valid: ' + e.message + '.');
-        return null;
-      }
-    }
-
-    form.querySelector('#r-preview').addEventListener('click', async () => {
-      const b = checkedBody();
-      if (!b) return;
-      try {
-        const {data} = await api('POST', '/api/v1/releases?dry_run=1', b);
-        unsay();
-        showPreview(data);
-      } catch (e) {
-        say(explain(e));
-      }
-    });
-
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      const b = checkedBody();
-      if (!b) return;
-      const ok = await confirmAction('Create this release?', 'Version ' + b.version + ' goes to ' +
-        (b.node_ids ? b.node_ids.length + ' picked nodes' : 'every online node') + '.', {yes: 'Create release'});
-      if (!ok.ok) return;
-      try {
-        const {data} = await api('POST', '/api/v1/releases', b, {'Idempotency-Key': key});
-        key = newKey();
-        say('Release ' + data.id + ' created' + (data.status === 'awaiting_approval' ? '; it awaits approval.' : '.'), true);
-        location.hash = '#/releases/' + data.id;
-      } catch (e) {
-        say(explain(e));
-      }
-    });
-
-    let stopped = false;
-    api('GET', '/api/v1/nodes').then(({data}) => {
-      if (stopped) return;
-      nodes = data.nodes;
-      renderPicker();
-    }).catch((e) => say(explain(e)));
-    return {stop() { stopped = true; }};
-  }
+  window.CMDB_UI = {h, add, replace, badge, api, explain, say, unsay, confirmAction, poller,
+    newKey, timeEl, statusLine, setStatus, main, may, needs, views: {}};
 
   // ---- routing ----
 
@@ -910,10 +674,10 @@
       view = viewRelease(parts[1]);
     } else if (section === 'nodes' && parts.length === 1) {
       document.title = 'Nodes - cmdb';
-      view = viewNodes();
+      view = CMDB_UI.views.nodes(params);
     } else if (section === 'new' && parts.length === 1) {
       document.title = 'New release - cmdb';
-      view = viewNew();
+      view = CMDB_UI.views.new();
     } else {
       replace(main, h('h1', {}, 'Not found'), h('p', {}, 'The console has no page ' + hash + '. ', h('a', {href: '#/releases'}, 'Releases')));
     }
@@ -924,5 +688,7 @@
     main.focus();
   });
   window.addEventListener('hashchange', route);
-  signedIn(false);
+  // The views of web/nodes.js are added after this file runs, before the page is loaded:
+  // who is signed in is asked then, and the view drawn for it.
+  document.addEventListener('DOMContentLoaded', () => signedIn(false));
 })();

@@ -203,6 +203,11 @@ int api_read_optional_json(struct mg_connection *conn, cJSON **doc)
 
 int api_read_json(struct mg_connection *conn, cJSON **doc)
 {
+	return api_read_json_max(conn, API_BODY_MAX, doc);
+}
+
+int api_read_json_max(struct mg_connection *conn, size_t max, cJSON **doc)
+{
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *ctype = mg_get_header(conn, "Content-Type");
 	size_t len = 0, cap = 4096;
@@ -211,8 +216,8 @@ int api_read_json(struct mg_connection *conn, cJSON **doc)
 	int n, rc;
 
 	*doc = NULL;
-	if (ri->content_length > API_BODY_MAX) {
-		api_send_error(conn, 413, "request body larger than %d bytes", API_BODY_MAX);
+	if (ri->content_length > (long long)max) {
+		api_send_error(conn, 413, "request body larger than %zu bytes", max);
 		return -1;
 	}
 	if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
@@ -228,10 +233,9 @@ int api_read_json(struct mg_connection *conn, cJSON **doc)
 	}
 	while ((n = mg_read(conn, buf + len, cap - len)) > 0) {
 		len += (size_t)n;
-		if (len > API_BODY_MAX) {
+		if (len > max) {
 			free(buf);
-			api_send_error(conn, 413, "request body larger than %d bytes",
-			               API_BODY_MAX);
+			api_send_error(conn, 413, "request body larger than %zu bytes", max);
 			return -1;
 		}
 		if (len == cap) {

@@ -46,7 +46,7 @@ static const struct route routes[] = {
     {NULL, "whoami", 0, NULL, "GET", api_whoami, AUTH_READER},
     {NULL, "nodes", 0, NULL, "GET", api_nodes_list, AUTH_READER},
     {NULL, "nodes", 0, NULL, "POST", api_nodes_create, AUTH_INVENTORY},
-    /* POST /api/v1/nodes/import, when it is merged: AUTH_INVENTORY. */
+    {NULL, "nodes", 0, "import", "POST", api_nodes_import, AUTH_INVENTORY},
     {NULL, "nodes", 1, NULL, "GET", api_nodes_get, AUTH_READER},
     {NULL, "nodes", 1, NULL, "PATCH", api_nodes_patch, AUTH_INVENTORY},
     {NULL, "releases", 0, NULL, "GET", api_releases_list, AUTH_READER},
@@ -142,6 +142,18 @@ static int allowed(struct api_request *req, size_t i)
 	       0;
 }
 
+/* 1 when a route of the collection takes action with no id (POST /api/v1/nodes/import). */
+static int collection_action(const char *collection, size_t clen, const char *action)
+{
+	for (size_t i = 0; i < NROUTES; i++)
+		if (routes[i].collection && !routes[i].with_id && routes[i].action &&
+		    strlen(routes[i].collection) == clen &&
+		    strncmp(routes[i].collection, collection, clen) == 0 &&
+		    strcmp(routes[i].action, action) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Splits /api/v1/<collection>[/<id>[/<action>]] into req and checks the id; 0 with
  * *collection and *clen set, or -1 after answering 404.
@@ -166,6 +178,11 @@ static int parse_path(struct api_request *req, const char *path, const char **co
 		if (idlen < sizeof(id)) {
 			memcpy(id, slash + 1, idlen);
 			id[idlen] = '\0';
+		}
+		if (!action && collection_action(*collection, *clen, slash + 1)) {
+			req->action =
+			    slash + 1; /* /api/v1/nodes/import: an action of the collection */
+			return 0;
 		}
 		if (idlen >= sizeof(id) || parse_int64(id, 1, INT64_MAX, &req->id) != 0) {
 			api_send_error(req->conn, 404,

@@ -26,6 +26,7 @@ void api_nodes_list(struct api_request *req);
 void api_nodes_create(struct api_request *req);
 void api_nodes_get(struct api_request *req);
 void api_nodes_patch(struct api_request *req);
+void api_nodes_import(struct api_request *req);
 void api_releases_list(struct api_request *req);
 void api_releases_create(struct api_request *req);
 void api_releases_get(struct api_request *req);

@@ -129,6 +129,8 @@ static int start_front(struct api_server *srv, int api_port, int ops_port)
 	    .keepalive_timeout_s = cfg->keepalive_timeout_s,
 	    .max_conn_per_client = cfg->max_conn_per_client,
 	    .body_max = API_BODY_MAX,
+	    .big_body_path = "/api/v1/nodes/import",
+	    .big_body_max = API_IMPORT_BODY_MAX,
 	    .key = srv->api->front_key,
 	    .tls = srv->tls,
 	    .api = {.port = api_port, .workers = cfg->api_threads},

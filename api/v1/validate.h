@@ -12,16 +12,18 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "labels/labels.h"
 #include "plan/plan.h"
+#include "selector/selector.h"
 
 #define API_JSON_DEPTH_MAX     8
-#define API_OBJECT_MEMBERS_MAX 64
+#define API_OBJECT_MEMBERS_MAX 128 /* a label merge patch: 64 keys removed, 64 set */
 #define API_NODE_IDS_MAX       10000
 #define API_BATCH_SIZE_MAX     10000
 
 struct api_error {
 	int status;
-	char msg[256];
+	char msg[512];
 };
 
 /*
@@ -36,16 +38,27 @@ struct node_input {
 	char ip[46];          /* canonical form */
 	int agent_port;
 	enum node_health status;
+	struct labels labels; /* owned: api_node_input_free; empty when not given */
 };
 
-/* POST /api/v1/nodes: {"hostname","ip","agent_port"?,"status"?}. */
+/*
+ * POST /api/v1/nodes: {"hostname","ip","agent_port"?,"status"?,"labels"?}; labels is an
+ * object of string to string by the label rules (labels.h): a bad key or value is a 422
+ * that names it and the rule. Free with api_node_input_free, also after a refusal.
+ */
 int api_parse_node_create(const cJSON *body, struct node_input *out, struct api_error *e);
-/* PATCH /api/v1/nodes/{id}: any of "status", "hostname", "ip", "agent_port". */
+void api_node_input_free(struct node_input *in);
+/* PATCH /api/v1/nodes/{id}: any of "status", "hostname", "ip", "agent_port", "labels". */
 struct node_patch_input {
 	int status;           /* enum node_health, or -1 when not given */
 	const char *hostname; /* NULL when not given; points into the document */
 	char ip[46];          /* canonical form; "" when not given */
 	int agent_port;       /* 0 when not given */
+	/*
+	 * An RFC 7386 merge patch of the labels (a string sets its key, null removes it), its
+	 * keys and values checked; NULL when not given. Points into the document.
+	 */
+	const cJSON *labels;
 };
 int api_parse_node_patch(const cJSON *body, struct node_patch_input *out, struct api_error *e);
 
@@ -54,16 +67,23 @@ struct release_input {
 	struct release_plan plan; /* batches, pauses, allowance, schedule */
 	int64_t *node_ids; /* malloc'd, in the order given; NULL when absent (every online node) */
 	size_t n;
-	int auto_rollback;    /* 1 or 0; -1 when not given (RELEASE_AUTO_ROLLBACK decides) */
-	int require_approval; /* 1 or 0 */
+	struct selector *sel;      /* instead of node_ids; owned; NULL when absent */
+	const char *selector_text; /* sel as given (points into the document) */
+	const char *group_by;      /* a label key (points into the document); NULL when absent */
+	int pause_between_groups;  /* 1 or 0 */
+	int auto_rollback;         /* 1 or 0; -1 when not given (RELEASE_AUTO_ROLLBACK decides) */
+	int require_approval;      /* 1 or 0 */
 };
 
 /*
- * POST /api/v1/releases: {"version", "batch_size" | "batches", "node_ids"?, "pause_after"?,
- * "max_failures" | "max_failure_percent"?, "not_before"?, "expires_at"?, "auto_rollback"?,
- * "require_approval"?}. Times are checked against now_ms (epoch ms). What needs the node
- * count (a pause_after batch that exists) is the store's to check. Free with
- * api_release_input_free.
+ * POST /api/v1/releases: {"version", "batch_size" | "batches", "node_ids" | "selector"?,
+ * "group_by"?, "pause_between_groups"?, "pause_after"?, "max_failures" |
+ * "max_failure_percent"?, "not_before"?, "expires_at"?, "auto_rollback"?,
+ * "require_approval"?}. A malformed selector is a 422 with the position and what was
+ * expected there; an empty one is refused (it would select every node); group_by is a
+ * label key; pause_between_groups needs group_by. Times are checked against now_ms (epoch
+ * ms). What needs the node count (a pause_after batch that exists) is the store's to
+ * check. Free with api_release_input_free.
  */
 int api_parse_release_create(const cJSON *body, int64_t now_ms, struct release_input *out,
                              struct api_error *e);

@@ -24,6 +24,7 @@
 #include "core/service.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "import/import.h"
 #include "notify/notify.h"
 #include "release/executor.h"
 #include "store/store.h"
@@ -35,11 +36,17 @@
 #define API_CACHE_BYTES   (16u * 1024 * 1024)
 
 static const char usage[] =
-    "usage: cmdb serve | migrate | watch <release id> | settings | routes | states | help\n"
+    "usage: cmdb serve | migrate | watch <release id> | import [options] FILE | settings |\n"
+    "            routes | states | help\n"
     "  serve     serve the API; run the release executor when RELEASE_EXECUTOR_ENABLED=1\n"
     "  watch     follow a release of the API at CMDB_URL until it ends: progress bars on a\n"
     "            terminal, plain lines otherwise; exit 0 success, 1 failed, 3 partial,\n"
     "            4 cancelled, 5 expired or rejected, 6 not found or unreachable\n"
+    "  import    send an inventory to the API at CMDB_URL: our import JSON, or the JSON of\n"
+    "            `ansible-inventory --list`; --port N (Ansible hosts' agent port),\n"
+    "            --label-vars zone,env (host variables that become labels), --mode\n"
+    "            create|upsert; at most 10,000 nodes a request; exit 0 written,\n"
+    "            1 refused or failed, 2 usage\n"
     "  migrate   apply new migrations/NNNN_*.sql files to the database\n"
     "  settings  print every setting (environment variable) as a Markdown table\n"
     "  routes    print every route the API answers, one \"METHOD /path\" per line\n"
@@ -332,10 +339,31 @@ static int cmd_watch(const char *arg)
 	return watch_run(&o);
 }
 
+/* cmdb import [options] FILE: a client of the API too (internal/import). */
+static int cmd_import(int argc, char **argv)
+{
+	static struct config cfg;
+	static struct import_args args;
+	struct import_opts o = {0};
+	char err[256];
+
+	if (import_parse_args(argc, argv, &args, err, sizeof(err))) {
+		fprintf(stderr, "cmdb import: %s\n", err);
+		return IMPORT_EXIT_USAGE;
+	}
+	if (load_config(&cfg, 0))
+		return IMPORT_EXIT_USAGE;
+	o = (struct import_opts){cfg.watch_url, cfg.watch_token, cfg.watch_cacert,
+	                         &args,         stdout,          stderr};
+	return import_run(&o);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "watch") == 0)
 		return cmd_watch(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 2, argv + 2);
 	if (argc == 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve();
 	if (argc == 2 && strcmp(argv[1], "migrate") == 0)

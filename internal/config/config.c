@@ -150,11 +150,13 @@ static const struct setting settings[] = {
          " network); `/metrics`, the health probes and the console's files stay open. Needs"
          " `CMDB_API_TOKENS_FILE` or `CMDB_CLIENT_CA`"),
     STR("CMDB_URL", watch_url, "http://127.0.0.1:8080", "http(s) URL", check_url,
-        "`cmdb watch`: the API it reads"),
+        "`cmdb watch` and `cmdb import`: the API they use"),
     STR("CMDB_TOKEN", watch_token, "", "secret", NULL,
-        "`cmdb watch`: the bearer token it sends (needed with `CMDB_READS_REQUIRE_AUTH=1`)"),
+        "`cmdb watch` and `cmdb import`: the bearer token they send (`cmdb watch` needs one"
+        " with `CMDB_READS_REQUIRE_AUTH=1`, `cmdb import` an inventory role)"),
     STR("CMDB_CACERT", watch_cacert, "", "path", NULL,
-        "`cmdb watch`: the CA of an https `CMDB_URL`; unset: the system's CAs"),
+        "`cmdb watch` and `cmdb import`: the CA of an https `CMDB_URL`; unset: the system's"
+        " CAs"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

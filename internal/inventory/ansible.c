@@ -32,6 +32,7 @@ struct reader {
 	size_t ngroups;
 	struct named *hosts; /* by name */
 	size_t nhosts;
+	const cJSON **vars; /* per host id: its member of _meta.hostvars (the first), or NULL */
 	struct edge *parents, *members; /* sorted by from */
 	size_t nparents, nmembers;
 	size_t *mark, *stack; /* per group: the last host that visited it (+1); the walk */
@@ -178,6 +179,16 @@ static int read_hosts(struct reader *rd)
 		rd->hosts[i].id = i;
 	qsort(rd->hosts, u, sizeof(*rd->hosts), cmp_name);
 	rd->nhosts = u;
+	/* Each host's variables found once, by a binary search: not one linear lookup per host. */
+	rd->vars = calloc(u ? u : 1, sizeof(*rd->vars));
+	if (!rd->vars)
+		return CMDB_ENOMEM;
+	for (const cJSON *h = rd->hostvars ? rd->hostvars->child : NULL; h; h = h->next) {
+		long id = find(rd->hosts, rd->nhosts, h->string);
+
+		if (id >= 0 && !rd->vars[id])
+			rd->vars[id] = h;
+	}
 	return 0;
 }
 
@@ -269,7 +280,7 @@ static int group_labels(struct reader *rd, size_t h, struct inventory_node *node
 			labels_shown(node->hostname, sizeof(node->hostname), shown[0],
 			             sizeof(shown[0]));
 			labels_shown(name, strlen(name), shown[1], sizeof(shown[1]));
-			inventory_item_fail(r, h, "host \"%s\": group \"%s\" cannot be a label: %s",
+			inventory_report_item(r, h, "host \"%s\": group \"%s\" cannot be a label: %s",
 			                    shown[0], shown[1], err);
 		}
 	}
@@ -309,14 +320,14 @@ static int var_labels(const cJSON *vars, const struct inventory_ansible *opt, si
 		if (!v)
 			continue;
 		if (var_value(v, num, sizeof(num), &value))
-			return inventory_item_fail(
+			return inventory_report_item(
 			    r, h,
 			    "host \"%s\": variable %s must be a string, a whole"
 			    " number or a boolean to be a label",
 			    host, opt->label_vars[i]);
 		rc = labels_set(&node->labels, opt->label_vars[i], value, err, sizeof(err));
 		if (rc == CMDB_EINVAL)
-			return inventory_item_fail(r, h, "host \"%s\": %s", host, err);
+			return inventory_report_item(r, h, "host \"%s\": %s", host, err);
 		if (rc)
 			return rc;
 	}
@@ -328,36 +339,35 @@ static int read_host(struct reader *rd, size_t h, const char *name,
                      const struct inventory_ansible *opt, struct inventory_node *node,
                      struct inventory_report *r)
 {
-	const cJSON *vars =
-	    rd->hostvars ? cJSON_GetObjectItemCaseSensitive(rd->hostvars, name) : NULL;
+	const cJSON *vars = rd->vars[h];
 	const cJSON *addr = cJSON_GetObjectItemCaseSensitive(vars, "ansible_host");
 	char host[LABELS_SHOWN_MAX + 4], shown[LABELS_SHOWN_MAX + 4];
 	int rc;
 
 	labels_shown(name, strlen(name), host, sizeof(host));
 	if (vars && !cJSON_IsObject(vars))
-		return inventory_item_fail(r, h, "host \"%s\": its hostvars must be an object",
+		return inventory_report_item(r, h, "host \"%s\": its hostvars must be an object",
 		                           host);
 	if (!hostname_valid(name))
-		return inventory_item_fail(
+		return inventory_report_item(
 		    r, h, "host \"%s\": the name is not an RFC 1123 host name", host);
 	str_copy(node->hostname, name, sizeof(node->hostname));
 	node->agent_port = opt->agent_port;
 	node->status = -1;
 	node->has_labels = 1;
 	if (addr && !cJSON_IsString(addr))
-		return inventory_item_fail(r, h, "host \"%s\": ansible_host must be a string",
+		return inventory_report_item(r, h, "host \"%s\": ansible_host must be a string",
 		                           host);
 	if (addr && ip_canonical(addr->valuestring, node->ip, sizeof(node->ip))) {
 		labels_shown(addr->valuestring, strlen(addr->valuestring), shown, sizeof(shown));
-		return inventory_item_fail(r, h,
+		return inventory_report_item(r, h,
 		                           "host \"%s\": ansible_host \"%s\" is not an IPv4 or"
 		                           " IPv6 address",
 		                           host, shown);
 	}
 	/* hostname_valid holds: the name has no ':' and can only be an IPv4 address. */
 	if (!addr && ip_canonical(name, node->ip, sizeof(node->ip)))
-		return inventory_item_fail(r, h,
+		return inventory_report_item(r, h,
 		                           "host \"%s\": no ansible_host, and the name is not an"
 		                           " IPv4 address",
 		                           host);
@@ -371,6 +381,7 @@ static void reader_free(struct reader *rd)
 	free(rd->groups);
 	free(rd->group_obj);
 	free(rd->hosts);
+	free(rd->vars);
 	free(rd->members);
 	free(rd->parents);
 	free(rd->mark);

@@ -25,7 +25,14 @@ int inventory_request_fail(struct inventory_report *r, int malformed, const char
 	return CMDB_EINVAL;
 }
 
-int inventory_item_fail(struct inventory_report *r, size_t index, const char *fmt, ...)
+static int cmp_error(const void *a, const void *b)
+{
+	const struct inventory_item_error *x = a, *y = b;
+
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+int inventory_report_item(struct inventory_report *r, size_t index, const char *fmt, ...)
 {
 	size_t slot = r->nerrors;
 	va_list ap;
@@ -46,6 +53,7 @@ int inventory_item_fail(struct inventory_report *r, size_t index, const char *fm
 	va_start(ap, fmt);
 	vsnprintf(r->errors[slot].msg, sizeof(r->errors[slot].msg), fmt, ap);
 	va_end(ap);
+	qsort(r->errors, r->nerrors, sizeof(r->errors[0]), cmp_error);
 	return CMDB_EINVAL;
 }
 
@@ -74,13 +82,6 @@ static int cmp_address(const void *a, const void *b)
 	return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-static int cmp_error(const void *a, const void *b)
-{
-	const struct inventory_item_error *x = a, *y = b;
-
-	return (x->index > y->index) - (x->index < y->index);
-}
-
 /* Later items at the address of an earlier one are refused, naming the first. */
 static int check_addresses(const struct inventory *inv, const int *bad, int ansible,
                            struct inventory_report *r)
@@ -91,7 +92,7 @@ static int check_addresses(const struct inventory *inv, const int *bad, int ansi
 	if (!a)
 		return CMDB_ENOMEM;
 	for (size_t i = 0; i < inv->n; i++)
-		if (!bad[i])
+		if (!bad || !bad[i])
 			a[n++] = (struct address){inv->nodes[i].ip, inv->nodes[i].agent_port, i};
 	qsort(a, n, sizeof(*a), cmp_address);
 	first = a[0].index; /* of the run of one address: sorted by index within it */
@@ -104,20 +105,27 @@ static int check_addresses(const struct inventory *inv, const int *bad, int ansi
 			continue;
 		}
 		if (!ansible) {
-			inventory_item_fail(r, a[i].index,
+			inventory_report_item(r, a[i].index,
 			                    "ip %s and agent_port %d are those of item %zu already",
 			                    x->ip, x->agent_port, first);
 			continue;
 		}
 		labels_shown(x->hostname, sizeof(x->hostname), h1, sizeof(h1));
 		labels_shown(inv->nodes[first].hostname, sizeof(x->hostname), h2, sizeof(h2));
-		inventory_item_fail(r, a[i].index,
+		inventory_report_item(r, a[i].index,
 		                    "host \"%s\": ip %s and agent_port %d are those of host \"%s\""
 		                    " already",
 		                    h1, x->ip, x->agent_port, h2);
 	}
 	free(a);
 	return 0;
+}
+
+int inventory_check_addresses(const struct inventory *inv, struct inventory_report *r)
+{
+	int rc = inv->n ? check_addresses(inv, NULL, 0, r) : 0;
+
+	return rc ? rc : r->nbad ? CMDB_EINVAL : 0;
 }
 
 int inventory_finish(struct inventory *inv, const int *bad, int ansible, struct inventory_report *r)
@@ -180,17 +188,17 @@ static int read_options(const cJSON *item, size_t i, struct inventory_node *n,
 		double d = cJSON_IsNumber(port) ? port->valuedouble : 0;
 
 		if (!isfinite(d) || d != floor(d) || d < 1 || d > 65535)
-			return inventory_item_fail(r, i,
+			return inventory_report_item(r, i,
 			                           "agent_port must be an integer from 1 to 65535");
 		n->agent_port = (int)d;
 	}
 	n->status = -1;
 	if ((rc = get_string(item, "status", &status)) < 0 ||
 	    (rc == 0 && (n->status = node_health_parse(status)) < 0))
-		return inventory_item_fail(r, i, "status must be \"online\" or \"offline\"");
+		return inventory_report_item(r, i, "status must be \"online\" or \"offline\"");
 	n->has_labels = labels != NULL;
 	if (labels && (rc = labels_from_json(labels, &n->labels, err, sizeof(err))))
-		return rc == CMDB_ENOMEM ? rc : inventory_item_fail(r, i, "%s", err);
+		return rc == CMDB_ENOMEM ? rc : inventory_report_item(r, i, "%s", err);
 	return 0;
 }
 
@@ -203,28 +211,28 @@ static int read_item(const cJSON *item, size_t i, struct inventory_node *n,
 	int rc;
 
 	if (!cJSON_IsObject(item))
-		return inventory_item_fail(r, i, "must be a JSON object");
+		return inventory_report_item(r, i, "must be a JSON object");
 	if ((odd = odd_member(item))) {
 		labels_shown(odd, strlen(odd), shown, sizeof(shown));
-		return inventory_item_fail(r, i, "unknown or repeated field \"%s\"", shown);
+		return inventory_report_item(r, i, "unknown or repeated field \"%s\"", shown);
 	}
 	rc = get_string(item, "hostname", &hostname);
 	if (rc)
-		return inventory_item_fail(r, i, "hostname %s",
+		return inventory_report_item(r, i, "hostname %s",
 		                           rc > 0 ? "is required" : "must be a string");
 	if (!hostname_valid(hostname)) {
 		labels_shown(hostname, strlen(hostname), shown, sizeof(shown));
-		return inventory_item_fail(r, i, "hostname \"%s\" is not an RFC 1123 host name",
+		return inventory_report_item(r, i, "hostname \"%s\" is not an RFC 1123 host name",
 		                           shown);
 	}
 	str_copy(n->hostname, hostname, sizeof(n->hostname));
 	rc = get_string(item, "ip", &ip);
 	if (rc)
-		return inventory_item_fail(r, i, "ip %s",
+		return inventory_report_item(r, i, "ip %s",
 		                           rc > 0 ? "is required" : "must be a string");
 	if (ip_canonical(ip, n->ip, sizeof(n->ip))) {
 		labels_shown(ip, strlen(ip), shown, sizeof(shown));
-		return inventory_item_fail(r, i, "ip \"%s\" is not an IPv4 or IPv6 address", shown);
+		return inventory_report_item(r, i, "ip \"%s\" is not an IPv4 or IPv6 address", shown);
 	}
 	return read_options(item, i, n, r);
 }

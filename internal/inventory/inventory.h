@@ -62,6 +62,21 @@ struct inventory_report {
 void inventory_free(struct inventory *inv);
 
 /*
+ * Counts a bad item in r, as the readers do, and for a check made after them (the
+ * store's: an address already registered). The report keeps the messages of the smallest
+ * indexes, in index order; r->msg is the caller's to fill. Returns CMDB_EINVAL.
+ */
+int inventory_report_item(struct inventory_report *r, size_t index, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Refuses every item at the address (ip, agent_port) of an earlier one, naming it ("ip
+ * ... and agent_port ... are those of item 3 already"): the readers' last check, for
+ * inventories joined from pieces read alone. 0, CMDB_EINVAL (r->nbad) or CMDB_ENOMEM.
+ */
+int inventory_check_addresses(const struct inventory *inv, struct inventory_report *r);
+
+/*
  * POST /api/v1/nodes/import: {"nodes": [{"hostname", "ip", "agent_port"?, "status"?,
  * "labels"?}, ...], "mode"?: "create" (the default) | "upsert"}, 1 to
  * INVENTORY_NODES_MAX nodes, each by the rules of POST /api/v1/nodes plus labels. Every

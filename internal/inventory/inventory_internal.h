@@ -11,10 +11,6 @@
 int inventory_request_fail(struct inventory_report *r, int malformed, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Counts a bad item; the report keeps the messages of the smallest indexes. CMDB_EINVAL. */
-int inventory_item_fail(struct inventory_report *r, size_t index, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /*
  * Ends a read: refuses an address (ip, agent_port) given twice (the later items, naming
  * the first: "item 3" or, for Ansible, "host \"web-1\""), sorts the errors and, when any

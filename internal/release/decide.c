@@ -136,8 +136,8 @@ enum release_step release_decide_step(const struct release_view *v,
 		return STEP_HAND_BACK;
 	if (!release_dispatches(eff) || v->event >= 0)
 		return STEP_WAIT;
-	if (!b->started && b->due_pause)
-		return STEP_PLAN_PAUSE;
+	if (!b->started && (b->due_pause || b->due_group))
+		return b->due_group >= b->due_pause ? STEP_GROUP_PAUSE : STEP_PLAN_PAUSE;
 	return STEP_DISPATCH;
 }
 
@@ -182,12 +182,18 @@ struct release_adopt release_decide_adopt(const struct release_view *v, enum rel
 
 int release_due_pause(const int *pauses, size_t n, int paused_through, int batch)
 {
-	int due = 0;
+	size_t lo = 0, hi = n;
 
-	for (size_t i = 0; i < n; i++)
-		if (pauses[i] > paused_through && pauses[i] < batch)
-			due = pauses[i];
-	return due;
+	/* The first entry at or above batch; the one before it is the highest below. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pauses[mid] < batch)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && pauses[lo - 1] > paused_through ? pauses[lo - 1] : 0;
 }
 
 int64_t release_next_write(const struct release_write_view *w)

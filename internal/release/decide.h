@@ -83,17 +83,28 @@ int release_batch_started(const struct rnode *nodes, size_t first, size_t end);
 struct release_boundary {
 	int started;   /* some node of the current batch was dispatched already */
 	int due_pause; /* a pause_after batch behind the current one not paused at yet, or 0 */
+	/*
+	 * pause_between_groups: the last batch of a group (not the last group) behind the
+	 * current one, not paused at yet, or 0. The same batch numbers as due_pause, and the
+	 * same paused_through: a release pauses once at a batch, for either reason.
+	 */
+	int due_group;
 };
 
 enum release_step {
-	STEP_WAIT = 0,   /* nothing to decide: not driving, or a change waits for its write */
-	STEP_END,        /* no node is pending or running: the release ends */
-	STEP_HAND_BACK,  /* paused and nothing in flight: give it back */
-	STEP_PLAN_PAUSE, /* a pause_after batch is behind the current one: pause there */
-	STEP_DISPATCH,   /* dispatch the current batch's pending nodes */
+	STEP_WAIT = 0,    /* nothing to decide: not driving, or a change waits for its write */
+	STEP_END,         /* no node is pending or running: the release ends */
+	STEP_HAND_BACK,   /* paused and nothing in flight: give it back */
+	STEP_PLAN_PAUSE,  /* a pause_after batch is behind the current one: pause there */
+	STEP_GROUP_PAUSE, /* a group ended behind the current batch: pause (group_done) */
+	STEP_DISPATCH,    /* dispatch the current batch's pending nodes */
 };
 
-/* What the runner does next, in this order of precedence. */
+/*
+ * What the runner does next, in this order of precedence. Between batches, a due pause
+ * comes before the next dispatch; when both kinds are due, the later batch's wins (the
+ * earlier one is behind it), and a group's end wins a tie: it says more.
+ */
 enum release_step release_decide_step(const struct release_view *v,
                                       const struct release_boundary *b);
 
@@ -118,8 +129,9 @@ struct release_adopt {
 struct release_adopt release_decide_adopt(const struct release_view *v, enum release_status seen);
 
 /*
- * The highest batch of pauses[0..n) that lies below batch and above paused_through (the
- * last one the release paused at), or 0: the plan pause due before batch starts.
+ * The highest batch of pauses[0..n) (ascending) that lies below batch and above
+ * paused_through (the last one the release paused at), or 0: the plan pause due before
+ * batch starts. The same for the last batches of groups (pause_between_groups).
  */
 int release_due_pause(const int *pauses, size_t n, int paused_through, int batch);
 

@@ -142,6 +142,25 @@ void release_run_fail_node(struct run *r, struct rnode *x, const char *why)
 	halt_if_over(r, x, why);
 }
 
+/*
+ * pause_between_groups: the groups, and the batches after which the release pauses (the
+ * end of each group but the last).
+ */
+static int load_groups(struct run *r, struct db_conn *c, char *err, size_t errlen)
+{
+	int rc = store_release_groups(c, r->id, &r->groups, &r->ngroups, err, errlen);
+
+	if (rc || r->ngroups < 2)
+		return rc;
+	r->group_ends = calloc(r->ngroups - 1, sizeof(*r->group_ends));
+	if (!r->group_ends)
+		return CMDB_ENOMEM;
+	for (size_t i = 0; i + 1 < r->ngroups; i++)
+		r->group_ends[r->ngroup_ends++] =
+		    r->groups[i].first_batch + r->groups[i].batches - 1;
+	return 0;
+}
+
 /* Fills the per-node state from the rows, and the counters the loop keeps. */
 static int load_nodes(struct run *r, struct release_node *rows, size_t n)
 {
@@ -202,6 +221,8 @@ int release_run_load(struct db_conn *c, const struct config *cfg, const char *ow
 		         (long long)id, rel.pause_after);
 		rc = CMDB_ERR;
 	}
+	if (rc == 0 && rel.pause_between_groups)
+		rc = load_groups(r, c, err, errlen);
 	if (rc == 0)
 		rc = store_release_nodes(c, id, -1, &rows, &n, err, errlen);
 	if (rc == 0)
@@ -213,6 +234,7 @@ int release_run_load(struct db_conn *c, const struct config *cfg, const char *ow
 	}
 	r->version = rel.version;
 	r->rollback_of = rel.rollback_of;
+	str_copy(r->group_by, rel.group_by, sizeof(r->group_by));
 	str_copy(r->token, rel.idem_token, sizeof(r->token));
 	r->v.status = rel.status;
 	r->v.allowance = rel.failure_allowance;
@@ -237,6 +259,8 @@ void release_run_free(struct run *r, struct agentclient *ac)
 	free(r->changes);
 	free(r->refused);
 	free(r->notes);
+	free(r->groups);
+	free(r->group_ends);
 	free(r);
 }
 
@@ -258,15 +282,39 @@ static void finish(struct run *r)
 	r->v.phase = release_phase_next(r->v.phase, RUN_EV_END);
 }
 
-/* Pauses the release after batch `pause` of its plan (pause_after). */
+/* Pauses the release by its plan after batch `pause`; event_msg says why. */
 static void plan_pause(struct run *r, int pause)
 {
 	r->v.event = RELEASE_EV_PLAN_PAUSE;
 	r->event_batch = pause;
-	snprintf(r->event_msg, sizeof(r->event_msg), "paused after batch %d (pause_after)", pause);
 	release_run_close_ahead(r);
 	if (r->v.count[NODE_RUNNING] == 0)
 		r->v.phase = release_phase_next(r->v.phase, RUN_EV_HAND_BACK);
+}
+
+/* "zone=a", or "no zone" for the last group, of the nodes without the label. */
+static void group_name(const struct run *r, int k, char *buf, size_t len)
+{
+	const struct release_group *g = k >= 0 ? &r->groups[k] : NULL;
+
+	if (g && g->has_value)
+		snprintf(buf, len, "%s=%s", r->group_by, g->value);
+	else
+		snprintf(buf, len, "no %s label", r->group_by);
+}
+
+/* Pauses the release after batch `end`, the last of a group (pause_between_groups). */
+static void group_pause(struct run *r, int end)
+{
+	int k = store_group_of(r->groups, r->ngroups, end);
+	char done[LABEL_KEY_MAX + LABEL_VALUE_MAX + 16], next[sizeof(done)];
+
+	group_name(r, k, done, sizeof(done));
+	group_name(r, k >= 0 && (size_t)k + 1 < r->ngroups ? k + 1 : -1, next, sizeof(next));
+	snprintf(r->event_msg, sizeof(r->event_msg),
+	         "paused after batch %d, the last of group %s; group %s is next (group_done)", end,
+	         done, next);
+	plan_pause(r, end);
 }
 
 /*
@@ -311,6 +359,8 @@ size_t release_run_plan(struct run *r, size_t room)
 		b.started = release_batch_started(r->nodes, r->first, end);
 		b.due_pause = release_due_pause(r->pauses, r->npauses, r->paused_through,
 		                                r->nodes[r->first].batch);
+		b.due_group = release_due_pause(r->group_ends, r->ngroup_ends, r->paused_through,
+		                                r->nodes[r->first].batch);
 	}
 	switch (release_decide_step(&r->v, &b)) {
 	case STEP_END:
@@ -320,7 +370,12 @@ size_t release_run_plan(struct run *r, size_t room)
 		r->v.phase = release_phase_next(r->v.phase, RUN_EV_HAND_BACK);
 		return 0;
 	case STEP_PLAN_PAUSE:
+		snprintf(r->event_msg, sizeof(r->event_msg), "paused after batch %d (pause_after)",
+		         b.due_pause);
 		plan_pause(r, b.due_pause);
+		return 0;
+	case STEP_GROUP_PAUSE:
+		group_pause(r, b.due_group);
 		return 0;
 	case STEP_DISPATCH:
 		return dispatch(r, end, room, b.started);

@@ -60,8 +60,9 @@ static int past_deadline(struct run *r, struct rnode *x)
  * being written, and, once every node of the current batch has its task, those of the
  * next batch's first nodes (as many as may be in flight) from POLL_AHEAD_MS before this
  * batch is expected to end. None while the release does not dispatch, and none for a
- * batch a pause_after comes before. Each node gets one such try: one that fails is left
- * to its request, which reports why. Returns when it wants to run again (monotonic ms).
+ * batch a pause comes before (pause_after, or a group's end with pause_between_groups). Each node
+ * gets one such try: one that fails is left to its request, which reports why. Returns when it
+ * wants to run again (monotonic ms).
  */
 static int64_t preconnect(struct run *r, struct agentclient *ac, size_t cap, size_t end,
                           int64_t now_ms)
@@ -87,7 +88,9 @@ static int64_t preconnect(struct run *r, struct agentclient *ac, size_t cap, siz
 		}
 	}
 	if (!all_tasks || end == r->n || r->nodes[end].ahead ||
-	    release_due_pause(r->pauses, r->npauses, r->paused_through, r->nodes[end].batch))
+	    release_due_pause(r->pauses, r->npauses, r->paused_through, r->nodes[end].batch) ||
+	    release_due_pause(r->group_ends, r->ngroup_ends, r->paused_through,
+	                      r->nodes[end].batch))
 		return INT64_MAX;
 	at = release_poll_ahead_at(&r->est, last_dispatch);
 	if (at > now_ms)

@@ -61,7 +61,16 @@ struct run {
 	size_t first; /* nodes before this index are all terminal */
 	int pauses[PLAN_PAUSES_MAX];
 	size_t npauses;
-	int paused_through; /* highest pause_after batch at which it already paused */
+	int paused_through; /* highest batch at which it already paused (either kind) */
+	/*
+	 * pause_between_groups: its groups (store_release_groups), and the last batch of each
+	 * but the last group, ascending: where it pauses with reason group_done.
+	 */
+	char group_by[LABEL_KEY_MAX + 1];
+	struct release_group *groups;
+	size_t ngroups;
+	int *group_ends;
+	size_t ngroup_ends;
 	struct node_change *changes;
 	size_t nchanges;
 	int64_t *refused; /* room for the store to name intents its dispatch check refused */

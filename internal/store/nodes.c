@@ -1,5 +1,7 @@
 /*
- * store/nodes: the nodes table.
+ * store/nodes: one node of the nodes table with its labels: register, read, change.
+ * Labels change with the node's other fields in one transaction, and every change
+ * records who made it and when (updated_by, updated_at).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,11 +10,7 @@
 #include "store/nodes.h"
 #include "store/store_internal.h"
 
-#define NODE_COLS                                                                                  \
-	"id, hostname, ip, agent_port, status, created_at, updated_at, created_by, updated_by,"    \
-	" config_version, config_release_id, config_applied_at"
-
-static const struct store_col node_cols[] = {
+const struct store_col store_node_cols[] = {
     STORE_COL(COL_I64, struct node, id),
     STORE_COL(COL_STR, struct node, hostname),
     STORE_COL(COL_STR, struct node, ip),
@@ -27,14 +25,19 @@ static const struct store_col node_cols[] = {
     STORE_COL(COL_TIME, struct node, config_applied_at),
 };
 
-#define NNODE_COLS (sizeof(node_cols) / sizeof(node_cols[0]))
+const size_t store_nnode_cols = sizeof(store_node_cols) / sizeof(store_node_cols[0]);
 
-static int node_create_once(struct db_conn *c, const char *hostname, const char *ip, int agent_port,
-                            enum node_health status, const struct store_idem *idem,
-                            struct node *out, int *replayed, char *err, size_t errlen)
+void store_node_release(struct node *n)
 {
-	struct db_arg args[5] = {DB_STR(hostname), DB_STR(ip), DB_I64(agent_port),
-	                         DB_STR(node_health_name(status)), DB_STR(idem->principal)};
+	labels_free(&n->labels);
+}
+
+static int node_create_once(struct db_conn *c, const struct node_new *nn,
+                            const struct store_idem *idem, struct node *out, int *replayed,
+                            char *err, size_t errlen)
+{
+	struct db_arg args[5] = {DB_STR(nn->hostname), DB_STR(nn->ip), DB_I64(nn->agent_port),
+	                         DB_STR(node_health_name(nn->status)), DB_STR(idem->principal)};
 	uint64_t id = 0;
 	int64_t seen = 0;
 	int rc;
@@ -58,8 +61,13 @@ static int node_create_once(struct db_conn *c, const char *hostname, const char 
 	             " created_by) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), ?)",
 	             args, 5, NULL, &id, err, errlen);
 	if (rc == CMDB_ECONFLICT)
-		snprintf(err, errlen, "a node with ip %s and agent_port %d already exists", ip,
-		         agent_port);
+		snprintf(err, errlen, "a node with ip %s and agent_port %d already exists", nn->ip,
+		         nn->agent_port);
+	if (rc == 0 && nn->labels) {
+		int64_t nid = (int64_t)id;
+
+		rc = store_labels_insert(c, &nid, &nn->labels, 1, err, errlen);
+	}
 	if (rc == 0 && idem->key)
 		rc = store_idem_bind(c, "nodes", idem, (int64_t)id, err, errlen);
 	if (rc == 0)
@@ -77,46 +85,52 @@ int store_node_get(struct db_conn *c, int64_t id, struct node *out, char *err, s
 	struct db_arg arg = DB_I64(id);
 	int rc;
 
-	rc = db_query(c, "SELECT " NODE_COLS " FROM nodes WHERE id = ?", &arg, 1, &rows, err,
-	              errlen);
+	memset(out, 0, sizeof(*out));
+	rc = db_query(
+	    c, "SELECT " STORE_NODE_COLS ", " STORE_LABELS_COL " FROM nodes n WHERE n.id = ?", &arg,
+	    1, &rows, err, errlen);
 	if (rc)
 		return rc;
 	if (rows.nrows == 0) {
 		snprintf(err, errlen, "node %lld not found", (long long)id);
 		rc = CMDB_ENOTFOUND;
 	} else {
-		memset(out, 0, sizeof(*out));
-		store_map_row(&rows, 0, node_cols, NNODE_COLS, out);
+		store_map_row(&rows, 0, store_node_cols, store_nnode_cols, out);
+		rc = store_labels_parse(db_cell(&rows, 0, store_nnode_cols), id, &out->labels, err,
+		                        errlen);
 	}
 	db_rows_free(&rows);
 	return rc;
 }
 
-int store_node_list(struct db_conn *c, const struct node_filter *f, struct node **out, size_t *n,
-                    char *err, size_t errlen)
+/*
+ * The node's labels with the merge patch applied, written in place of the old set: the
+ * row is locked first, so two patches of one node apply one after the other.
+ */
+static int patch_labels(struct db_conn *c, int64_t id, const cJSON *patch, char *err, size_t errlen)
 {
+	struct labels ls = LABELS_INIT;
 	struct db_rows rows = DB_ROWS_INIT;
-	struct db_arg arg = DB_I64(f ? f->version : 0);
+	struct db_arg arg = DB_I64(id);
+	const struct labels *set = &ls;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if (f && f->by_version > 0)
-		rc = db_query(
-		    c, "SELECT " NODE_COLS " FROM nodes WHERE config_version = ? ORDER BY id", &arg,
-		    1, &rows, err, errlen);
-	else if (f && f->by_version < 0)
-		rc = db_query(c,
-		              "SELECT " NODE_COLS " FROM nodes WHERE NOT config_version <=> ?"
-		              " ORDER BY id",
-		              &arg, 1, &rows, err, errlen);
-	else
-		rc = db_query(c, "SELECT " NODE_COLS " FROM nodes ORDER BY id", NULL, 0, &rows, err,
-		              errlen);
-	if (rc)
-		return rc;
-	rc = store_map_rows(&rows, node_cols, NNODE_COLS, sizeof(**out), (void **)out, n);
+	rc = db_query(c, "SELECT id FROM nodes WHERE id = ? FOR UPDATE", &arg, 1, &rows, err,
+	              errlen);
+	if (rc == 0 && rows.nrows == 0) {
+		snprintf(err, errlen, "node %lld not found", (long long)id);
+		rc = CMDB_ENOTFOUND;
+	}
 	db_rows_free(&rows);
+	if (rc == 0)
+		rc = store_labels_read(c, &id, 1, &ls, err, errlen);
+	if (rc == 0)
+		rc = labels_merge_patch(&ls, patch, err, errlen);
+	if (rc == 0)
+		rc = store_labels_delete(c, &id, 1, err, errlen);
+	if (rc == 0)
+		rc = store_labels_insert(c, &id, &set, 1, err, errlen);
+	labels_free(&ls);
 	return rc;
 }
 
@@ -134,35 +148,41 @@ static int node_update_once(struct db_conn *c, int64_t id, const struct node_pat
 	args[3] = p->agent_port > 0 ? DB_I64(p->agent_port) : DB_NULL;
 	args[4] = DB_STR(principal);
 	args[5] = DB_I64(id);
-	rc = db_exec(
-	    c,
-	    "UPDATE nodes SET status = COALESCE(?, status), hostname = COALESCE(?, hostname),"
-	    " ip = COALESCE(?, ip), agent_port = COALESCE(?, agent_port),"
-	    " updated_at = UTC_TIMESTAMP(3), updated_by = ? WHERE id = ?",
-	    args, 6, &matched, NULL, err, errlen);
-	if (rc == CMDB_ECONFLICT) {
-		snprintf(err, errlen, "another node already has that ip and agent_port");
-		return rc;
-	}
+	rc = db_begin(c, err, errlen);
 	if (rc)
 		return rc;
-	if (matched == 0) {
+	if (p->labels)
+		rc = patch_labels(c, id, p->labels, err, errlen);
+	if (rc == 0)
+		rc = db_exec(c,
+		             "UPDATE nodes SET status = COALESCE(?, status), hostname = "
+		             "COALESCE(?, hostname),"
+		             " ip = COALESCE(?, ip), agent_port = COALESCE(?, agent_port),"
+		             " updated_at = UTC_TIMESTAMP(3), updated_by = ? WHERE id = ?",
+		             args, 6, &matched, NULL, err, errlen);
+	if (rc == CMDB_ECONFLICT)
+		snprintf(err, errlen, "another node already has that ip and agent_port");
+	if (rc == 0 && matched == 0) {
 		snprintf(err, errlen, "node %lld not found", (long long)id);
-		return CMDB_ENOTFOUND;
+		rc = CMDB_ENOTFOUND;
+	}
+	if (rc == 0)
+		rc = db_commit(c, err, errlen);
+	if (rc) {
+		db_rollback(c);
+		return rc;
 	}
 	return store_node_get(c, id, out, err, errlen);
 }
 
-int store_node_create(struct db_conn *c, const char *hostname, const char *ip, int agent_port,
-                      enum node_health status, const struct store_idem *idem, struct node *out,
-                      int *replayed, char *err, size_t errlen)
+int store_node_create(struct db_conn *c, const struct node_new *nn, const struct store_idem *idem,
+                      struct node *out, int *replayed, char *err, size_t errlen)
 {
 	int rc;
 
 	/* With its key, a create whose COMMIT was lost finds the key and replays. */
 	STORE_RETRY_IF(c, rc, err, idem->key != NULL,
-	               node_create_once(c, hostname, ip, agent_port, status, idem, out, replayed,
-	                                err, errlen));
+	               node_create_once(c, nn, idem, out, replayed, err, errlen));
 	return rc;
 }
 
@@ -171,7 +191,7 @@ int store_node_update(struct db_conn *c, int64_t id, const struct node_patch *p,
 {
 	int rc;
 
-	/* It sets values, not increments: twice is once. */
+	/* It sets values, and a merge patch twice is the patch once: twice is once. */
 	STORE_RETRY_IDEMPOTENT(c, rc, err, node_update_once(c, id, p, principal, out, err, errlen));
 	return rc;
 }

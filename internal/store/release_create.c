@@ -14,34 +14,9 @@
 #include "store/release_create.h"
 #include "store/store_internal.h"
 
-/* Rows per multi-row INSERT: 9 parameters each, within DB_MAX_ARGS (db.h). */
-#define INSERT_CHUNK 400
-_Static_assert(INSERT_CHUNK * 9 <= DB_MAX_ARGS, "a chunk's parameters fit one statement");
-/* Ids per IN (...) lookup. */
-#define LOOKUP_CHUNK 1000
-
-#define TARGET_COLS "id, hostname, ip, agent_port, status, config_version"
-
-struct target {
-	struct preview_node p;
-	enum node_health health;
-	int64_t config_version; /* 0: none */
-};
-
-static const struct store_col target_cols[] = {
-    STORE_COL(COL_I64, struct target, p.id),      STORE_COL(COL_STR, struct target, p.hostname),
-    STORE_COL(COL_STR, struct target, p.ip),      STORE_COL(COL_INT, struct target, p.agent_port),
-    STORE_COL(COL_HEALTH, struct target, health), STORE_COL(COL_I64, struct target, config_version),
-};
-
-#define NTARGET_COLS (sizeof(target_cols) / sizeof(target_cols[0]))
-
-/* A resolved request: its nodes in release order, batch numbers set, and the cut. */
+/* A resolved request: its nodes and batches (release_targets.c), and the approval. */
 struct cut {
-	struct target *t;
-	size_t n;
-	int *sizes;
-	int batches;
+	struct store_cut c;
 	int allowance;
 	int approval; /* needs approval before it may start */
 	char approval_reason[STORE_REASON_LEN];
@@ -49,102 +24,8 @@ struct cut {
 
 static void cut_free(struct cut *cut)
 {
-	free(cut->t);
-	free(cut->sizes);
+	store_cut_free(&cut->c);
 	memset(cut, 0, sizeof(*cut));
-}
-
-static int cmp_target(const void *a, const void *b)
-{
-	const struct target *x = a, *y = b;
-
-	return (x->p.id > y->p.id) - (x->p.id < y->p.id);
-}
-
-/* Appends the rows of sql (with args) to *t, growing it. */
-static int append_targets(struct db_conn *c, const char *sql, const struct db_arg *args,
-                          size_t nargs, struct target **t, size_t *nt, char *err, size_t errlen)
-{
-	struct db_rows rows = DB_ROWS_INIT;
-	struct target *grown;
-	int rc = db_query(c, sql, args, nargs, &rows, err, errlen);
-
-	if (rc)
-		return rc;
-	grown = rows.nrows ? realloc(*t, (*nt + rows.nrows) * sizeof(**t)) : *t;
-	if (rows.nrows && !grown) {
-		db_rows_free(&rows);
-		return CMDB_ENOMEM;
-	}
-	*t = grown;
-	for (size_t i = 0; i < rows.nrows; i++) {
-		memset(&(*t)[*nt], 0, sizeof(**t));
-		store_map_row(&rows, i, target_cols, NTARGET_COLS, &(*t)[(*nt)++]);
-	}
-	db_rows_free(&rows);
-	return 0;
-}
-
-/*
- * The named nodes in the order given, each checked to exist and be online.
- */
-static int load_named(struct db_conn *c, const int64_t *ids, size_t n, struct target **out,
-                      char *err, size_t errlen)
-{
-	struct target *found = NULL, *t = calloc(n, sizeof(*t));
-	struct db_arg *args = calloc(LOOKUP_CHUNK, sizeof(*args));
-	struct strbuf sql = STRBUF_INIT;
-	size_t nfound = 0;
-	int rc = CMDB_ENOMEM;
-
-	if (!t || !args)
-		goto out;
-	for (size_t at = 0; at < n; at += LOOKUP_CHUNK) {
-		size_t k = n - at < LOOKUP_CHUNK ? n - at : LOOKUP_CHUNK;
-
-		strbuf_free(&sql);
-		strbuf_adds(&sql, "SELECT " TARGET_COLS " FROM nodes WHERE id IN (");
-		store_add_placeholders(&sql, k);
-		strbuf_adds(&sql, ")");
-		if (sql.failed) {
-			rc = CMDB_ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < k; i++)
-			args[i] = DB_I64(ids[at + i]);
-		rc = append_targets(c, sql.buf, args, k, &found, &nfound, err, errlen);
-		if (rc)
-			goto out;
-	}
-	if (nfound)
-		qsort(found, nfound, sizeof(*found), cmp_target);
-	for (size_t i = 0; i < n; i++) {
-		struct target key = {.p.id = ids[i]};
-		struct target *hit =
-		    nfound ? bsearch(&key, found, nfound, sizeof(*found), cmp_target) : NULL;
-
-		if (!hit) {
-			snprintf(err, errlen, "node %lld does not exist", (long long)ids[i]);
-			rc = CMDB_EINVAL;
-			goto out;
-		}
-		if (hit->health != NODE_ONLINE) {
-			snprintf(err, errlen, "node %lld (%s) is offline", (long long)hit->p.id,
-			         hit->p.hostname);
-			rc = CMDB_EINVAL;
-			goto out;
-		}
-		t[i] = *hit;
-	}
-	*out = t;
-	t = NULL;
-	rc = 0;
-out:
-	strbuf_free(&sql);
-	free(found);
-	free(args);
-	free(t);
-	return rc;
 }
 
 /*
@@ -168,10 +49,10 @@ static int decide_approval(struct db_conn *c, const struct release_request *rq, 
 		         "require_approval was set");
 		return 0;
 	}
-	if (pol->min_nodes > 0 && cut->n > (size_t)pol->min_nodes) {
+	if (pol->min_nodes > 0 && cut->c.n > (size_t)pol->min_nodes) {
 		cut->approval = 1;
 		snprintf(cut->approval_reason, sizeof(cut->approval_reason),
-		         "%zu nodes, more than RELEASE_APPROVAL_MIN_NODES=%d", cut->n,
+		         "%zu nodes, more than RELEASE_APPROVAL_MIN_NODES=%d", cut->c.n,
 		         pol->min_nodes);
 		return 0;
 	}
@@ -183,11 +64,11 @@ static int decide_approval(struct db_conn *c, const struct release_request *rq, 
 		return rc;
 	online = rows.nrows ? db_cell_i64(&rows, 0, 0) : 0;
 	db_rows_free(&rows);
-	if (online > 0 && (int64_t)cut->n * 100 > (int64_t)pol->min_percent * online) {
+	if (online > 0 && (int64_t)cut->c.n * 100 > (int64_t)pol->min_percent * online) {
 		cut->approval = 1;
 		snprintf(cut->approval_reason, sizeof(cut->approval_reason),
 		         "%zu of %lld online nodes, more than RELEASE_APPROVAL_MIN_PERCENT=%d%%",
-		         cut->n, (long long)online, pol->min_percent);
+		         cut->c.n, (long long)online, pol->min_percent);
 	}
 	return 0;
 }
@@ -197,38 +78,17 @@ static int resolve(struct db_conn *c, const struct release_request *rq, struct c
                    size_t errlen)
 {
 	const struct release_plan *p = rq->plan;
-	struct db_arg online = STORE_ARG_HEALTH(NODE_ONLINE);
 	int rc;
 
 	memset(cut, 0, sizeof(*cut));
-	if (rq->n) {
-		rc = load_named(c, rq->node_ids, rq->n, &cut->t, err, errlen);
-		cut->n = rq->n;
-	} else {
-		rc = append_targets(
-		    c, "SELECT " TARGET_COLS " FROM nodes WHERE status = ? ORDER BY id", &online, 1,
-		    &cut->t, &cut->n, err, errlen);
-		if (rc == 0 && cut->n == 0) {
-			snprintf(err, errlen, "no online nodes to release to");
-			rc = CMDB_EINVAL;
-		}
-	}
+	rc = store_cut_targets(c, rq, &cut->c, err, errlen);
 	if (rc)
-		goto fail;
-	cut->sizes = calloc(cut->n, sizeof(*cut->sizes));
-	if (!cut->sizes) {
-		rc = CMDB_ENOMEM;
-		goto fail;
-	}
-	cut->batches = plan_cut(p->steps, p->nsteps, (int)cut->n, cut->sizes);
-	for (int b = 0, at = 0; b < cut->batches; at += cut->sizes[b++])
-		for (int i = 0; i < cut->sizes[b]; i++)
-			cut->t[at + i].p.batch = b + 1;
-	if (plan_check_pauses(p, cut->batches, err, errlen)) {
+		return rc;
+	if (plan_check_pauses(p, cut->c.batches, err, errlen)) {
 		rc = CMDB_EINVAL;
 		goto fail;
 	}
-	cut->allowance = plan_allowance(p->max_failures, p->max_failure_percent, (int)cut->n);
+	cut->allowance = plan_allowance(p->max_failures, p->max_failure_percent, (int)cut->c.n);
 	rc = decide_approval(c, rq, cut, err, errlen);
 	if (rc)
 		goto fail;
@@ -238,45 +98,41 @@ fail:
 	return rc;
 }
 
+/* What fill_node writes: a release's rows. */
+struct node_rows {
+	int64_t release_id;
+	const struct store_new_node *rows;
+};
+
+static void fill_node(const void *ctx, size_t i, struct db_arg *a)
+{
+	const struct node_rows *r = ctx;
+	const struct store_new_node *x = &r->rows[i];
+
+	a[0] = DB_I64(r->release_id);
+	a[1] = DB_I64(x->node_id);
+	a[2] = DB_STR(x->ip);
+	a[3] = DB_I64(x->agent_port);
+	a[4] = DB_I64(x->batch);
+	a[5] = DB_STR(node_status_name(x->status));
+	a[6] = DB_I64(x->version);
+	a[7] = x->previous_version ? DB_I64(x->previous_version) : DB_NULL;
+	a[8] = DB_STR_OR_NULL(x->error_msg);
+}
+
 int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store_new_node *rows,
                        size_t n, char *err, size_t errlen)
 {
-	struct db_arg *args = calloc(INSERT_CHUNK * 9, sizeof(*args));
-	struct strbuf sql = STRBUF_INIT;
-	int rc = 0, skipped = 0;
+	struct node_rows r = {release_id, rows};
+	int rc, skipped = 0;
 
-	if (!args)
-		return CMDB_ENOMEM;
-	for (size_t at = 0; at < n && rc == 0; at += INSERT_CHUNK) {
-		size_t k = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK;
-
-		strbuf_free(&sql);
-		strbuf_adds(&sql,
-		            "INSERT INTO release_task_nodes (release_task_id, node_id, node_ip,"
-		            " agent_port, batch, status, version, previous_version, error_msg)"
-		            " VALUES ");
-		for (size_t i = 0; i < k; i++) {
-			const struct store_new_node *x = &rows[at + i];
-			struct db_arg *a = &args[i * 9];
-
-			strbuf_adds(&sql, i ? ",(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			                    : "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-			a[0] = DB_I64(release_id);
-			a[1] = DB_I64(x->node_id);
-			a[2] = DB_STR(x->ip);
-			a[3] = DB_I64(x->agent_port);
-			a[4] = DB_I64(x->batch);
-			a[5] = DB_STR(node_status_name(x->status));
-			a[6] = DB_I64(x->version);
-			a[7] = x->previous_version ? DB_I64(x->previous_version) : DB_NULL;
-			a[8] = DB_STR_OR_NULL(x->error_msg);
-			skipped |= x->status == NODE_SKIPPED;
-		}
-		rc = sql.failed ? CMDB_ENOMEM
-		                : db_exec(c, sql.buf, args, k * 9, NULL, NULL, err, errlen);
-	}
-	strbuf_free(&sql);
-	free(args);
+	rc = store_insert_rows(c,
+	                       "INSERT INTO release_task_nodes (release_task_id, node_id, node_ip,"
+	                       " agent_port, batch, status, version, previous_version, error_msg)"
+	                       " VALUES ",
+	                       "(?, ?, ?, ?, ?, ?, ?, ?, ?)", 9, n, fill_node, &r, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		skipped |= rows[i].status == NODE_SKIPPED;
 	if (rc == 0 && skipped) {
 		struct db_arg skip[2] = {DB_I64(release_id), STORE_ARG_NODE(NODE_SKIPPED)};
 
@@ -292,13 +148,13 @@ int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store
 static int insert_cut(struct db_conn *c, int64_t release_id, int64_t version, const struct cut *cut,
                       char *err, size_t errlen)
 {
-	struct store_new_node *rows = calloc(cut->n ? cut->n : 1, sizeof(*rows));
+	struct store_new_node *rows = calloc(cut->c.n ? cut->c.n : 1, sizeof(*rows));
 	int rc;
 
 	if (!rows)
 		return CMDB_ENOMEM;
-	for (size_t i = 0; i < cut->n; i++) {
-		const struct target *x = &cut->t[i];
+	for (size_t i = 0; i < cut->c.n; i++) {
+		const struct store_target *x = &cut->c.t[i];
 
 		rows[i] = (struct store_new_node){
 		    .node_id = x->p.id,
@@ -310,9 +166,39 @@ static int insert_cut(struct db_conn *c, int64_t release_id, int64_t version, co
 		    .previous_version = x->config_version,
 		};
 	}
-	rc = store_insert_nodes(c, release_id, rows, cut->n, err, errlen);
+	rc = store_insert_nodes(c, release_id, rows, cut->c.n, err, errlen);
 	free(rows);
 	return rc;
+}
+
+/* What fill_left writes: the matches of a selector a release leaves out (offline). */
+struct left_rows {
+	int64_t release_id;
+	const struct store_target *left;
+};
+
+static void fill_left(const void *ctx, size_t i, struct db_arg *a)
+{
+	const struct left_rows *r = ctx;
+	const struct store_target *x = &r->left[i];
+
+	a[0] = DB_I64(r->release_id);
+	a[1] = DB_I64(x->p.id);
+	a[2] = DB_STR(x->p.ip);
+	a[3] = DB_I64(x->p.agent_port);
+	a[4] = STORE_ARG_HEALTH(x->health);
+}
+
+/* The matches of a selector that the release leaves out, at their address then. */
+static int insert_left_out(struct db_conn *c, int64_t release_id, const struct store_cut *cut,
+                           char *err, size_t errlen)
+{
+	struct left_rows r = {release_id, cut->left};
+
+	return store_insert_rows(c,
+	                         "INSERT INTO release_left_out (release_task_id, node_id, node_ip,"
+	                         " agent_port, reason) VALUES ",
+	                         "(?, ?, ?, ?, ?)", 5, cut->nleft, fill_left, &r, err, errlen);
 }
 
 int store_make_token(char out[17])
@@ -345,7 +231,7 @@ static int insert_release(struct db_conn *c, const struct release_request *rq,
 	const struct release_plan *p = rq->plan;
 	char token[17], steps[PLAN_TEXT_MAX], pauses[PLAN_TEXT_MAX];
 	char nb[STORE_TIME_LEN], ea[STORE_TIME_LEN];
-	struct db_arg args[17];
+	struct db_arg args[20];
 
 	if (store_make_token(token)) {
 		snprintf(err, errlen, "no randomness for the idempotency token");
@@ -358,8 +244,8 @@ static int insert_release(struct db_conn *c, const struct release_request *rq,
 	}
 	args[0] = DB_I64(rq->version);
 	args[1] = p->batch_size > 0 ? DB_I64(p->batch_size) : DB_NULL;
-	args[2] = DB_I64(cut->batches);
-	args[3] = DB_I64((int64_t)cut->n);
+	args[2] = DB_I64(cut->c.batches);
+	args[3] = DB_I64((int64_t)cut->c.n);
 	args[4] = DB_STR(token);
 	args[5] = DB_STR(rq->idem.principal);
 	args[6] = DB_STR(steps);
@@ -374,14 +260,18 @@ static int insert_release(struct db_conn *c, const struct release_request *rq,
 	args[14] = DB_I64(rq->auto_rollback ? 1 : 0);
 	args[15] = DB_I64(cut->approval);
 	args[16] = cut->approval ? DB_STR(cut->approval_reason) : DB_NULL;
+	args[17] = rq->sel ? DB_STR(rq->selector_text) : DB_NULL;
+	args[18] = DB_STR_OR_NULL(rq->group_by);
+	args[19] = DB_I64(rq->pause_between_groups ? 1 : 0);
 	return db_exec(c,
 	               "INSERT INTO release_tasks (version, batch_size, batch_count,"
 	               " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
 	               " pause_after, max_failures, max_failure_percent, failure_allowance,"
 	               " not_before, expires_at, status, auto_rollback, approval_required,"
-	               " approval_reason) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, ?, ?, ?,"
-	               " ?, ?, ?, ?, ?, ?, ?)",
-	               args, 17, NULL, id, err, errlen);
+	               " approval_reason, selector, group_by, pause_between_groups) VALUES"
+	               " (?, ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+	               " ?, ?)",
+	               args, 20, NULL, id, err, errlen);
 }
 
 /* The timeline's first event, and the approval it awaits (with its notification). */
@@ -389,8 +279,9 @@ static int record_created(struct db_conn *c, int64_t id, const struct release_re
                           const struct cut *cut, char *err, size_t errlen)
 {
 	int rc = store_add_event(c, id, 0, "created", rq->idem.principal, err, errlen,
-	                         "version %lld, %zu nodes in %d batches", (long long)rq->version,
-	                         cut->n, cut->batches);
+	                         "version %lld, %zu nodes in %d batches%s%.200s",
+	                         (long long)rq->version, cut->c.n, cut->c.batches,
+	                         rq->sel ? ", selector " : "", rq->sel ? rq->selector_text : "");
 
 	if (rc == 0 && cut->approval)
 		rc = store_add_event(c, id, 0, "awaiting_approval", rq->idem.principal, err, errlen,
@@ -450,6 +341,10 @@ static int release_create_once(struct db_conn *c, const struct release_request *
 		rc = insert_release(c, rq, &cut, &id, err, errlen);
 	if (rc == 0)
 		rc = insert_cut(c, (int64_t)id, rq->version, &cut, err, errlen);
+	if (rc == 0 && cut.c.ngroups)
+		rc = store_insert_groups(c, (int64_t)id, cut.c.groups, cut.c.ngroups, err, errlen);
+	if (rc == 0 && rq->sel)
+		rc = insert_left_out(c, (int64_t)id, &cut.c, err, errlen);
 	if (rc == 0)
 		rc = record_created(c, (int64_t)id, rq, &cut, err, errlen);
 	if (rc == 0 && rq->idem.key)
@@ -472,7 +367,7 @@ out:
 static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *waiting, char *err,
                            size_t errlen)
 {
-	struct db_arg *args = calloc(LOOKUP_CHUNK, sizeof(*args));
+	struct db_arg *args = calloc(STORE_LOOKUP_CHUNK, sizeof(*args));
 	struct strbuf sql = STRBUF_INIT;
 	int64_t first = 0;
 	int rc = 0;
@@ -480,8 +375,8 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 	*waiting = 0;
 	if (!args)
 		return CMDB_ENOMEM;
-	for (size_t at = 0; at < cut->n && rc == 0; at += LOOKUP_CHUNK) {
-		size_t k = cut->n - at < LOOKUP_CHUNK ? cut->n - at : LOOKUP_CHUNK;
+	for (size_t at = 0; at < cut->c.n && rc == 0; at += STORE_LOOKUP_CHUNK) {
+		size_t k = cut->c.n - at < STORE_LOOKUP_CHUNK ? cut->c.n - at : STORE_LOOKUP_CHUNK;
 		struct db_rows rows = DB_ROWS_INIT;
 		int64_t seq;
 
@@ -493,7 +388,7 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 		store_add_placeholders(&sql, k);
 		strbuf_adds(&sql, ") ORDER BY t.seq LIMIT 1");
 		for (size_t i = 0; i < k; i++)
-			args[i] = DB_I64(cut->t[at + i].p.id);
+			args[i] = DB_I64(cut->c.t[at + i].p.id);
 		rc = sql.failed ? CMDB_ENOMEM : db_query(c, sql.buf, args, k, &rows, err, errlen);
 		if (rc == 0 && rows.nrows && (seq = db_cell_i64(&rows, 0, 1)) > 0 &&
 		    (first == 0 || seq < first)) {
@@ -510,10 +405,7 @@ static int preview_waiting(struct db_conn *c, const struct cut *cut, int64_t *wa
 int store_release_preview(struct db_conn *c, const struct release_request *rq,
                           struct release_preview *out, char *err, size_t errlen)
 {
-	struct db_arg online = STORE_ARG_HEALTH(NODE_ONLINE);
-	struct target *offline = NULL;
 	struct cut cut = {0};
-	size_t noffline = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -523,38 +415,35 @@ int store_release_preview(struct db_conn *c, const struct release_request *rq,
 	rc = resolve(c, rq, &cut, err, errlen);
 	if (rc == 0)
 		rc = preview_waiting(c, &cut, &out->waiting_for, err, errlen);
-	if (rc == 0 && rq->n == 0)
-		rc = append_targets(
-		    c, "SELECT " TARGET_COLS " FROM nodes WHERE status <> ? ORDER BY id", &online,
-		    1, &offline, &noffline, err, errlen);
 	db_rollback(c); /* nothing was written: one snapshot for every read, and no locks */
 	if (rc)
 		goto fail;
-	out->nodes = calloc(cut.n, sizeof(*out->nodes));
-	out->left_out = calloc(noffline ? noffline : 1, sizeof(*out->left_out));
+	out->nodes = calloc(cut.c.n ? cut.c.n : 1, sizeof(*out->nodes));
+	out->left_out = calloc(cut.c.nleft ? cut.c.nleft : 1, sizeof(*out->left_out));
 	if (!out->nodes || !out->left_out) {
 		rc = CMDB_ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < cut.n; i++)
-		out->nodes[i] = cut.t[i].p;
-	for (size_t i = 0; i < noffline; i++)
-		out->left_out[i] = offline[i].p;
-	out->n = cut.n;
-	out->nleft = noffline;
-	out->total = (int)cut.n;
-	out->batch_count = cut.batches;
+	for (size_t i = 0; i < cut.c.n; i++)
+		out->nodes[i] = cut.c.t[i].p;
+	for (size_t i = 0; i < cut.c.nleft; i++)
+		out->left_out[i] = cut.c.left[i].p;
+	out->n = cut.c.n;
+	out->nleft = cut.c.nleft;
+	out->total = (int)cut.c.n;
+	out->batch_count = cut.c.batches;
 	out->allowance = cut.allowance;
 	out->approval_required = cut.approval;
 	str_copy(out->approval_reason, cut.approval_reason, sizeof(out->approval_reason));
-	out->sizes = cut.sizes;
-	cut.sizes = NULL;
+	out->sizes = cut.c.sizes;
+	out->groups = cut.c.groups;
+	out->ngroups = cut.c.ngroups;
+	cut.c.sizes = NULL;
+	cut.c.groups = NULL;
 	cut_free(&cut);
-	free(offline);
 	return 0;
 fail:
 	cut_free(&cut);
-	free(offline);
 	store_release_preview_free(out);
 	return rc;
 }
@@ -564,6 +453,7 @@ void store_release_preview_free(struct release_preview *p)
 	free(p->sizes);
 	free(p->nodes);
 	free(p->left_out);
+	free(p->groups);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -21,8 +21,12 @@ struct release_request {
 	const int64_t
 	    *node_ids; /* in the order given: batch 1 takes the first; n == 0: all online */
 	size_t n;
-	int auto_rollback;    /* a failure creates its rollback release at once */
-	int require_approval; /* asked for explicitly */
+	const struct selector *sel; /* instead of node_ids: the online nodes it matches */
+	const char *selector_text;  /* sel as given, kept with the release */
+	const char *group_by;       /* a label key: the nodes are cut group by group; NULL: not */
+	int pause_between_groups;   /* pause (group_done) after each group but the last */
+	int auto_rollback;          /* a failure creates its rollback release at once */
+	int require_approval;       /* asked for explicitly */
 	struct approval_policy policy;
 	struct store_idem idem;
 };
@@ -30,8 +34,10 @@ struct release_request {
 /*
  * Creates a release: checks that each node exists and is online (CMDB_EINVAL naming the
  * node otherwise, or when there is no node at all, or when pause_after names a batch the
- * cut does not have), cuts the nodes into batches by the plan, records each node's
- * current config version as its previous_version, and writes it all in one transaction.
+ * cut does not have), or takes the online nodes the selector matches in id order (none:
+ * CMDB_EINVAL saying so; the offline matches are recorded as left out), cuts the nodes
+ * into batches by the plan (group by group with group_by), records each node's current
+ * config version as its previous_version, and writes it all in one transaction.
  * It is pending, or awaiting_approval when asked or when the policy says so. An
  * Idempotency-Key already used by the principal answers the release it made
  * (*replayed = 1) or CMDB_EMISMATCH.
@@ -55,9 +61,10 @@ struct release_preview {
 	int *sizes;                 /* batch_count entries */
 	struct preview_node *nodes; /* total entries, in batch order */
 	size_t n;
-	struct preview_node
-	    *left_out; /* offline nodes a release to "every online node" leaves out */
+	struct preview_node *left_out; /* offline nodes it leaves out: of the fleet, or matches */
 	size_t nleft;
+	struct release_group *groups; /* with group_by, in the order they run */
+	size_t ngroups;
 	int allowance;
 	int64_t waiting_for; /* an unfinished release that shares a node; 0 when none */
 	int approval_required;

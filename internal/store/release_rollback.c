@@ -19,6 +19,9 @@ struct original {
 	int64_t existing; /* its rollback release, if any */
 	int batch_size;   /* 0 when it had a "batches" plan */
 	char batch_plan[PLAN_TEXT_MAX];
+	char group_by[LABEL_KEY_MAX + 1]; /* "" when not grouped */
+	struct release_group *groups;     /* its groups, in order (ngroups) */
+	size_t ngroups;
 };
 
 /* A dispatched node of the original, and what its rollback does with it. */
@@ -31,6 +34,7 @@ struct touched {
 	char ip[STORE_IP_LEN];
 	int agent_port;
 	char hostname[STORE_HOSTNAME_LEN];
+	int batch; /* in the original: where its group comes from */
 };
 
 static const struct store_col touched_cols[] = {
@@ -42,6 +46,7 @@ static const struct store_col touched_cols[] = {
     STORE_COL(COL_STR, struct touched, ip),
     STORE_COL(COL_INT, struct touched, agent_port),
     STORE_COL(COL_STR, struct touched, hostname),
+    STORE_COL(COL_INT, struct touched, batch),
 };
 
 #define NTOUCHED_COLS (sizeof(touched_cols) / sizeof(touched_cols[0]))
@@ -60,7 +65,7 @@ static int load_original(struct db_conn *c, int64_t id, struct original *o, char
 		return rc;
 	rc = db_query(c,
 	              "SELECT o.rollback_of, o.batch_size, o.batch_plan,"
-	              " (SELECT b.id FROM release_tasks b WHERE b.rollback_of = o.id)"
+	              " (SELECT b.id FROM release_tasks b WHERE b.rollback_of = o.id), o.group_by"
 	              " FROM release_tasks o WHERE o.id = ?",
 	              &arg, 1, &rows, err, errlen);
 	if (rc)
@@ -71,9 +76,12 @@ static int load_original(struct db_conn *c, int64_t id, struct original *o, char
 		str_copy(o->batch_plan, db_cell(&rows, 0, 2) ? db_cell(&rows, 0, 2) : "",
 		         sizeof(o->batch_plan));
 		o->existing = db_cell_i64(&rows, 0, 3);
+		str_copy(o->group_by, db_cell(&rows, 0, 4) ? db_cell(&rows, 0, 4) : "",
+		         sizeof(o->group_by));
 	}
 	db_rows_free(&rows);
-	return 0;
+	return o->group_by[0] ? store_release_groups(c, id, &o->groups, &o->ngroups, err, errlen)
+	                      : 0;
 }
 
 /* Why the rollback may not be made at all; 0 when it may. */
@@ -159,35 +167,68 @@ static int64_t headline_version(const struct store_new_node *rows, size_t n)
 	return best;
 }
 
-/* Cuts the rows into batches by the original's plan, in their order. */
-static int cut_rows(const struct original *o, struct store_new_node *rows, size_t n, int *batches,
+/*
+ * Cuts the rows into batches by the original's plan, in their order; a grouped original's
+ * rows group by group, each in the group it had there (*groups, *ngroups for the
+ * rollback), so that no batch of the rollback holds two zones either.
+ */
+static int cut_rows(const struct original *o, const struct touched *t, struct store_new_node *rows,
+                    size_t n, int *batches, struct release_group **groups, size_t *ngroups,
                     char *err, size_t errlen)
 {
+	struct plan_grouped g = PLAN_GROUPED_INIT;
 	struct plan_step steps[PLAN_STEPS_MAX];
+	struct store_new_node *ordered = NULL;
+	const char **values = NULL;
 	size_t nsteps = 0;
-	int *sizes;
+	int *sizes = NULL, rc = CMDB_ENOMEM;
 
 	if (plan_steps_parse(o->batch_plan, steps, &nsteps)) {
 		snprintf(err, errlen, "the original's batch plan \"%.100s\" is malformed",
 		         o->batch_plan);
 		return CMDB_ERR;
 	}
-	sizes = calloc(n, sizeof(*sizes));
-	if (!sizes)
-		return CMDB_ENOMEM;
-	*batches = plan_cut(steps, nsteps, (int)n, sizes);
-	for (int b = 0, at = 0; b < *batches; at += sizes[b++])
-		for (int i = 0; i < sizes[b]; i++)
-			rows[at + i].batch = b + 1;
-	free(sizes);
-	return 0;
+	if (!o->ngroups) {
+		if (!(sizes = calloc(n, sizeof(*sizes))))
+			return CMDB_ENOMEM;
+		*batches = plan_cut(steps, nsteps, (int)n, sizes);
+		for (int b = 0, at = 0; b < *batches; at += sizes[b++])
+			for (int i = 0; i < sizes[b]; i++)
+				rows[at + i].batch = b + 1;
+		free(sizes);
+		return 0;
+	}
+	values = calloc(n, sizeof(*values));
+	ordered = calloc(n, sizeof(*ordered));
+	for (size_t i = 0; values && ordered && i < n; i++) {
+		int k = store_group_of(o->groups, o->ngroups, t[i].batch);
+
+		values[i] = k >= 0 && o->groups[k].has_value ? o->groups[k].value : NULL;
+	}
+	if (values && ordered)
+		rc = plan_cut_groups(steps, nsteps, values, (int)n, &g);
+	if (rc == 0)
+		rc = store_groups_from_plan(&g, groups);
+	if (rc == 0) {
+		for (size_t i = 0; i < n; i++) {
+			ordered[i] = rows[g.order[i]];
+			ordered[i].batch = g.node_batch[g.order[i]];
+		}
+		memcpy(rows, ordered, n * sizeof(*rows));
+		*batches = g.nbatches;
+		*ngroups = (size_t)g.ngroups;
+	}
+	plan_grouped_free(&g);
+	free(values);
+	free(ordered);
+	return rc;
 }
 
 static int insert_rollback(struct db_conn *c, int64_t id, const struct original *o, int64_t version,
                            int batches, size_t n, const char *principal, const char *reason,
                            uint64_t *new_id, char *err, size_t errlen)
 {
-	struct db_arg args[10];
+	struct db_arg args[11];
 	char token[17];
 	int rc;
 
@@ -205,13 +246,14 @@ static int insert_rollback(struct db_conn *c, int64_t id, const struct original 
 	args[7] = DB_STR(o->batch_plan);
 	args[8] = DB_I64(id);
 	args[9] = DB_STR(reason);
+	args[10] = o->group_by[0] ? DB_STR(o->group_by) : DB_NULL;
 	/* Fail-fast, no pauses, no schedule, no approval: it undoes, it does not roll out. */
 	rc = db_exec(c,
 	             "INSERT INTO release_tasks (version, status, batch_size, batch_count,"
 	             " total_nodes, idempotency_token, created_at, created_by, batch_plan,"
-	             " failure_allowance, rollback_of, rollback_reason) VALUES (?, ?,"
-	             " ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, 0, ?, LEFT(?, 300))",
-	             args, 10, NULL, new_id, err, errlen);
+	             " failure_allowance, rollback_of, rollback_reason, group_by) VALUES (?, ?,"
+	             " ?, ?, ?, ?, UTC_TIMESTAMP(3), ?, ?, 0, ?, LEFT(?, 300), ?)",
+	             args, 11, NULL, new_id, err, errlen);
 	return rc ? rc : store_release_order(c, (int64_t)*new_id, err, errlen);
 }
 
@@ -242,7 +284,7 @@ static int load_touched(struct db_conn *c, int64_t id, struct touched **t, size_
 	                         STORE_ARG_NODE(NODE_SUCCESS), STORE_ARG_NODE(NODE_FAILED)};
 	int rc = db_query(c,
 	                  "SELECT r.node_id, r.version, r.previous_version, r.status,"
-	                  " n.config_version, n.ip, n.agent_port, n.hostname"
+	                  " n.config_version, n.ip, n.agent_port, n.hostname, r.batch"
 	                  " FROM release_task_nodes r JOIN nodes n ON n.id = r.node_id"
 	                  " WHERE r.release_task_id = ? AND r.status IN (?, ?, ?)"
 	                  " ORDER BY r.batch, r.id",
@@ -261,24 +303,24 @@ int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, c
 	struct touched *t = NULL;
 	struct store_new_node *out = NULL;
 	char(*why)[STORE_REASON_LEN] = NULL;
+	struct release_group *groups = NULL;
 	struct original o;
-	size_t n = 0, targets = 0;
+	size_t n = 0, targets = 0, ngroups = 0;
 	uint64_t new_id = 0;
 	int batches = 0, rc;
 
 	*rollback_id = 0;
 	*existing = 0;
 	rc = load_original(c, id, &o, err, errlen);
-	if (rc)
-		return rc;
-	if (o.existing) {
+	if (rc == 0 && o.existing) {
 		*rollback_id = o.existing;
 		*existing = 1;
-		return 0;
+		goto out;
 	}
-	rc = refuse(id, &o, unfinished, err, errlen);
+	if (rc == 0)
+		rc = refuse(id, &o, unfinished, err, errlen);
 	if (rc)
-		return rc;
+		goto out;
 	rc = load_touched(c, id, &t, &n, err, errlen);
 	if (rc)
 		goto out;
@@ -304,12 +346,14 @@ int store_rollback_in_tx(struct db_conn *c, int64_t id, const char *principal, c
 		rc = CMDB_EINVAL;
 		goto out;
 	}
-	rc = cut_rows(&o, out, n, &batches, err, errlen);
+	rc = cut_rows(&o, t, out, n, &batches, &groups, &ngroups, err, errlen);
 	if (rc == 0)
 		rc = insert_rollback(c, id, &o, headline_version(out, n), batches, n, principal,
 		                     reason, &new_id, err, errlen);
 	if (rc == 0)
 		rc = store_insert_nodes(c, (int64_t)new_id, out, n, err, errlen);
+	if (rc == 0 && ngroups)
+		rc = store_insert_groups(c, (int64_t)new_id, groups, ngroups, err, errlen);
 	if (rc == 0)
 		rc = store_add_event(c, (int64_t)new_id, 0, "created", principal, err, errlen,
 		                     "rollback of release %lld (%s): %zu nodes to roll back, %zu"
@@ -324,6 +368,8 @@ out:
 	free(t);
 	free(out);
 	free(why);
+	free(groups);
+	free(o.groups);
 	return rc;
 }
 

@@ -16,7 +16,8 @@
 	" error_msg, rollback_of,"                                                                 \
 	" (SELECT b.id FROM release_tasks b WHERE b.rollback_of = t.id) AS rolled_back_by,"        \
 	" rollback_reason, auto_rollback, approval_required, approval_reason, approved_by,"        \
-	" approved_at, rejected_by, rejected_at, approval_comment"
+	" approved_at, rejected_by, rejected_at, approval_comment, selector, group_by,"            \
+	" pause_between_groups"
 
 static const struct store_col release_cols[] = {
     STORE_COL(COL_I64, struct release, id),
@@ -56,6 +57,9 @@ static const struct store_col release_cols[] = {
     STORE_COL(COL_STR, struct release, rejected_by),
     STORE_COL(COL_TIME, struct release, rejected_at),
     STORE_COL(COL_STR, struct release, approval_comment),
+    STORE_COL(COL_STR, struct release, selector),
+    STORE_COL(COL_STR, struct release, group_by),
+    STORE_COL(COL_INT, struct release, pause_between_groups),
 };
 
 #define NRELEASE_COLS (sizeof(release_cols) / sizeof(release_cols[0]))
@@ -199,4 +203,63 @@ int store_release_batch_counts(struct db_conn *c, int64_t release_id, struct bat
 	*out = b;
 	*n = nb;
 	return 0;
+}
+
+static const struct store_col group_cols[] = {
+    STORE_COL(COL_STR, struct release_group, value),
+    STORE_COL(COL_INT, struct release_group, has_value),
+    STORE_COL(COL_INT, struct release_group, first_batch),
+    STORE_COL(COL_INT, struct release_group, batches),
+    STORE_COL(COL_INT, struct release_group, nodes),
+};
+
+int store_release_groups(struct db_conn *c, int64_t release_id, struct release_group **out,
+                         size_t *n, char *err, size_t errlen)
+{
+	struct db_arg arg = DB_I64(release_id);
+
+	return store_query_rows(c,
+	                        "SELECT value, value IS NOT NULL, first_batch, batch_count,"
+	                        " node_count FROM release_groups WHERE release_task_id = ?"
+	                        " ORDER BY position",
+	                        &arg, 1, group_cols, sizeof(group_cols) / sizeof(group_cols[0]),
+	                        sizeof(**out), (void **)out, n, err, errlen);
+}
+
+int store_group_of(const struct release_group *groups, size_t n, int batch)
+{
+	size_t lo = 0, hi = n;
+
+	/* Groups hold consecutive batches, in order: a binary search by first batch. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (groups[mid].first_batch + groups[mid].batches <= batch)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && groups[lo].first_batch <= batch ? (int)lo : -1;
+}
+
+static const struct store_col left_out_cols[] = {
+    STORE_COL(COL_I64, struct left_out_node, node_id),
+    STORE_COL(COL_STR, struct left_out_node, hostname),
+    STORE_COL(COL_STR, struct left_out_node, node_ip),
+    STORE_COL(COL_INT, struct left_out_node, agent_port),
+    STORE_COL(COL_STR, struct left_out_node, reason),
+};
+
+int store_release_left_out(struct db_conn *c, int64_t release_id, struct left_out_node **out,
+                           size_t *n, char *err, size_t errlen)
+{
+	struct db_arg arg = DB_I64(release_id);
+
+	return store_query_rows(c,
+	                        "SELECT l.node_id, n.hostname, l.node_ip, l.agent_port, l.reason"
+	                        " FROM release_left_out l JOIN nodes n ON n.id = l.node_id"
+	                        " WHERE l.release_task_id = ? ORDER BY l.node_id",
+	                        &arg, 1, left_out_cols,
+	                        sizeof(left_out_cols) / sizeof(left_out_cols[0]), sizeof(**out),
+	                        (void **)out, n, err, errlen);
 }

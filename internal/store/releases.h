@@ -5,7 +5,9 @@
 #ifndef CMDB_STORE_RELEASES_H
 #define CMDB_STORE_RELEASES_H
 
+#include "labels/labels.h"
 #include "plan/plan.h"
+#include "selector/selector.h"
 #include "state/state.h"
 #include "store/common.h"
 
@@ -47,6 +49,9 @@ struct release {
 	char rejected_by[STORE_OWNER_LEN];
 	char rejected_at[STORE_TIME_LEN];
 	char approval_comment[STORE_ERROR_LEN];
+	char selector[SELECTOR_TEXT_MAX + 1]; /* the text it was made from; "" when none */
+	char group_by[LABEL_KEY_MAX + 1];     /* the label key of its groups; "" when none */
+	int pause_between_groups;             /* it pauses (group_done) after each group */
 };
 
 struct release_node {
@@ -75,6 +80,41 @@ int store_release_list(struct db_conn *c, int status, int limit, struct release 
  */
 int store_release_nodes(struct db_conn *c, int64_t release_id, int status,
                         struct release_node **out, size_t *n, char *err, size_t errlen);
+
+/* A group of a release cut by group_by: its value of the label, and its batches. */
+struct release_group {
+	int has_value; /* 0: the nodes without the label (always the last group) */
+	char value[LABEL_VALUE_MAX + 1];
+	int first_batch; /* 1-based */
+	int batches;
+	int nodes;
+};
+
+/*
+ * The groups of a release in the order they run; none (*n = 0) when it was not made with
+ * group_by. *out malloc'd, caller frees.
+ */
+int store_release_groups(struct db_conn *c, int64_t release_id, struct release_group **out,
+                         size_t *n, char *err, size_t errlen);
+
+/* The index in groups of the group that holds batch (1-based), or -1. */
+int store_group_of(const struct release_group *groups, size_t n, int batch);
+
+/* A node a release left out, and why ("offline"). */
+struct left_out_node {
+	int64_t node_id;
+	char hostname[STORE_HOSTNAME_LEN];
+	char node_ip[STORE_IP_LEN];
+	int agent_port;
+	char reason[33];
+};
+
+/*
+ * The matches of a release's selector it left out at its creation, by node id; none for
+ * a release without a selector. *out malloc'd, caller frees.
+ */
+int store_release_left_out(struct db_conn *c, int64_t release_id, struct left_out_node **out,
+                           size_t *n, char *err, size_t errlen);
 
 /* How many nodes of one batch are in each status. */
 struct batch_counts {

@@ -83,6 +83,56 @@ int store_map_rows(const struct db_rows *r, const struct store_col *cols, size_t
 	return 0;
 }
 
+int store_query_rows(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
+                     const struct store_col *cols, size_t ncols, size_t elem_size, void **out,
+                     size_t *n, char *err, size_t errlen)
+{
+	struct db_rows rows = DB_ROWS_INIT;
+	int rc = db_query(c, sql, args, nargs, &rows, err, errlen);
+
+	*out = NULL;
+	*n = 0;
+	if (rc == 0)
+		rc = store_map_rows(&rows, cols, ncols, elem_size, out, n);
+	db_rows_free(&rows);
+	return rc;
+}
+
+int store_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int store_insert_rows(struct db_conn *c, const char *head, const char *row, size_t per, size_t n,
+                      void (*fill)(const void *ctx, size_t i, struct db_arg *args), const void *ctx,
+                      char *err, size_t errlen)
+{
+	size_t chunk = DB_MAX_ARGS / per < 1000 ? DB_MAX_ARGS / per : 1000;
+	struct db_arg *args = calloc(chunk * per, sizeof(*args));
+	struct strbuf sql = STRBUF_INIT;
+	int rc = args ? 0 : CMDB_ENOMEM;
+
+	for (size_t at = 0; at < n && rc == 0; at += chunk) {
+		size_t k = n - at < chunk ? n - at : chunk;
+
+		strbuf_reset(&sql);
+		strbuf_adds(&sql, head);
+		for (size_t i = 0; i < k; i++) {
+			if (i)
+				strbuf_add(&sql, ",", 1);
+			strbuf_adds(&sql, row);
+			fill(ctx, at + i, &args[i * per]);
+		}
+		rc = sql.failed ? CMDB_ENOMEM
+		                : db_exec(c, sql.buf, args, k * per, NULL, NULL, err, errlen);
+	}
+	strbuf_free(&sql);
+	free(args);
+	return rc;
+}
+
 void store_add_placeholders(struct strbuf *sb, size_t n)
 {
 	strbuf_grow(sb, 2 * n);

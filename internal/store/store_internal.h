@@ -9,9 +9,11 @@
 
 #include "core/strbuf.h"
 #include "db/db.h"
+#include "labels/labels.h"
 #include "state/state.h"
 #include "store/common.h"
 #include "store/events.h"
+#include "store/release_create.h"
 
 /*
  * Status names go into SQL as bound arguments, from the state table (core's table for a
@@ -55,8 +57,26 @@ void store_map_row(const struct db_rows *r, size_t row, const struct store_col *
 int store_map_rows(const struct db_rows *r, const struct store_col *cols, size_t ncols,
                    size_t elem_size, void **out, size_t *n);
 
+/* Runs a query and maps its rows as store_map_rows does (*out NULL and *n 0 on an error). */
+int store_query_rows(struct db_conn *c, const char *sql, const struct db_arg *args, size_t nargs,
+                     const struct store_col *cols, size_t ncols, size_t elem_size, void **out,
+                     size_t *n, char *err, size_t errlen);
+
 /* Copies a DATETIME cell as RFC 3339 into a STORE_TIME_LEN buffer ("" for NULL). */
 void store_copy_time(const struct db_rows *r, size_t row, size_t col, char *buf);
+
+/* qsort and bsearch order of int64_t values, ascending. */
+int store_cmp_i64(const void *a, const void *b);
+
+/*
+ * Inserts n rows in multi-row statements of as many rows as DB_MAX_ARGS allows (1,000 at
+ * most), in the caller's transaction: head ("INSERT INTO t (a, b, c) VALUES "), then for
+ * each row the text row ("(?, ?, UTC_TIMESTAMP(3))") with per placeholders, whose
+ * arguments fill(ctx, i, args) sets for row i (strings must live until it returns).
+ */
+int store_insert_rows(struct db_conn *c, const char *head, const char *row, size_t per, size_t n,
+                      void (*fill)(const void *ctx, size_t i, struct db_arg *args), const void *ctx,
+                      char *err, size_t errlen);
 
 /* Appends "?,?,...,?" (n placeholders) to sb. */
 void store_add_placeholders(struct strbuf *sb, size_t n);
@@ -107,6 +127,44 @@ int store_tx_again(struct db_conn *c, int rc, int attempt, int idempotent, const
  */
 int store_release_order(struct db_conn *c, int64_t id, char *err, size_t errlen);
 
+/* ---- nodes (nodes.c, node_list.c, node_labels.c, node_import.c) ---- */
+
+/* A node's columns, from the table aliased n, in the order of store_node_cols. */
+#define STORE_NODE_COLS                                                                            \
+	"n.id, n.hostname, n.ip, n.agent_port, n.status, n.created_at, n.updated_at,"              \
+	" n.created_by, n.updated_by, n.config_version, n.config_release_id, n.config_applied_at"
+extern const struct store_col store_node_cols[];
+extern const size_t store_nnode_cols;
+
+/*
+ * A node's labels as one column of a query of nodes aliased n: "<length>:k=v,k2=v2" in
+ * key order (keys and values hold no ',' or '='), NULL when it has none. The length
+ * tells a set cut short by group_concat_max_len (1 MiB by default; 64 labels are at most
+ * 24 KB) from a whole one. store_labels_parse reads it.
+ */
+#define STORE_LABELS_COL                                                                           \
+	"(SELECT CONCAT(SUM(LENGTH(l.k) + LENGTH(l.v) + 2) - 1, ':',"                              \
+	" GROUP_CONCAT(l.k, '=', l.v ORDER BY l.k SEPARATOR ',')) FROM node_labels l"              \
+	" WHERE l.node_id = n.id)"
+/* Reads a STORE_LABELS_COL cell (NULL: none) of node id into ls (empty before). */
+int store_labels_parse(const char *cell, int64_t id, struct labels *ls, char *err, size_t errlen);
+
+/* Ids per IN (...) lookup of nodes and of their labels. */
+#define STORE_LOOKUP_CHUNK 1000
+
+/*
+ * Reads the labels of the nodes ids (n, ascending and distinct) into sets[i], which are
+ * empty before. Each label is checked by the rules as it is read: one that breaks them in
+ * the database is CMDB_ERR, naming the node.
+ */
+int store_labels_read(struct db_conn *c, const int64_t *ids, size_t n, struct labels *sets,
+                      char *err, size_t errlen);
+/* Inserts the labels of nodes ids[i] (sets[i]; NULL is none), in multi-row INSERTs. */
+int store_labels_insert(struct db_conn *c, const int64_t *ids, const struct labels *const *sets,
+                        size_t n, char *err, size_t errlen);
+/* Deletes every label of the nodes ids (n of them). */
+int store_labels_delete(struct db_conn *c, const int64_t *ids, size_t n, char *err, size_t errlen);
+
 /* ---- the timeline and the outbox (events.c), inside the caller's transaction ---- */
 
 /* Appends n events of release_id by actor, stamped at_ms (0: now), in multi-row INSERTs. */
@@ -141,6 +199,44 @@ struct store_new_node {
 /* Inserts rows of release_id in multi-row INSERTs, in the caller's transaction. */
 int store_insert_nodes(struct db_conn *c, int64_t release_id, const struct store_new_node *rows,
                        size_t n, char *err, size_t errlen);
+
+/* ---- a new release's nodes and batches (release_targets.c) ---- */
+
+/* A node a release goes to, or one its selector matched and it leaves out. */
+struct store_target {
+	struct preview_node p;
+	enum node_health health;
+	int64_t config_version; /* 0: none */
+	int has_group;          /* it has the group_by label: group is its value */
+	char group[LABEL_VALUE_MAX + 1];
+};
+
+/* A resolved request: its nodes in release order, batch numbers set, and the cut. */
+struct store_cut {
+	struct store_target *t;
+	size_t n;
+	struct store_target *left; /* offline nodes it leaves out (of the fleet, or matches) */
+	size_t nleft;
+	int *sizes; /* batches entries */
+	int batches;
+	struct release_group *groups; /* with group_by: ngroups, in the order they run */
+	size_t ngroups;
+};
+
+/*
+ * Resolves rq's nodes (store_release_create says how) and cuts them into batches, group
+ * by group with group_by; nothing is written. CMDB_EINVAL naming a node that is missing or
+ * offline, or saying that nothing matches. Free with store_cut_free.
+ */
+int store_cut_targets(struct db_conn *c, const struct release_request *rq, struct store_cut *cut,
+                      char *err, size_t errlen);
+void store_cut_free(struct store_cut *cut);
+
+/* The groups of a grouped cut as a release keeps them (*out malloc'd, g->ngroups). */
+int store_groups_from_plan(const struct plan_grouped *g, struct release_group **out);
+/* Inserts release_id's groups, positions 1..n in order, in the caller's transaction. */
+int store_insert_groups(struct db_conn *c, int64_t release_id, const struct release_group *g,
+                        size_t n, char *err, size_t errlen);
 
 /* 16 random hex digits: a release's idempotency_token. 0, or -1 without randomness. */
 int store_make_token(char out[17]);

@@ -5,12 +5,12 @@
 #include "watch/watch.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "apiclient/apiclient.h"
 #include "core/core.h"
 #include "state/state.h"
 
@@ -356,81 +356,6 @@ void watch_changes(const struct watch_view *was, const struct watch_view *v,
 
 /* ---- reading the API ---- */
 
-struct body {
-	char *buf;
-	size_t len;
-	int too_big;
-};
-
-static size_t collect(char *data, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t add = size * n;
-	char *p;
-
-	if (b->len + add > MAX_BODY) {
-		b->too_big = 1;
-		return 0;
-	}
-	p = realloc(b->buf, b->len + add + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->len, data, add);
-	b->buf = p;
-	b->len += add;
-	b->buf[b->len] = '\0';
-	return add;
-}
-
-/* GETs path; the HTTP status (0 when there was no answer, with err set). */
-static long get(CURL *curl, const char *base, const char *path, struct body *b, char *err,
-                size_t errlen)
-{
-	char url[2048], cerr[CURL_ERROR_SIZE] = "";
-	long status = 0;
-	CURLcode rc;
-
-	free(b->buf);
-	memset(b, 0, sizeof(*b));
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
-	rc = curl_easy_perform(curl);
-	/* cerr lives on this stack frame only. */
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
-	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s",
-		         b->too_big ? "the answer is too large"
-		         : cerr[0]  ? cerr
-		                    : curl_easy_strerror(rc));
-		return 0;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (!b->buf) {
-		b->buf = calloc(1, 1);
-		if (!b->buf) {
-			snprintf(err, errlen, "out of memory");
-			return 0;
-		}
-	}
-	return status;
-}
-
-/* The "error" of a JSON error body, or the status. */
-static void api_error(const struct body *b, long status, char *out, size_t len)
-{
-	cJSON *doc = cJSON_Parse(b->buf ? b->buf : "");
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-
-	if (cJSON_IsString(e))
-		snprintf(out, len, "HTTP %ld: %s", status, e->valuestring);
-	else
-		snprintf(out, len, "HTTP %ld", status);
-	cJSON_Delete(doc);
-}
-
 static int term_width(FILE *out)
 {
 	struct winsize ws;
@@ -440,46 +365,22 @@ static int term_width(FILE *out)
 	return 80;
 }
 
-/* The HTTP client of one watch: libcurl's handle, its headers and the API's base URL. */
-struct session {
-	CURL *curl;
-	struct curl_slist *headers;
-	char base[1024];
-};
-
-static int session_open(struct session *s, const struct watch_opts *o)
+/* The API's client for one watch (apiclient.h). */
+static int session_open(struct apiclient *s, const struct watch_opts *o)
 {
-	str_copy(s->base, o->url, sizeof(s->base));
-	while (s->base[0] && s->base[strlen(s->base) - 1] == '/')
-		s->base[strlen(s->base) - 1] = '\0';
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(s->curl = curl_easy_init())) {
-		fprintf(stderr, "cmdb watch: cannot initialise libcurl\n");
+	struct apiclient_opts ao = {.url = o->url,
+	                            .token = o->token,
+	                            .cacert = o->cacert,
+	                            .user_agent = "cmdb-watch",
+	                            .timeout_s = 10,
+	                            .max_answer = MAX_BODY};
+	char err[256];
+
+	if (apiclient_open(s, &ao, err, sizeof(err))) {
+		fprintf(stderr, "cmdb watch: %s\n", err);
 		return -1;
 	}
-	if (o->token && o->token[0]) {
-		char auth[1200];
-
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
-		s->headers = curl_slist_append(s->headers, auth);
-	}
-	s->headers = curl_slist_append(s->headers, "Accept: application/json");
-	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "cmdb-watch");
-	if (o->cacert && o->cacert[0])
-		curl_easy_setopt(s->curl, CURLOPT_CAINFO, o->cacert);
 	return 0;
-}
-
-static void session_close(struct session *s)
-{
-	curl_slist_free_all(s->headers);
-	curl_easy_cleanup(s->curl);
-	curl_global_cleanup();
 }
 
 /* A terminal: back over the block drawn last (*drawn lines), then draw v over it. */
@@ -516,28 +417,30 @@ int watch_run(const struct watch_opts *o)
 {
 	char path[128], err[1024], first_error[1024] = "";
 	struct watch_view was = {0}, v = {0};
-	struct session s = {0};
-	struct body b = {0};
+	struct apiclient s = {0};
+	struct apiclient_body b = {0};
 	int have = 0, drawn = 0, error_shown = 0, rc = WATCH_EXIT_UNKNOWN, warned = 0;
 	int64_t failing_since = 0;
 	long failed_seen = 0;
 
-	if (session_open(&s, o))
+	if (session_open(&s, o)) {
+		apiclient_close(&s);
 		return WATCH_EXIT_UNKNOWN;
+	}
 	for (;;) {
 		long status;
 
 		snprintf(path, sizeof(path), "/api/v1/releases/%lld?view=summary",
 		         (long long)o->id);
-		status = get(s.curl, s.base, path, &b, err, sizeof(err));
+		status = apiclient_get(&s, path, &b, err, sizeof(err));
 		if (status == 404 || status == 401 || status == 403 || status == 400) {
-			api_error(&b, status, err, sizeof(err));
+			apiclient_error(&b, status, err, sizeof(err));
 			fprintf(stderr, "cmdb watch: release %lld: %s\n", (long long)o->id, err);
 			break;
 		}
 		if (status != 200) {
 			if (status)
-				api_error(&b, status, err, sizeof(err));
+				apiclient_error(&b, status, err, sizeof(err));
 			if (!failing_since)
 				failing_since = now_mono_ms();
 			if (now_mono_ms() - failing_since > GIVE_UP_MS) {
@@ -562,7 +465,7 @@ int watch_run(const struct watch_opts *o)
 		if (v.failed > failed_seen && !first_error[0]) {
 			snprintf(path, sizeof(path), "/api/v1/releases/%lld?node_status=%s",
 			         (long long)o->id, node_status_name(NODE_FAILED));
-			if (get(s.curl, s.base, path, &b, err, sizeof(err)) == 200 &&
+			if (apiclient_get(&s, path, &b, err, sizeof(err)) == 200 &&
 			    watch_first_failure(b.buf, first_error, sizeof(first_error)) == 0)
 				failed_seen = v.failed;
 		}
@@ -586,7 +489,7 @@ int watch_run(const struct watch_opts *o)
 	}
 	watch_view_free(&was);
 	watch_view_free(&v);
-	free(b.buf);
-	session_close(&s);
+	apiclient_body_free(&b);
+	apiclient_close(&s);
 	return rc;
 }

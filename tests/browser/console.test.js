@@ -28,6 +28,20 @@ function role(r) {
   return AGENTS.filter((a) => a.role === r);
 }
 
+// The labels a node is registered with: its role, and a zone for the good ones (a, a, b, b).
+function labelsOf(a) {
+  const k = role('good').indexOf(a);
+  return 'role=' + a.role + (k >= 0 ? ', zone=' + (k < 2 ? 'a' : 'b') : '');
+}
+
+// Types a whole value at once (one input event), as a paste does.
+async function paste(page, sel, value) {
+  await page.$eval(sel, (el, v) => {
+    el.value = v;
+    el.dispatchEvent(new Event('input', {bubbles: true}));
+  }, value);
+}
+
 // Fills the new-release form and creates it; resolves to the new release's id.
 async function createRelease(page, f) {
   await go(page, '#/new', '#release-form');
@@ -94,6 +108,7 @@ async function main() {
       await setValue(page, '#n-hostname', a.hostname);
       await setValue(page, '#n-ip', a.ip);
       await setValue(page, '#n-port', a.port);
+      await setValue(page, '#n-labels', labelsOf(a));
       await page.click('#n-submit');
       await bannerSays(page, '(' + a.hostname + ') registered');
     }
@@ -321,7 +336,66 @@ async function main() {
     await waitStatus(other, 'success', 60000);
     await waitText(other, '#release-facts', 'by token:bob: looks right');
   });
+  await check('a malformed selector on the node page says where it is wrong', other, async () => {
+    await go(other, '#/nodes', '#node-selector');
+    await paste(other, '#node-selector', 'zone in (a');
+    await other.click('#node-apply');
+    await bannerSays(other, 'selector: position 11: expected');
+  });
   await ctx.close();
+
+  await check('the inventory shows labels and filters by a selector, with the count', page, async () => {
+    await go(page, '#/nodes', '#inventory');
+    const first = role('good')[0];
+    await waitText(page, '#inventory tr[data-node="' + ids[first.hostname] + '"] .labels', 'zone=a');
+    await waitText(page, '#inventory tr[data-node="' + ids[first.hostname] + '"] .labels', 'role=good');
+    await paste(page, '#node-selector', 'role=good,zone=a');
+    await page.click('#node-apply');
+    await waitText(page, '#node-count', '2 nodes match');
+    await page.waitForFunction(() => document.querySelectorAll('#inventory tr[data-node]').length === 2, {timeout: T});
+    await paste(page, '#node-selector', 'role notin (good)');
+    await page.click('#node-apply');
+    await waitText(page, '#node-count', (AGENTS.length - 4) + ' nodes match');
+    await assertLayout(page);
+  });
+
+  let grouped = 0;
+  await check('a release by selector with a live count, zone by zone, pausing between zones', page, async () => {
+    await go(page, '#/new', '#release-form');
+    await page.click('#t-selector');
+    await page.waitForSelector('#r-selector', {visible: true, timeout: T});
+    await paste(page, '#r-selector', 'role=good');
+    await waitText(page, '#r-selector-count', '4 online nodes match');
+    await setValue(page, '#r-version', 7);
+    await setValue(page, '#r-plan', '1');
+    await setValue(page, '#r-group-by', 'zone');
+    await page.click('#r-pause-groups');
+    await page.click('#r-preview');
+    await page.waitForFunction(() => document.querySelectorAll('#preview-groups li').length === 2, {timeout: T});
+    await waitText(page, '#preview-groups li', 'zone=a: 2 nodes in batches 1 to 2, then it pauses');
+    await assertLayout(page);
+    await page.click('#r-create');
+    await confirm(page);
+    await page.waitForFunction(() => /^#\/releases\/\d+$/.test(location.hash), {timeout: T});
+    grouped = Number(await page.evaluate(() => location.hash.split('/')[2]));
+    await waitStatus(page, 'paused', 60000);
+    await waitText(page, '#release-notes', 'group_done');
+    await waitText(page, '#groups [data-group="a"]', '2 success of 2');
+    await waitText(page, '#groups [data-group="b"]', '2 pending of 2');
+    await waitText(page, '#release-facts', 'role=good');
+    await assertLayout(page);
+  });
+
+  await check('resumed, the second zone runs; a bar per zone, both done', page, async () => {
+    await page.click('#actions button[data-action="resume"]');
+    await confirm(page);
+    await waitStatus(page, 'success', 60000);
+    await waitText(page, '#groups [data-group="b"]', '2 success of 2');
+    const bars = await page.$$eval('#groups .bar', (b) => b.length);
+    assert(bars === 2, bars + ' group bars');
+    const r = await page.evaluate((id) => fetch('/api/v1/releases/' + id).then((x) => x.json()), grouped);
+    assert(r.selector === 'role=good' && r.group_by === 'zone' && r.groups.length === 2, 'the release is ' + JSON.stringify(r.groups));
+  });
 
   // A controller whose reads need a principal (CMDB_READS_REQUIRE_AUTH=1): its 401s are
   // expected, so this tab is not checked for errors either.

@@ -75,6 +75,34 @@ async function main() {
     await waitText(page, '#release-facts', 'Version');
   });
 
+  await check('firefox: the inventory goes a page at a time, with the count', page, async () => {
+    // 150 offline nodes more (they are in no release), through the import.
+    const n = await page.evaluate(async () => {
+      const nodes = [];
+      for (let i = 0; i < 150; i++) {
+        nodes.push({hostname: 'page-' + i, ip: '10.77.0.' + (i + 1), status: 'offline', labels: {pool: 'paging'}});
+      }
+      const r = await fetch('/api/v1/nodes/import', {method: 'POST', body: JSON.stringify({nodes}),
+        headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + sessionStorage.getItem('cmdb.token')}});
+      return r.status;
+    });
+    assert(n === 201, 'the import answered ' + n);
+    const total = AGENTS.length + 150;
+    await go(page, '#/nodes', '#inventory');
+    await waitText(page, '#node-page', 'nodes 1 to 100 of ' + total);
+    await page.waitForFunction(() => document.querySelectorAll('#inventory tr[data-node]').length === 100, {timeout: T});
+    await page.click('#node-next');
+    await waitText(page, '#node-page', 'nodes 101 to ' + total + ' of ' + total);
+    await page.waitForFunction((k) => document.querySelectorAll('#inventory tr[data-node]').length === k, {timeout: T}, total - 100);
+    assert(await page.$eval('#node-next', (b) => b.disabled), 'Next is enabled on the last page');
+    await page.click('#node-prev');
+    await waitText(page, '#node-page', 'nodes 1 to 100 of ' + total);
+    await page.$eval('#node-selector', (el) => { el.value = 'pool=paging'; });
+    await page.click('#node-apply');
+    await waitText(page, '#node-count', '150 nodes match');
+    await assertLayout(page);
+  });
+
   await noErrors('firefox: no console errors or error answers', page, errors);
   await browser.close();
 }

@@ -22,8 +22,12 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each harness links only the pure code it exercises (no civetweb, curl or MariaDB).
 FUZZ_CORE    := $(FUZZ_DIR)/obj/internal/core/core.o
-$(FUZZ_DIR)/fuzz_api_body: $(FUZZ_DIR)/obj/api/v1/validate.o $(FUZZ_DIR)/obj/internal/plan/plan.o \
-                            $(FUZZ_CORE)
+$(FUZZ_DIR)/fuzz_api_body: $(FUZZ_DIR)/obj/api/v1/validate.o \
+                            $(FUZZ_DIR)/obj/api/v1/validate_release.o \
+                            $(FUZZ_DIR)/obj/internal/plan/plan.o \
+                            $(FUZZ_DIR)/obj/internal/selector/selector.o \
+                            $(FUZZ_DIR)/obj/internal/core/strbuf.o \
+                            $(FUZZ_DIR)/obj/internal/labels/labels.o $(FUZZ_CORE)
 $(FUZZ_DIR)/fuzz_api_body: FUZZ_LIBS = $(FUZZ_CJSON)
 $(FUZZ_DIR)/fuzz_agent_answer: $(FUZZ_DIR)/obj/internal/agentclient/protocol.o \
                                $(FUZZ_DIR)/obj/internal/agentclient/http1.o $(FUZZ_CORE)

@@ -46,6 +46,7 @@ static void check_node_create(const cJSON *doc)
 	reset_error(&e);
 	if (api_parse_node_create(doc, &in, &e)) {
 		check_error(&e);
+		api_node_input_free(&in);
 		return;
 	}
 	assert(in.hostname && strlen(in.hostname) >= 1 && strlen(in.hostname) <= 253);
@@ -55,6 +56,15 @@ static void check_node_create(const cJSON *doc)
 	assert(strnlen(in.ip, sizeof(in.ip)) > 0 && strnlen(in.ip, sizeof(in.ip)) < sizeof(in.ip));
 	assert(in.agent_port >= 1 && in.agent_port <= 65535);
 	assert(in.status == NODE_ONLINE || in.status == NODE_OFFLINE);
+	assert(in.labels.n <= LABELS_MAX);
+	for (size_t i = 0; i < in.labels.n; i++) {
+		char err[LABELS_ERR_MAX];
+
+		assert(labels_check_key(in.labels.items[i].key, err, sizeof(err)) == 0);
+		assert(labels_check_value(in.labels.items[i].key, in.labels.items[i].value, err,
+		                          sizeof(err)) == 0);
+	}
+	api_node_input_free(&in);
 }
 
 static void check_node_patch(const cJSON *doc)
@@ -71,8 +81,9 @@ static void check_node_patch(const cJSON *doc)
 	assert(!in.hostname || (strlen(in.hostname) >= 1 && strlen(in.hostname) <= 253));
 	assert(strnlen(in.ip, sizeof(in.ip)) < sizeof(in.ip));
 	assert(in.agent_port >= 0 && in.agent_port <= 65535);
-	/* Something to change, always. */
-	assert(in.status >= 0 || in.hostname || in.ip[0] || in.agent_port);
+	/* Something to change, always; labels a merge patch that applies to an empty set. */
+	assert(in.status >= 0 || in.hostname || in.ip[0] || in.agent_port || in.labels);
+	assert(!in.labels || cJSON_IsObject(in.labels));
 }
 
 static void check_decision(const cJSON *doc)
@@ -123,9 +134,17 @@ static void check_release_create(const cJSON *doc)
 	/* A fixed "now" (2026-11-22T04:19:32Z), so that a crash reproduces. */
 	if (api_parse_release_create(doc, 1795321172000LL, &in, &e)) {
 		check_error(&e);
-		/* The failure path must have freed the ids already. */
-		assert(in.node_ids == NULL && in.n == 0);
+		/* The failure path must have freed the ids and the selector already. */
+		assert(in.node_ids == NULL && in.n == 0 && in.sel == NULL);
 		return;
+	}
+	/* A selector, never with node_ids, never empty; pause_between_groups needs group_by. */
+	assert(!in.sel || (in.n == 0 && in.sel->n >= 1 && in.selector_text));
+	assert(!in.pause_between_groups || in.group_by);
+	if (in.group_by) {
+		char err[LABELS_ERR_MAX];
+
+		assert(labels_check_key(in.group_by, err, sizeof(err)) == 0);
 	}
 	assert(in.version >= 1 && in.version <= 9007199254740991LL);
 	assert(in.plan.nsteps >= 1 && in.plan.nsteps <= PLAN_STEPS_MAX);
@@ -163,7 +182,7 @@ static void check_release_create(const cJSON *doc)
 		free(sorted);
 	}
 	api_release_input_free(&in);
-	assert(in.node_ids == NULL && in.n == 0);
+	assert(in.node_ids == NULL && in.n == 0 && in.sel == NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -183,7 +183,8 @@ static void test_batch_started(void **state)
 
 static void test_step(void **state)
 {
-	struct release_boundary b = {0}, pause = {.due_pause = 1}, started = {1, 1};
+	struct release_boundary b = {0}, pause = {.due_pause = 1};
+	struct release_boundary started = {.started = 1, .due_pause = 1};
 	struct release_view v;
 
 	(void)state;
@@ -335,6 +336,51 @@ static void test_due_pause(void **state)
 	assert_int_equal(release_due_pause(NULL, 0, 0, 9), 0);
 }
 
+/*
+ * pause_between_groups: the release pauses (group_done) at the end of each group but the
+ * last, between batches only, once per group; with a pause_after due as well, the later
+ * batch's pause wins, and a group's end wins a tie.
+ */
+static void test_group_pause(void **state)
+{
+	/* Groups of batches 1-2, 3, 4-6 and 7: the release pauses after 2, 3 and 6. */
+	const int ends[] = {2, 3, 6};
+	struct release_boundary b = {0};
+	struct release_view v = view(RELEASE_RUNNING, 5, 0, 2, 0, 0);
+
+	(void)state;
+	assert_int_equal(release_due_pause(ends, 3, 0, 2), 0); /* inside the first group */
+	assert_int_equal(release_due_pause(ends, 3, 0, 3), 2);
+	assert_int_equal(release_due_pause(ends, 3, 2, 3), 0); /* resumed: it paused there */
+	assert_int_equal(release_due_pause(ends, 3, 2, 4), 3);
+	assert_int_equal(release_due_pause(ends, 3, 3, 5), 0); /* a group of three batches */
+	assert_int_equal(release_due_pause(ends, 3, 3, 7), 6);
+	assert_int_equal(release_due_pause(ends, 3, 6, 8), 0); /* the last group ends it */
+	b.due_group = release_due_pause(ends, 3, 0, 3);
+	assert_int_equal(release_decide_step(&v, &b), STEP_GROUP_PAUSE);
+	/* A group's first batch under way (resumed after the pause): dispatch goes on. */
+	b.started = 1;
+	assert_int_equal(release_decide_step(&v, &b), STEP_DISPATCH);
+	b.started = 0;
+	/* A pause_after at the same batch: one pause, group_done. */
+	b.due_pause = 2;
+	assert_int_equal(release_decide_step(&v, &b), STEP_GROUP_PAUSE);
+	/* A pause_after behind a group's end (after 1, group 1-2): the later one. */
+	b.due_pause = 1;
+	assert_int_equal(release_decide_step(&v, &b), STEP_GROUP_PAUSE);
+	b = (struct release_boundary){.due_pause = 3, .due_group = 2};
+	assert_int_equal(release_decide_step(&v, &b), STEP_PLAN_PAUSE);
+	/* Paused or cancelled: no pause is decided, nothing is dispatched. */
+	v = view(RELEASE_PAUSED, 5, 1, 2, 0, 0);
+	b = (struct release_boundary){.due_group = 2};
+	assert_int_equal(release_decide_step(&v, &b), STEP_WAIT);
+	v = view(RELEASE_CANCELLED, 0, 1, 2, 0, 5);
+	assert_int_equal(release_decide_step(&v, &b), STEP_WAIT);
+	/* A halt in a group: every node ended, the end comes before any pause. */
+	v = view(RELEASE_FAILED, 0, 0, 2, 1, 4);
+	assert_int_equal(release_decide_step(&v, &b), STEP_END);
+}
+
 static void test_next_write(void **state)
 {
 	struct release_write_view w = {
@@ -443,6 +489,7 @@ int main(void)
 	    cmocka_unit_test(test_halt),
 	    cmocka_unit_test(test_adopt),
 	    cmocka_unit_test(test_due_pause),
+	    cmocka_unit_test(test_group_pause),
 	    cmocka_unit_test(test_next_write),
 	    cmocka_unit_test(test_retry),
 	    cmocka_unit_test(test_share_slots),

@@ -193,7 +193,7 @@ static void test_too_many_members_is_refused_fast(void **state)
 		len += (size_t)snprintf(body + len, cap - len, "%s\"k%d\":1", i ? "," : "", i);
 	snprintf(body + len, cap - len, "}");
 	assert_int_equal(release_status_of(body, &in, &e), 400);
-	assert_string_equal(e.msg, "JSON object with more than 64 members");
+	assert_string_equal(e.msg, "JSON object with more than 128 members");
 	free(body);
 }
 
@@ -253,7 +253,8 @@ static void test_node_patch_rules(void **state)
 	assert_string_equal(in.ip, "10.0.0.7");
 	assert_int_equal(in.agent_port, 9443);
 	assert_int_equal(patch_status_of("{}", &in, &e), 422);
-	assert_string_equal(e.msg, "nothing to change: give status, hostname, ip or agent_port");
+	assert_string_equal(e.msg, "nothing to change: give status, hostname, ip, agent_port or"
+	                           " labels");
 	assert_int_equal(patch_status_of("{\"agent_port\":70000}", &in, &e), 422);
 	assert_int_equal(patch_status_of("{\"hostname\":\"a_b\"}", &in, &e), 422);
 	assert_int_equal(patch_status_of("{\"config_version\":3}", &in, &e), 400);
@@ -376,6 +377,101 @@ static void test_decision(void **state)
 	cJSON_Delete(doc);
 }
 
+/* Labels on POST and PATCH: the label rules' refusals are 422 naming key and rule. */
+static void test_node_labels(void **state)
+{
+	struct node_patch_input pin;
+	struct node_input in;
+	struct api_error e;
+	cJSON *doc = NULL;
+	const char *ok = "{\"hostname\":\"a\",\"ip\":\"10.0.0.1\",\"labels\":{\"zone\":\"a\","
+	                 "\"example.com/role\":\"\"}}";
+
+	(void)state;
+	assert_int_equal(api_parse_object(ok, strlen(ok), &doc, &e), 0);
+	assert_int_equal(api_parse_node_create(doc, &in, &e), 0);
+	assert_int_equal(in.labels.n, 2);
+	assert_string_equal(labels_get(&in.labels, "zone"), "a");
+	assert_string_equal(labels_get(&in.labels, "example.com/role"), "");
+	api_node_input_free(&in);
+	cJSON_Delete(doc);
+	assert_int_equal(
+	    node_status_of("{\"hostname\":\"a\",\"ip\":\"10.0.0.1\",\"labels\":{\"-z\":\"a\"}}",
+	                   &e),
+	    422);
+	assert_string_equal(e.msg, "label key \"-z\": the name must start and end with a letter or"
+	                           " digit, with only letters, digits, '-', '_' and '.' between");
+	assert_int_equal(
+	    node_status_of("{\"hostname\":\"a\",\"ip\":\"10.0.0.1\",\"labels\":{\"z\":1}}", &e),
+	    422);
+	assert_int_equal(
+	    node_status_of("{\"hostname\":\"a\",\"ip\":\"10.0.0.1\",\"labels\":[\"z\"]}", &e), 400);
+	/* A merge patch: strings and nulls, checked; it is the store's to apply. */
+	assert_int_equal(patch_status_of("{\"labels\":{\"zone\":\"b\",\"gone\":null}}", &pin, &e),
+	                 0);
+	assert_non_null(pin.labels); /* into the document, which the helper has freed */
+	assert_int_equal(pin.status, -1);
+	assert_int_equal(patch_status_of("{\"labels\":{}}", &pin, &e), 0);
+	assert_int_equal(patch_status_of("{\"labels\":{\"zone\":\"b c\"}}", &pin, &e), 422);
+	assert_int_equal(patch_status_of("{\"labels\":{\"zone\":[]}}", &pin, &e), 422);
+	assert_int_equal(patch_status_of("{\"labels\":\"zone=b\"}", &pin, &e), 400);
+}
+
+/* selector, group_by and pause_between_groups of a new release. */
+static void test_release_selector_fields(void **state)
+{
+	struct release_input in;
+	struct api_error e;
+
+	(void)state;
+	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1,\"selector\":"
+	                                   "\"env=prod,role in (web,api)\",\"group_by\":\"zone\","
+	                                   "\"pause_between_groups\":true}",
+	                                   &in, &e),
+	                 0);
+	assert_non_null(in.sel);
+	assert_int_equal(in.sel->n, 2);
+	assert_string_equal(in.sel->reqs[0].key, "env");
+	assert_string_equal(in.sel->reqs[1].values[1], "web");
+	/* The texts point into the document, which the helper has freed: set, no more. */
+	assert_non_null(in.selector_text);
+	assert_non_null(in.group_by);
+	assert_int_equal(in.pause_between_groups, 1);
+	assert_null(in.node_ids);
+	api_release_input_free(&in);
+	assert_null(in.sel);
+	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1,\"selector\":\"a\","
+	                                   "\"node_ids\":[1]}",
+	                                   &in, &e),
+	                 422);
+	assert_string_equal(e.msg, "give node_ids or selector, not both");
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"selector\":\"\"}", &in, &e), 422);
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"selector\":\"x==a==b\"}", &in, &e),
+	    422);
+	assert_string_equal(e.msg, "selector: position 5: expected ',' or the end, found '=='");
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"selector\":7}", &in, &e), 400);
+	assert_int_equal(
+	    release_status_of("{\"version\":1,\"batch_size\":1,\"group_by\":\"a/b/c\"}", &in, &e),
+	    422);
+	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1,"
+	                                   "\"pause_between_groups\":true}",
+	                                   &in, &e),
+	                 422);
+	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1,"
+	                                   "\"pause_between_groups\":1,\"group_by\":\"z\"}",
+	                                   &in, &e),
+	                 400);
+	/* A release without them is as it was: no selector, no groups. */
+	assert_int_equal(release_status_of("{\"version\":1,\"batch_size\":1}", &in, &e), 0);
+	assert_null(in.sel);
+	assert_null(in.group_by);
+	assert_int_equal(in.pause_between_groups, 0);
+	api_release_input_free(&in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +484,8 @@ int main(void)
 	    cmocka_unit_test(test_release_safety_fields),
 	    cmocka_unit_test(test_alert_payloads),
 	    cmocka_unit_test(test_decision),
+	    cmocka_unit_test(test_node_labels),
+	    cmocka_unit_test(test_release_selector_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,33 @@ static int refusal(const char *s)
 	return rc == WIRE_BAD ? r.status : rc == WIRE_DONE ? 0 : -1;
 }
 
+/* The one route with a larger body limit is matched on method and path, query aside. */
+static void test_request_is(void **state)
+{
+	static const struct {
+		const char *head;
+		int is;
+	} cases[] = {
+	    {"POST /api/v1/nodes/import HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+	    {"POST /api/v1/nodes/import?dry_run=1 HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+	    {"\r\nPOST /api/v1/nodes/import HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+	    {"PUT /api/v1/nodes/import HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	    {"POST /api/v1/nodes/importx HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	    {"POST /api/v1/nodes/impor HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	    {"POST /api/v1/nodes HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	    {"POST /api/v1/nodes/import/ HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	    {"POSTS /api/v1/nodes/import HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	};
+	struct wire_request r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse(cases[i].head, &r), WIRE_DONE);
+		assert_int_equal(wire_request_is(cases[i].head, &r, "POST", "/api/v1/nodes/import"),
+		                 cases[i].is);
+	}
+}
+
 static void test_request_complete(void **state)
 {
 	struct wire_request r;
@@ -251,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_complete),
+	    cmocka_unit_test(test_request_is),
 	    cmocka_unit_test(test_request_keep_alive),
 	    cmocka_unit_test(test_request_more),
 	    cmocka_unit_test(test_request_refused),

@@ -116,12 +116,42 @@ static void set_timer(struct client *c, enum guard_phase p)
 	guard_timer_set(&c->f->timers, &c->timer, p, c->f->now);
 }
 
+/* A body above body_max: only big_body_path's, and so many at once; 1 when refused. */
+static int take_big_body(struct client *c)
+{
+	struct front *f = c->f;
+
+	if (!f->cfg.big_body_path ||
+	    !wire_request_is(c->in, &c->req, "POST", f->cfg.big_body_path)) {
+		front_client_error(c, 413, "request body too large");
+		return 1;
+	}
+	if (f->big_bodies >= FRONT_BIG_BODIES) {
+		front_client_error(c, 503,
+		                   "another large request body is being received; retry in a"
+		                   " few seconds");
+		return 1;
+	}
+	f->big_bodies++;
+	c->big_body = 1;
+	return 0;
+}
+
+static void drop_big_body(struct client *c)
+{
+	if (c->big_body) {
+		c->f->big_bodies--;
+		c->big_body = 0;
+	}
+}
+
 void front_client_close(struct client *c)
 {
 	struct front *f = c->f;
 
 	if (c->dead)
 		return;
+	drop_big_body(c);
 	pool_forget(c);
 	set_timer(c, GUARD_NONE);
 	if (c->counted)
@@ -198,6 +228,7 @@ static void next_request(struct client *c)
 		linger(c);
 		return;
 	}
+	drop_big_body(c);
 	memmove(c->in, c->in + used, c->in_len - used);
 	c->in_len -= used;
 	c->answer_done = c->retried = 0;
@@ -284,6 +315,13 @@ static void dispatch(struct client *c)
 	pool_enqueue(c->pool, c);
 }
 
+/* The largest body any route may send; request_progress holds each to its own. */
+static int64_t body_limit(const struct front_config *fc)
+{
+	return fc->big_body_path && fc->big_body_max > fc->body_max ? fc->big_body_max
+	                                                            : fc->body_max;
+}
+
 /*
  * Judges what has arrived of the request. 1 when the request left the reading states
  * (queued, refused, closed), 0 to read on.
@@ -294,13 +332,15 @@ static int request_progress(struct client *c)
 	int rc;
 
 	if (c->state == CL_HEAD) {
-		rc = wire_request_parse(c->in, c->in_len, c->f->cfg.body_max, &c->req);
+		rc = wire_request_parse(c->in, c->in_len, body_limit(&c->f->cfg), &c->req);
 		if (rc == WIRE_MORE)
 			return 0;
 		if (rc == WIRE_BAD) {
 			front_client_error(c, c->req.status, c->req.why);
 			return 1;
 		}
+		if (c->req.content_length > c->f->cfg.body_max && take_big_body(c))
+			return 1;
 		c->state = CL_BODY;
 		set_timer(c, GUARD_BODY);
 		if (c->req.expect_continue && c->in_len == c->req.head_len &&

@@ -73,6 +73,7 @@ struct client {
 	struct wire_request req;
 	struct strbuf up_head; /* the request's head as civetweb gets it */
 	int reserve;           /* the pool's workers it must leave free for others */
+	int big_body;          /* its body is above body_max: counted in big_bodies */
 	int retried;           /* sent again once on a new connection to civetweb */
 	struct pool *pool;
 	int64_t queued_at;
@@ -125,6 +126,7 @@ struct front {
 	struct guard_timers timers;
 	struct client *clients, *dead;
 	int nclients;
+	int big_bodies; /* requests with a body above body_max being read or answered */
 	int64_t now;
 	int64_t accept_again; /* out of descriptors: listeners resume then */
 	int64_t fds_warned;   /* when that was last logged */

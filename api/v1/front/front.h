@@ -14,6 +14,9 @@
 
 #include "api/v1/front/tls.h"
 
+/* Requests with a body above body_max (big_body_path's) held at once. */
+#define FRONT_BIG_BODIES 2
+
 /* Connections the front holds at most; beyond it an idle one makes room, or none comes in. */
 #define FRONT_CONN_MAX 8192
 
@@ -27,14 +30,22 @@ struct front_pool_config {
 };
 
 struct front_config {
-	const char *listen;           /* CMDB_LISTEN, IPv4:port */
-	const char *health_listen;    /* CMDB_HEALTH_LISTEN, or "" */
-	int proxy_protocol;           /* CMDB_API_PROXY_PROTOCOL: CMDB_LISTEN's first line */
-	int header_timeout_s;         /* CMDB_API_HEADER_TIMEOUT */
-	int body_timeout_s;           /* CMDB_API_BODY_TIMEOUT (also a stalled answer) */
-	int keepalive_timeout_s;      /* CMDB_API_KEEPALIVE_TIMEOUT */
-	int max_conn_per_client;      /* CMDB_API_MAX_CONN_PER_CLIENT */
-	int64_t body_max;             /* larger bodies are refused with 413 */
+	const char *listen;        /* CMDB_LISTEN, IPv4:port */
+	const char *health_listen; /* CMDB_HEALTH_LISTEN, or "" */
+	int proxy_protocol;        /* CMDB_API_PROXY_PROTOCOL: CMDB_LISTEN's first line */
+	int header_timeout_s;      /* CMDB_API_HEADER_TIMEOUT */
+	int body_timeout_s;        /* CMDB_API_BODY_TIMEOUT (also a stalled answer) */
+	int keepalive_timeout_s;   /* CMDB_API_KEEPALIVE_TIMEOUT */
+	int max_conn_per_client;   /* CMDB_API_MAX_CONN_PER_CLIENT */
+	int64_t body_max;          /* larger bodies are refused with 413 */
+	/*
+	 * POST to this path may send up to big_body_max (or NULL): at most
+	 * FRONT_BIG_BODIES of them are held at once, the next are told 503 and to retry,
+	 * so that clients that have not yet proved who they are cannot make the front
+	 * hold more than that much memory for them.
+	 */
+	const char *big_body_path;
+	int64_t big_body_max;
 	const char *key;              /* proves to civetweb that a request came through us */
 	struct front_tls *tls;        /* HTTPS on CMDB_LISTEN; NULL: plain HTTP */
 	struct front_pool_config api; /* every request but the probes */

@@ -223,6 +223,18 @@ int wire_request_parse(const char *buf, size_t len, int64_t body_max, struct wir
 	return WIRE_DONE;
 }
 
+int wire_request_is(const char *buf, const struct wire_request *r, const char *method,
+                    const char *path)
+{
+	const char *target = buf + r->target_off;
+	const char *q = memchr(target, '?', r->target_len);
+	size_t plen = q ? (size_t)(q - target) : r->target_len;
+
+	return r->method_len == strlen(method) &&
+	       memcmp(buf + r->line_off, method, r->method_len) == 0 && plen == strlen(path) &&
+	       memcmp(target, path, plen) == 0;
+}
+
 /* Headers of a client's connection with the front: civetweb never sees them. */
 static int hop_by_hop(const char *buf, size_t ls, size_t nlen)
 {

@@ -53,6 +53,13 @@ struct wire_request {
 int wire_request_parse(const char *buf, size_t len, int64_t body_max, struct wire_request *r);
 
 /*
+ * 1 when the request r parsed from buf is `method path`, its query string aside: the
+ * front lets one route (POST /api/v1/nodes/import) send a larger body than the rest.
+ */
+int wire_request_is(const char *buf, const struct wire_request *r, const char *method,
+                    const char *path);
+
+/*
  * Appends the head of a DONE request as civetweb gets it: the request line with
  * HTTP/1.1, the client's headers but those of the connection (Connection, Keep-Alive,
  * TE, Transfer-Encoding, Upgrade, Expect, Proxy-Connection) and ours, Content-Length

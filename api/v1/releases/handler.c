@@ -25,13 +25,57 @@
  */
 #define CACHE_OPEN_TTL_MS 1000
 
+/* What one release shows besides its row: its groups and left-out matches (none read). */
+struct extras {
+	struct release_group *groups;
+	size_t ngroups;
+	struct left_out_node *left;
+	size_t nleft;
+};
+
+static int load_extras(struct db_conn *db, const struct release *r, struct extras *x, char *err,
+                       size_t errlen)
+{
+	int rc = 0;
+
+	memset(x, 0, sizeof(*x));
+	if (r->group_by[0])
+		rc = store_release_groups(db, r->id, &x->groups, &x->ngroups, err, errlen);
+	if (rc == 0 && r->selector[0])
+		rc = store_release_left_out(db, r->id, &x->left, &x->nleft, err, errlen);
+	return rc;
+}
+
+static void extras_free(struct extras *x)
+{
+	free(x->groups);
+	free(x->left);
+	memset(x, 0, sizeof(*x));
+}
+
+static struct release_extras extras_view(const struct extras *x)
+{
+	return (struct release_extras){x->groups, x->ngroups, x->left, x->nleft};
+}
+
 /* The answer for one release: its fields, and which release it waits for if pending. */
 static void send_release(struct api_request *req, struct db_conn *db, int status,
                          const struct release *r)
 {
-	cJSON *doc = render_release(r, 1);
+	struct release_extras view;
+	struct extras x;
 	int64_t waiting = 0;
 	char err[512];
+	cJSON *doc;
+
+	if (load_extras(db, r, &x, err, sizeof(err))) {
+		api_send_store_error(req->conn, CMDB_ERR, err);
+		extras_free(&x);
+		return;
+	}
+	view = extras_view(&x);
+	doc = render_release(r, &view);
+	extras_free(&x);
 
 	if (r->status == RELEASE_PENDING &&
 	    store_release_waiting_for(db, r->id, &waiting, err, sizeof(err)))
@@ -45,8 +89,7 @@ static void send_release(struct api_request *req, struct db_conn *db, int status
 }
 
 /* POST with ?dry_run=1: every check and the whole plan, and nothing written. */
-static void preview(struct api_request *req, struct db_conn *db, const struct release_input *in,
-                    const struct release_request *rq)
+static void preview(struct api_request *req, struct db_conn *db, const struct release_request *rq)
 {
 	struct release_preview pv;
 	char err[512];
@@ -57,7 +100,7 @@ static void preview(struct api_request *req, struct db_conn *db, const struct re
 		api_send_store_error(req->conn, rc, err);
 		return;
 	}
-	doc = render_preview(in->version, &in->plan, rq->auto_rollback, &pv);
+	doc = render_preview(rq, &pv);
 	api_send_json(req->conn, 200, doc);
 	cJSON_Delete(doc);
 	store_release_preview_free(&pv);
@@ -91,6 +134,10 @@ void api_releases_create(struct api_request *req)
 	    .plan = &in.plan,
 	    .node_ids = in.node_ids,
 	    .n = in.n,
+	    .sel = in.sel,
+	    .selector_text = in.selector_text,
+	    .group_by = in.group_by,
+	    .pause_between_groups = in.pause_between_groups,
 	    .auto_rollback =
 	        in.auto_rollback >= 0 ? in.auto_rollback : req->ctx->cfg->auto_rollback,
 	    .require_approval = in.require_approval,
@@ -105,7 +152,7 @@ void api_releases_create(struct api_request *req)
 	if (!db)
 		goto out;
 	if (dry_run) {
-		preview(req, db, &in, &rq);
+		preview(req, db, &rq);
 		goto out;
 	}
 	rc = store_release_create(db, &rq, &r, &replayed, err, sizeof(err));
@@ -164,7 +211,7 @@ void api_releases_list(struct api_request *req)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "releases");
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, render_release(&rels[i], 0));
+		cJSON_AddItemToArray(arr, render_release(&rels[i], NULL));
 	cJSON_AddNumberToObject(doc, "count", (double)n);
 	api_send_json(req->conn, 200, doc);
 	cJSON_Delete(doc);
@@ -211,6 +258,8 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 {
 	struct release_node *nodes = NULL;
 	struct batch_counts *counts = NULL;
+	struct release_extras view;
+	struct extras x = {0};
 	int64_t waiting = 0;
 	struct release r;
 	size_t n = 0, ncounts = 0;
@@ -225,22 +274,29 @@ static int render(struct api_request *req, struct db_conn *db, int summary, int 
 		rc = store_release_batch_counts(db, req->id, &counts, &ncounts, err, errlen);
 	if (rc == 0 && !summary)
 		rc = store_release_nodes(db, req->id, node_status, &nodes, &n, err, errlen);
+	if (rc == 0)
+		rc = load_extras(db, &r, &x, err, errlen);
 	if (rc) {
 		free(counts);
+		free(nodes);
+		extras_free(&x);
 		return rc;
 	}
-	doc = render_release(&r, 1);
+	view = extras_view(&x);
+	doc = render_release(&r, &view);
 	if (waiting)
 		cJSON_AddNumberToObject(doc, "waiting_for", (double)waiting);
 	else
 		cJSON_AddNullToObject(doc, "waiting_for");
-	cJSON_AddItemToObject(doc, "batches",
-	                      summary ? render_summary(counts, ncounts, r.status)
-	                              : render_batches(nodes, n, counts, ncounts, r.status));
+	cJSON_AddItemToObject(
+	    doc, "batches",
+	    summary ? render_summary(counts, ncounts, r.status, x.groups, x.ngroups)
+	            : render_batches(nodes, n, counts, ncounts, r.status, x.groups, x.ngroups));
 	*text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	free(nodes);
 	free(counts);
+	extras_free(&x);
 	*cacheable = r.finished_at[0] != '\0';
 	/* Sealed for good once it has its rollback, is one, or never dispatched anything. */
 	*ttl_ms = r.rolled_back_by || r.rollback_of ||

@@ -49,8 +49,31 @@ static void add_limit(cJSON *o, const char *name, int v)
 		cJSON_AddNullToObject(o, name);
 }
 
-/* The plan's fields, as the release holds them; sizes when asked for. */
-static void add_plan(cJSON *o, const struct release *r, int with_sizes)
+/*
+ * The batch sizes a plan of steps gives total nodes: cut over the whole release, or group
+ * by group (each group's nodes cut alone, batch numbers running on).
+ */
+static cJSON *sizes_json(const struct plan_step *steps, size_t nsteps, int total,
+                         const struct release_group *groups, size_t ngroups)
+{
+	int *sizes = total > 0 ? calloc((size_t)total, sizeof(int)) : NULL;
+	int nb = 0;
+	cJSON *arr;
+
+	if (!sizes)
+		return cJSON_CreateNull();
+	if (!ngroups)
+		nb = plan_cut(steps, nsteps, total, sizes);
+	for (size_t g = 0; g < ngroups; g++)
+		if (groups[g].nodes > 0 && nb + groups[g].nodes <= total)
+			nb += plan_cut(steps, nsteps, groups[g].nodes, sizes + nb);
+	arr = ints_json(sizes, (size_t)nb);
+	free(sizes);
+	return arr;
+}
+
+/* The plan's fields, as the release holds them; with x, the sizes of its batches. */
+static void add_plan(cJSON *o, const struct release *r, const struct release_extras *x)
 {
 	struct plan_step steps[PLAN_STEPS_MAX];
 	int pauses[PLAN_PAUSES_MAX];
@@ -63,20 +86,56 @@ static void add_plan(cJSON *o, const struct release *r, int with_sizes)
 		cJSON_AddItemToObject(o, "pause_after", ints_json(pauses, npauses));
 	else
 		cJSON_AddNullToObject(o, "pause_after");
-	if (with_sizes) {
-		int *sizes = steps_ok && r->total_nodes > 0
-		                 ? calloc((size_t)r->total_nodes, sizeof(int))
-		                 : NULL;
+	if (x)
+		cJSON_AddItemToObject(
+		    o, "batch_sizes",
+		    steps_ok ? sizes_json(steps, nsteps, r->total_nodes, x->groups, x->ngroups)
+		             : cJSON_CreateNull());
+}
 
-		if (sizes)
-			cJSON_AddItemToObject(
-			    o, "batch_sizes",
-			    ints_json(sizes,
-			              (size_t)plan_cut(steps, nsteps, r->total_nodes, sizes)));
-		else
-			cJSON_AddNullToObject(o, "batch_sizes");
-		free(sizes);
+/* A group's value: the label's value, or null for the nodes without the label. */
+static cJSON *group_value(const struct release_group *g)
+{
+	return g->has_value ? cJSON_CreateString(g->value) : cJSON_CreateNull();
+}
+
+/* "groups": each group in the order it runs, with its batches; null when not grouped. */
+static cJSON *groups_json(const struct release_group *groups, size_t n, int grouped)
+{
+	cJSON *arr;
+
+	if (!grouped)
+		return cJSON_CreateNull();
+	arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(o, "group", group_value(&groups[i]));
+		cJSON_AddNumberToObject(o, "first_batch", groups[i].first_batch);
+		cJSON_AddNumberToObject(o, "batches", groups[i].batches);
+		cJSON_AddNumberToObject(o, "nodes", groups[i].nodes);
+		cJSON_AddItemToArray(arr, o);
 	}
+	return arr;
+}
+
+/* Adds batch's "group" to o when the release has groups. */
+static void add_batch_group(cJSON *o, int batch, const struct release_group *groups, size_t n)
+{
+	int k = n ? store_group_of(groups, n, batch) : -1;
+
+	if (n)
+		cJSON_AddItemToObject(o, "group",
+		                      k >= 0 ? group_value(&groups[k]) : cJSON_CreateNull());
+}
+
+/* How a release picked its nodes: its selector, its groups, their pauses. */
+static void add_targeting(cJSON *o, const char *selector, const char *group_by,
+                          int pause_between_groups)
+{
+	api_json_add_optional(o, "selector", selector);
+	api_json_add_optional(o, "group_by", group_by);
+	cJSON_AddBoolToObject(o, "pause_between_groups", pause_between_groups);
 }
 
 /* A reference to another row: its id, or null for 0. */
@@ -111,7 +170,7 @@ static void add_actions(cJSON *o, const struct release *r)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("rollback"));
 }
 
-cJSON *render_release(const struct release *r, int with_sizes)
+cJSON *render_release(const struct release *r, const struct release_extras *x)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -123,7 +182,7 @@ cJSON *render_release(const struct release *r, int with_sizes)
 	else
 		cJSON_AddNullToObject(o, "batch_size");
 	cJSON_AddNumberToObject(o, "batch_count", r->batch_count);
-	add_plan(o, r, with_sizes);
+	add_plan(o, r, x);
 	cJSON_AddNumberToObject(o, "total_nodes", r->total_nodes);
 	cJSON_AddNumberToObject(o, "success_nodes", r->success_nodes);
 	cJSON_AddNumberToObject(o, "failed_nodes", r->failed_nodes);
@@ -151,6 +210,25 @@ cJSON *render_release(const struct release *r, int with_sizes)
 	api_json_add_optional(o, "rejected_by", r->rejected_by);
 	api_json_add_optional(o, "rejected_at", r->rejected_at);
 	api_json_add_optional(o, "approval_comment", r->approval_comment);
+	add_targeting(o, r->selector, r->group_by, r->pause_between_groups);
+	if (x) {
+		cJSON *left = cJSON_CreateArray();
+
+		cJSON_AddItemToObject(o, "groups",
+		                      groups_json(x->groups, x->ngroups, r->group_by[0] != '\0'));
+		for (size_t i = 0; i < x->nleft; i++) {
+			const struct left_out_node *l = &x->left_out[i];
+			cJSON *n = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(n, "node_id", (double)l->node_id);
+			cJSON_AddStringToObject(n, "hostname", l->hostname);
+			cJSON_AddStringToObject(n, "node_ip", l->node_ip);
+			cJSON_AddNumberToObject(n, "agent_port", l->agent_port);
+			cJSON_AddStringToObject(n, "reason", l->reason);
+			cJSON_AddItemToArray(left, n);
+		}
+		cJSON_AddItemToObject(o, "left_out", left);
+	}
 	add_actions(o, r);
 	return o;
 }
@@ -183,7 +261,8 @@ static const struct batch_counts *counts_of(int batch, const struct batch_counts
 }
 
 cJSON *render_batches(const struct release_node *nodes, size_t n, const struct batch_counts *all,
-                      size_t nall, enum release_status release)
+                      size_t nall, enum release_status release, const struct release_group *groups,
+                      size_t ngroups)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t at = 0;
@@ -195,6 +274,7 @@ cJSON *render_batches(const struct release_node *nodes, size_t n, const struct b
 		size_t j = i;
 
 		cJSON_AddNumberToObject(b, "batch", nodes[i].batch);
+		add_batch_group(b, nodes[i].batch, groups, ngroups);
 		list = cJSON_CreateArray();
 		for (; j < n && nodes[j].batch == nodes[i].batch; j++) {
 			count[nodes[j].status]++;
@@ -210,7 +290,8 @@ cJSON *render_batches(const struct release_node *nodes, size_t n, const struct b
 	return arr;
 }
 
-cJSON *render_summary(const struct batch_counts *b, size_t n, enum release_status release)
+cJSON *render_summary(const struct batch_counts *b, size_t n, enum release_status release,
+                      const struct release_group *groups, size_t ngroups)
 {
 	cJSON *arr = cJSON_CreateArray();
 
@@ -218,6 +299,7 @@ cJSON *render_summary(const struct batch_counts *b, size_t n, enum release_statu
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddNumberToObject(o, "batch", b[i].batch);
+		add_batch_group(o, b[i].batch, groups, ngroups);
 		cJSON_AddStringToObject(o, "status",
 		                        node_status_name(batch_status(b[i].count, release)));
 		cJSON_AddNumberToObject(o, "total", b[i].total);
@@ -257,13 +339,13 @@ static void add_time(cJSON *o, const char *name, int64_t ms)
 		cJSON_AddNullToObject(o, name);
 }
 
-cJSON *render_preview(int64_t version, const struct release_plan *plan, int auto_rollback,
-                      const struct release_preview *pv)
+cJSON *render_preview(const struct release_request *rq, const struct release_preview *pv)
 {
+	const struct release_plan *plan = rq->plan;
 	cJSON *o = cJSON_CreateObject(), *batches = cJSON_CreateArray(), *left;
 
 	cJSON_AddTrueToObject(o, "dry_run");
-	cJSON_AddNumberToObject(o, "version", (double)version);
+	cJSON_AddNumberToObject(o, "version", (double)rq->version);
 	cJSON_AddNumberToObject(o, "total_nodes", pv->total);
 	cJSON_AddNumberToObject(o, "batch_count", pv->batch_count);
 	if (plan->batch_size > 0)
@@ -283,14 +365,21 @@ cJSON *render_preview(int64_t version, const struct release_plan *plan, int auto
 	add_time(o, "not_before", plan->not_before_ms);
 	add_time(o, "expires_at", plan->expires_at_ms);
 	add_id(o, "waiting_for", pv->waiting_for);
-	cJSON_AddBoolToObject(o, "auto_rollback", auto_rollback);
+	cJSON_AddBoolToObject(o, "auto_rollback", rq->auto_rollback);
 	cJSON_AddBoolToObject(o, "approval_required", pv->approval_required);
 	api_json_add_optional(o, "approval_reason", pv->approval_reason);
+	add_targeting(o, rq->sel ? rq->selector_text : "", rq->group_by ? rq->group_by : "",
+	              rq->pause_between_groups);
+	if (rq->sel)
+		cJSON_AddNumberToObject(o, "matched", (double)(pv->n + pv->nleft));
+	cJSON_AddItemToObject(o, "groups",
+	                      groups_json(pv->groups, pv->ngroups, rq->group_by != NULL));
 	for (size_t i = 0; i < pv->n;) {
 		cJSON *b = cJSON_CreateObject(), *list = cJSON_CreateArray();
 		size_t j = i;
 
 		cJSON_AddNumberToObject(b, "batch", pv->nodes[i].batch);
+		add_batch_group(b, pv->nodes[i].batch, pv->groups, pv->ngroups);
 		for (; j < pv->n && pv->nodes[j].batch == pv->nodes[i].batch; j++)
 			cJSON_AddItemToArray(list, preview_node_json(&pv->nodes[j], NULL));
 		cJSON_AddItemToObject(b, "nodes", list);
